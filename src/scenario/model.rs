@@ -1,0 +1,398 @@
+//! The validated scenario model: what the rest of the harness consumes.
+//!
+//! Everything here is already checked: durations are resolved, host names
+//! refer to hosts that exist, options fit the protocol. Nothing downstream of
+//! `scenario` needs to report a file location except expectations and steps,
+//! which carry their own line for the trace and the report.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use indexmap::IndexMap;
+use rand::Rng;
+
+/// The MQTT protocol version a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Protocol {
+    #[default]
+    V311,
+    V5,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::V311 => "3.1.1",
+            Protocol::V5 => "5.0",
+        }
+    }
+}
+
+/// A duration, or a range a duration is drawn from uniformly at each use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationSpec {
+    Fixed(Duration),
+    /// Inclusive on both ends; `min <= max` is checked at load time.
+    Range(Duration, Duration),
+}
+
+impl DurationSpec {
+    /// Draws a value. A fixed value draws nothing, so adding a fixed
+    /// duration somewhere never shifts the random stream of other consumers.
+    pub fn draw(&self, rng: &mut impl Rng) -> Duration {
+        match *self {
+            DurationSpec::Fixed(d) => d,
+            DurationSpec::Range(lo, hi) => {
+                let lo_us = lo.as_micros() as u64;
+                let hi_us = hi.as_micros() as u64;
+                Duration::from_micros(rng.random_range(lo_us..=hi_us))
+            }
+        }
+    }
+
+    /// The smallest value this can draw.
+    pub fn min(&self) -> Duration {
+        match *self {
+            DurationSpec::Fixed(d) | DurationSpec::Range(d, _) => d,
+        }
+    }
+
+    /// The largest value this can draw.
+    pub fn max(&self) -> Duration {
+        match *self {
+            DurationSpec::Fixed(d) | DurationSpec::Range(_, d) => d,
+        }
+    }
+}
+
+/// A parsed scenario file.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// `name`, or the file's stem.
+    pub name: String,
+    pub about: Option<String>,
+    /// Normative statement ids, e.g. `MQTT-3.1.4-2`.
+    pub spec: Vec<String>,
+    pub protocol: Protocol,
+    pub seed: u64,
+    pub duration: Duration,
+    pub network: Network,
+    pub brokers: IndexMap<String, BrokerSpec>,
+    pub clients: IndexMap<String, ClientSpec>,
+    pub faults: Vec<Fault>,
+    pub expect: Vec<Expectation>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// One-way delay of each message (default 1ms).
+    pub latency: DurationSpec,
+    /// Simulation step; `None` lets the harness choose.
+    pub tick: Option<Duration>,
+    pub links: Vec<LinkSpec>,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency: DurationSpec::Fixed(Duration::from_millis(1)),
+            tick: None,
+            links: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkSpec {
+    pub between: (String, String),
+    pub latency: DurationSpec,
+}
+
+/// What a takeover does with the old connection's will.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TakeoverWill {
+    /// Published: the old connection closed without DISCONNECT.
+    #[default]
+    Spec,
+    /// Published unless both the old and the new connection are persistent.
+    Mosquitto,
+    /// Never published on a takeover.
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerSpec {
+    pub keep_alive_factor: f64,
+    /// 5.0 server keep alive override; zero means none.
+    pub max_keep_alive: Duration,
+    pub max_qos: u8,
+    pub persistence: bool,
+    /// When present, CONNECT must carry a matching login.
+    pub users: Option<IndexMap<String, String>>,
+    pub allow_anonymous: bool,
+    pub takeover_will: TakeoverWill,
+}
+
+impl Default for BrokerSpec {
+    fn default() -> Self {
+        BrokerSpec {
+            keep_alive_factor: 1.5,
+            max_keep_alive: Duration::ZERO,
+            max_qos: 2,
+            persistence: false,
+            users: None,
+            allow_anonymous: true,
+            takeover_will: TakeoverWill::Spec,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ping {
+    /// Send PINGREQ when idle for keep_alive; a missing PINGRESP within
+    /// keep_alive means the connection is lost (as mqtt.js does).
+    #[default]
+    Auto,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ack {
+    #[default]
+    Auto,
+    /// Withhold PUBACK and PUBREC.
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Will {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: u8,
+    pub retain: bool,
+    /// 5.0 only.
+    pub delay: Duration,
+}
+
+/// The options a CONNECT is built from. A `connect` step may override any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectOptions {
+    /// Default: the host name. Empty sends an empty client id.
+    pub client_id: String,
+    pub protocol: Protocol,
+    /// `clean_session` under 3.1.1, `clean_start` under 5.0.
+    pub clean: bool,
+    /// 5.0 only.
+    pub session_expiry: Option<Duration>,
+    /// Zero turns keep-alive off. Whole seconds on the wire.
+    pub keep_alive: Duration,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub will: Option<Will>,
+}
+
+/// A partial [`ConnectOptions`]: what a `connect` step overrides.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConnectOverrides {
+    pub client_id: Option<String>,
+    pub clean: Option<bool>,
+    pub session_expiry: Option<Duration>,
+    pub keep_alive: Option<Duration>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `Some(None)` removes the will for this connect.
+    pub will: Option<Option<Will>>,
+}
+
+impl ConnectOptions {
+    pub fn with(&self, o: &ConnectOverrides) -> ConnectOptions {
+        let mut c = self.clone();
+        if let Some(v) = &o.client_id {
+            c.client_id = v.clone();
+        }
+        if let Some(v) = o.clean {
+            c.clean = v;
+        }
+        if let Some(v) = o.session_expiry {
+            c.session_expiry = Some(v);
+        }
+        if let Some(v) = o.keep_alive {
+            c.keep_alive = v;
+        }
+        if let Some(v) = &o.username {
+            c.username = Some(v.clone());
+        }
+        if let Some(v) = &o.password {
+            c.password = Some(v.clone());
+        }
+        if let Some(v) = &o.will {
+            c.will = v.clone();
+        }
+        c
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientSpec {
+    /// The broker host this client connects to.
+    pub broker: String,
+    pub options: ConnectOptions,
+    /// Reconnect this long after losing the connection; `None` means never.
+    pub reconnect: Option<DurationSpec>,
+    pub ping: Ping,
+    pub ack: Ack,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Measured from the start of the run; `None` runs right after the
+    /// previous step finished.
+    pub at: Option<DurationSpec>,
+    /// The step's line in the file, 1-based.
+    pub line: usize,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub filter: String,
+    pub qos: u8,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Connect(ConnectOverrides),
+    /// `reason` is 5.0 only.
+    Disconnect {
+        reason: Option<u8>,
+    },
+    Drop,
+    Silence,
+    Resume,
+    Subscribe(Vec<Subscription>),
+    Unsubscribe(Vec<String>),
+    Publish {
+        topic: String,
+        payload: Bytes,
+        qos: u8,
+        retain: bool,
+    },
+    /// Raw bytes, written as they are.
+    Send(Bytes),
+}
+
+impl Action {
+    /// The step's name as written in the file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Connect(_) => "connect",
+            Action::Disconnect { .. } => "disconnect",
+            Action::Drop => "drop",
+            Action::Silence => "silence",
+            Action::Resume => "resume",
+            Action::Subscribe(_) => "subscribe",
+            Action::Unsubscribe(_) => "unsubscribe",
+            Action::Publish { .. } => "publish",
+            Action::Send(_) => "send",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub at: DurationSpec,
+    pub line: usize,
+    pub action: FaultAction,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// Both directions unless `oneway`, in which case only `a -> b`.
+    Partition { a: String, b: String, oneway: bool },
+    /// `None` heals every partition.
+    Heal(Option<(String, String)>),
+    Hold(String, String),
+    Release(String, String),
+    Latency {
+        a: String,
+        b: String,
+        value: DurationSpec,
+    },
+    Crash(String),
+    Restart(String),
+}
+
+/// How many matching events an expectation wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Exactly(usize),
+    AtLeast(usize),
+    AtMost(usize),
+}
+
+impl Count {
+    pub fn holds(&self, n: usize) -> bool {
+        match *self {
+            Count::Exactly(k) => n == k,
+            Count::AtLeast(k) => n >= k,
+            Count::AtMost(k) => n <= k,
+        }
+    }
+}
+
+/// Which direction a packet matcher looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Send,
+    Recv,
+}
+
+/// Who closed a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedBy {
+    Broker,
+    Client,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Matcher {
+    /// A packet the client sent or received, compared field by field against
+    /// the packet's JSON form (see `trace`). Only the named fields count. A
+    /// `topic` field is matched as a topic filter, so `will/#` works.
+    /// `receives` and `connack` in the file become this with `type` set.
+    Packet {
+        direction: Direction,
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
+    /// The client's connection was closed; `by: None` matches either side.
+    Closed { by: Option<ClosedBy> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    /// The expectation's line in the file, 1-based.
+    pub line: usize,
+    pub client: String,
+    pub matcher: Matcher,
+    pub count: Count,
+    /// Inclusive window of simulated time.
+    pub within: Option<(Duration, Duration)>,
+    pub only_for: Option<Vec<String>>,
+    pub not_for: Option<Vec<String>>,
+}
+
+impl Expectation {
+    /// Whether this expectation applies to the named target.
+    pub fn applies_to(&self, target: &str) -> bool {
+        let included = self
+            .only_for
+            .as_ref()
+            .is_none_or(|v| v.iter().any(|t| t == target));
+        let excluded = self
+            .not_for
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|t| t == target));
+        included && !excluded
+    }
+}

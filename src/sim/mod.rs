@@ -1,0 +1,1 @@
+//! turmoil wiring: hosts, the fault timeline and the driver loop.

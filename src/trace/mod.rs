@@ -1,0 +1,1 @@
+//! Events, their renderers, and the expectations that read them.
