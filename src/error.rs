@@ -4,6 +4,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// What went wrong, broadly. The CLI maps each kind to an exit code.
+///
+/// A run that fails (an expectation does not hold, a host panics, the
+/// wall-clock cap is hit) is not an error: it is a [`crate::trace::Report`]
+/// that says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -12,9 +16,6 @@ pub enum ErrorKind {
     /// The scenario file is not valid YAML, or does not follow the scenario
     /// format. Always carries a location. Exit code 2.
     Scenario,
-    /// The harness itself failed: a host panicked, or the wall-clock cap was
-    /// hit. Exit code 3.
-    Harness,
 }
 
 /// A position in a scenario file, 1-based.

@@ -14,6 +14,7 @@ pub mod client;
 pub mod error;
 pub mod scenario;
 pub mod sim;
+pub mod topic;
 pub mod trace;
 pub mod wire;
 

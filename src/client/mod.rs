@@ -1,1 +1,553 @@
-//! The scripted client.
+//! The scripted client: runs a client's steps against its broker, pings when
+//! `ping: auto`, reconnects like mqtt.js's `reconnectPeriod`, acknowledges
+//! what it receives, and records everything it sends and receives.
+//!
+//! One client is one task with one `select!` loop: the connection's reader
+//! first, then a single timer for whatever is due next (a ping, a ping
+//! timeout, a reconnect, the next step). Keeping it to one task means there
+//! is no ordering between tasks to reason about.
+
+mod session;
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
+
+use crate::scenario::{
+    Ack, Action, ClientSpec, ClosedBy, ConnectOptions, Ping, Protocol, Step,
+};
+use crate::trace::{EventKind, Recorder};
+use crate::wire::{
+    self, Connect, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Publish, Reader,
+    Subscribe, SubscribeFilter, Unsubscribe, Writer,
+};
+use session::Session;
+
+/// How long a TCP connect may take before it counts as failed (mqtt.js's
+/// `connectTimeout`). A connect to a crashed host never answers otherwise.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens a byte stream to a broker host: turmoil TCP in simulation, tokio
+/// TCP in a live run.
+pub trait Connector {
+    type Stream: AsyncRead + AsyncWrite + Unpin + 'static;
+    fn connect(&self, broker: &str) -> impl Future<Output = io::Result<Self::Stream>>;
+}
+
+/// Connects over turmoil's simulated TCP to the broker's well-known port.
+pub struct SimConnector;
+
+impl Connector for SimConnector {
+    type Stream = turmoil::net::TcpStream;
+    async fn connect(&self, broker: &str) -> io::Result<Self::Stream> {
+        turmoil::net::TcpStream::connect((broker, crate::broker::PORT)).await
+    }
+}
+
+struct Conn<S> {
+    reader: Reader<ReadHalf<S>>,
+    writer: Writer<WriteHalf<S>>,
+    /// CONNACK with code 0 received.
+    up: bool,
+    /// When the client last wrote a packet, for `ping: auto`.
+    last_send: Duration,
+    /// When the unanswered PINGREQ was sent.
+    ping_sent: Option<Duration>,
+}
+
+/// What the next step is waiting for, besides its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    Nothing,
+    /// A connect step is in progress: it finishes on CONNACK or failure.
+    Connack,
+}
+
+/// A client host: its script and its state.
+pub struct Client<C: Connector> {
+    name: String,
+    spec: ClientSpec,
+    connector: C,
+    rec: Recorder,
+    rng: ChaCha8Rng,
+    conn: Option<Conn<C::Stream>>,
+    session: Session,
+    /// The options of the latest connect; a reconnect reuses them.
+    options: ConnectOptions,
+    /// A `disconnect` step ended the connection: no reconnect follows.
+    graceful: bool,
+    reconnect_at: Option<Duration>,
+    silenced: bool,
+    next_step: usize,
+    /// The drawn `at` of the next step, drawn once when it becomes current.
+    next_step_at: Option<Duration>,
+    waiting: Waiting,
+}
+
+/// What the timer branch woke up for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    PingTimeout,
+    Ping,
+    Reconnect,
+    Step,
+}
+
+impl<C: Connector> Client<C> {
+    pub fn new(name: &str, spec: ClientSpec, connector: C, rec: Recorder, rng: ChaCha8Rng) -> Self {
+        let options = spec.options.clone();
+        Client {
+            name: name.to_string(),
+            spec,
+            connector,
+            rec,
+            rng,
+            conn: None,
+            session: Session::default(),
+            options,
+            graceful: false,
+            reconnect_at: None,
+            silenced: false,
+            next_step: 0,
+            next_step_at: None,
+            waiting: Waiting::Nothing,
+        }
+    }
+
+    fn record(&self, kind: EventKind) {
+        self.rec.record(kind);
+    }
+
+    fn error(&self, text: impl Into<String>) {
+        self.record(EventKind::Error {
+            client: self.name.clone(),
+            text: text.into(),
+        });
+    }
+
+    /// Runs the script to the end of the simulation. Returns once there is
+    /// nothing left that could ever happen: no steps, no connection, no
+    /// reconnect pending.
+    pub async fn run(mut self) {
+        loop {
+            let due = self.next_due();
+            if due.is_none() && self.conn.is_none() {
+                return;
+            }
+            let now = self.rec.now();
+            let sleep_for = due.map(|(at, _)| at.saturating_sub(now));
+            tokio::select! {
+                biased;
+                read = read_packet(&mut self.conn) => self.on_read(read).await,
+                _ = sleep_or_forever(sleep_for) => {
+                    if let Some((_, what)) = due {
+                        self.on_due(what).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The earliest thing the timer must wake up for.
+    fn next_due(&mut self) -> Option<(Duration, Due)> {
+        let mut due: Vec<(Duration, Due)> = Vec::new();
+        if let Some(conn) = &self.conn {
+            let ka = self.options.keep_alive;
+            if conn.up && self.spec.ping == Ping::Auto && !ka.is_zero() && !self.silenced {
+                match conn.ping_sent {
+                    Some(sent) => due.push((sent + ka, Due::PingTimeout)),
+                    None => due.push((conn.last_send + ka, Due::Ping)),
+                }
+            }
+        }
+        if let Some(at) = self.reconnect_at {
+            due.push((at, Due::Reconnect));
+        }
+        if let Some(at) = self.step_ready_at() {
+            due.push((at, Due::Step));
+        }
+        due.into_iter().min()
+    }
+
+    /// When the next step may run, or `None` if it is blocked or there is
+    /// none.
+    fn step_ready_at(&mut self) -> Option<Duration> {
+        let step = self.spec.steps.get(self.next_step)?;
+        if self.waiting != Waiting::Nothing {
+            return None;
+        }
+        let needs_connection = matches!(
+            step.action,
+            Action::Subscribe(_) | Action::Unsubscribe(_) | Action::Publish { .. } | Action::Send(_)
+        );
+        let connected = self.conn.as_ref().is_some_and(|c| c.up);
+        // With `reconnect`, a step that needs the connection waits for it.
+        if needs_connection && !connected && self.will_reconnect() {
+            return None;
+        }
+        let at = match self.next_step_at {
+            Some(at) => at,
+            None => {
+                let at = step.at.map(|a| a.draw(&mut self.rng)).unwrap_or_default();
+                self.next_step_at = Some(at);
+                at
+            }
+        };
+        Some(at)
+    }
+
+    /// Whether the client will (again) have a connection without a step
+    /// asking for one: a connection is being set up or a reconnect is due.
+    fn will_reconnect(&self) -> bool {
+        self.spec.reconnect.is_some()
+            && !self.graceful
+            && (self.conn.is_some() || self.reconnect_at.is_some())
+    }
+
+    async fn on_due(&mut self, what: Due) {
+        match what {
+            Due::PingTimeout => {
+                self.error("no PINGRESP within keep-alive: connection lost");
+                self.lose_connection(ClosedBy::Client);
+            }
+            Due::Ping => {
+                if let Some(c) = &mut self.conn {
+                    c.ping_sent = Some(self.rec.now());
+                }
+                self.send(Packet::PingReq).await;
+            }
+            Due::Reconnect => {
+                self.reconnect_at = None;
+                self.open().await;
+            }
+            Due::Step => {
+                let step = self.spec.steps[self.next_step].clone();
+                self.next_step += 1;
+                self.next_step_at = None;
+                self.run_step(&step).await;
+            }
+        }
+    }
+}
+
+impl<C: Connector> Client<C> {
+    async fn run_step(&mut self, step: &Step) {
+        let connected = self.conn.as_ref().is_some_and(|c| c.up);
+        match &step.action {
+            Action::Connect(overrides) => {
+                if self.conn.is_some() {
+                    self.error(format!("line {}: connect: already connected", step.line));
+                    return;
+                }
+                self.options = self.spec.options.with(overrides);
+                self.graceful = false;
+                self.reconnect_at = None;
+                self.waiting = Waiting::Connack;
+                self.open().await;
+            }
+            Action::Disconnect { reason } => {
+                if self.conn.is_none() {
+                    self.error(format!("line {}: disconnect: not connected", step.line));
+                    return;
+                }
+                self.graceful = true;
+                self.reconnect_at = None;
+                self.send(Packet::Disconnect(Disconnect { reason: *reason }))
+                    .await;
+                self.close(ClosedBy::Client).await;
+            }
+            Action::Drop => {
+                if self.conn.is_none() {
+                    self.error(format!("line {}: drop: not connected", step.line));
+                    return;
+                }
+                self.close(ClosedBy::Client).await;
+                self.schedule_reconnect();
+            }
+            Action::Silence => self.silenced = true,
+            Action::Resume => self.silenced = false,
+            _ if !connected => {
+                self.error(format!(
+                    "line {}: {}: not connected",
+                    step.line,
+                    step.action.name()
+                ));
+            }
+            Action::Subscribe(subs) => {
+                let Some(packet_id) = self.packet_id(step) else { return };
+                let filters = subs
+                    .iter()
+                    .map(|s| SubscribeFilter {
+                        filter: s.filter.clone(),
+                        qos: s.qos,
+                    })
+                    .collect();
+                self.send(Packet::Subscribe(Subscribe { packet_id, filters }))
+                    .await;
+            }
+            Action::Unsubscribe(filters) => {
+                let Some(packet_id) = self.packet_id(step) else { return };
+                self.send(Packet::Unsubscribe(Unsubscribe {
+                    packet_id,
+                    filters: filters.clone(),
+                }))
+                .await;
+            }
+            Action::Publish {
+                topic,
+                payload,
+                qos,
+                retain,
+            } => {
+                let packet_id = if *qos > 0 {
+                    let Some(id) = self.packet_id(step) else { return };
+                    id
+                } else {
+                    0
+                };
+                let publish = Publish {
+                    topic: topic.clone(),
+                    payload: payload.clone(),
+                    qos: *qos,
+                    retain: *retain,
+                    dup: false,
+                    packet_id,
+                };
+                self.session.published(&publish);
+                self.send(Packet::Publish(publish)).await;
+            }
+            Action::Send(bytes) => {
+                let Some(conn) = &mut self.conn else { return };
+                let result = conn.writer.write_raw(bytes).await;
+                conn.last_send = self.rec.now();
+                self.record(EventKind::SendRaw {
+                    client: self.name.clone(),
+                    bytes: bytes.clone(),
+                });
+                if let Err(e) = result {
+                    self.write_failed(e);
+                }
+            }
+        }
+    }
+
+    fn packet_id(&mut self, step: &Step) -> Option<u16> {
+        let id = self.session.next_id();
+        if id.is_none() {
+            self.error(format!(
+                "line {}: {}: all packet identifiers are in flight",
+                step.line,
+                step.action.name()
+            ));
+        }
+        id
+    }
+
+    /// Opens TCP and sends CONNECT built from the current options.
+    async fn open(&mut self) {
+        let attempt = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            self.connector.connect(&self.spec.broker),
+        )
+        .await;
+        let stream = match attempt {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return self.connect_failed(e.to_string()),
+            Err(_) => return self.connect_failed("timed out".to_string()),
+        };
+        self.record(EventKind::Connected {
+            client: self.name.clone(),
+        });
+        let level = level(self.options.protocol);
+        let (r, w) = tokio::io::split(stream);
+        self.conn = Some(Conn {
+            reader: Reader::new(r, Some(level)),
+            writer: Writer::new(w, level),
+            up: false,
+            last_send: self.rec.now(),
+            ping_sent: None,
+        });
+        let connect = connect_packet(&self.options);
+        self.send(Packet::Connect(connect)).await;
+    }
+
+    fn connect_failed(&mut self, error: String) {
+        self.record(EventKind::ConnectFailed {
+            client: self.name.clone(),
+            error,
+        });
+        self.connect_step_done();
+        self.schedule_reconnect();
+    }
+
+    fn connect_step_done(&mut self) {
+        if self.waiting == Waiting::Connack {
+            self.waiting = Waiting::Nothing;
+        }
+    }
+
+    fn schedule_reconnect(&mut self) {
+        if self.graceful {
+            return;
+        }
+        if let Some(period) = self.spec.reconnect {
+            let wait = period.draw(&mut self.rng);
+            self.reconnect_at = Some(self.rec.now() + wait);
+        }
+    }
+
+    /// Writes and records one packet. Nothing is written without a
+    /// connection.
+    async fn send(&mut self, packet: Packet) {
+        let Some(conn) = &mut self.conn else { return };
+        let result = conn.writer.write(&packet).await;
+        conn.last_send = self.rec.now();
+        self.record(EventKind::Send {
+            client: self.name.clone(),
+            packet,
+        });
+        if let Err(e) = result {
+            self.write_failed(e);
+        }
+    }
+
+    /// Like [`send`](Self::send), for what the client sends on its own
+    /// (acks): a silenced client sends none of it.
+    async fn send_auto(&mut self, packet: Packet) {
+        if !self.silenced {
+            self.send(packet).await;
+        }
+    }
+
+    fn write_failed(&mut self, e: wire::WireError) {
+        self.error(format!("write failed: {e}"));
+        self.lose_connection(ClosedBy::Broker);
+    }
+
+    /// The client ends the connection itself: the stream is shut down and
+    /// dropped, so the broker sees EOF.
+    async fn close(&mut self, by: ClosedBy) {
+        if let Some(mut conn) = self.conn.take() {
+            let _ = conn.writer.shutdown().await;
+        }
+        self.closed(by);
+    }
+
+    /// The connection is gone (or given up on) without a clean shutdown.
+    fn lose_connection(&mut self, by: ClosedBy) {
+        self.conn = None;
+        self.closed(by);
+        self.schedule_reconnect();
+    }
+
+    fn closed(&mut self, by: ClosedBy) {
+        self.conn = None;
+        self.connect_step_done();
+        self.record(EventKind::Closed {
+            client: self.name.clone(),
+            by,
+        });
+    }
+
+    async fn on_read(&mut self, read: Result<Option<Packet>, wire::WireError>) {
+        let packet = match read {
+            Ok(Some(p)) => p,
+            Ok(None) => return self.lose_connection(ClosedBy::Broker),
+            Err(e) => {
+                self.error(format!("read failed: {e}"));
+                // An undecodable stream cannot be resynchronised: the client
+                // closes it, as the spec asks of any receiver.
+                let by = match e {
+                    wire::WireError::Io(_) | wire::WireError::Truncated => ClosedBy::Broker,
+                    _ => ClosedBy::Client,
+                };
+                return self.lose_connection(by);
+            }
+        };
+        self.record(EventKind::Recv {
+            client: self.name.clone(),
+            packet: packet.clone(),
+        });
+        match packet {
+            Packet::ConnAck(ack) => {
+                self.connect_step_done();
+                if ack.code != 0 {
+                    return;
+                }
+                if let Some(c) = &mut self.conn {
+                    c.up = true;
+                }
+                if self.options.clean {
+                    self.session.clear();
+                }
+                for p in self.session.resend() {
+                    self.send(p).await;
+                }
+            }
+            Packet::Publish(p) => match (p.qos, self.spec.ack) {
+                (1, Ack::Auto) => self.send_auto(Packet::PubAck(p.packet_id)).await,
+                (2, Ack::Auto) => self.send_auto(Packet::PubRec(p.packet_id)).await,
+                _ => {}
+            },
+            Packet::PubAck(id) | Packet::PubComp(id) => self.session.completed(id),
+            Packet::PubRec(id) => {
+                self.session.received(id);
+                self.send_auto(Packet::PubRel(id)).await;
+            }
+            Packet::PubRel(id) => self.send_auto(Packet::PubComp(id)).await,
+            Packet::PingResp => {
+                if let Some(c) = &mut self.conn {
+                    c.ping_sent = None;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn level(p: Protocol) -> u8 {
+    match p {
+        Protocol::V311 => LEVEL_V311,
+        Protocol::V5 => LEVEL_V5,
+    }
+}
+
+fn connect_packet(o: &ConnectOptions) -> Connect {
+    Connect {
+        protocol_name: "MQTT".into(),
+        protocol_level: level(o.protocol),
+        client_id: o.client_id.clone(),
+        clean: o.clean,
+        // Validated to fit when the scenario was loaded.
+        keep_alive_s: u16::try_from(o.keep_alive.as_secs()).unwrap_or(u16::MAX),
+        will: o.will.as_ref().map(|w| LastWill {
+            topic: w.topic.clone(),
+            payload: w.payload.clone(),
+            qos: w.qos,
+            retain: w.retain,
+        }),
+        username: o.username.clone(),
+        password: o.password.clone().map(Into::into),
+    }
+}
+
+/// Reads from the connection, or waits forever when there is none, so that
+/// the branch can sit in `select!` unconditionally.
+async fn read_packet<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Option<Conn<S>>,
+) -> Result<Option<Packet>, wire::WireError> {
+    match conn {
+        Some(c) => c.reader.read().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}

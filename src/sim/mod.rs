@@ -1,1 +1,256 @@
-//! turmoil wiring: hosts, the fault timeline and the driver loop.
+//! turmoil wiring: one host per broker and per client, the fault timeline,
+//! and the driver loop that steps the simulation to the scenario's end.
+
+mod seeds;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use crate::broker::{Broker, PORT, Store};
+use crate::client::{Client, SimConnector};
+use crate::scenario::{DurationSpec, Fault, FaultAction, Scenario};
+use crate::trace::{self, EventKind, Recorder, Report};
+pub use seeds::Seeds;
+
+/// The target name of the built-in broker, for `only_for` and `not_for`.
+pub const TARGET_REFERENCE: &str = "reference";
+
+/// The simulation step when the scenario does not set `network.tick`.
+pub const TICK_DEFAULT: Duration = Duration::from_millis(1);
+
+/// How long one run may take in real time before it is abandoned. A broker
+/// that spins without yielding would otherwise hang the harness.
+pub const WALL_CLOCK_MAX_DEFAULT: Duration = Duration::from_secs(120);
+
+/// Simulated time every run starts at (2020-01-01T00:00:00Z), so that
+/// nothing depends on when the run happened.
+const EPOCH_S: u64 = 1_577_836_800;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    pub wall_clock_max: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: None,
+            wall_clock_max: WALL_CLOCK_MAX_DEFAULT,
+        }
+    }
+}
+
+/// Runs a scenario against the reference broker and checks its
+/// expectations. The run happens on its own thread so that a hung run can
+/// be abandoned after `wall_clock_max`; the report then says so.
+pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
+    let seed = opts.seed.unwrap_or(scenario.seed);
+    let (tx, rx) = mpsc::channel();
+    let owned = scenario.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("sim-{}", scenario.name))
+        .spawn(move || {
+            let _ = tx.send(run_here(&owned, seed));
+        });
+    let failed = |why: String| Report {
+        seed,
+        end: Duration::ZERO,
+        events: Vec::new(),
+        dropped: 0,
+        verdicts: Vec::new(),
+        harness_error: Some(why),
+    };
+    if let Err(e) = spawned {
+        return failed(format!("cannot start the simulation thread: {e}"));
+    }
+    match rx.recv_timeout(opts.wall_clock_max) {
+        Ok(report) => report,
+        Err(mpsc::RecvTimeoutError::Timeout) => failed(format!(
+            "the run did not finish within {}s of real time",
+            opts.wall_clock_max.as_secs()
+        )),
+        // The thread died without sending: something panicked.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            failed("the simulation panicked (see stderr)".to_string())
+        }
+    }
+}
+
+/// Runs a scenario on the current thread.
+pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
+    let seeds = Seeds::new(seed);
+    let tick = scenario.network.tick.unwrap_or(TICK_DEFAULT);
+    let mut builder = turmoil::Builder::new();
+    let (latency_min, latency_max) = bounds(&scenario.network.latency);
+    builder
+        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_S))
+        .rng_seed(seeds.turmoil())
+        .tick_duration(tick)
+        // The driver stops the run; turmoil's own limit only has to be out
+        // of the way.
+        .simulation_duration(scenario.duration + Duration::from_secs(3600))
+        .min_message_latency(latency_min)
+        .max_message_latency(latency_max)
+        .tcp_capacity(backlog(scenario));
+    let mut sim = builder.build();
+
+    let rec = Recorder::new(Rc::new(|| turmoil::sim_elapsed().unwrap_or_default()));
+    add_brokers(&mut sim, scenario, &rec);
+    add_clients(&mut sim, scenario, &rec, &seeds);
+    for link in &scenario.network.links {
+        set_latency(&sim, &link.between.0, &link.between.1, &link.latency);
+    }
+
+    let mut faults = schedule(&scenario.faults, &seeds);
+    let mut harness_error = None;
+    let mut next_fault = 0;
+    let mut partitioned = Vec::new();
+    loop {
+        let now = sim.elapsed();
+        while let Some((at, fault)) = faults.get_mut(next_fault) {
+            if *at > now {
+                break;
+            }
+            apply(&mut sim, fault, &mut partitioned);
+            rec.record_at(now, EventKind::Fault {
+                fault: fault.clone(),
+            });
+            next_fault += 1;
+        }
+        if now >= scenario.duration {
+            break;
+        }
+        if let Err(e) = sim.step() {
+            harness_error = Some(format!("a host failed: {e}"));
+            break;
+        }
+    }
+    let end = sim.elapsed().min(scenario.duration);
+    let (events, dropped) = rec.take();
+    let verdicts = trace::expect::check_all(&scenario.expect, &events, TARGET_REFERENCE);
+    Report {
+        seed,
+        end,
+        events,
+        dropped,
+        verdicts,
+        harness_error,
+    }
+}
+
+fn bounds(d: &DurationSpec) -> (Duration, Duration) {
+    (d.min(), d.max())
+}
+
+/// Room in every accept backlog for each client to connect at once, twice
+/// over; overflowing it panics inside turmoil.
+fn backlog(s: &Scenario) -> usize {
+    (s.clients.len() * 2).max(64)
+}
+
+fn add_brokers(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, rec: &Recorder) {
+    for (name, spec) in &scenario.brokers {
+        // With persistence the store lives outside the host's future, so it
+        // outlives a crash; without, every start gets a fresh one.
+        let durable = spec
+            .persistence
+            .then(|| Rc::new(RefCell::new(Store::default())));
+        let spec = spec.clone();
+        let rec = rec.clone();
+        let host = name.clone();
+        sim.host(name.as_str(), move || {
+            let rec = rec.clone();
+            let host = host.clone();
+            let notes: crate::broker::Notes = Rc::new(move |text| {
+                rec.record(EventKind::Note {
+                    host: host.clone(),
+                    text,
+                })
+            });
+            let store = durable.clone().unwrap_or_default();
+            let broker = Broker::with_store(spec.clone(), notes, store);
+            async move {
+                let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+                broker.serve(listener).await?;
+                Ok(())
+            }
+        });
+    }
+}
+
+fn add_clients(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, rec: &Recorder, seeds: &Seeds) {
+    for (index, (name, spec)) in scenario.clients.iter().enumerate() {
+        let rng = seeds.client(index);
+        let spec = spec.clone();
+        let rec = rec.clone();
+        let name_owned = name.clone();
+        sim.host(name.as_str(), move || {
+            let client = Client::new(&name_owned, spec.clone(), SimConnector, rec.clone(), rng.clone());
+            async move {
+                client.run().await;
+                Ok(())
+            }
+        });
+    }
+}
+
+/// Draws each fault's time and orders the faults by it; equal times keep
+/// file order.
+fn schedule(faults: &[Fault], seeds: &Seeds) -> Vec<(Duration, FaultAction)> {
+    let mut rng = seeds.faults();
+    let mut out: Vec<(Duration, FaultAction)> = faults
+        .iter()
+        .map(|f| {
+            let action = match &f.action {
+                FaultAction::Latency { a, b, value } => FaultAction::Latency {
+                    a: a.clone(),
+                    b: b.clone(),
+                    value: DurationSpec::Fixed(value.draw(&mut rng)),
+                },
+                other => other.clone(),
+            };
+            (f.at.draw(&mut rng), action)
+        })
+        .collect();
+    out.sort_by_key(|(at, _)| *at);
+    out
+}
+
+fn set_latency(sim: &turmoil::Sim<'_>, a: &str, b: &str, d: &DurationSpec) {
+    sim.set_link_latency(a, b, d.min());
+    if d.max() > d.min() {
+        sim.set_link_max_message_latency(a, b, d.max());
+    }
+}
+
+/// Applies a fault. `partitioned` remembers the partitions in force, in the
+/// order they were made, for `heal: all`.
+fn apply(sim: &mut turmoil::Sim<'_>, fault: &FaultAction, partitioned: &mut Vec<(String, String)>) {
+    if let FaultAction::Partition { a, b, .. } = fault {
+        partitioned.push((a.clone(), b.clone()));
+    }
+    if let FaultAction::Heal(Some((a, b))) = fault {
+        partitioned.retain(|p| *p != (a.clone(), b.clone()) && *p != (b.clone(), a.clone()));
+    }
+    match fault {
+        FaultAction::Partition { a, b, oneway: false } => sim.partition(a.as_str(), b.as_str()),
+        FaultAction::Partition { a, b, oneway: true } => {
+            sim.partition_oneway(a.as_str(), b.as_str())
+        }
+        FaultAction::Heal(Some((a, b))) => sim.repair(a.as_str(), b.as_str()),
+        FaultAction::Heal(None) => {
+            for (a, b) in partitioned.drain(..) {
+                sim.repair(a.as_str(), b.as_str());
+            }
+        }
+        FaultAction::Hold(a, b) => sim.hold(a.as_str(), b.as_str()),
+        FaultAction::Release(a, b) => sim.release(a.as_str(), b.as_str()),
+        FaultAction::Latency { a, b, value } => set_latency(sim, a, b, value),
+        FaultAction::Crash(h) => sim.crash(h.as_str()),
+        FaultAction::Restart(h) => sim.bounce(h.as_str()),
+    }
+}

@@ -1,1 +1,38 @@
 //! Events, their renderers, and the expectations that read them.
+//!
+//! The trace is what the harness records from each client's side of the
+//! wire, plus faults and the reference broker's notes. A [`Report`] is the
+//! trace of one run together with the verdicts on its expectations; it is
+//! what `run` prints and what the snapshot holds.
+
+mod event;
+pub mod expect;
+pub mod json;
+pub mod render;
+
+use std::time::Duration;
+
+pub use event::{Clock, EVENTS_MAX, Event, EventKind, Recorder};
+pub use expect::Verdict;
+
+/// The outcome of one run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub seed: u64,
+    /// Simulated time at which the run ended.
+    pub end: Duration,
+    pub events: Vec<Event>,
+    /// Events dropped over [`EVENTS_MAX`].
+    pub dropped: usize,
+    pub verdicts: Vec<Verdict>,
+    /// Set when the harness could not complete the run: a host panicked, or
+    /// the wall-clock cap was hit. Such a run fails.
+    pub harness_error: Option<String>,
+}
+
+impl Report {
+    /// Whether every expectation held and the run completed.
+    pub fn ok(&self) -> bool {
+        self.harness_error.is_none() && self.verdicts.iter().all(|v| v.ok)
+    }
+}

@@ -1,0 +1,148 @@
+//! Checking expectations against the events of a run.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::event::{Event, EventKind};
+use super::json;
+use crate::scenario::{Count, Direction, Expectation, Matcher};
+use crate::topic;
+
+/// How many near misses a failed expectation shows.
+const CLOSEST_MAX: usize = 3;
+
+/// The verdict on one expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The expectation's line in the scenario file.
+    pub line: usize,
+    pub ok: bool,
+    /// What was expected and what was found, in one line.
+    pub text: String,
+    /// When it failed: the events that came closest to matching, rendered.
+    pub closest: Vec<String>,
+}
+
+/// Checks every expectation that applies to `target`.
+pub fn check_all(expect: &[Expectation], events: &[Event], target: &str) -> Vec<Verdict> {
+    expect
+        .iter()
+        .filter(|e| e.applies_to(target))
+        .map(|e| check(e, events))
+        .collect()
+}
+
+pub fn check(e: &Expectation, events: &[Event]) -> Verdict {
+    let in_window = |at: Duration| e.within.is_none_or(|(lo, hi)| lo <= at && at <= hi);
+    let matched = events
+        .iter()
+        .filter(|ev| in_window(ev.at) && score(e, ev) == Some(full_score(e)))
+        .count();
+    let ok = e.count.holds(matched);
+    let wanted = match e.count {
+        Count::Exactly(n) => format!("wanted {n}"),
+        Count::AtLeast(n) => format!("wanted at least {n}"),
+        Count::AtMost(n) => format!("wanted at most {n}"),
+    };
+    let text = format!("{}: {matched} matched, {wanted}", describe(e));
+    let closest = if ok { Vec::new() } else { closest(e, events) };
+    Verdict {
+        line: e.line,
+        ok,
+        text,
+        closest,
+    }
+}
+
+/// The expectation in words, e.g. `observer recv PUBLISH topic="will/#" within [3.000s, 3.200s]`.
+pub fn describe(e: &Expectation) -> String {
+    let what = match &e.matcher {
+        Matcher::Packet { direction, fields } => {
+            let verb = match direction {
+                Direction::Send => "send",
+                Direction::Recv => "recv",
+            };
+            let mut fields = fields.clone();
+            let ty = fields
+                .remove("type")
+                .and_then(|t| t.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let rest = super::render::fields_text(&fields);
+            format!("{verb} {ty}{}{rest}", if rest.is_empty() { "" } else { " " })
+        }
+        Matcher::Closed { by: Some(by) } => format!("closed by {}", by_name(*by)),
+        Matcher::Closed { by: None } => "closed".to_string(),
+    };
+    let window = match e.within {
+        Some((lo, hi)) => format!(
+            " within [{}, {}]",
+            super::render::seconds(lo),
+            super::render::seconds(hi)
+        ),
+        None => String::new(),
+    };
+    format!("{} {what}{window}", e.client)
+}
+
+pub(super) fn by_name(by: crate::scenario::ClosedBy) -> &'static str {
+    match by {
+        crate::scenario::ClosedBy::Broker => "broker",
+        crate::scenario::ClosedBy::Client => "client",
+    }
+}
+
+/// How many of the matcher's conditions the event meets, counting the kind
+/// of event as one; `None` when the event is not this client's or not of a
+/// comparable kind at all.
+fn score(e: &Expectation, ev: &Event) -> Option<usize> {
+    match (&e.matcher, &ev.kind) {
+        (Matcher::Packet { direction, fields }, EventKind::Send { client, packet })
+            if *direction == Direction::Send && *client == e.client =>
+        {
+            Some(1 + fields_met(fields, &json::packet(packet)))
+        }
+        (Matcher::Packet { direction, fields }, EventKind::Recv { client, packet })
+            if *direction == Direction::Recv && *client == e.client =>
+        {
+            Some(1 + fields_met(fields, &json::packet(packet)))
+        }
+        (Matcher::Closed { by }, EventKind::Closed { client, by: actual })
+            if *client == e.client =>
+        {
+            Some(1 + usize::from(by.is_none_or(|b| b == *actual)))
+        }
+        _ => None,
+    }
+}
+
+fn full_score(e: &Expectation) -> usize {
+    match &e.matcher {
+        Matcher::Packet { fields, .. } => 1 + fields.len(),
+        Matcher::Closed { .. } => 2,
+    }
+}
+
+fn fields_met(want: &Map<String, Value>, have: &Map<String, Value>) -> usize {
+    want.iter()
+        .filter(|(k, v)| match (k.as_str(), have.get(k.as_str())) {
+            ("topic", Some(Value::String(t))) => v.as_str().is_some_and(|f| topic::matches(f, t)),
+            (_, Some(h)) => *v == h,
+            (_, None) => false,
+        })
+        .count()
+}
+
+fn closest(e: &Expectation, events: &[Event]) -> Vec<String> {
+    let mut scored: Vec<(usize, &Event)> = events
+        .iter()
+        .filter_map(|ev| score(e, ev).map(|s| (s, ev)))
+        .collect();
+    // Best score first; among equals, earliest first (the sort is stable).
+    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored
+        .into_iter()
+        .take(CLOSEST_MAX)
+        .map(|(_, ev)| super::render::event_line(ev))
+        .collect()
+}

@@ -1,0 +1,144 @@
+//! The JSON form of packets and faults. It is the single description of a
+//! packet's fields: the JSON renderer prints it, the text renderer prints it
+//! as `key=value` pairs, and expectations match against it.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+use crate::scenario::{DurationSpec, FaultAction};
+use crate::wire::{LEVEL_V311, Packet};
+
+/// A payload as text when it is printable UTF-8, otherwise `{"hex": ".."}`,
+/// mirroring the scenario file's payload forms.
+pub fn payload(bytes: &Bytes) -> Value {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') => {
+            Value::String(s.to_string())
+        }
+        _ => json!({ "hex": hex(bytes) }),
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A packet's fields, `type` first, in the spec's names in snake_case.
+pub fn packet(p: &Packet) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("type".into(), p.type_name().into());
+    match p {
+        Packet::Connect(c) => {
+            if c.protocol_name != "MQTT" {
+                m.insert("protocol_name".into(), c.protocol_name.clone().into());
+            }
+            let clean_key = if c.protocol_level == LEVEL_V311 {
+                "clean_session"
+            } else {
+                m.insert("protocol_level".into(), c.protocol_level.into());
+                "clean_start"
+            };
+            m.insert("client_id".into(), c.client_id.clone().into());
+            m.insert(clean_key.into(), c.clean.into());
+            m.insert("keep_alive".into(), c.keep_alive_s.into());
+            if let Some(w) = &c.will {
+                m.insert(
+                    "will".into(),
+                    json!({"topic": w.topic, "payload": payload(&w.payload), "qos": w.qos, "retain": w.retain}),
+                );
+            }
+            if let Some(u) = &c.username {
+                m.insert("username".into(), u.clone().into());
+            }
+        }
+        Packet::ConnAck(c) => {
+            m.insert("session_present".into(), c.session_present.into());
+            m.insert("code".into(), c.code.into());
+        }
+        Packet::Publish(p) => {
+            m.insert("topic".into(), p.topic.clone().into());
+            m.insert("payload".into(), payload(&p.payload));
+            m.insert("qos".into(), p.qos.into());
+            m.insert("retain".into(), p.retain.into());
+            m.insert("dup".into(), p.dup.into());
+            if p.qos > 0 {
+                m.insert("packet_id".into(), p.packet_id.into());
+            }
+        }
+        Packet::PubAck(id)
+        | Packet::PubRec(id)
+        | Packet::PubRel(id)
+        | Packet::PubComp(id)
+        | Packet::UnsubAck(id) => {
+            m.insert("packet_id".into(), (*id).into());
+        }
+        Packet::Subscribe(s) => {
+            m.insert("packet_id".into(), s.packet_id.into());
+            let filters: Vec<Value> = s
+                .filters
+                .iter()
+                .map(|f| json!({"filter": f.filter, "qos": f.qos}))
+                .collect();
+            m.insert("filters".into(), filters.into());
+        }
+        Packet::SubAck(s) => {
+            m.insert("packet_id".into(), s.packet_id.into());
+            m.insert("codes".into(), s.codes.clone().into());
+        }
+        Packet::Unsubscribe(u) => {
+            m.insert("packet_id".into(), u.packet_id.into());
+            m.insert("filters".into(), u.filters.clone().into());
+        }
+        Packet::PingReq | Packet::PingResp => {}
+        Packet::Disconnect(d) => {
+            if let Some(r) = d.reason {
+                m.insert("reason".into(), r.into());
+            }
+        }
+    }
+    m
+}
+
+/// A duration as a scenario file would write it.
+pub fn duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if d.subsec_millis() == 0 && ms >= 1000 {
+        format!("{}s", ms / 1000)
+    } else if Duration::from_millis(ms as u64) == d {
+        format!("{ms}ms")
+    } else {
+        format!("{}us", d.as_micros())
+    }
+}
+
+fn duration_spec(d: &DurationSpec) -> String {
+    match d {
+        DurationSpec::Fixed(d) => duration(*d),
+        DurationSpec::Range(lo, hi) => format!("{}..{}", duration(*lo), duration(*hi)),
+    }
+}
+
+/// A fault in the scenario file's own shape.
+pub fn fault(f: &FaultAction) -> Value {
+    match f {
+        FaultAction::Partition {
+            a,
+            b,
+            oneway: false,
+        } => json!({ "partition": [a, b] }),
+        FaultAction::Partition { a, b, oneway: true } => {
+            json!({ "partition": { "from": a, "to": b } })
+        }
+        FaultAction::Heal(Some((a, b))) => json!({ "heal": [a, b] }),
+        FaultAction::Heal(None) => json!({ "heal": "all" }),
+        FaultAction::Hold(a, b) => json!({ "hold": [a, b] }),
+        FaultAction::Release(a, b) => json!({ "release": [a, b] }),
+        FaultAction::Latency { a, b, value } => {
+            json!({ "latency": { "between": [a, b], "value": duration_spec(value) } })
+        }
+        FaultAction::Crash(h) => json!({ "crash": h }),
+        FaultAction::Restart(h) => json!({ "restart": h }),
+    }
+}

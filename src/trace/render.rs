@@ -1,0 +1,182 @@
+//! The text and JSON renderers of a [`Report`].
+//!
+//! Text is for people: one event per line in aligned columns, time in
+//! simulated seconds with three decimals. JSON is one object per line in the
+//! schema of the scenario format.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::Report;
+use super::event::{Event, EventKind};
+use super::expect::by_name;
+use super::json;
+
+/// Simulated time as seconds with three decimals.
+pub fn seconds(d: Duration) -> String {
+    format!("{}.{:03}s", d.as_secs(), d.subsec_millis())
+}
+
+/// `key=value` pairs, values in JSON, which quotes strings unambiguously.
+pub fn fields_text(fields: &Map<String, Value>) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The detail column of an event.
+fn detail(kind: &EventKind) -> String {
+    match kind {
+        EventKind::Connected { .. } => String::new(),
+        EventKind::ConnectFailed { error, .. } => error.clone(),
+        EventKind::Send { packet, .. } | EventKind::Recv { packet, .. } => {
+            let mut fields = json::packet(packet);
+            let ty = fields.remove("type").unwrap_or_default();
+            let ty = ty.as_str().unwrap_or_default();
+            let rest = fields_text(&fields);
+            if rest.is_empty() {
+                ty.to_string()
+            } else {
+                format!("{ty} {rest}")
+            }
+        }
+        EventKind::SendRaw { bytes, .. } => format!("raw {}", json::hex(bytes)),
+        EventKind::Closed { by, .. } => format!("by {}", by_name(*by)),
+        EventKind::Error { text, .. } | EventKind::Note { text, .. } => text.clone(),
+        EventKind::Fault { fault } => json::fault(fault).to_string(),
+    }
+}
+
+/// What stands in the host column for events that belong to the network.
+const NETWORK: &str = "network";
+
+/// One event as a line, without column padding (used in expectation reports).
+pub fn event_line(ev: &Event) -> String {
+    let host = ev.kind.host().unwrap_or(NETWORK);
+    format!(
+        "{} {host} {} {}",
+        seconds(ev.at),
+        ev.kind.name(),
+        detail(&ev.kind)
+    )
+    .trim_end()
+    .to_string()
+}
+
+/// The whole report as text: the events in aligned columns, then the
+/// expectations' verdicts, then the end line.
+pub fn text(report: &Report) -> String {
+    let time_w = seconds(report.end).len();
+    let host_w = report
+        .events
+        .iter()
+        .map(|e| e.kind.host().unwrap_or(NETWORK).len())
+        .max()
+        .unwrap_or(0);
+    let name_w = report
+        .events
+        .iter()
+        .map(|e| e.kind.name().len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for ev in &report.events {
+        let host = ev.kind.host().unwrap_or(NETWORK);
+        let line = format!(
+            "{:>time_w$}  {host:<host_w$}  {:<name_w$}  {}",
+            seconds(ev.at),
+            ev.kind.name(),
+            detail(&ev.kind)
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if report.dropped > 0 {
+        let _ = writeln!(out, "({} more events dropped over the limit)", report.dropped);
+    }
+    if let Some(err) = &report.harness_error {
+        let _ = writeln!(out, "harness error: {err}");
+    }
+    if !report.verdicts.is_empty() {
+        out.push('\n');
+    }
+    for v in &report.verdicts {
+        let status = if v.ok { "ok  " } else { "FAIL" };
+        let _ = writeln!(out, "expect line {:<4} {status}  {}", v.line, v.text);
+        for c in &v.closest {
+            let _ = writeln!(out, "    closest: {c}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nend {} seed {}: {}",
+        seconds(report.end),
+        report.seed,
+        if report.ok() { "ok" } else { "FAILED" }
+    );
+    out
+}
+
+/// The whole report as JSON lines.
+pub fn json_lines(report: &Report) -> String {
+    let mut out = String::new();
+    for ev in &report.events {
+        let _ = writeln!(out, "{}", event_json(ev));
+    }
+    if let Some(err) = &report.harness_error {
+        let _ = writeln!(out, "{}", json!({"event": "harness_error", "text": err}));
+    }
+    for v in &report.verdicts {
+        let _ = writeln!(
+            out,
+            "{}",
+            json!({"event": "expect", "line": v.line, "ok": v.ok, "text": v.text, "closest": v.closest})
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        json!({"event": "end", "at_ms": report.end.as_millis() as u64, "seed": report.seed, "ok": report.ok(), "dropped": report.dropped})
+    );
+    out
+}
+
+fn event_json(ev: &Event) -> Value {
+    let mut m = Map::new();
+    m.insert("at_ms".into(), (ev.at.as_millis() as u64).into());
+    let host_key = if matches!(ev.kind, EventKind::Note { .. }) {
+        "host"
+    } else {
+        "client"
+    };
+    if let Some(h) = ev.kind.host() {
+        m.insert(host_key.into(), h.into());
+    }
+    m.insert("event".into(), ev.kind.name().into());
+    match &ev.kind {
+        EventKind::Connected { .. } => {}
+        EventKind::ConnectFailed { error, .. } => {
+            m.insert("error".into(), error.clone().into());
+        }
+        EventKind::Send { packet, .. } | EventKind::Recv { packet, .. } => {
+            m.insert("packet".into(), Value::Object(json::packet(packet)));
+        }
+        EventKind::SendRaw { bytes, .. } => {
+            m.insert("raw".into(), json::hex(bytes).into());
+        }
+        EventKind::Closed { by, .. } => {
+            m.insert("by".into(), by_name(*by).into());
+        }
+        EventKind::Error { text, .. } | EventKind::Note { text, .. } => {
+            m.insert("text".into(), text.clone().into());
+        }
+        EventKind::Fault { fault } => {
+            m.insert("fault".into(), json::fault(fault));
+        }
+    }
+    Value::Object(m)
+}

@@ -1,0 +1,85 @@
+//! One test per scenario file under `scenarios/`. Each test runs the
+//! scenario, fails on a failed expectation, runs it a second time with the
+//! same seed and requires an identical trace, and compares the text trace
+//! with `snapshots/<path>.snap`.
+//!
+//! `MQTT_SIM_SEED=N` runs every scenario with seed N instead of its own; the
+//! snapshots are then not compared, since they were recorded with the file's
+//! seed. Accept new or changed snapshots with `INSTA_UPDATE=always` or
+//! `cargo insta review`, and read each one first.
+
+use std::path::{Path, PathBuf};
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use mqtt_sim::scenario;
+use mqtt_sim::sim::{self, RunOptions};
+use mqtt_sim::trace::render;
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("scenarios");
+    let mut trials = Vec::new();
+    for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
+        let entry = entry.expect("the scenarios directory is readable");
+        let path = entry.path().to_path_buf();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let rel = path
+            .strip_prefix(&dir)
+            .expect("walkdir yields paths under its root")
+            .with_extension("");
+        let name = rel.to_string_lossy().replace('\\', "/");
+        trials.push(Trial::test(name.clone(), move || check(&path, &name)));
+    }
+    assert!(!trials.is_empty(), "no scenario files under {}", dir.display());
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn seed_override() -> Result<Option<u64>, Failed> {
+    match std::env::var("MQTT_SIM_SEED") {
+        Ok(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("MQTT_SIM_SEED={v} is not a number").into()),
+        Err(_) => Ok(None),
+    }
+}
+
+fn check(path: &PathBuf, name: &str) -> Result<(), Failed> {
+    let s = scenario::load(path).map_err(|e| e.to_string())?;
+    let seed = seed_override()?;
+    let opts = RunOptions {
+        seed,
+        ..RunOptions::default()
+    };
+    let first = sim::run(&s, &opts);
+    let text = render::text(&first);
+    let again = render::text(&sim::run(&s, &opts));
+    if text != again {
+        let line = text
+            .lines()
+            .zip(again.lines())
+            .position(|(a, b)| a != b)
+            .map_or(0, |i| i + 1);
+        return Err(format!(
+            "two runs with seed {} differ, first at trace line {line}:\n{text}\n--- second run ---\n{again}",
+            first.seed
+        )
+        .into());
+    }
+    if !first.ok() {
+        return Err(format!("expectations failed (seed {}):\n{text}", first.seed).into());
+    }
+    if seed.is_none() {
+        let (dir, file) = name.rsplit_once('/').unwrap_or(("", name));
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots").join(dir));
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_input_file(path);
+        settings.set_omit_expression(true);
+        settings.bind(|| insta::assert_snapshot!(file.to_string(), text));
+    }
+    Ok(())
+}
