@@ -8,13 +8,45 @@
 //! The broker knows nothing about scenarios or traces. It reports what it
 //! decides (takeovers, keep-alive expiry, wills) through a [`Notes`] sink.
 
+mod connection;
+mod router;
+mod session;
+mod takeover;
+pub mod topic;
+
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::rc::Rc;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinSet;
 
 pub use crate::scenario::{BrokerSpec as BrokerConfig, TakeoverWill};
+pub use session::{Message, Retained, Session, Store};
+
+use takeover::Live;
+
+/// Open connections at once; a connection beyond this is closed at once,
+/// before any byte is read.
+pub const CONNECTIONS_MAX: usize = 10_000;
+/// Stored sessions, persistent or not; a CONNECT that would create one more
+/// gets CONNACK 0x03 (server unavailable).
+pub const SESSIONS_MAX: usize = 10_000;
+/// Subscriptions per session; a filter beyond this gets 0x80 in SUBACK.
+pub const SUBSCRIPTIONS_MAX: usize = 1_000;
+/// Outbound QoS 1 and 2 messages in flight per session; further messages
+/// wait in the session's queue.
+pub const INFLIGHT_MAX: usize = 32;
+/// Messages waiting in one session's queue; a message beyond this is
+/// dropped for that session, with a note.
+pub const QUEUED_MAX: usize = 1_000;
+/// Topics with a retained message; a retained message for one more topic
+/// is delivered but not retained, with a note.
+pub const RETAINED_MAX: usize = 10_000;
+/// How long a new connection may take to send CONNECT before it is closed.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(30);
 
 /// The TCP port the broker listens on, in simulation and by default in `serve`.
 pub const PORT: u16 = 1883;
@@ -42,5 +74,80 @@ impl Listener for tokio::net::TcpListener {
     async fn accept(&self) -> io::Result<(Self::Stream, String)> {
         let (s, addr) = tokio::net::TcpListener::accept(self).await?;
         Ok((s, addr.to_string()))
+    }
+}
+
+/// The reference broker. Cheap to clone: all clones share one state.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    config: BrokerConfig,
+    notes: Notes,
+    store: Rc<RefCell<Store>>,
+    /// Connections that are open now; never survives a restart.
+    live: RefCell<Live>,
+}
+
+impl Broker {
+    pub fn new(config: BrokerConfig, notes: Notes) -> Broker {
+        Broker::with_store(config, notes, Rc::new(RefCell::new(Store::new())))
+    }
+
+    /// The state that would survive a restart with `persistence: true` lives
+    /// in one [`Store`]; this constructor lets the harness keep it outside
+    /// the host's future.
+    pub fn with_store(config: BrokerConfig, notes: Notes, store: Rc<RefCell<Store>>) -> Broker {
+        Broker {
+            inner: Rc::new(Inner {
+                config,
+                notes,
+                store,
+                live: RefCell::new(Live::default()),
+            }),
+        }
+    }
+
+    /// Accept loop: one `spawn_local` task per connection. Runs until
+    /// accepting fails. A panic in a connection task is re-raised here, so
+    /// that the host fails visibly instead of the panic being swallowed.
+    pub async fn serve<L: Listener>(&self, listener: L) -> io::Result<()> {
+        let mut tasks = JoinSet::new();
+        loop {
+            tokio::select! {
+                biased;
+                Some(joined) = tasks.join_next() => {
+                    if let Err(e) = joined
+                        && e.is_panic()
+                    {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                }
+                accepted = listener.accept() => {
+                    let (stream, peer) = accepted?;
+                    let broker = self.clone();
+                    tasks.spawn_local(async move { broker.handle(stream, peer).await });
+                }
+            }
+        }
+    }
+
+    /// Serves one already-accepted connection to its end.
+    pub async fn handle<S: AsyncRead + AsyncWrite + Unpin + 'static>(
+        &self,
+        stream: S,
+        peer: String,
+    ) {
+        connection::run(self.clone(), stream, peer).await;
+    }
+
+    fn note(&self, text: String) {
+        (self.inner.notes)(text);
+    }
+
+    fn config(&self) -> &BrokerConfig {
+        &self.inner.config
     }
 }

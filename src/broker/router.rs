@@ -1,0 +1,111 @@
+//! Routing: an application message in, one copy per matching session out,
+//! and the retained message store.
+
+use bytes::Bytes;
+
+use super::session::{Message, Retained};
+use super::{Broker, RETAINED_MAX, topic};
+
+/// An application message as published: by a client or as a will.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: u8,
+    pub retain: bool,
+}
+
+impl Broker {
+    /// Stores or clears the retained message if asked, then queues one copy
+    /// for every session with a matching subscription, at min(publish QoS,
+    /// highest granted QoS among its matching filters) [MQTT-3.3.5-1].
+    /// Offline sessions get QoS 1 and 2 messages only, and only if
+    /// persistent. Live forwarding sends RETAIN=0 [MQTT-3.3.1-9].
+    pub(super) fn route(&self, p: &Publication) {
+        if p.retain {
+            self.retain(p);
+        }
+        let mut woken = Vec::new();
+        let mut dropped = Vec::new();
+        {
+            let live = self.inner.live.borrow();
+            let mut store = self.inner.store.borrow_mut();
+            for (client_id, session) in store.sessions.iter_mut() {
+                let granted = session
+                    .subscriptions
+                    .iter()
+                    .filter(|(f, _)| topic::matches(f, &p.topic))
+                    .map(|(_, &q)| q)
+                    .max();
+                let Some(granted) = granted else { continue };
+                let qos = p.qos.min(granted);
+                let conn = live.by_client.get(client_id);
+                if conn.is_none() && (qos == 0 || !session.persistent) {
+                    continue;
+                }
+                let message = Message {
+                    topic: p.topic.clone(),
+                    payload: p.payload.clone(),
+                    qos,
+                    retain: false,
+                };
+                if session.enqueue(message).is_err() {
+                    dropped.push(client_id.clone());
+                } else if let Some(c) = conn {
+                    woken.push(c.clone());
+                }
+            }
+        }
+        for c in woken {
+            c.wake.notify_one();
+        }
+        for id in dropped {
+            self.note(format!(
+                "queue of {id} full: dropped message to {}",
+                p.topic
+            ));
+        }
+    }
+
+    /// [MQTT-3.3.1-5], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
+    fn retain(&self, p: &Publication) {
+        let mut store = self.inner.store.borrow_mut();
+        if p.payload.is_empty() {
+            store.retained.remove(&p.topic);
+            return;
+        }
+        if !store.retained.contains_key(&p.topic) && store.retained.len() >= RETAINED_MAX {
+            drop(store);
+            self.note(format!(
+                "retained store full: message to {} not retained",
+                p.topic
+            ));
+            return;
+        }
+        store.retained.insert(
+            p.topic.clone(),
+            Retained {
+                payload: p.payload.clone(),
+                qos: p.qos,
+            },
+        );
+    }
+
+    /// The retained messages a new subscription to `filter` receives, with
+    /// RETAIN=1, at min(message QoS, granted QoS) [MQTT-3.3.1-6],
+    /// [MQTT-3.3.1-8].
+    pub(super) fn retained_for(&self, filter: &str, granted: u8) -> Vec<Message> {
+        let store = self.inner.store.borrow();
+        store
+            .retained
+            .iter()
+            .filter(|(t, _)| topic::matches(filter, t))
+            .map(|(t, r)| Message {
+                topic: t.clone(),
+                payload: r.payload.clone(),
+                qos: r.qos.min(granted),
+                retain: true,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,219 @@
+//! MQTT 3.1.1 (protocol level 4): the one place where our [`Packet`] and
+//! mqttbytes' v4 packets meet. A `v5.rs` beside it will do the same for 5.0.
+
+use bytes::{Bytes, BytesMut};
+use mqttbytes::v4 as mb;
+
+use super::connect::{self, too_long};
+use super::error::from_mqttbytes;
+use super::header::{self, FixedHeader};
+use super::{
+    ConnAck, Connect, Disconnect, LastWill, Packet, Publish, SubAck, Subscribe, SubscribeFilter,
+    Unsubscribe, WireError, check,
+};
+
+/// Decodes one whole frame (fixed header included) whose header is `h`.
+pub(crate) fn decode(h: &FixedHeader, frame: BytesMut) -> Result<Packet, WireError> {
+    check::remaining_len_v4(h)?;
+    let frame = frame.freeze();
+    let body = frame
+        .get(h.header_len..)
+        .map(|b| frame.slice_ref(b))
+        .ok_or_else(|| WireError::malformed("the frame is shorter than its header"))?;
+    match h.packet_type() {
+        header::CONNECT => return Ok(Packet::Connect(connect::decode_v4(body)?)),
+        header::SUBSCRIBE => check::subscribe_options_v4(body)?,
+        header::CONNACK => check::connack_flags_v4(body.first().copied().unwrap_or(0))?,
+        _ => {}
+    }
+    let mut buf = BytesMut::from(frame.as_ref());
+    let size_max = buf.len();
+    let packet = mb::read(&mut buf, size_max).map_err(from_mqttbytes)?;
+    Ok(from_mqttbytes_packet(packet))
+}
+
+fn from_mqttbytes_packet(p: mb::Packet) -> Packet {
+    match p {
+        // CONNECT never reaches mqttbytes (see connect.rs); converted anyway
+        // so that this match stays total without a panic.
+        mb::Packet::Connect(c) => Packet::Connect(Connect {
+            protocol_name: "MQTT".to_string(),
+            protocol_level: match c.protocol {
+                mqttbytes::Protocol::V4 => super::LEVEL_V311,
+                mqttbytes::Protocol::V5 => super::LEVEL_V5,
+            },
+            client_id: c.client_id,
+            clean: c.clean_session,
+            keep_alive_s: c.keep_alive,
+            will: c.last_will.map(|w| LastWill {
+                topic: w.topic,
+                payload: w.message,
+                qos: w.qos as u8,
+                retain: w.retain,
+            }),
+            username: c.login.as_ref().map(|l| l.username.clone()),
+            password: c.login.map(|l| Bytes::from(l.password)),
+        }),
+        mb::Packet::ConnAck(c) => Packet::ConnAck(ConnAck {
+            session_present: c.session_present,
+            code: c.code as u8,
+        }),
+        mb::Packet::Publish(p) => Packet::Publish(Publish {
+            topic: p.topic,
+            payload: p.payload,
+            qos: p.qos as u8,
+            retain: p.retain,
+            dup: p.dup,
+            packet_id: p.pkid,
+        }),
+        mb::Packet::PubAck(a) => Packet::PubAck(a.pkid),
+        mb::Packet::PubRec(a) => Packet::PubRec(a.pkid),
+        mb::Packet::PubRel(a) => Packet::PubRel(a.pkid),
+        mb::Packet::PubComp(a) => Packet::PubComp(a.pkid),
+        mb::Packet::Subscribe(s) => Packet::Subscribe(Subscribe {
+            packet_id: s.pkid,
+            filters: s
+                .filters
+                .into_iter()
+                .map(|f| SubscribeFilter {
+                    filter: f.path,
+                    qos: f.qos as u8,
+                })
+                .collect(),
+        }),
+        mb::Packet::SubAck(s) => Packet::SubAck(SubAck {
+            packet_id: s.pkid,
+            codes: s
+                .return_codes
+                .into_iter()
+                .map(|c| match c {
+                    mb::SubscribeReasonCode::Success(q) => q as u8,
+                    mb::SubscribeReasonCode::Failure => SUBACK_FAILURE,
+                })
+                .collect(),
+        }),
+        mb::Packet::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe {
+            packet_id: u.pkid,
+            filters: u.topics,
+        }),
+        mb::Packet::UnsubAck(u) => Packet::UnsubAck(u.pkid),
+        mb::Packet::PingReq => Packet::PingReq,
+        mb::Packet::PingResp => Packet::PingResp,
+        mb::Packet::Disconnect => Packet::Disconnect(Disconnect { reason: None }),
+    }
+}
+
+const SUBACK_FAILURE: u8 = 0x80;
+
+/// One whole frame. Everything is checked before mqttbytes writes, and it
+/// writes into a buffer of its own, so a refusal leaves nothing behind.
+pub(crate) fn encode(p: &Packet) -> Result<BytesMut, WireError> {
+    let mut out = BytesMut::new();
+    let written = match p {
+        Packet::Connect(c) => return connect::encode_v4(c),
+        Packet::ConnAck(c) => {
+            let code = connack_code(c.code)?;
+            mb::ConnAck::new(code, c.session_present).write(&mut out)
+        }
+        Packet::Publish(p) => {
+            string_fits(&p.topic, "topic name")?;
+            if p.qos == 0 && p.packet_id != 0 {
+                return Err(WireError::unsupported(format!(
+                    "PUBLISH at QoS 0 has no packet identifier, but {} was given",
+                    p.packet_id
+                )));
+            }
+            if p.qos > 0 && p.packet_id == 0 {
+                return Err(WireError::unsupported(
+                    "PUBLISH at QoS > 0 needs a non-zero packet identifier [MQTT-2.3.1-1]",
+                ));
+            }
+            let mut publish =
+                mb::Publish::from_bytes(p.topic.clone(), qos(p.qos)?, p.payload.clone());
+            publish.dup = p.dup;
+            publish.retain = p.retain;
+            publish.pkid = p.packet_id;
+            publish.write(&mut out)
+        }
+        Packet::PubAck(id) => mb::PubAck::new(*id).write(&mut out),
+        Packet::PubRec(id) => mb::PubRec::new(*id).write(&mut out),
+        Packet::PubRel(id) => mb::PubRel::new(*id).write(&mut out),
+        Packet::PubComp(id) => mb::PubComp::new(*id).write(&mut out),
+        Packet::Subscribe(s) => {
+            let mut filters = Vec::with_capacity(s.filters.len());
+            for f in &s.filters {
+                string_fits(&f.filter, "topic filter")?;
+                filters.push(mb::SubscribeFilter::new(f.filter.clone(), qos(f.qos)?));
+            }
+            let mut subscribe = mb::Subscribe::new_many(filters);
+            subscribe.pkid = s.packet_id;
+            subscribe.write(&mut out)
+        }
+        Packet::SubAck(s) => {
+            let codes = s
+                .codes
+                .iter()
+                .map(|&c| match c {
+                    SUBACK_FAILURE => Ok(mb::SubscribeReasonCode::Failure),
+                    q => qos(q).map(mb::SubscribeReasonCode::Success),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            mb::SubAck::new(s.packet_id, codes).write(&mut out)
+        }
+        Packet::Unsubscribe(u) => {
+            for f in &u.filters {
+                string_fits(f, "topic filter")?;
+            }
+            mb::Unsubscribe {
+                pkid: u.packet_id,
+                topics: u.filters.clone(),
+            }
+            .write(&mut out)
+        }
+        Packet::UnsubAck(id) => mb::UnsubAck::new(*id).write(&mut out),
+        Packet::PingReq => mb::PingReq.write(&mut out),
+        Packet::PingResp => mb::PingResp.write(&mut out),
+        Packet::Disconnect(d) => {
+            if let Some(reason) = d.reason {
+                return Err(WireError::unsupported(format!(
+                    "DISCONNECT reason code {reason:#04x} exists only in MQTT 5.0"
+                )));
+            }
+            mb::Disconnect.write(&mut out)
+        }
+    };
+    // The returned length is unreliable (DESIGN.md); only the error counts.
+    written.map_err(|e| {
+        WireError::unsupported(format!("{} could not be encoded: {e:?}", p.type_name()))
+    })?;
+    Ok(out)
+}
+
+/// mqttbytes silently truncates longer strings to their length mod 65536.
+fn string_fits(s: &str, field: &str) -> Result<(), WireError> {
+    if s.len() > usize::from(u16::MAX) {
+        return Err(too_long(field, s.len()));
+    }
+    Ok(())
+}
+
+fn qos(q: u8) -> Result<mqttbytes::QoS, WireError> {
+    mqttbytes::qos(q).map_err(|_| WireError::unsupported(format!("QoS {q} is not 0, 1 or 2")))
+}
+
+fn connack_code(code: u8) -> Result<mb::ConnectReturnCode, WireError> {
+    use mb::ConnectReturnCode as C;
+    Ok(match code {
+        0 => C::Success,
+        1 => C::RefusedProtocolVersion,
+        2 => C::BadClientId,
+        3 => C::ServiceUnavailable,
+        4 => C::BadUserNamePassword,
+        5 => C::NotAuthorized,
+        other => {
+            return Err(WireError::unsupported(format!(
+                "CONNACK return code {other:#04x} does not exist in MQTT 3.1.1"
+            )));
+        }
+    })
+}
