@@ -65,7 +65,7 @@ pub fn describe(e: &Expectation) -> String {
             };
             let mut fields = fields.clone();
             let ty = fields
-                .remove("type")
+                .shift_remove("type")
                 .and_then(|t| t.as_str().map(str::to_string))
                 .unwrap_or_default();
             let rest = super::render::fields_text(&fields);

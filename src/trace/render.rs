@@ -35,7 +35,7 @@ fn detail(kind: &EventKind) -> String {
         EventKind::ConnectFailed { error, .. } => error.clone(),
         EventKind::Send { packet, .. } | EventKind::Recv { packet, .. } => {
             let mut fields = json::packet(packet);
-            let ty = fields.remove("type").unwrap_or_default();
+            let ty = fields.shift_remove("type").unwrap_or_default();
             let ty = ty.as_str().unwrap_or_default();
             let rest = fields_text(&fields);
             if rest.is_empty() {
