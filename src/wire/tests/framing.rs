@@ -238,3 +238,27 @@ async fn shutdown_is_clean_eof_for_the_peer() {
     assert_eq!(reader.read().await.expect("ping"), Some(Packet::PingReq));
     assert_eq!(reader.read().await.expect("eof"), None);
 }
+
+#[tokio::test]
+async fn a_packet_larger_than_the_buffer_steps_arrives_whole() {
+    // Bigger than READ_RESERVE_MAX_BYTES, so the buffer grows several times.
+    let p = Packet::Publish(Publish {
+        topic: "big".into(),
+        payload: Bytes::from((0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>()),
+        qos: 1,
+        retain: false,
+        dup: false,
+        packet_id: 9,
+    });
+    let (ours, theirs) = tokio::io::duplex(1000);
+    let sent = p.clone();
+    let writer = tokio::spawn(async move {
+        let mut w = Writer::new(theirs, LEVEL_V311);
+        w.write(&sent).await?;
+        w.write(&Packet::PingReq).await
+    });
+    let mut reader = Reader::new(ours, Some(LEVEL_V311));
+    assert_eq!(reader.read().await.expect("big"), Some(p));
+    assert_eq!(reader.read().await.expect("ping"), Some(Packet::PingReq));
+    writer.await.expect("writer task").expect("writes");
+}
