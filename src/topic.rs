@@ -52,7 +52,10 @@ mod tests {
     #[test]
     fn wildcards_match_as_the_spec_says() {
         assert!(matches("sport/tennis/player1/#", "sport/tennis/player1"));
-        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/ranking"));
+        assert!(matches(
+            "sport/tennis/player1/#",
+            "sport/tennis/player1/ranking"
+        ));
         assert!(matches("sport/#", "sport"));
         assert!(matches("#", "a/b/c"));
         assert!(matches("sport/+", "sport/"));

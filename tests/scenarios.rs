@@ -33,7 +33,11 @@ fn main() {
         let name = rel.to_string_lossy().replace('\\', "/");
         trials.push(Trial::test(name.clone(), move || check(&path, &name)));
     }
-    assert!(!trials.is_empty(), "no scenario files under {}", dir.display());
+    assert!(
+        !trials.is_empty(),
+        "no scenario files under {}",
+        dir.display()
+    );
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -75,7 +79,11 @@ fn check(path: &PathBuf, name: &str) -> Result<(), Failed> {
     if seed.is_none() {
         let (dir, file) = name.rsplit_once('/').unwrap_or(("", name));
         let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots").join(dir));
+        settings.set_snapshot_path(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("snapshots")
+                .join(dir),
+        );
         settings.set_prepend_module_to_snapshot(false);
         settings.set_input_file(path);
         settings.set_omit_expression(true);

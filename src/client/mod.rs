@@ -16,13 +16,11 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 
-use crate::scenario::{
-    Ack, Action, ClientSpec, ClosedBy, ConnectOptions, Ping, Protocol, Step,
-};
+use crate::scenario::{Ack, Action, ClientSpec, ClosedBy, ConnectOptions, Ping, Protocol, Step};
 use crate::trace::{EventKind, Recorder};
 use crate::wire::{
-    self, Connect, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Publish, Reader,
-    Subscribe, SubscribeFilter, Unsubscribe, Writer,
+    self, Connect, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Publish, Reader, Subscribe,
+    SubscribeFilter, Unsubscribe, Writer,
 };
 use session::Session;
 
@@ -181,7 +179,10 @@ impl<C: Connector> Client<C> {
         }
         let needs_connection = matches!(
             step.action,
-            Action::Subscribe(_) | Action::Unsubscribe(_) | Action::Publish { .. } | Action::Send(_)
+            Action::Subscribe(_)
+                | Action::Unsubscribe(_)
+                | Action::Publish { .. }
+                | Action::Send(_)
         );
         let connected = self.conn.as_ref().is_some_and(|c| c.up);
         // With `reconnect`, a step that needs the connection waits for it.
@@ -277,7 +278,9 @@ impl<C: Connector> Client<C> {
                 ));
             }
             Action::Subscribe(subs) => {
-                let Some(packet_id) = self.packet_id(step) else { return };
+                let Some(packet_id) = self.packet_id(step) else {
+                    return;
+                };
                 let filters = subs
                     .iter()
                     .map(|s| SubscribeFilter {
@@ -289,7 +292,9 @@ impl<C: Connector> Client<C> {
                     .await;
             }
             Action::Unsubscribe(filters) => {
-                let Some(packet_id) = self.packet_id(step) else { return };
+                let Some(packet_id) = self.packet_id(step) else {
+                    return;
+                };
                 self.send(Packet::Unsubscribe(Unsubscribe {
                     packet_id,
                     filters: filters.clone(),
@@ -303,7 +308,9 @@ impl<C: Connector> Client<C> {
                 retain,
             } => {
                 let packet_id = if *qos > 0 {
-                    let Some(id) = self.packet_id(step) else { return };
+                    let Some(id) = self.packet_id(step) else {
+                        return;
+                    };
                     id
                 } else {
                     0
@@ -348,11 +355,8 @@ impl<C: Connector> Client<C> {
 
     /// Opens TCP and sends CONNECT built from the current options.
     async fn open(&mut self) {
-        let attempt = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            self.connector.connect(&self.spec.broker),
-        )
-        .await;
+        let attempt =
+            tokio::time::timeout(CONNECT_TIMEOUT, self.connector.connect(&self.spec.broker)).await;
         let stream = match attempt {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return self.connect_failed(e.to_string()),

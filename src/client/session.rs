@@ -37,7 +37,8 @@ impl Session {
 
     pub fn published(&mut self, p: &Publish) {
         if p.qos > 0 {
-            self.inflight.insert(p.packet_id, Stage::Published(p.clone()));
+            self.inflight
+                .insert(p.packet_id, Stage::Published(p.clone()));
         }
     }
 

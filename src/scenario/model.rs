@@ -309,7 +309,11 @@ pub struct Fault {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultAction {
     /// Both directions unless `oneway`, in which case only `a -> b`.
-    Partition { a: String, b: String, oneway: bool },
+    Partition {
+        a: String,
+        b: String,
+        oneway: bool,
+    },
     /// `None` heals every partition.
     Heal(Option<(String, String)>),
     Hold(String, String),

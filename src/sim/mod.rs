@@ -116,9 +116,12 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
                 break;
             }
             apply(&mut sim, fault, &mut partitioned);
-            rec.record_at(now, EventKind::Fault {
-                fault: fault.clone(),
-            });
+            rec.record_at(
+                now,
+                EventKind::Fault {
+                    fault: fault.clone(),
+                },
+            );
             next_fault += 1;
         }
         if now >= scenario.duration {
@@ -189,7 +192,13 @@ fn add_clients(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, rec: &Recorder, 
         let rec = rec.clone();
         let name_owned = name.clone();
         sim.host(name.as_str(), move || {
-            let client = Client::new(&name_owned, spec.clone(), SimConnector, rec.clone(), rng.clone());
+            let client = Client::new(
+                &name_owned,
+                spec.clone(),
+                SimConnector,
+                rec.clone(),
+                rng.clone(),
+            );
             async move {
                 client.run().await;
                 Ok(())
@@ -237,7 +246,11 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &FaultAction, partitioned: &mut Vec<
         partitioned.retain(|p| *p != (a.clone(), b.clone()) && *p != (b.clone(), a.clone()));
     }
     match fault {
-        FaultAction::Partition { a, b, oneway: false } => sim.partition(a.as_str(), b.as_str()),
+        FaultAction::Partition {
+            a,
+            b,
+            oneway: false,
+        } => sim.partition(a.as_str(), b.as_str()),
         FaultAction::Partition { a, b, oneway: true } => {
             sim.partition_oneway(a.as_str(), b.as_str())
         }

@@ -69,7 +69,10 @@ pub fn describe(e: &Expectation) -> String {
                 .and_then(|t| t.as_str().map(str::to_string))
                 .unwrap_or_default();
             let rest = super::render::fields_text(&fields);
-            format!("{verb} {ty}{}{rest}", if rest.is_empty() { "" } else { " " })
+            format!(
+                "{verb} {ty}{}{rest}",
+                if rest.is_empty() { "" } else { " " }
+            )
         }
         Matcher::Closed { by: Some(by) } => format!("closed by {}", by_name(*by)),
         Matcher::Closed { by: None } => "closed".to_string(),

@@ -96,7 +96,11 @@ pub fn text(report: &Report) -> String {
         out.push('\n');
     }
     if report.dropped > 0 {
-        let _ = writeln!(out, "({} more events dropped over the limit)", report.dropped);
+        let _ = writeln!(
+            out,
+            "({} more events dropped over the limit)",
+            report.dropped
+        );
     }
     if let Some(err) = &report.harness_error {
         let _ = writeln!(out, "harness error: {err}");
