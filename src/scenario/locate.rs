@@ -270,7 +270,7 @@ mod tests {
         assert_eq!(idx.value("a[1]").line, 4);
         assert_eq!(
             (idx.value("b[1].c").line, idx.value("b[1].c").column),
-            (5, 14)
+            (5, 12)
         );
         // Unknown paths fall back to the nearest ancestor.
         assert_eq!(idx.value("b[1].zzz"), idx.value("b[1]"));
