@@ -726,4 +726,23 @@ fn mangled_input_never_panics() {
     ] {
         check(junk);
     }
+    // Nesting far past serde_yaml's recursion limit, and an alias fan-out.
+    check(&format!("duration: {}", "[".repeat(5000)));
+    check(&format!(
+        "duration: 1s\nbrokers: {}1{}\n",
+        "{a: ".repeat(300),
+        "}".repeat(300)
+    ));
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 0..8 {
+        bomb.push_str(&format!(
+            "b{i}: &b{i} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n",
+            p = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            }
+        ));
+    }
+    check(&bomb);
 }
