@@ -84,12 +84,7 @@ impl<R: AsyncRead + Unpin> Reader<R> {
     /// The next packet; `Ok(None)` when the stream ended cleanly between
     /// packets. A CONNECT read while the level is unknown fixes the level.
     pub async fn read(&mut self) -> Result<Option<Packet>, WireError> {
-        let _ = (
-            &mut self.stream,
-            &mut self.buf,
-            self.level,
-            self.packet_size_max,
-        );
+        let _ = (&mut self.stream, &mut self.buf, self.level, self.packet_size_max);
         todo!("wire::Reader::read")
     }
 }
