@@ -30,7 +30,10 @@ fn a_false_expectation_exits_1_and_names_its_line() {
     let out = mqtt_sim(&["run", "tests/fixtures/cli/false-expectation.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("FAIL  line 11: device recv CONNACK code=5"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  line 11: device recv CONNACK code=5"),
+        "{stdout}"
+    );
     assert!(stdout.contains("closest:"), "{stdout}");
     let stderr = text(&out.stderr);
     assert!(
@@ -56,7 +59,12 @@ fn a_typo_in_a_nested_step_exits_2_with_line_and_column() {
 fn usage_errors_exit_2() {
     assert_eq!(mqtt_sim(&["run"]).status.code(), Some(2));
     assert_eq!(mqtt_sim(&["frobnicate"]).status.code(), Some(2));
-    let out = mqtt_sim(&["run", "scenarios/tutorial/persistent-session.yaml", "--seed", "x"]);
+    let out = mqtt_sim(&[
+        "run",
+        "scenarios/tutorial/persistent-session.yaml",
+        "--seed",
+        "x",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let out = mqtt_sim(&["run", "no/such/file.yaml"]);
     assert_eq!(out.status.code(), Some(2));
@@ -65,7 +73,12 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn json_output_is_one_object_per_line() {
-    let out = mqtt_sim(&["run", "scenarios/will/drop-publishes-will.yaml", "--format", "json"]);
+    let out = mqtt_sim(&[
+        "run",
+        "scenarios/will/drop-publishes-will.yaml",
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let stdout = text(&out.stdout);
     let mut saw_will = false;
@@ -89,9 +102,16 @@ fn list_shows_names_and_spec_ids() {
     let out = mqtt_sim(&["list", "scenarios"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("tutorial/duplicate-client-id.yaml"), "{stdout}");
+    assert!(
+        stdout.contains("tutorial/duplicate-client-id.yaml"),
+        "{stdout}"
+    );
     assert!(stdout.contains("MQTT-3.1.4-2"), "{stdout}");
-    assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").is_dir());
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .is_dir()
+    );
 }
 
 #[test]
