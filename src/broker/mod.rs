@@ -48,6 +48,8 @@ pub const QUEUED_MAX: usize = 1_000;
 /// Topics with a retained message; a retained message for one more topic
 /// is delivered but not retained, with a note.
 pub const RETAINED_MAX: usize = 10_000;
+/// The pause after a failed accept before the next one.
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// How long a new connection may take to send CONNECT before it is closed.
 pub const CONNECT_WAIT: Duration = Duration::from_secs(30);
 
@@ -102,7 +104,11 @@ impl Broker {
     /// The state that would survive a restart with `persistence: true` lives
     /// in one [`Store`]; this constructor lets the harness keep it outside
     /// the host's future.
+    ///
+    /// No connection survives a restart, so what belonged to connections
+    /// alone goes: sessions with clean session 1, and queued QoS 0 messages.
     pub fn with_store(config: BrokerConfig, notes: Notes, store: Rc<RefCell<Store>>) -> Broker {
+        store.borrow_mut().all_offline();
         Broker {
             inner: Rc::new(Inner {
                 config,
@@ -113,8 +119,8 @@ impl Broker {
         }
     }
 
-    /// Accept loop: one `spawn_local` task per connection. Runs until
-    /// accepting fails. A panic in a connection task is re-raised here, so
+    /// Accept loop: one `spawn_local` task per connection. Runs forever: an
+    /// accept error is noted and retried after `ACCEPT_RETRY`. A panic in a connection task is re-raised here, so
     /// that the host fails visibly instead of the panic being swallowed.
     pub async fn serve<L: Listener>(&self, listener: L) -> io::Result<()> {
         let mut tasks = JoinSet::new();
@@ -128,11 +134,19 @@ impl Broker {
                         std::panic::resume_unwind(e.into_panic());
                     }
                 }
-                accepted = listener.accept() => {
-                    let (stream, peer) = accepted?;
-                    let broker = self.clone();
-                    tasks.spawn_local(async move { broker.handle(stream, peer).await });
-                }
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let broker = self.clone();
+                        tasks.spawn_local(async move { broker.handle(stream, peer).await });
+                    }
+                    Err(e) => {
+                        // Accept errors are mostly about one connection
+                        // (aborted, out of descriptors for a moment);
+                        // returning would drop every open connection.
+                        self.note(format!("accept failed: {e}"));
+                        tokio::time::sleep(ACCEPT_RETRY).await;
+                    }
+                },
             }
         }
     }

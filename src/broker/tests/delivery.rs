@@ -1,8 +1,13 @@
 //! Subscriptions, QoS flows, persistent sessions and retained messages.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
+use tokio::task::LocalSet;
+
 use super::support::*;
+use crate::broker::Store;
 use crate::wire::{Disconnect, Packet, Publish, Unsubscribe};
 
 #[tokio::test(start_paused = true)]
@@ -233,6 +238,42 @@ async fn retained_will() {
         let p = late.recv_publish().await;
         assert_eq!((p.topic.as_str(), p.retain), ("will/a", true));
         late.send(Packet::Disconnect(Disconnect::default())).await;
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn store_survives_a_restart() {
+    let store = Rc::new(RefCell::new(Store::new()));
+    // The first broker and its connections die with their LocalSet, as a
+    // crashed turmoil host's do.
+    LocalSet::new()
+        .run_until(async {
+            let h = Harness::with_store(config(), store.clone());
+            let (mut sub, _) = h.connected(connect("sub", false)).await;
+            sub.subscribe(1, &[("t", 1)]).await;
+            let (_clean, _) = h.connected(connect("clean", true)).await;
+            let (mut publ, _) = h.connected(connect("pub", true)).await;
+            publ.send(Packet::Publish(Publish {
+                retain: true,
+                ..publish("t", "kept", 1, 1)
+            }))
+            .await;
+            publ.recv().await;
+            sub.recv_publish().await;
+        })
+        .await;
+    local(async {
+        let h = Harness::with_store(config(), store.clone());
+        let (mut sub, ack) = h.connected(connect("sub", false)).await;
+        assert!(ack.session_present);
+        let p = sub.recv_publish().await;
+        assert_eq!((&p.payload[..], p.dup), (&b"kept"[..], true));
+        let (_c, ack) = h.connected(connect("clean", false)).await;
+        assert!(!ack.session_present, "clean sessions do not survive");
+        let (mut late, _) = h.connected(connect("late", true)).await;
+        late.subscribe(1, &[("t", 0)]).await;
+        assert!(late.recv_publish().await.retain);
     })
     .await;
 }
