@@ -12,11 +12,18 @@ use super::cursor::Cursor;
 use super::{Connect, LastWill, WireError, check, header};
 
 /// Protocol name and level, the first fields of every version's CONNECT.
-pub(crate) fn protocol(body: &Bytes) -> Result<(String, u8), WireError> {
-    let mut cursor = Cursor::new(body.clone());
-    let name = cursor.string("protocol name")?;
-    let level = cursor.u8("protocol level")?;
-    Ok((name, level))
+/// Reads from a slice so that peeking copies nothing.
+pub(crate) fn protocol(body: &[u8]) -> Result<(String, u8), WireError> {
+    let short = || WireError::malformed("the packet ends inside the protocol name or level");
+    let (len, rest) = body.split_first_chunk::<2>().ok_or_else(short)?;
+    let len = usize::from(u16::from_be_bytes(*len));
+    let name = rest.get(..len).ok_or_else(short)?;
+    let level = *rest.get(len).ok_or_else(short)?;
+    let name = std::str::from_utf8(name).map_err(|_| {
+        WireError::malformed("protocol name is not well-formed UTF-8 [MQTT-1.5.3-1]")
+    })?;
+    check::no_null(name, "protocol name")?;
+    Ok((name.to_string(), level))
 }
 
 /// The body (after the fixed header) of a 3.1.1 CONNECT.

@@ -10,6 +10,10 @@ use super::{PACKET_SIZE_MAX_DEFAULT, Packet, WireError, codec, connect, header};
 /// one incomplete packet (itself at most `packet_size_max`) plus this.
 const READ_CHUNK_BYTES: usize = 4096;
 
+/// The most room made at once for the rest of a known packet, so that a
+/// header announcing a large packet costs memory only as its bytes arrive.
+const READ_RESERVE_MAX_BYTES: usize = 64 * 1024;
+
 /// Reads packets from a byte stream.
 ///
 /// `read` is cancel-safe: bytes already received stay in the reader's buffer,
@@ -99,7 +103,8 @@ impl<R: AsyncRead + Unpin> Reader<R> {
             });
         }
         if self.buf.len() < frame_len {
-            self.buf.reserve(frame_len - self.buf.len());
+            self.buf
+                .reserve((frame_len - self.buf.len()).min(READ_RESERVE_MAX_BYTES));
             return Ok(None);
         }
         let frame = self.buf.split_to(frame_len);

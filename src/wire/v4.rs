@@ -13,22 +13,23 @@ use super::{
 };
 
 /// Decodes one whole frame (fixed header included) whose header is `h`.
-pub(crate) fn decode(h: &FixedHeader, frame: BytesMut) -> Result<Packet, WireError> {
+pub(crate) fn decode(h: &FixedHeader, mut frame: BytesMut) -> Result<Packet, WireError> {
     check::remaining_len_v4(h)?;
-    let frame = frame.freeze();
-    let body = frame
-        .get(h.header_len..)
-        .map(|b| frame.slice_ref(b))
-        .ok_or_else(|| WireError::malformed("the frame is shorter than its header"))?;
+    let header_len = h.header_len.min(frame.len());
+    let body = frame.get(header_len..).unwrap_or_default();
     match h.packet_type() {
-        header::CONNECT => return Ok(Packet::Connect(connect::decode_v4(body)?)),
-        header::SUBSCRIBE => check::subscribe_options_v4(body)?,
+        header::CONNECT => {
+            let body = frame.split_off(header_len).freeze();
+            return Ok(Packet::Connect(connect::decode_v4(body)?));
+        }
+        header::SUBSCRIBE => check::subscribe_options_v4(Bytes::copy_from_slice(body))?,
         header::CONNACK => check::connack_flags_v4(body.first().copied().unwrap_or(0))?,
         _ => {}
     }
-    let mut buf = BytesMut::from(frame.as_ref());
-    let size_max = buf.len();
-    let packet = mb::read(&mut buf, size_max).map_err(from_mqttbytes)?;
+    // mqttbytes splits the frame off the buffer it is given, so payloads
+    // come out as views of this one allocation.
+    let size_max = frame.len();
+    let packet = mb::read(&mut frame, size_max).map_err(from_mqttbytes)?;
     Ok(from_mqttbytes_packet(packet))
 }
 
