@@ -7,6 +7,38 @@
 //!
 //! The broker knows nothing about scenarios or traces. It reports what it
 //! decides (takeovers, keep-alive expiry, wills) through a [`Notes`] sink.
+//!
+//! Files: `connection` (one connection's task: CONNECT checks, the packet
+//! loop, the end), `takeover` (open connections and the takeover order),
+//! `session` (sessions and the durable [`Store`]), `router` (routing and
+//! retained messages), `topic` (names and filters).
+//!
+//! Decisions the spec leaves open, and what this broker does:
+//! - Logins: with `users` set a login is required; a wrong or missing user
+//!   name or password gets CONNACK 0x04. `allow_anonymous: false` answers a
+//!   CONNECT without user name with 0x05, with or without `users`.
+//! - A protocol name other than "MQTT" closes without CONNACK
+//!   [MQTT-3.1.2-1]; "MQTT" at a level other than 4 gets 0x01 [MQTT-3.1.2-2].
+//! - Assigned client ids are `mqtt-sim-<n>`, from a counter in the store.
+//! - Takeover: the old connection is closed, its will dealt with (per
+//!   `takeover_will`), and only then is the new CONNACK sent; see `takeover`.
+//! - Keep-alive: the connection is closed, without sending anything, once
+//!   nothing was received for `keep_alive_factor` x keep-alive. Writes that
+//!   block (a peer that does not read) are bounded by the same deadline.
+//! - QoS 2 inbound is delivered on the first PUBLISH (method A of the spec);
+//!   a resend before PUBREL only gets PUBREC again.
+//! - QoS 0 messages are not queued for offline sessions; QoS 0 messages in
+//!   a queue when the connection ends are dropped.
+//! - A retained message keeps its QoS; a new subscription receives it at
+//!   min(its QoS, granted QoS).
+//!
+//! Notes (stable texts; they end up in snapshots): `assigned client id
+//! <id>`, `refused <id or peer>: <why>`, `protocol violation by <id or
+//! peer>: <why>`, `session of <id> discarded (clean session)`, `takeover:
+//! closing old connection of <id>`, `keep-alive expired for <id> after
+//! <s>s of silence`, `will of <id> published to <topic>`, `will of <id>
+//! discarded (DISCONNECT)`, `will of <id> not published on takeover
+//! (takeover_will: <profile>)`, and one per limit hit (see the constants).
 
 mod connection;
 mod router;

@@ -354,3 +354,20 @@ async fn serve_runs_one_task_per_connection() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn keep_alive_factor_is_configurable() {
+    local(async {
+        let mut cfg = config();
+        cfg.keep_alive_factor = 2.0;
+        let h = Harness::new(cfg);
+        let mut cc = connect("a", true);
+        cc.keep_alive_s = 3;
+        let (mut c, _) = h.connected(cc).await;
+        let start = Instant::now();
+        c.expect_closed().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(6));
+        h.assert_note("keep-alive expired for a after 6s of silence");
+    })
+    .await;
+}
