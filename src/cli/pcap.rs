@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use mqtt_sim::pcap;
@@ -27,6 +27,9 @@ pub fn pcap(file: &Path, seed: Option<u64>, out: &Path) -> anyhow::Result<u8> {
     let report = sim::run(scenario, &opts);
     let capture = pcap::capture(scenario, &report);
     write_file(&capture, out)?;
+    // The legend tells which address is which host; stdout carries nothing
+    // else, so it can be saved as a hosts file for Wireshark.
+    print!("{}", pcap::hosts::Hosts::of(scenario).legend());
     eprintln!(
         "wrote {} frames to {}",
         capture.segments.len(),
@@ -57,13 +60,12 @@ pub fn pcap(file: &Path, seed: Option<u64>, out: &Path) -> anyhow::Result<u8> {
 }
 
 fn write_file(capture: &pcap::Capture, out: &Path) -> anyhow::Result<()> {
-    let path = PathBuf::from(out);
-    let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let f = File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut w = BufWriter::new(f);
     capture
         .write_pcap(&mut w)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .with_context(|| format!("cannot write {}", out.display()))?;
     w.flush()
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
 }

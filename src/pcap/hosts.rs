@@ -27,6 +27,8 @@ pub struct ClientHost {
 /// The addresses of one scenario's hosts.
 #[derive(Debug, Clone)]
 pub struct Hosts {
+    /// Every host's name and address, in registration order.
+    all: Vec<(String, Ipv4Addr)>,
     clients: IndexMap<String, ClientHost>,
 }
 
@@ -34,12 +36,15 @@ impl Hosts {
     /// Addresses every host as turmoil does. A client whose broker is not in
     /// the scenario is left out: its events then cannot be captured.
     pub fn of(scenario: &Scenario) -> Self {
+        let mut all = Vec::new();
         let mut brokers = IndexMap::new();
         for (ordinal, name) in scenario.brokers.keys().enumerate() {
             brokers.insert(name.as_str(), host_addr(ordinal));
+            all.push((name.clone(), host_addr(ordinal)));
         }
         let mut clients = IndexMap::new();
         for (index, (name, spec)) in scenario.clients.iter().enumerate() {
+            all.push((name.clone(), host_addr(scenario.brokers.len() + index)));
             let Some(broker_addr) = brokers.get(spec.broker.as_str()) else {
                 continue;
             };
@@ -52,7 +57,17 @@ impl Hosts {
                 },
             );
         }
-        Hosts { clients }
+        Hosts { all, clients }
+    }
+
+    /// Every host as an /etc/hosts line ("192.168.0.1 broker"), in
+    /// registration order: a legend for the capture, which Wireshark can
+    /// also load as its hosts file.
+    pub fn legend(&self) -> String {
+        self.all
+            .iter()
+            .map(|(name, addr)| format!("{addr} {name}\n"))
+            .collect()
     }
 
     pub fn client(&self, name: &str) -> Option<&ClientHost> {
