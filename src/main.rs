@@ -43,6 +43,9 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Run a scenario and write its traffic as a pcap file (Wireshark).
+    ///
+    /// Prints each host's address and name on stdout, in /etc/hosts form.
+    /// Exits 0 once the file is written, even if an expectation failed.
     Pcap {
         file: PathBuf,
         /// Override the scenario's seed.
