@@ -12,6 +12,7 @@
 pub mod broker;
 pub mod client;
 pub mod error;
+pub mod pcap;
 pub mod scenario;
 pub mod sim;
 pub mod topic;

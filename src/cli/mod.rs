@@ -2,6 +2,7 @@
 //! share.
 
 pub mod list;
+pub mod pcap;
 pub mod run;
 pub mod validate;
 
