@@ -1,19 +1,170 @@
 //! Scenario files: YAML in, a validated [`Scenario`] out, or an error that
-//! names the file, line and column.
+//! names the file, line and column and says what was expected.
 //!
 //! All YAML handling lives in this module, so that swapping the YAML crate
 //! stays a one-module change.
+//!
+//! # How a file is read
+//!
+//! 1. **serde_yaml** deserializes the text into typed raw structs
+//!    ([`raw`]) that deny unknown keys. Value checks (durations, ranges, QoS,
+//!    host name spelling, payloads, packet type names, the single action of
+//!    a step or fault) run inside each value's own visitor, where serde_yaml
+//!    still knows the position, so those errors point at the offending key
+//!    or value.
+//! 2. **yaml-rust2** reads the same text again as marked events and builds a
+//!    path -> position index ([`locate`]). serde_yaml keeps no positions for
+//!    values it accepted, and the remaining checks need them.
+//! 3. **validate** turns raw structs into the model: defaults, host
+//!    references, protocol-dependent options (`clean_start` under 3.1.1, ...),
+//!    `clients` expanded into one fault or link per host pair, and the `line`
+//!    of every step, fault and expectation (the line of its `-` item; when
+//!    the item's map starts on the line after a lone `-`, the line of its
+//!    first key).
+//!
+//! # Limits
+//!
+//! - A file is at most [`MAX_SOURCE_BYTES`] (1 MiB); every list in it is
+//!   therefore bounded too.
+//! - At most [`validate::MAX_HOSTS`] (64) hosts, brokers and clients
+//!   together; host names at most 63 characters.
+//! - At most [`validate::MAX_EXPANDED`] (10,000) faults, and as many network
+//!   links, after `clients` is expanded into host pairs.
+//! - A duration is at most 24 h ([`duration::MAX_DURATION`]) and resolves to
+//!   whole microseconds.
+//! - A `{size: N}` payload is at most 1 MiB ([`payload::MAX_FILLER_BYTES`]).
+//!
+//! # Choices the format leaves open
+//!
+//! - Ranges are accepted wherever the model draws a value at run time
+//!   (`at`, `reconnect`, latencies, chaos timings). Where the model holds one
+//!   fixed value for the run (`duration`, `tick`, `keep_alive`,
+//!   `max_keep_alive`, `session_expiry`, a will's `delay`, `within`) a range
+//!   is an error that says so.
+//! - `keep_alive` and `max_keep_alive` are whole seconds, at most 65535 s,
+//!   because that is what the wire carries.
+//! - `protocol` accepts `3.1.1`, `5.0` and `5`, quoted or not.
+//! - A plain number or boolean given as a payload is its text
+//!   (`payload: 42` is "42"); a float in a publish or will payload is
+//!   re-printed (`1.50` becomes "1.5"), so quote it to keep its spelling.
+//! - `unsubscribe: {filters: [...]}` takes strings or `{filter}` maps.
+//! - `connect` on a client that is already connected is not flagged here:
+//!   the broker may have closed the connection in between, so only the run
+//!   can tell.
+//! - Chaos generators without `between` act on every client paired with its
+//!   broker; `crashes.restart_after` restarts crashed brokers only.
 
+pub mod duration;
+mod locate;
 mod model;
+pub mod payload;
+mod raw;
+mod validate;
+mod values;
 
-pub use model::*;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 
-/// Placeholder until the parser lands.
-pub fn load(path: &Path) -> Result<Scenario, crate::Error> {
-    Err(crate::Error::new(
-        crate::ErrorKind::Scenario,
-        format!("{}: the scenario parser is not built yet", path.display()),
-    ))
+pub use model::*;
+pub use validate::{MAX_EXPANDED, MAX_HOSTS};
+
+use crate::error::{Error, ErrorKind, Location};
+
+/// Largest scenario file read, in bytes.
+pub const MAX_SOURCE_BYTES: usize = 1 << 20;
+
+/// Parses scenario text. `path` names the file in errors, and its stem is
+/// the scenario's name when the file gives none.
+pub fn parse(source: &str, path: &Path) -> Result<Scenario, Error> {
+    let located = |line: usize, column: usize, message: String| {
+        Error::new(ErrorKind::Scenario, message).at(Location {
+            file: path.to_path_buf(),
+            line,
+            column,
+        })
+    };
+    if source.len() > MAX_SOURCE_BYTES {
+        return Err(located(
+            1,
+            1,
+            format!(
+                "the file is {} bytes; a scenario file may be at most {MAX_SOURCE_BYTES} bytes",
+                source.len()
+            ),
+        ));
+    }
+    let raw: raw::RawScenario = match serde_yaml::from_str(source) {
+        Ok(raw) => raw,
+        Err(e) => return Err(from_serde(&e, source, path)),
+    };
+    let index = locate::PosIndex::build(source).map_err(|e| {
+        located(
+            e.pos.line,
+            e.pos.column,
+            format!("the YAML could not be read: {}", e.message),
+        )
+    })?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    validate::build(raw, &index, path, &stem)
+}
+
+/// Reads and parses a scenario file. An unreadable file is
+/// [`ErrorKind::Io`]; anything wrong inside it is [`ErrorKind::Scenario`].
+pub fn load(path: &Path) -> Result<Scenario, Error> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("cannot read scenario file {}: {e}", path.display()),
+        )
+    })?;
+    let source = String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let before = e.as_bytes().get(..valid).unwrap_or_default();
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+        Error::new(ErrorKind::Scenario, "the file is not valid UTF-8").at(Location {
+            file: path.to_path_buf(),
+            line,
+            column,
+        })
+    })?;
+    parse(&source, path)
+}
+
+/// A serde_yaml error as a located scenario error. Its message loses the
+/// " at line L column C" that serde_yaml writes into it, since the location
+/// is carried separately.
+fn from_serde(e: &serde_yaml::Error, source: &str, path: &Path) -> Error {
+    let mut message = e.to_string();
+    let (line, column) = match e.location() {
+        Some(l) => {
+            let suffix = format!(" at line {} column {}", l.line(), l.column());
+            if let Some(i) = message.find(&suffix) {
+                message.replace_range(i..i + suffix.len(), "");
+            }
+            (l.line(), l.column())
+        }
+        // serde_yaml gives no position for a second document; find it.
+        None => match locate::PosIndex::build(source)
+            .ok()
+            .and_then(|i| i.second_document)
+        {
+            Some(p) => (p.line, p.column),
+            None => (1, 1),
+        },
+    };
+    if message.contains("more than one document") {
+        message = "a scenario file holds one YAML document; remove the `---` that starts another"
+            .to_string();
+    }
+    Error::new(ErrorKind::Scenario, message).at(Location {
+        file: path.to_path_buf(),
+        line,
+        column,
+    })
 }

@@ -80,6 +80,8 @@ pub struct Scenario {
     pub brokers: IndexMap<String, BrokerSpec>,
     pub clients: IndexMap<String, ClientSpec>,
     pub faults: Vec<Fault>,
+    /// Generated faults; all generators off when the file has no `chaos`.
+    pub chaos: Chaos,
     pub expect: Vec<Expectation>,
 }
 
@@ -325,6 +327,48 @@ pub enum FaultAction {
     },
     Crash(String),
     Restart(String),
+}
+
+/// Faults generated from the seed rather than listed by hand. Parsed and
+/// validated here; `sim` decides how to run them. Each generator is off when
+/// `None`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chaos {
+    pub partitions: Option<ChaosLinks>,
+    pub holds: Option<ChaosLinks>,
+    pub latency: Option<ChaosLatency>,
+    pub crashes: Option<ChaosCrashes>,
+}
+
+/// A generator that acts on links: one event every `every`, each `lasting`
+/// that long, on a link drawn from `between`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChaosLinks {
+    pub every: DurationSpec,
+    pub lasting: DurationSpec,
+    /// Host pairs, `clients` already expanded. When the file gives no
+    /// `between`, every client paired with its broker.
+    pub between: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChaosLatency {
+    pub every: DurationSpec,
+    pub lasting: DurationSpec,
+    /// The delay a link gets while the event lasts.
+    pub value: DurationSpec,
+    /// As in [`ChaosLinks::between`].
+    pub between: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChaosCrashes {
+    pub every: DurationSpec,
+    /// Hosts a crash is drawn from, `clients` already expanded.
+    pub hosts: Vec<String>,
+    /// When set, a crashed broker restarts this long after its crash.
+    /// Clients are never restarted.
+    pub restart_after: Option<DurationSpec>,
 }
 
 /// How many matching events an expectation wants.

@@ -142,7 +142,7 @@ fn closest(e: &Expectation, events: &[Event]) -> Vec<String> {
         .filter_map(|ev| score(e, ev).map(|s| (s, ev)))
         .collect();
     // Best score first; among equals, earliest first (the sort is stable).
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|s| std::cmp::Reverse(s.0));
     scored
         .into_iter()
         .take(CLOSEST_MAX)

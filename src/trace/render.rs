@@ -110,7 +110,7 @@ pub fn text(report: &Report) -> String {
     }
     for v in &report.verdicts {
         let status = if v.ok { "ok  " } else { "FAIL" };
-        let _ = writeln!(out, "expect line {:<4} {status}  {}", v.line, v.text);
+        let _ = writeln!(out, "{status}  line {}: {}", v.line, v.text);
         for c in &v.closest {
             let _ = writeln!(out, "    closest: {c}");
         }

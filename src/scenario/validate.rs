@@ -1,0 +1,856 @@
+//! From the raw file to the model: defaults, cross-references between
+//! hosts, options that depend on the protocol, `clients` expansion, and the
+//! line of every step, fault and expectation.
+
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::locate::{Pos, PosIndex, child, item};
+use super::model::*;
+use super::payload::FillerPool;
+use super::raw::*;
+use super::values::{ALL_CLIENTS, Fields};
+use crate::error::{Error, ErrorKind, Location};
+
+/// Most hosts (brokers plus clients) a file may declare. Every host is
+/// polled on every simulation tick, and the cost grows faster than
+/// linearly (see DESIGN.md); large populations belong in pool hosts.
+pub const MAX_HOSTS: usize = 64;
+
+/// Most faults after `clients` has been expanded into one fault per host
+/// pair, and likewise most network links.
+pub const MAX_EXPANDED: usize = 10_000;
+
+const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(60);
+
+/// Largest `keep_alive_factor`: beyond it keep-alive is effectively off,
+/// which `keep_alive: 0s` says more clearly.
+const MAX_KEEP_ALIVE_FACTOR: f64 = 100.0;
+
+struct Ctx<'a> {
+    idx: &'a PosIndex,
+    file: &'a Path,
+    brokers: Vec<String>,
+    clients: Vec<String>,
+    filler: FillerPool,
+}
+
+impl Ctx<'_> {
+    fn error(&self, pos: Pos, message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Scenario, message).at(Location {
+            file: self.file.to_path_buf(),
+            line: pos.line,
+            column: pos.column,
+        })
+    }
+
+    /// An error at the value found at `path`.
+    fn at_value(&self, path: &str, message: impl Into<String>) -> Error {
+        self.error(self.idx.value(path), message)
+    }
+
+    /// An error at the key of the entry at `path`.
+    fn at_key(&self, path: &str, message: impl Into<String>) -> Error {
+        self.error(self.idx.key(path), message)
+    }
+
+    fn line(&self, path: &str) -> usize {
+        self.idx.value(path).line
+    }
+
+    fn is_host(&self, name: &str) -> bool {
+        self.brokers.iter().chain(&self.clients).any(|h| h == name)
+    }
+
+    fn known_hosts(&self) -> String {
+        self.brokers
+            .iter()
+            .chain(&self.clients)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// One host name at `path`, which must exist.
+    fn host(&self, path: &str, name: &str, place: &str) -> Result<String, Error> {
+        if self.is_host(name) {
+            Ok(name.to_string())
+        } else {
+            Err(self.at_value(
+                path,
+                format!(
+                    "unknown host `{name}` in {place}, expected one of {}",
+                    self.known_hosts()
+                ),
+            ))
+        }
+    }
+
+    /// One entry of a host list: a host, or `clients` for all of them.
+    fn hosts(&self, path: &str, name: &str, place: &str) -> Result<Vec<String>, Error> {
+        if name == ALL_CLIENTS {
+            Ok(self.clients.clone())
+        } else {
+            Ok(vec![self.host(path, name, place)?])
+        }
+    }
+
+    /// A two-host list, `clients` expanded: every pair of distinct hosts.
+    fn pairs(
+        &self,
+        path: &str,
+        list: &[String],
+        place: &str,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let [a, b] = list else {
+            return Err(self.at_value(
+                path,
+                format!(
+                    "{place} needs two hosts, e.g. `[sensor, broker]`; got {}",
+                    list.len()
+                ),
+            ));
+        };
+        let left = self.hosts(&item(path, 0), a, place)?;
+        let right = self.hosts(&item(path, 1), b, place)?;
+        if a == b && a != ALL_CLIENTS {
+            return Err(self.at_value(
+                path,
+                format!("{place} names `{a}` twice; it needs two different hosts"),
+            ));
+        }
+        let out: Vec<(String, String)> = left
+            .iter()
+            .flat_map(|x| right.iter().map(move |y| (x.clone(), y.clone())))
+            .filter(|(x, y)| x != y)
+            .collect();
+        if out.is_empty() {
+            return Err(self.at_value(
+                path,
+                format!("{place} names no pair of two different hosts"),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Builds the model. `name` is the file stem, used when the file has no
+/// `name`.
+pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Result<Scenario, Error> {
+    let mut cx = Ctx {
+        idx,
+        file,
+        brokers: Vec::new(),
+        clients: Vec::new(),
+        filler: FillerPool::default(),
+    };
+
+    let duration = match raw.duration {
+        None => {
+            return Err(cx.at_value(
+                "",
+                "`duration` is required: the simulated time the run lasts, e.g. `duration: 10s`",
+            ));
+        }
+        Some(d) if d.0.is_zero() => {
+            return Err(cx.at_value("duration", "`duration` must be more than 0"));
+        }
+        Some(d) => d.0,
+    };
+    let protocol = raw.protocol.map_or(Protocol::V311, |p| p.0);
+
+    let raw_brokers = match raw.brokers {
+        None => {
+            return Err(cx.at_value(
+                "",
+                "`brokers` is required: at least one broker, e.g. `brokers: {broker: {}}`",
+            ));
+        }
+        Some(b) if b.entries.is_empty() => {
+            return Err(cx.at_value(
+                "brokers",
+                "`brokers` needs at least one broker, e.g. `broker: {}`",
+            ));
+        }
+        Some(b) => b.entries,
+    };
+    let raw_clients = match raw.clients {
+        None => {
+            return Err(cx.at_value(
+                "",
+                "`clients` is required: at least one client, e.g. `clients: {sensor: {steps: [connect: {}]}}`",
+            ));
+        }
+        Some(c) if c.entries.is_empty() => {
+            return Err(cx.at_value("clients", "`clients` needs at least one client"));
+        }
+        Some(c) => c.entries,
+    };
+    cx.brokers = raw_brokers.keys().cloned().collect();
+    for name in raw_clients.keys() {
+        let path = child("clients", name);
+        if cx.brokers.contains(name) {
+            return Err(cx.at_key(
+                &path,
+                format!("duplicate host `{name}`: a broker already has this name; host names are unique across brokers and clients"),
+            ));
+        }
+        if cx.brokers.len() + cx.clients.len() >= MAX_HOSTS {
+            return Err(cx.at_key(
+                &path,
+                format!("too many hosts: at most {MAX_HOSTS} brokers and clients together"),
+            ));
+        }
+        cx.clients.push(name.clone());
+    }
+    if cx.brokers.len() > MAX_HOSTS {
+        let over = cx.brokers.get(MAX_HOSTS).cloned().unwrap_or_default();
+        return Err(cx.at_key(
+            &child("brokers", &over),
+            format!("too many hosts: at most {MAX_HOSTS} brokers and clients together"),
+        ));
+    }
+
+    let mut brokers = IndexMap::new();
+    for (name, b) in raw_brokers {
+        let spec = broker(&cx, &child("brokers", &name), b.unwrap_or_default())?;
+        brokers.insert(name, spec);
+    }
+    let mut clients = IndexMap::new();
+    for (name, c) in raw_clients {
+        let spec = client(&mut cx, &name, c.unwrap_or_default(), protocol)?;
+        clients.insert(name, spec);
+    }
+
+    let network = network(&cx, raw.network)?;
+    let faults = faults(&cx, raw.faults.unwrap_or_default())?;
+    let chaos = match raw.chaos {
+        Some(c) => chaos(&cx, c, &clients)?,
+        None => Chaos::default(),
+    };
+    let mut expect = Vec::new();
+    for (i, e) in raw.expect.unwrap_or_default().into_iter().enumerate() {
+        expect.push(expectation(&cx, &item("expect", i), e)?);
+    }
+
+    Ok(Scenario {
+        name: raw.name.unwrap_or_else(|| stem.to_string()),
+        about: raw.about,
+        spec: raw.spec.unwrap_or_default(),
+        protocol,
+        seed: raw.seed.unwrap_or(0),
+        duration,
+        network,
+        brokers,
+        clients,
+        faults,
+        chaos,
+        expect,
+    })
+}
+
+fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, Error> {
+    let d = BrokerSpec::default();
+    let keep_alive_factor = match b.keep_alive_factor {
+        None => d.keep_alive_factor,
+        Some(f) if f.is_finite() && f > 0.0 && f <= MAX_KEEP_ALIVE_FACTOR => f,
+        Some(f) => {
+            return Err(cx.at_value(
+                &child(path, "keep_alive_factor"),
+                format!("`keep_alive_factor` must be more than 0 and at most {MAX_KEEP_ALIVE_FACTOR}, got {f}"),
+            ));
+        }
+    };
+    Ok(BrokerSpec {
+        keep_alive_factor,
+        max_keep_alive: b.max_keep_alive.map_or(d.max_keep_alive, |s| s.0),
+        max_qos: b.max_qos.map_or(d.max_qos, |q| q.0),
+        persistence: b.persistence.unwrap_or(d.persistence),
+        users: b.users.map(|u| u.entries),
+        allow_anonymous: b.allow_anonymous.unwrap_or(d.allow_anonymous),
+        takeover_will: b.takeover_will.map_or(d.takeover_will, Into::into),
+    })
+}
+
+fn client(cx: &mut Ctx, name: &str, mut c: RawClient, top: Protocol) -> Result<ClientSpec, Error> {
+    let path = child("clients", name);
+    let broker = match &c.broker {
+        Some(b) if cx.brokers.contains(b) => b.clone(),
+        Some(b) => {
+            let p = child(&path, "broker");
+            let what = if cx.clients.contains(b) {
+                format!(
+                    "`{b}` is a client, not a broker; expected one of {}",
+                    cx.brokers.join(", ")
+                )
+            } else {
+                format!(
+                    "unknown host `{b}` in `broker`, expected one of {}",
+                    cx.brokers.join(", ")
+                )
+            };
+            return Err(cx.at_value(&p, what));
+        }
+        None => match cx.brokers.as_slice() {
+            [only] => only.clone(),
+            many => {
+                return Err(cx.at_key(
+                    &path,
+                    format!(
+                        "client `{name}` has no `broker`, and there are {} brokers ({}); say which one with `broker: ...`",
+                        many.len(),
+                        many.join(", ")
+                    ),
+                ));
+            }
+        },
+    };
+    let protocol = c.protocol.map_or(top, |p| p.0);
+    let connect = c.take_connect();
+    let o = connect_overrides(cx, &path, connect, protocol)?;
+    let options = ConnectOptions {
+        client_id: o.client_id.unwrap_or_else(|| name.to_string()),
+        protocol,
+        clean: o.clean.unwrap_or(true),
+        session_expiry: o.session_expiry,
+        keep_alive: o.keep_alive.unwrap_or(DEFAULT_KEEP_ALIVE),
+        username: o.username,
+        password: o.password,
+        will: o.will.flatten(),
+    };
+    let mut steps = Vec::new();
+    let steps_path = child(&path, "steps");
+    for (i, s) in c.steps.unwrap_or_default().into_iter().enumerate() {
+        let sp = item(&steps_path, i);
+        steps.push(Step {
+            at: s.at.map(|d| d.0),
+            line: cx.line(&sp),
+            action: action(cx, &sp, s.action, protocol)?,
+        });
+    }
+    Ok(ClientSpec {
+        broker,
+        options,
+        reconnect: c.reconnect.map(|d| d.0),
+        ping: c.ping.map_or(Ping::default(), Into::into),
+        ack: c.ack.map_or(Ack::default(), Into::into),
+        steps,
+    })
+}
+
+/// Checks CONNECT options against the protocol; `path` is the map that holds
+/// them (a client, or a `connect` step's value).
+fn connect_overrides(
+    cx: &mut Ctx,
+    path: &str,
+    c: RawConnect,
+    protocol: Protocol,
+) -> Result<ConnectOverrides, Error> {
+    let v5_only = |key: &str| {
+        cx.at_key(
+            &child(path, key),
+            format!("`{key}` is a 5.0 option, and this client speaks 3.1.1"),
+        )
+    };
+    let clean = match protocol {
+        Protocol::V311 => {
+            if c.clean_start.is_some() {
+                return Err(cx.at_key(
+                    &child(path, "clean_start"),
+                    "`clean_start` is a 5.0 option; under 3.1.1 write `clean_session`",
+                ));
+            }
+            c.clean_session
+        }
+        Protocol::V5 => {
+            if c.clean_session.is_some() {
+                return Err(cx.at_key(
+                    &child(path, "clean_session"),
+                    "`clean_session` is a 3.1.1 option; under 5.0 write `clean_start`",
+                ));
+            }
+            c.clean_start
+        }
+    };
+    if protocol == Protocol::V311 && c.session_expiry.is_some() {
+        return Err(v5_only("session_expiry"));
+    }
+    let will = match c.will {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(w)) => {
+            let wp = child(path, "will");
+            if protocol == Protocol::V311 && w.delay.is_some() {
+                return Err(cx.at_key(
+                    &child(&wp, "delay"),
+                    "the will's `delay` is a 5.0 option, and this client speaks 3.1.1",
+                ));
+            }
+            Some(Some(Will {
+                topic: w.topic,
+                payload: cx.filler.resolve(&w.payload),
+                qos: w.qos.0,
+                retain: w.retain,
+                delay: w.delay.map_or(Duration::ZERO, |d| d.0),
+            }))
+        }
+    };
+    Ok(ConnectOverrides {
+        client_id: c.client_id,
+        clean,
+        session_expiry: c.session_expiry.map(|d| d.0),
+        keep_alive: c.keep_alive.map(|k| k.0),
+        username: c.username,
+        password: c.password,
+        will,
+    })
+}
+
+fn action(cx: &mut Ctx, step: &str, a: RawAction, protocol: Protocol) -> Result<Action, Error> {
+    Ok(match a {
+        RawAction::Connect(c) => {
+            Action::Connect(connect_overrides(cx, &child(step, "connect"), c, protocol)?)
+        }
+        RawAction::Disconnect(d) => {
+            if protocol == Protocol::V311 && d.reason.is_some() {
+                return Err(cx.at_key(
+                    &child(&child(step, "disconnect"), "reason"),
+                    "a DISCONNECT `reason` is a 5.0 option, and this client speaks 3.1.1",
+                ));
+            }
+            Action::Disconnect { reason: d.reason }
+        }
+        RawAction::Drop => Action::Drop,
+        RawAction::Silence => Action::Silence,
+        RawAction::Resume => Action::Resume,
+        RawAction::Subscribe(s) => {
+            let p = child(step, "subscribe");
+            match (s.filter, s.filters) {
+                (Some(filter), None) => Action::Subscribe(vec![Subscription {
+                    filter,
+                    qos: s.qos.unwrap_or_default().0,
+                }]),
+                (None, Some(list)) => {
+                    if s.qos.is_some() {
+                        return Err(cx.at_key(
+                            &child(&p, "qos"),
+                            "with `filters`, give each filter its own `qos`",
+                        ));
+                    }
+                    if list.is_empty() {
+                        return Err(cx.at_value(
+                            &child(&p, "filters"),
+                            "`filters` needs at least one filter",
+                        ));
+                    }
+                    Action::Subscribe(
+                        list.into_iter()
+                            .map(|f| Subscription {
+                                filter: f.filter,
+                                qos: f.qos.0,
+                            })
+                            .collect(),
+                    )
+                }
+                (Some(_), Some(_)) => {
+                    return Err(cx.at_key(
+                        &child(&p, "filters"),
+                        "give either `filter` or `filters`, not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(cx.at_value(
+                        &p,
+                        "`subscribe` needs `filter` (and optionally `qos`), or `filters: [{filter, qos}, ...]`",
+                    ));
+                }
+            }
+        }
+        RawAction::Unsubscribe(u) => {
+            let p = child(step, "unsubscribe");
+            match (u.filter, u.filters) {
+                (Some(f), None) => Action::Unsubscribe(vec![f]),
+                (None, Some(list)) if !list.is_empty() => {
+                    Action::Unsubscribe(list.into_iter().map(|f| f.0).collect())
+                }
+                (None, Some(_)) => {
+                    return Err(
+                        cx.at_value(&child(&p, "filters"), "`filters` needs at least one filter")
+                    );
+                }
+                (Some(_), Some(_)) => {
+                    return Err(cx.at_key(
+                        &child(&p, "filters"),
+                        "give either `filter` or `filters`, not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(
+                        cx.at_value(&p, "`unsubscribe` needs `filter`, or `filters: [...]`")
+                    );
+                }
+            }
+        }
+        RawAction::Publish(p) => Action::Publish {
+            topic: p.topic,
+            payload: cx.filler.resolve(&p.payload),
+            qos: p.qos.0,
+            retain: p.retain,
+        },
+        RawAction::Send(s) => Action::Send(s.hex.0),
+    })
+}
+
+fn network(cx: &Ctx, n: Option<RawNetwork>) -> Result<Network, Error> {
+    let d = Network::default();
+    let Some(n) = n else { return Ok(d) };
+    let tick = match n.tick {
+        Some(t) if t.0.is_zero() => {
+            return Err(cx.at_value("network.tick", "`tick` must be more than 0"));
+        }
+        t => t.map(|t| t.0),
+    };
+    let mut links = Vec::new();
+    for (i, l) in n.links.unwrap_or_default().into_iter().enumerate() {
+        let p = item("network.links", i);
+        for pair in cx.pairs(&child(&p, "between"), &l.between, "`between`")? {
+            links.push(LinkSpec {
+                between: pair,
+                latency: l.latency.0,
+            });
+        }
+        if links.len() > MAX_EXPANDED {
+            return Err(cx.at_value(
+                &p,
+                format!("too many links: at most {MAX_EXPANDED} after `clients` is expanded"),
+            ));
+        }
+    }
+    Ok(Network {
+        latency: n.latency.map_or(d.latency, |l| l.0),
+        tick,
+        links,
+    })
+}
+
+fn faults(cx: &Ctx, raw: Vec<Timed<RawFaultAction>>) -> Result<Vec<Fault>, Error> {
+    let mut out = Vec::new();
+    for (i, f) in raw.into_iter().enumerate() {
+        let p = item("faults", i);
+        let line = cx.line(&p);
+        let Some(at) = f.at else {
+            return Err(cx.at_value(&p, "a fault needs `at`: when it happens, e.g. `at: 2s`"));
+        };
+        let at = at.0;
+        let mut push = |action| out.push(Fault { at, line, action });
+        match f.action {
+            RawFaultAction::Partition(RawPartition::Both(list)) => {
+                for (a, b) in cx.pairs(&child(&p, "partition"), &list, "`partition`")? {
+                    push(FaultAction::Partition {
+                        a,
+                        b,
+                        oneway: false,
+                    });
+                }
+            }
+            RawFaultAction::Partition(RawPartition::OneWay { from, to }) => {
+                let pp = child(&p, "partition");
+                let froms = cx.hosts(&child(&pp, "from"), &from, "`partition`")?;
+                let tos = cx.hosts(&child(&pp, "to"), &to, "`partition`")?;
+                let mut any = false;
+                for a in &froms {
+                    for b in tos.iter().filter(|b| *b != a) {
+                        any = true;
+                        push(FaultAction::Partition {
+                            a: a.clone(),
+                            b: b.clone(),
+                            oneway: true,
+                        });
+                    }
+                }
+                if !any {
+                    return Err(cx.at_value(&pp, "`partition` needs two different hosts"));
+                }
+            }
+            RawFaultAction::Heal(RawHeal::All) => push(FaultAction::Heal(None)),
+            RawFaultAction::Heal(RawHeal::Pair(list)) => {
+                for pair in cx.pairs(&child(&p, "heal"), &list, "`heal`")? {
+                    push(FaultAction::Heal(Some(pair)));
+                }
+            }
+            RawFaultAction::Hold(list) => {
+                for (a, b) in cx.pairs(&child(&p, "hold"), &list, "`hold`")? {
+                    push(FaultAction::Hold(a, b));
+                }
+            }
+            RawFaultAction::Release(list) => {
+                for (a, b) in cx.pairs(&child(&p, "release"), &list, "`release`")? {
+                    push(FaultAction::Release(a, b));
+                }
+            }
+            RawFaultAction::Latency(l) => {
+                let lp = child(&p, "latency");
+                for (a, b) in cx.pairs(&child(&lp, "between"), &l.between, "`latency`")? {
+                    push(FaultAction::Latency {
+                        a,
+                        b,
+                        value: l.value.0,
+                    });
+                }
+            }
+            RawFaultAction::Crash(h) => push(FaultAction::Crash(cx.host(
+                &child(&p, "crash"),
+                &h,
+                "`crash`",
+            )?)),
+            RawFaultAction::Restart(h) => {
+                let hp = child(&p, "restart");
+                if cx.clients.contains(&h) {
+                    return Err(cx.at_value(
+                        &hp,
+                        format!("`restart` must name a broker; `{h}` is a client (clients are not restarted)"),
+                    ));
+                }
+                if !cx.brokers.contains(&h) {
+                    return Err(cx.at_value(
+                        &hp,
+                        format!(
+                            "unknown broker `{h}` in `restart`, expected one of {}",
+                            cx.brokers.join(", ")
+                        ),
+                    ));
+                }
+                push(FaultAction::Restart(h));
+            }
+        }
+        if out.len() > MAX_EXPANDED {
+            return Err(cx.at_value(
+                &p,
+                format!("too many faults: at most {MAX_EXPANDED} after `clients` is expanded"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn every(cx: &Ctx, path: &str, d: &super::duration::Dur) -> Result<DurationSpec, Error> {
+    if d.0.min().is_zero() {
+        return Err(cx.at_value(&child(path, "every"), "`every` must be more than 0"));
+    }
+    Ok(d.0)
+}
+
+fn chaos_between(
+    cx: &Ctx,
+    path: &str,
+    between: Option<Vec<String>>,
+    clients: &IndexMap<String, ClientSpec>,
+) -> Result<Vec<(String, String)>, Error> {
+    match between {
+        Some(list) => cx.pairs(&child(path, "between"), &list, "`between`"),
+        None => Ok(clients
+            .iter()
+            .map(|(name, c)| (name.clone(), c.broker.clone()))
+            .collect()),
+    }
+}
+
+fn chaos(cx: &Ctx, c: RawChaos, clients: &IndexMap<String, ClientSpec>) -> Result<Chaos, Error> {
+    let links = |name: &str, l: RawChaosLinks| -> Result<ChaosLinks, Error> {
+        let p = child("chaos", name);
+        Ok(ChaosLinks {
+            every: every(cx, &p, &l.every)?,
+            lasting: l.lasting.0,
+            between: chaos_between(cx, &p, l.between, clients)?,
+        })
+    };
+    let partitions = c.partitions.map(|l| links("partitions", l)).transpose()?;
+    let holds = c.holds.map(|l| links("holds", l)).transpose()?;
+    let latency = match c.latency {
+        None => None,
+        Some(l) => Some(ChaosLatency {
+            every: every(cx, "chaos.latency", &l.every)?,
+            lasting: l.lasting.0,
+            value: l.value.0,
+            between: chaos_between(cx, "chaos.latency", l.between, clients)?,
+        }),
+    };
+    let crashes = match c.crashes {
+        None => None,
+        Some(k) => {
+            let p = "chaos.crashes.hosts";
+            let mut hosts: Vec<String> = Vec::new();
+            for (i, h) in k.hosts.iter().enumerate() {
+                for h in cx.hosts(&item(p, i), h, "`hosts`")? {
+                    if !hosts.contains(&h) {
+                        hosts.push(h);
+                    }
+                }
+            }
+            if hosts.is_empty() {
+                return Err(cx.at_value(p, "`hosts` needs at least one host"));
+            }
+            Some(ChaosCrashes {
+                every: every(cx, "chaos.crashes", &k.every)?,
+                hosts,
+                restart_after: k.restart_after.map(|d| d.0),
+            })
+        }
+    };
+    Ok(Chaos {
+        partitions,
+        holds,
+        latency,
+        crashes,
+    })
+}
+
+fn expectation(cx: &Ctx, path: &str, e: RawExpect) -> Result<Expectation, Error> {
+    let line = cx.line(path);
+    let client = match e.client {
+        None => {
+            return Err(cx.at_value(
+                path,
+                "an expectation needs `client`: whose side of the wire to look at",
+            ));
+        }
+        Some(c) if cx.clients.contains(&c) => c,
+        Some(c) => {
+            let p = child(path, "client");
+            let what = if cx.brokers.contains(&c) {
+                format!(
+                    "`{c}` is a broker; expectations look at a client, one of {}",
+                    cx.clients.join(", ")
+                )
+            } else {
+                format!(
+                    "unknown client `{c}` in expectation, expected one of {}",
+                    cx.clients.join(", ")
+                )
+            };
+            return Err(cx.at_value(&p, what));
+        }
+    };
+
+    let typed = |key: &str, fields: Fields, ty: &str| -> Result<Matcher, Error> {
+        let mut fields = fields.0;
+        if fields.contains_key("type") {
+            return Err(cx.at_key(
+                &child(&child(path, key), "type"),
+                format!("`{key}` always matches {ty}; for other packets use `recv: {{type: ...}}`"),
+            ));
+        }
+        fields.insert(
+            "type".to_string(),
+            serde_json::Value::String(ty.to_string()),
+        );
+        Ok(Matcher::Packet {
+            direction: Direction::Recv,
+            fields,
+        })
+    };
+    let any = |key: &str, fields: Fields, direction| -> Result<Matcher, Error> {
+        if !fields.0.contains_key("type") {
+            return Err(cx.at_value(
+                &child(path, key),
+                format!("`{key}` needs a packet `type`, e.g. `{key}: {{type: DISCONNECT}}`"),
+            ));
+        }
+        Ok(Matcher::Packet {
+            direction,
+            fields: fields.0,
+        })
+    };
+    let mut matchers: Vec<(&str, Matcher)> = Vec::new();
+    if let Some(f) = e.receives {
+        matchers.push(("receives", typed("receives", f, "PUBLISH")?));
+    }
+    if let Some(f) = e.connack {
+        matchers.push(("connack", typed("connack", f, "CONNACK")?));
+    }
+    if let Some(c) = e.closed {
+        let by = c.and_then(|c| c.by).map(Into::into);
+        matchers.push(("closed", Matcher::Closed { by }));
+    }
+    if let Some(f) = e.recv {
+        matchers.push(("recv", any("recv", f, Direction::Recv)?));
+    }
+    if let Some(f) = e.send {
+        matchers.push(("send", any("send", f, Direction::Send)?));
+    }
+    let matcher = match matchers.len() {
+        0 => {
+            return Err(cx.at_value(
+                path,
+                "an expectation needs one of receives, connack, closed, recv, send",
+            ));
+        }
+        1 => matchers.pop().map(|(_, m)| m),
+        _ => {
+            // Report at whichever of the two comes later in the file.
+            let names: Vec<&str> = matchers.iter().map(|(n, _)| *n).collect();
+            let later = names
+                .iter()
+                .max_by_key(|n| {
+                    let p = cx.idx.key(&child(path, n));
+                    (p.line, p.column)
+                })
+                .copied()
+                .unwrap_or("receives");
+            return Err(cx.at_key(
+                &child(path, later),
+                format!(
+                    "an expectation has one matcher, but this one has {}",
+                    quoted(&names)
+                ),
+            ));
+        }
+    };
+    let Some(matcher) = matcher else {
+        return Err(cx.at_value(path, "an expectation needs one matcher"));
+    };
+
+    let mut counts: Vec<(&str, Count)> = Vec::new();
+    if let Some(n) = e.count {
+        counts.push(("count", Count::Exactly(n)));
+    }
+    if let Some(n) = e.at_least {
+        counts.push(("at_least", Count::AtLeast(n)));
+    }
+    if let Some(n) = e.at_most {
+        counts.push(("at_most", Count::AtMost(n)));
+    }
+    let count = match counts.as_slice() {
+        [] => Count::AtLeast(1),
+        [(_, c)] => *c,
+        [_, (second, _), ..] => {
+            let names: Vec<&str> = counts.iter().map(|(n, _)| *n).collect();
+            return Err(cx.at_key(
+                &child(path, second),
+                format!(
+                    "give at most one of count, at_least, at_most; this expectation has {}",
+                    quoted(&names)
+                ),
+            ));
+        }
+    };
+    Ok(Expectation {
+        line,
+        client,
+        matcher,
+        count,
+        within: e.within.map(|w| (w.0, w.1)),
+        only_for: e.only_for,
+        not_for: e.not_for,
+    })
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
