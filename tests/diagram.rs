@@ -6,9 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use mqtt_sim::diagram::{self, Options};
-use mqtt_sim::scenario::*;
+use mqtt_sim::scenario::{self, DurationSpec, Scenario};
 use mqtt_sim::sim;
 use mqtt_sim::trace::{EventKind, Report};
 
@@ -16,131 +15,59 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn options(id: &str, keep_alive_s: u64) -> ConnectOptions {
-    ConnectOptions {
-        client_id: id.into(),
-        protocol: Protocol::V311,
-        clean: true,
-        session_expiry: None,
-        keep_alive: Duration::from_secs(keep_alive_s),
-        username: None,
-        password: None,
-        will: None,
-    }
+fn load(path: &str) -> Scenario {
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
+    scenario::load(&full).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn connect_at(at_ms: u64) -> Step {
-    Step {
-        at: Some(DurationSpec::Fixed(ms(at_ms))),
-        line: 0,
-        action: Action::Connect(ConnectOverrides::default()),
-    }
-}
-
-fn client(o: ConnectOptions, reconnect_ms: Option<u64>, steps: Vec<Step>) -> ClientSpec {
-    ClientSpec {
-        broker: "broker".into(),
-        options: o,
-        reconnect: reconnect_ms.map(|r| DurationSpec::Fixed(ms(r))),
-        ping: Ping::Auto,
-        ack: Ack::Auto,
-        steps,
-    }
-}
-
-fn scenario(name: &str, duration: Duration, clients: Vec<(&str, ClientSpec)>) -> Scenario {
-    let mut brokers = IndexMap::new();
-    brokers.insert("broker".to_string(), BrokerSpec::default());
-    Scenario {
-        name: name.into(),
-        about: None,
-        spec: vec![],
-        protocol: Protocol::V311,
-        seed: 1,
-        duration,
-        network: Network::default(),
-        brokers,
-        clients: clients
-            .into_iter()
-            .map(|(n, c)| (n.to_string(), c))
-            .collect(),
-        faults: vec![],
-        expect: vec![],
-    }
+/// Loads a scenario written here, through the real parser.
+fn load_text(name: &str, yaml: &str) -> Scenario {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("diagram-scenarios");
+    std::fs::create_dir_all(&dir).expect("create the scenario directory");
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, yaml).expect("write the scenario");
+    scenario::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// The tutorial's flapping pair: two clients with one client id push each
 /// other off every second, for 10 s.
 fn flapping() -> Scenario {
-    scenario(
-        "duplicate client id flapping",
-        Duration::from_secs(10),
-        vec![
-            (
-                "a",
-                client(
-                    options("mqtt_identical_1", 60),
-                    Some(1000),
-                    vec![connect_at(0)],
-                ),
-            ),
-            (
-                "b",
-                client(
-                    options("mqtt_identical_1", 60),
-                    Some(1000),
-                    vec![connect_at(500)],
-                ),
-            ),
-        ],
-    )
+    load("scenarios/tutorial/duplicate-client-id.yaml")
 }
 
 /// One client pinging every second; a partition from 3 s to 5 s stalls the
 /// connection until keep-alive gives up, then it reconnects.
+const PARTITIONED: &str = "
+name: partition and keep-alive
+duration: 12s
+brokers:
+  broker: {}
+clients:
+  device:
+    keep_alive: 1s
+    reconnect: 500ms
+    steps:
+      - connect: {}
+faults:
+  - at: 3s
+    partition: [device, broker]
+  - at: 5s
+    heal: [device, broker]
+";
+
 fn partitioned() -> Scenario {
-    let mut s = scenario(
-        "partition and keep-alive",
-        Duration::from_secs(12),
-        vec![(
-            "device",
-            client(options("device", 1), Some(500), vec![connect_at(0)]),
-        )],
-    );
-    s.faults = vec![
-        Fault {
-            at: DurationSpec::Fixed(ms(3000)),
-            line: 0,
-            action: FaultAction::Partition {
-                a: "device".into(),
-                b: "broker".into(),
-                oneway: false,
-            },
-        },
-        Fault {
-            at: DurationSpec::Fixed(ms(5000)),
-            line: 0,
-            action: FaultAction::Heal(Some(("device".into(), "broker".into()))),
-        },
-    ];
-    s
+    load_text("partitioned", PARTITIONED)
 }
 
 /// The flapping pair with an expectation that cannot hold.
 fn flapping_failing() -> Scenario {
-    let mut s = flapping();
-    s.expect = vec![Expectation {
-        line: 42,
-        client: "a".into(),
-        matcher: Matcher::Closed {
-            by: Some(ClosedBy::Client),
-        },
-        count: Count::Exactly(1),
-        within: None,
-        only_for: None,
-        not_for: None,
-    }];
-    s
+    let yaml = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/tutorial/duplicate-client-id.yaml"),
+    )
+    .expect("read the tutorial scenario");
+    let yaml = format!("{yaml}  - client: a\n    closed: {{by: client}}\n    count: 1\n");
+    load_text("flapping-failing", &yaml)
 }
 
 fn run(s: &Scenario) -> Report {
@@ -211,7 +138,7 @@ fn flapping_svg_has_one_arrow_per_packet_and_a_cross_per_close() {
     // Keep-alive 60 s: no pings to collapse here.
     assert!(groups(&doc, "pings").is_empty());
     let closes = count_events(&r, &o, |k| matches!(k, EventKind::Closed { .. }));
-    assert_eq!(closes, 10);
+    assert_eq!(closes, 10, "the tutorial's expectations say 5 + 5");
     assert_eq!(groups(&doc, "close").len(), closes);
     let notes = count_events(&r, &o, |k| matches!(k, EventKind::Note { .. }));
     assert_eq!(groups(&doc, "note").len(), notes);
@@ -313,7 +240,7 @@ fn failed_expectation_is_highlighted_and_closest_events_marked() {
         .filter_map(|n| n.text())
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(text.contains("expect line 42"), "{text}");
+    assert!(text.contains("FAIL expect line 44"), "{text}");
     let marked = groups(&doc, "closest");
     assert!(!marked.is_empty(), "the closest events are marked");
     assert!(marked.len() <= 3);
@@ -343,7 +270,7 @@ fn html_page_holds_the_svg_trace_and_expectations_without_scripts() {
     let page = diagram::html(&s, &r, &Options::default());
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<svg"));
-    assert!(page.contains("line 42: FAIL"));
+    assert!(page.contains("line 44: FAIL"), "{page}");
     assert!(page.contains("takeover: closing old connection"));
     assert!(!page.to_lowercase().contains("<script"));
     let body = page.trim_start_matches("<!DOCTYPE html>");
@@ -403,9 +330,22 @@ fn screenshot(svg: &std::path::Path, png: &std::path::Path) {
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", png.display()))
-        .arg("--window-size=1400,2000")
+        .arg(format!("--window-size={}", window_size(svg)))
         .arg(format!("file://{}", svg.display()))
         .status()
         .expect("run chromium");
     assert!(status.success(), "chromium failed on {}", svg.display());
+}
+
+/// The SVG's own width and height, so that the screenshot shows all of it.
+fn window_size(svg: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(svg).expect("read the SVG");
+    let doc = roxmltree::Document::parse(&text).expect("the SVG parses");
+    let dim = |name: &str| {
+        doc.root_element()
+            .attribute(name)
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(1400, |v| v.ceil() as u64)
+    };
+    format!("{},{}", dim("width"), dim("height"))
 }

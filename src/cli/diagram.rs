@@ -1,11 +1,11 @@
 //! `mqtt-sim diagram`: run one scenario and draw it as a sequence chart.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use mqtt_sim::diagram::{self, Options};
+use mqtt_sim::scenario::duration::parse_duration;
 use mqtt_sim::sim::{self, RunOptions};
 
 use super::{EXIT_FAILED, load_all};
@@ -32,8 +32,13 @@ pub fn diagram(
         (None, Some(out)) => format_of(out)?,
         (None, None) => DiagramFormat::Svg,
     };
-    let from = from.map(parse_duration).transpose().context("--from")?;
-    let to = to.map(parse_duration).transpose().context("--to")?;
+    let window = |flag: &str, v: Option<&str>| {
+        v.map(parse_duration)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+    };
+    let from = window("--from", from)?;
+    let to = window("--to", to)?;
     if let (Some(f), Some(t)) = (from, to)
         && f > t
     {
@@ -87,51 +92,5 @@ fn format_of(out: &Path) -> anyhow::Result<DiagramFormat> {
             "cannot tell the format from {}: use .svg, .html or .md, or --format",
             out.display()
         ),
-    }
-}
-
-/// A duration as the scenario format writes it: `500ms`, `2s`, `1.5s`,
-/// `2m`, `1h`, or `0`.
-pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .with_context(|| format!("{s:?} has no unit (ms, s, m or h)"))?;
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .with_context(|| format!("{s:?} is not a duration"))?;
-    let scale_s = match unit {
-        "us" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => bail!("{s:?}: unknown unit {unit:?} (ms, s, m or h)"),
-    };
-    Duration::try_from_secs_f64(n * scale_s).with_context(|| format!("{s:?} is out of range"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_as_in_scenarios() {
-        assert_eq!(
-            parse_duration("500ms").ok(),
-            Some(Duration::from_millis(500))
-        );
-        assert_eq!(parse_duration("2s").ok(), Some(Duration::from_secs(2)));
-        assert_eq!(
-            parse_duration("1.5s").ok(),
-            Some(Duration::from_millis(1500))
-        );
-        assert_eq!(parse_duration("0").ok(), Some(Duration::ZERO));
-        assert!(parse_duration("5").is_err());
-        assert!(parse_duration("5x").is_err());
     }
 }

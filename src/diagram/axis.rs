@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 /// The distance between two knots 0 ms apart is 0; otherwise at least this.
-pub const ROW_MIN_PX: f64 = 20.0;
+pub const ROW_MIN_PX: f64 = 22.0;
 /// Added per doubling of the time between two knots, in ms.
 pub const DOUBLING_PX: f64 = 5.0;
 /// Idle stretches at least this long get a gap marker.

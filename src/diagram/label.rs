@@ -1,7 +1,7 @@
 //! Short labels for packets, built from [`crate::trace::json::packet`], the
 //! one description of a packet's fields. A label keeps the fields that tell
 //! one packet from the next (ids, codes, topics, QoS) and leaves the rest
-//! (payloads, keep-alive, wills) to the tooltip, which holds the full line.
+//! (clean session, payloads, keep-alive, wills) to the tooltip, which holds the full line.
 
 use serde_json::{Map, Value};
 
@@ -11,8 +11,6 @@ use crate::wire::Packet;
 /// The fields a label shows, in this order; the others are left out.
 const KEY_FIELDS: &[&str] = &[
     "client_id",
-    "clean_session",
-    "clean_start",
     "session_present",
     "code",
     "reason",

@@ -23,6 +23,8 @@ const COLUMN_MIN_PX: f64 = 170.0;
 const COLUMN_MAX_PX: f64 = 520.0;
 /// Room on both sides of a label between two lifelines.
 const LABEL_PAD_PX: f64 = 36.0;
+/// A gap between lifelines is this many times its widest label.
+const LABEL_ROOM: f64 = 1.4;
 const TITLE_Y: f64 = 22.0;
 const HEAD_Y: f64 = 44.0;
 const HEAD_H: f64 = 26.0;
@@ -31,6 +33,12 @@ const TOP_Y: f64 = 104.0;
 /// Notes are written in a column right of the last lifeline.
 const NOTE_GUTTER_PX: f64 = 40.0;
 const NOTE_CHARS_MAX: usize = 70;
+/// Room for `closed by broker` beside a lifeline.
+const CLOSE_LABEL_PX: f64 = 110.0;
+/// Space between a label and the arrow it names.
+const LABEL_GAP_PX: f64 = 4.0;
+/// How far a label stays from the lifeline an arrow ends at.
+const LABEL_INSET_PX: f64 = 14.0;
 const NOTE_ROW_PX: f64 = 13.0;
 const LINE_PX: f64 = 15.0;
 const MARGIN_PX: f64 = 20.0;
@@ -134,7 +142,8 @@ pub fn layout(d: &Diagram) -> Layout {
     let last_x = xs.last().copied().unwrap_or(TIME_AXIS_PX + OUTER_PX);
     let first_broker_x = d.hosts.iter().position(|h| h.broker).map_or(last_x, x_of);
     let bottom = axis.bottom() + 30.0;
-    let gutter_x = last_x + NOTE_GUTTER_PX;
+    // Room for a close label right of the last lifeline before the notes.
+    let gutter_x = last_x + NOTE_GUTTER_PX + CLOSE_LABEL_PX;
 
     let mut backgrounds = Vec::new();
     let mut middles = Vec::new();
@@ -160,7 +169,10 @@ pub fn layout(d: &Diagram) -> Layout {
             } else {
                 (x_of(0), last_x)
             };
-            let (x0, x1) = (lo - COLUMN_MIN_PX / 3.0, hi + COLUMN_MIN_PX / 3.0);
+            let _ = (lo, hi);
+            // Across every lifeline, so that whatever happens during the
+            // fault is inside it; the label says which hosts it concerns.
+            let (x0, x1) = (TIME_AXIS_PX + 2.0, gutter_x - 10.0);
             let (y0, y1) = (axis.y(f.start), axis.y(f.end).max(axis.y(f.start) + 6.0));
             let until = if f.open {
                 "to the end".to_string()
@@ -176,13 +188,20 @@ pub fn layout(d: &Diagram) -> Layout {
                 h: y1 - y0,
                 class: "fault-band",
             });
-            g.shapes.push(Shape::Text {
-                x: x0 + 4.0,
-                y: y0 + 12.0,
-                text: format!("{} ({until})", f.label),
-                class: "fault-label",
-                anchor: Anchor::Start,
-            });
+            let (kind, rest) = f.label.split_once(' ').unwrap_or((f.label.as_str(), ""));
+            for (i, line) in [kind, rest, until.as_str()]
+                .into_iter()
+                .filter(|l| !l.is_empty())
+                .enumerate()
+            {
+                g.shapes.push(Shape::Text {
+                    x: x0 + 6.0,
+                    y: y0 + 12.0 + i as f64 * 12.0,
+                    text: line.to_string(),
+                    class: "fault-label",
+                    anchor: Anchor::Start,
+                });
+            }
             backgrounds.push(g);
         }
     }
@@ -252,13 +271,7 @@ pub fn layout(d: &Diagram) -> Layout {
                     y2,
                     class: "msg",
                 });
-                g.shapes.push(Shape::Text {
-                    x: (x1 + x2) / 2.0,
-                    y: (y1 + y2) / 2.0 - 5.0,
-                    text: m.label.clone(),
-                    class: "msg-label",
-                    anchor: Anchor::Middle,
-                });
+                g.shapes.push(message_label(&m.label, (x1, y1), (x2, y2)));
                 if m.closest {
                     let (cx, cy) = if m.sent_by_client { (x1, y1) } else { (x2, y2) };
                     g.shapes.push(Shape::Circle {
@@ -446,7 +459,10 @@ fn columns(d: &Diagram) -> Vec<f64> {
         };
         let (lo, hi) = (a.min(b), a.max(b));
         let span = (hi - lo).max(1) as f64;
-        let need = (text.chars().count() as f64 * CHAR_PX + LABEL_PAD_PX) / span;
+        // Half as wide again as the label: the label sits at one end of a
+        // sloped arrow, and the spare width keeps the arrow of the packet
+        // before it clear of the text.
+        let need = (text.chars().count() as f64 * CHAR_PX * LABEL_ROOM + LABEL_PAD_PX) / span;
         for g in gap.iter_mut().take(hi).skip(lo) {
             *g = g.max(need.min(COLUMN_MAX_PX));
         }
@@ -553,12 +569,12 @@ fn gaps(axis: &Axis, right: f64) -> Vec<Group> {
 fn failures(d: &Diagram, top: f64) -> Option<Group> {
     let mut lines = Vec::new();
     if let Some(e) = &d.harness_error {
-        lines.push(format!("harness error: {e}"));
+        lines.push((0.0, format!("harness error: {e}")));
     }
     for f in &d.failures {
-        lines.push(format!("FAIL expect line {}: {}", f.line, f.text));
+        lines.push((0.0, format!("FAIL expect line {}: {}", f.line, f.text)));
         for c in &f.closest {
-            lines.push(format!("    closest: {c}"));
+            lines.push((4.0 * CHAR_PX, format!("closest: {c}")));
         }
     }
     if lines.is_empty() {
@@ -566,7 +582,7 @@ fn failures(d: &Diagram, top: f64) -> Option<Group> {
     }
     let w = lines
         .iter()
-        .map(|l| l.chars().count() as f64 * CHAR_PX)
+        .map(|(indent, l)| indent + l.chars().count() as f64 * CHAR_PX)
         .fold(0.0, f64::max)
         + 24.0;
     let h = lines.len() as f64 * LINE_PX + 16.0;
@@ -578,9 +594,9 @@ fn failures(d: &Diagram, top: f64) -> Option<Group> {
         h,
         class: "failed-box",
     });
-    for (i, l) in lines.into_iter().enumerate() {
+    for (i, (indent, l)) in lines.into_iter().enumerate() {
         g.shapes.push(Shape::Text {
-            x: MARGIN_PX + 12.0,
+            x: MARGIN_PX + 12.0 + indent,
             y: top + 20.0 + i as f64 * LINE_PX,
             text: l,
             class: "failed-text",
@@ -588,4 +604,41 @@ fn failures(d: &Diagram, top: f64) -> Option<Group> {
         });
     }
     Some(g)
+}
+
+/// A message's label: above the arrow, near the end it points at (where
+/// the reader's eye lands), and high enough that the sloped line stays
+/// below the text along its whole width. A label wider than its arrow is
+/// centred on it.
+fn message_label(text: &str, from: (f64, f64), to: (f64, f64)) -> Shape {
+    let (x1, y1) = from;
+    let (x2, y2) = to;
+    let w = text.chars().count() as f64 * CHAR_PX;
+    let span = (x2 - x1).abs();
+    let rightwards = x2 >= x1;
+    let (left, anchor, x) = if w + 2.0 * LABEL_INSET_PX > span {
+        let mid = (x1 + x2) / 2.0;
+        (mid - w / 2.0, Anchor::Middle, mid)
+    } else if rightwards {
+        let right = x2 - LABEL_INSET_PX;
+        (right - w, Anchor::End, right)
+    } else {
+        let left = x2 + LABEL_INSET_PX;
+        (left, Anchor::Start, left)
+    };
+    let line_y = |x: f64| {
+        if span == 0.0 {
+            y1.min(y2)
+        } else {
+            y1 + (y2 - y1) * (x - x1) / (x2 - x1)
+        }
+    };
+    let y = line_y(left).min(line_y(left + w)) - LABEL_GAP_PX;
+    Shape::Text {
+        x,
+        y,
+        text: text.to_string(),
+        class: "msg-label",
+        anchor,
+    }
 }

@@ -438,7 +438,7 @@ impl OpenFaults {
         };
         match fault {
             FaultAction::Partition { a, b, oneway } => {
-                let arrow = if *oneway { "→" } else { "⇹" };
+                let arrow = if *oneway { "->" } else { "<->" };
                 self.open(
                     FaultKey::Partition(a.clone(), b.clone()),
                     at,
@@ -460,7 +460,7 @@ impl OpenFaults {
                 FaultKey::Hold(a.clone(), b.clone()),
                 at,
                 hosts(&[a, b]),
-                format!("hold {a} ⇹ {b}"),
+                format!("hold {a} <-> {b}"),
             ),
             FaultAction::Release(a, b) => {
                 let (x, y) = (a.clone(), b.clone());
@@ -483,7 +483,7 @@ impl OpenFaults {
                     key,
                     at,
                     hosts(&[a, b]),
-                    format!("latency {a} ⇹ {b} {value}"),
+                    format!("latency {a} <-> {b} {value}"),
                 );
             }
             FaultAction::Crash(h) => self.open(

@@ -22,12 +22,12 @@ text { font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 1
 .recv .msg { stroke: #444; }
 .send .msg-label { fill: #1f4e9c; }
 .msg-label { paint-order: stroke; stroke: #fff; stroke-width: 3px; stroke-linejoin: round; }
-.pings-box { fill: #f1f1f1; stroke: #aaa; stroke-dasharray: 3 2; rx: 6; }
+.pings-box { fill: #f1f1f1; fill-opacity: 0.85; stroke: #aaa; stroke-dasharray: 3 2; rx: 6; }
 .pings-edge { stroke: #aaa; stroke-width: 1; }
 .pings-label { font-weight: bold; fill: #555; }
 .small { font-size: 10px; fill: #777; }
 .fault-band { fill: #f6c343; fill-opacity: 0.22; stroke: #d9a400; stroke-opacity: 0.6; }
-.fault-label { font-size: 10px; fill: #8a6500; font-weight: bold; }
+.fault-label { font-size: 10px; fill: #8a6500; font-weight: bold; paint-order: stroke; stroke: #fdf3dc; stroke-width: 3px; }
 .cross { stroke: #c0392b; stroke-width: 2.2; }
 .close-label { font-size: 10px; fill: #c0392b; }
 .note-dot { fill: #fff4dd; stroke: #b07d10; }
