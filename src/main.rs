@@ -56,8 +56,9 @@ enum Command {
         /// Draw up to this simulated time.
         #[arg(long)]
         to: Option<String>,
-        /// Output file; its extension (.svg, .html, .md) picks the format.
-        /// Without it the diagram goes to stdout.
+        /// Output file; its extension picks the format: .svg, .html, or
+        /// .md (Mermaid in a fenced block) / .mmd (bare Mermaid). Without
+        /// it the diagram goes to stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// svg, html or mermaid; overrides the extension of --output.

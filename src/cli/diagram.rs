@@ -64,6 +64,14 @@ pub fn diagram(
         DiagramFormat::Html => diagram::html(&scenario, &report, &opts),
         DiagramFormat::Mermaid => diagram::mermaid(&scenario, &report, &opts),
     };
+    // A Markdown file gets a fenced block, which renders where Markdown
+    // renders Mermaid; stdout and `.mmd` get the bare diagram.
+    let markdown = output.is_some_and(|o| o.extension().is_some_and(|e| e == "md"));
+    let text = if format == DiagramFormat::Mermaid && markdown {
+        format!("```mermaid\n{text}```\n")
+    } else {
+        text
+    };
     match output {
         Some(out) => {
             std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?

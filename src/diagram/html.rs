@@ -12,6 +12,7 @@ body { font-family: sans-serif; margin: 1.5em; color: #222; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 12px; }
 .ok { color: #1e7b34; } .fail { color: #a4161a; font-weight: bold; }
 li { font-family: monospace; margin: 0.2em 0; }
+.figure { overflow-x: auto; border: 1px solid #ddd; }
 ";
 
 fn el(name: &str) -> Element {
@@ -36,6 +37,7 @@ pub fn page(title: &str, svg: &str, report: &Report) -> String {
     let mut body = el("body");
     body.append(with_text("h1", title));
     let mut figure = el("div");
+    figure.assign("class", "figure");
     // The SVG is our own output, already escaped where it holds text.
     figure.append(Blob::new(svg));
     body.append(figure);
