@@ -349,3 +349,29 @@ fn window_size(svg: &std::path::Path) -> String {
     };
     format!("{},{}", dim("width"), dim("height"))
 }
+
+#[test]
+fn a_huge_trace_is_cut_at_the_item_limit_and_says_so() {
+    let s = flapping();
+    let publish = |i: usize| mqtt_sim::trace::Event {
+        at: ms(i as u64),
+        kind: EventKind::Send {
+            client: "a".into(),
+            packet: mqtt_sim::wire::Packet::PubAck(1),
+        },
+    };
+    let n = diagram::model::ITEMS_MAX + 10;
+    let r = Report {
+        seed: 0,
+        end: ms(n as u64),
+        events: (0..n).map(publish).collect(),
+        dropped: 0,
+        verdicts: vec![],
+        harness_error: None,
+    };
+    let d = diagram::build(&s, &r, &Options::default());
+    assert_eq!(d.items.len(), diagram::model::ITEMS_MAX);
+    assert_eq!(d.omitted, 10);
+    let svg = diagram::svg(&s, &r, &Options::default());
+    assert!(svg.contains("10 events not drawn"));
+}

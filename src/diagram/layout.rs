@@ -483,6 +483,19 @@ fn header(d: &Diagram) -> Group {
     } else {
         "FAILED"
     };
+    if d.omitted > 0 {
+        g.shapes.push(Shape::Text {
+            x: MARGIN_PX,
+            y: TITLE_Y + 16.0,
+            text: format!(
+                "{} events not drawn (over the limit of {} items): narrow the window with --from/--to",
+                d.omitted,
+                super::model::ITEMS_MAX
+            ),
+            class: "failed-text",
+            anchor: Anchor::Start,
+        });
+    }
     g.shapes.push(Shape::Text {
         x: MARGIN_PX,
         y: TITLE_Y,

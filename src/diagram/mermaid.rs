@@ -93,6 +93,14 @@ pub fn write(d: &Diagram) -> String {
             Item::Active(_) => {}
         }
     }
+    if d.omitted > 0 {
+        let _ = writeln!(
+            out,
+            "    Note over {}: {} events not drawn (over the limit), narrow the window with --from/--to",
+            span(&[0, last]),
+            d.omitted
+        );
+    }
     if let Some(e) = &d.harness_error {
         let _ = writeln!(
             out,

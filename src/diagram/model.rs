@@ -17,6 +17,11 @@ use super::label;
 /// nothing else of that client in between, is drawn as one marker.
 pub const PING_RUN_MIN: usize = 4;
 
+/// The most items one diagram draws; past it, events are counted in
+/// [`Diagram::omitted`] instead. A browser slows to a crawl on SVGs far
+/// larger than this, and nobody reads them: `--from/--to` pick a window.
+pub const ITEMS_MAX: usize = 5_000;
+
 /// How much of raw bytes a `send` label shows, in hex characters.
 const RAW_HEX_CHARS_MAX: usize = 24;
 
@@ -43,6 +48,8 @@ pub struct Diagram {
     /// activations, which come at their end.
     pub items: Vec<Item>,
     pub failures: Vec<Failure>,
+    /// Events in the window not drawn because of [`ITEMS_MAX`].
+    pub omitted: usize,
     /// Set when the harness could not complete the run.
     pub harness_error: Option<String>,
 }
@@ -191,6 +198,7 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
     let mut faults = OpenFaults::default();
     let mut connected: BTreeMap<usize, Duration> = BTreeMap::new();
     let mut items = Vec::new();
+    let mut omitted = 0;
     for (i, ev) in report.events.iter().enumerate() {
         if let EventKind::Fault { fault } = &ev.kind {
             latency.apply(fault);
@@ -212,6 +220,12 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
             _ => {}
         }
         if !window.contains(ev.at) {
+            continue;
+        }
+        if items.len() >= ITEMS_MAX {
+            if !matches!(collapsed.get(&i), Some(Collapse::Inside)) {
+                omitted += 1;
+            }
             continue;
         }
         match collapsed.get(&i) {
@@ -324,6 +338,7 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
         hosts,
         items,
         failures: failed,
+        omitted,
         harness_error: report.harness_error.clone(),
     }
 }
