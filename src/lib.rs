@@ -11,6 +11,7 @@
 
 pub mod broker;
 pub mod client;
+pub mod coverage;
 pub mod error;
 pub mod scenario;
 pub mod sim;
