@@ -11,6 +11,7 @@
 
 pub mod broker;
 pub mod client;
+pub mod coverage;
 pub mod diagram;
 pub mod error;
 pub mod pcap;

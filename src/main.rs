@@ -83,6 +83,20 @@ enum Command {
         #[arg(default_value = "scenarios")]
         dir: PathBuf,
     },
+    /// Which normative statements the scenarios' `spec:` tags cover.
+    Coverage {
+        #[arg(default_value = "scenarios")]
+        dir: PathBuf,
+        /// Where the statement lists are (mqtt-3.1.1-statements.tsv,
+        /// mqtt-5.0-statements.md).
+        #[arg(long, default_value = "spec")]
+        spec_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "3.1.1")]
+        protocol: cli::coverage::SpecVersion,
+        /// List only the statements no scenario covers, with their text.
+        #[arg(long)]
+        uncovered: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -111,6 +125,12 @@ fn main() -> ExitCode {
         ),
         Command::List { dir } => cli::list::list(&dir),
         Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
+        Command::Coverage {
+            dir,
+            spec_dir,
+            protocol,
+            uncovered,
+        } => cli::coverage::coverage(&dir, &spec_dir, protocol, uncovered),
     };
     match result {
         Ok(code) => ExitCode::from(code),

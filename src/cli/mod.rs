@@ -1,6 +1,7 @@
 //! The commands of the `mqtt-sim` binary, one module each, and what they
 //! share.
 
+pub mod coverage;
 pub mod diagram;
 pub mod list;
 pub mod pcap;
