@@ -16,7 +16,7 @@ use crate::wire::{
 use super::router::Publication;
 use super::session::{Send, Session};
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
-use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX};
+use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX, acl};
 use crate::topic;
 
 /// Why a connection ended; decides the will and the note.
@@ -270,9 +270,10 @@ async fn accept<W: AsyncWrite + Unpin>(
             _ => None,
         };
         let present = resumed.is_some();
-        store
-            .sessions
-            .insert(client_id.clone(), resumed.unwrap_or(Session::new(!c.clean)));
+        let mut session = resumed.unwrap_or(Session::new(!c.clean));
+        // The latest login decides what the session may receive (acl).
+        session.user = c.username.clone();
+        store.sessions.insert(client_id.clone(), session);
         drop(store);
         if c.clean && discarded {
             broker.note(format!("session of {client_id} discarded (clean session)"));
@@ -486,6 +487,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         if p.qos > 0 && p.packet_id == 0 {
             return Err(End::Violation("PUBLISH with packet id 0".into()));
         }
+        let user = self.with_session(|s| s.user.clone()).flatten();
+        let denied = !acl::allows(
+            &self.broker.config().acl,
+            user.as_deref(),
+            acl::Action::Publish,
+            &p.topic,
+        );
+        if denied {
+            self.broker.note(format!(
+                "acl: dropped publish of {} to {}",
+                self.client_id, p.topic
+            ));
+        }
         let publication = Publication {
             topic: p.topic,
             payload: p.payload,
@@ -494,11 +508,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         };
         match p.qos {
             0 => {
-                self.broker.route(&publication);
+                if !denied {
+                    self.broker.route(&publication);
+                }
                 Ok(vec![])
             }
             1 => {
-                self.broker.route(&publication);
+                if !denied {
+                    self.broker.route(&publication);
+                }
                 Ok(vec![Packet::PubAck(p.packet_id)])
             }
             _ => {
@@ -507,7 +525,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 let first = self
                     .with_session(|s| s.inbound_qos2.insert(p.packet_id))
                     .unwrap_or(false);
-                if first {
+                if first && !denied {
                     self.broker.route(&publication);
                 }
                 Ok(vec![Packet::PubRec(p.packet_id)])
@@ -531,8 +549,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         let max_qos = self.broker.config().max_qos.min(2);
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut notes = Vec::new();
+        let user = self.with_session(|s| s.user.clone()).flatten();
         for f in &s.filters {
             if topic::validate_filter(&f.filter).is_err() {
+                codes.push(0x80);
+                continue;
+            }
+            let acl = &self.broker.config().acl;
+            if !acl::allows(acl, user.as_deref(), acl::Action::Subscribe, &f.filter) {
+                notes.push(format!(
+                    "acl: refused subscription of {} to {}",
+                    self.client_id, f.filter
+                ));
                 codes.push(0x80);
                 continue;
             }

@@ -40,6 +40,7 @@
 //! discarded (DISCONNECT)`, `will of <id> not published on takeover
 //! (takeover_will: <profile>)`, and one per limit hit (see the constants).
 
+mod acl;
 mod connection;
 mod router;
 mod session;

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::session::{Message, Retained};
-use super::{Broker, RETAINED_MAX};
+use super::{Broker, RETAINED_MAX, acl};
 use crate::topic;
 
 /// An application message as published: by a client or as a will.
@@ -39,6 +39,12 @@ impl Broker {
                     .map(|(_, &q)| q)
                     .max();
                 let Some(granted) = granted else { continue };
+                // A wildcard subscription must not deliver what the acl
+                // would have refused to subscribe to.
+                let acl = &self.config().acl;
+                if !acl::allows(acl, session.user.as_deref(), acl::Action::Read, &p.topic) {
+                    continue;
+                }
                 let qos = p.qos.min(granted);
                 let conn = live.by_client.get(client_id);
                 if conn.is_none() && (qos == 0 || !session.persistent) {

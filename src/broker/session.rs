@@ -62,6 +62,8 @@ pub struct Session {
     /// resent with one of these ids is not delivered again. Bounded by the
     /// packet id space.
     pub inbound_qos2: BTreeSet<u16>,
+    /// The user name of the latest connection, for access control.
+    pub user: Option<String>,
     last_packet_id: u16,
 }
 

@@ -133,6 +133,23 @@ pub struct BrokerSpec {
     pub users: Option<IndexMap<String, String>>,
     pub allow_anonymous: bool,
     pub takeover_will: TakeoverWill,
+    /// Access control: rules that deny subscribing or publishing, in file
+    /// order. Empty allows everything.
+    pub acl: Vec<AclRule>,
+}
+
+/// One access control rule: it denies the named actions on topics matching
+/// `filter`, for one user or (when `user` is `None`) for everyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclRule {
+    pub user: Option<String>,
+    /// Denies SUBSCRIBE to filters within `filter`, and delivery of messages
+    /// on matching topics (so a wider wildcard subscription cannot leak them).
+    pub subscribe: bool,
+    /// Denies PUBLISH to matching topics: acknowledged and dropped, as
+    /// 3.1.1 allows.
+    pub publish: bool,
+    pub filter: String,
 }
 
 impl Default for BrokerSpec {
@@ -145,6 +162,7 @@ impl Default for BrokerSpec {
             users: None,
             allow_anonymous: true,
             takeover_will: TakeoverWill::Spec,
+            acl: Vec::new(),
         }
     }
 }

@@ -57,6 +57,39 @@ pub struct RawBroker {
     pub users: Option<OrderedMap<String>>,
     pub allow_anonymous: Option<bool>,
     pub takeover_will: Option<RawTakeoverWill>,
+    pub acl: Option<Vec<RawAclRule>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAclRule {
+    pub deny: RawAclActions,
+    pub topic: String,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawAclAction {
+    Subscribe,
+    Publish,
+}
+
+/// `deny: publish` or `deny: [subscribe, publish]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "`subscribe`, `publish`, or a list of them")]
+pub enum RawAclActions {
+    One(RawAclAction),
+    Many(Vec<RawAclAction>),
+}
+
+impl RawAclActions {
+    pub fn contains(&self, a: RawAclAction) -> bool {
+        match self {
+            RawAclActions::One(x) => *x == a,
+            RawAclActions::Many(v) => v.contains(&a),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -271,7 +271,25 @@ fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, Error> {
         users: b.users.map(|u| u.entries),
         allow_anonymous: b.allow_anonymous.unwrap_or(d.allow_anonymous),
         takeover_will: b.takeover_will.map_or(d.takeover_will, Into::into),
+        acl: acl(cx, path, b.acl.unwrap_or_default())?,
     })
+}
+
+fn acl(cx: &Ctx, path: &str, rules: Vec<RawAclRule>) -> Result<Vec<AclRule>, Error> {
+    let mut out = Vec::with_capacity(rules.len());
+    for (i, r) in rules.into_iter().enumerate() {
+        if let Err(e) = crate::topic::validate_filter(&r.topic) {
+            let p = child(&format!("{path}.acl[{i}]"), "topic");
+            return Err(cx.at_value(&p, format!("`topic` must be a topic filter: {e}")));
+        }
+        out.push(AclRule {
+            subscribe: r.deny.contains(RawAclAction::Subscribe),
+            publish: r.deny.contains(RawAclAction::Publish),
+            user: r.user,
+            filter: r.topic,
+        });
+    }
+    Ok(out)
 }
 
 fn client(cx: &mut Ctx, name: &str, mut c: RawClient, top: Protocol) -> Result<ClientSpec, Error> {
