@@ -10,7 +10,9 @@
 //! Data flows one way: scenario -> sim -> (broker, client) -> wire -> trace.
 
 pub mod broker;
+pub mod check;
 pub mod client;
+pub mod diagnostic;
 pub mod error;
 pub mod scenario;
 pub mod sim;

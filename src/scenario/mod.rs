@@ -55,6 +55,7 @@
 //!   broker; `crashes.restart_after` restarts crashed brokers only.
 
 pub mod duration;
+mod explain;
 mod locate;
 mod model;
 pub mod payload;
@@ -78,6 +79,10 @@ pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 /// Parses scenario text. `path` names the file in errors, and its stem is
 /// the scenario's name when the file gives none.
 pub fn parse(source: &str, path: &Path) -> Result<Scenario, Error> {
+    parse_unexplained(source, path).map_err(explain::explain)
+}
+
+fn parse_unexplained(source: &str, path: &Path) -> Result<Scenario, Error> {
     let located = |line: usize, column: usize, message: String| {
         Error::new(ErrorKind::Scenario, message).at(Location {
             file: path.to_path_buf(),
