@@ -47,6 +47,22 @@ enum Command {
         #[arg(default_value = "scenarios")]
         dir: PathBuf,
     },
+    /// Run scenarios twice, check expectations and compare traces with
+    /// their snapshots, as `cargo test` does.
+    Check {
+        /// Scenario files, or directories to search for them.
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Write new and changed snapshots instead of failing on them.
+        #[arg(long)]
+        update: bool,
+    },
+    /// Write a commented scenario skeleton to scenarios/NAME.yaml.
+    New {
+        /// The scenario's path under scenarios/, without `.yaml`, e.g.
+        /// `will/my-case`.
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +75,8 @@ fn main() -> ExitCode {
         } => cli::run::run(&files, seed, format),
         Command::Validate { files } => cli::validate::validate(&files),
         Command::List { dir } => cli::list::list(&dir),
+        Command::Check { paths, update } => cli::check::check(&paths, update),
+        Command::New { name } => cli::new::new(&name),
     };
     match result {
         Ok(code) => ExitCode::from(code),
