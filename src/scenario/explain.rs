@@ -19,7 +19,26 @@ fn edits_max(word: &str) -> usize {
     (word.chars().count() / 3).max(1)
 }
 
+/// serde's names for the types it expected, in the words of the format.
+const TYPE_WORDS: [(&str, &str); 9] = [
+    ("`u64`", "a whole number, 0 or more"),
+    ("`usize`", "a whole number, 0 or more"),
+    ("`u32`", "a whole number, 0 or more"),
+    ("`u16`", "a whole number from 0 to 65535"),
+    ("`u8`", "a whole number from 0 to 255"),
+    ("`f64`", "a number"),
+    ("u64", "a whole number, 0 or more"),
+    ("a sequence", "a list (`[a, b]`, or one `- item` per line)"),
+    ("a boolean", "`true` or `false`"),
+];
+
 pub(crate) fn explain(mut e: Error) -> Error {
+    for (serde, ours) in TYPE_WORDS {
+        if let Some(head) = e.message.strip_suffix(&format!("expected {serde}")) {
+            e.message = format!("{head}expected {ours}");
+            break;
+        }
+    }
     if e.expected.is_empty()
         && let Some((head, items)) = split_expected(&e.message)
     {
@@ -62,6 +81,11 @@ fn suggestion(message: &str, expected: &[String]) -> Option<String> {
     let start = after + message.get(after..)?.find('`')? + 1;
     let len = message.get(start..)?.find('`')?;
     let word = message.get(start..start + len)?;
+    // Guessing between short names or version numbers misleads more than
+    // it helps (`b` is not a typo of `a`; `4.0` is not one of `5.0`).
+    if word.chars().count() < 3 || !word.chars().any(char::is_alphabetic) {
+        return None;
+    }
     let (distance, best) = expected
         .iter()
         .map(|e| (strsim::damerau_levenshtein(word, e), e))
@@ -103,6 +127,24 @@ mod tests {
         let e = explained(m);
         assert_eq!(e.message, m);
         assert!(e.expected.is_empty());
+    }
+
+    #[test]
+    fn serde_type_names_become_words() {
+        let e = explained("seed: invalid type: integer `-1`, expected u64");
+        assert_eq!(
+            e.message,
+            "seed: invalid type: integer `-1`, expected a whole number, 0 or more"
+        );
+        assert!(e.expected.is_empty());
+    }
+
+    #[test]
+    fn short_and_numeric_names_are_not_suggested() {
+        let e = explained("unknown client `b` in expectation, expected `a`");
+        assert_eq!(e.help, None);
+        let e = explained("unknown protocol `4.0`, expected 3.1.1 or 5.0");
+        assert_eq!(e.help, None);
     }
 
     #[test]

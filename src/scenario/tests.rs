@@ -219,7 +219,21 @@ fn malformed_yaml() {
         &format!("{HEAD}    steps: []\n\tx: 1\n"),
         6,
         1,
-        "found character that cannot start any token",
+        "a tab in the indentation",
+    );
+    // An unclosed flow map at the end of the file points at its `{`.
+    assert_err(
+        "duration: 10s\nbrokers: {broker: {}\n",
+        2,
+        10,
+        "a flow mapping starts here and is not closed",
+    );
+    // A duplicate key points at its second occurrence.
+    assert_err(
+        "duration: 10s\nbrokers: {broker: {}}\nduration: 5s\nclients: {a: {}}\n",
+        3,
+        1,
+        "duplicate field `duration`: this key is already given above",
     );
 }
 
