@@ -14,6 +14,7 @@ pub mod check;
 pub mod client;
 pub mod diagnostic;
 pub mod error;
+pub mod pcap;
 pub mod scenario;
 pub mod sim;
 pub mod topic;

@@ -42,6 +42,19 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run a scenario and write its traffic as a pcap file (Wireshark).
+    ///
+    /// Prints each host's address and name on stdout, in /etc/hosts form.
+    /// Exits 0 once the file is written, even if an expectation failed.
+    Pcap {
+        file: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long, env = "MQTT_SIM_SEED")]
+        seed: Option<u64>,
+        /// The pcap file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// List the scenarios under a directory: name, spec ids and about text.
     List {
         #[arg(default_value = "scenarios")]
@@ -77,6 +90,7 @@ fn main() -> ExitCode {
         Command::List { dir } => cli::list::list(&dir),
         Command::Check { paths, update } => cli::check::check(&paths, update),
         Command::New { name } => cli::new::new(&name),
+        Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod list;
 pub mod new;
+pub mod pcap;
 pub mod run;
 pub mod style;
 pub mod validate;
