@@ -121,10 +121,16 @@ for f in "${files[@]}"; do
         ok=0
     fi
     # Severity above "note" (0x00400000): warnings and errors, malformed
-    # packets included. Checksum status 0 is "bad".
+    # packets included. Checksum status 0 is "bad". A scenario listed in
+    # .ci/pcap-malformed-on-purpose.txt sends a malformed MQTT packet as its
+    # subject, so there Wireshark's complaint about it is expected; its
+    # checksums must still be right.
+    problems='_ws.expert.severity > 0x00400000 || ip.checksum.status == 0 || tcp.checksum.status == 0'
+    if grep -qxF "$f" <(grep -v '^#' .ci/pcap-malformed-on-purpose.txt | cut -d' ' -f1); then
+        problems='ip.checksum.status == 0 || tcp.checksum.status == 0'
+    fi
     tshark -r "$tmp/out.pcap" -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE \
-        -Y '_ws.expert.severity > 0x00400000 || ip.checksum.status == 0 || tcp.checksum.status == 0' \
-        2>/dev/null >"$tmp/problems"
+        -Y "$problems" 2>/dev/null >"$tmp/problems"
     if [ -s "$tmp/problems" ]; then
         echo "FAIL $f: tshark reports problems in these frames:"
         cat "$tmp/problems"

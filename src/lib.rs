@@ -12,7 +12,9 @@
 pub mod broker;
 pub mod check;
 pub mod client;
+pub mod coverage;
 pub mod diagnostic;
+pub mod diagram;
 pub mod error;
 pub mod pcap;
 pub mod scenario;

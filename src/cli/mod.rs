@@ -2,6 +2,8 @@
 //! share.
 
 pub mod check;
+pub mod coverage;
+pub mod diagram;
 pub mod list;
 pub mod new;
 pub mod pcap;
