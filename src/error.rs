@@ -33,11 +33,20 @@ impl fmt::Display for Location {
 }
 
 /// The error type of the library.
+///
+/// `Display` gives one line: `file:line:column: message, expected ...`.
+/// [`crate::diagnostic::render`] gives the snippet form the CLI prints.
 #[derive(Debug, Clone)]
 pub struct Error {
     pub kind: ErrorKind,
     pub location: Option<Location>,
+    /// What is wrong, without the list of what would have been accepted.
     pub message: String,
+    /// What would have been accepted at `location` (keys, values, host
+    /// names), where the parser knows; empty otherwise.
+    pub expected: Vec<String>,
+    /// A hint for fixing it, e.g. the expected key nearest to a typo.
+    pub help: Option<String>,
 }
 
 impl Error {
@@ -46,6 +55,8 @@ impl Error {
             kind,
             location: None,
             message: message.into(),
+            expected: Vec::new(),
+            help: None,
         }
     }
 
@@ -53,14 +64,39 @@ impl Error {
         self.location = Some(location);
         self
     }
+
+    pub fn expecting(mut self, expected: Vec<String>) -> Self {
+        self.expected = expected;
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The `expected` list in prose: "`a`", "`a` or `b`", "one of `a`, `b`, `c`".
+    pub fn expected_text(&self) -> Option<String> {
+        let quoted: Vec<String> = self.expected.iter().map(|e| format!("`{e}`")).collect();
+        match quoted.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            [a, b] => Some(format!("{a} or {b}")),
+            many => Some(format!("one of {}", many.join(", "))),
+        }
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.location {
-            Some(loc) => write!(f, "{loc}: {}", self.message),
-            None => write!(f, "{}", self.message),
+        if let Some(loc) = &self.location {
+            write!(f, "{loc}: ")?;
         }
+        write!(f, "{}", self.message)?;
+        if let Some(expected) = self.expected_text() {
+            write!(f, ", expected {expected}")?;
+        }
+        Ok(())
     }
 }
 

@@ -10,8 +10,10 @@
 //! Data flows one way: scenario -> sim -> (broker, client) -> wire -> trace.
 
 pub mod broker;
+pub mod check;
 pub mod client;
 pub mod coverage;
+pub mod diagnostic;
 pub mod diagram;
 pub mod error;
 pub mod pcap;

@@ -83,6 +83,22 @@ enum Command {
         #[arg(default_value = "scenarios")]
         dir: PathBuf,
     },
+    /// Run scenarios twice, check expectations and compare traces with
+    /// their snapshots, as `cargo test` does.
+    Check {
+        /// Scenario files, or directories to search for them.
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Write new and changed snapshots instead of failing on them.
+        #[arg(long)]
+        update: bool,
+    },
+    /// Write a commented scenario skeleton to scenarios/NAME.yaml.
+    New {
+        /// The scenario's path under scenarios/, without `.yaml`, e.g.
+        /// `will/my-case`.
+        name: String,
+    },
     /// Which normative statements the scenarios' `spec:` tags cover.
     Coverage {
         #[arg(default_value = "scenarios")]
@@ -124,6 +140,8 @@ fn main() -> ExitCode {
             format,
         ),
         Command::List { dir } => cli::list::list(&dir),
+        Command::Check { paths, update } => cli::check::check(&paths, update),
+        Command::New { name } => cli::new::new(&name),
         Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
         Command::Coverage {
             dir,

@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
+use mqtt_sim::check;
 use mqtt_sim::scenario;
-use mqtt_sim::sim::{self, RunOptions};
-use mqtt_sim::trace::render;
+use mqtt_sim::sim::RunOptions;
 
 fn main() {
     let args = Arguments::from_args();
@@ -58,23 +58,14 @@ fn check(path: &PathBuf, name: &str) -> Result<(), Failed> {
         seed,
         ..RunOptions::default()
     };
-    let first = sim::run(&s, &opts);
-    let text = render::text(&first);
-    let again = render::text(&sim::run(&s, &opts));
-    if text != again {
-        let line = text
-            .lines()
-            .zip(again.lines())
-            .position(|(a, b)| a != b)
-            .map_or(0, |i| i + 1);
+    let checked = check::run_twice(&s, &opts).map_err(|e| e.to_string())?;
+    let text = checked.text;
+    if !checked.report.ok() {
         return Err(format!(
-            "two runs with seed {} differ, first at trace line {line}:\n{text}\n--- second run ---\n{again}",
-            first.seed
+            "expectations failed (seed {}):\n{text}",
+            checked.report.seed
         )
         .into());
-    }
-    if !first.ok() {
-        return Err(format!("expectations failed (seed {}):\n{text}", first.seed).into());
     }
     if seed.is_none() {
         let (dir, file) = name.rsplit_once('/').unwrap_or(("", name));

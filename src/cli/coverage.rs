@@ -105,7 +105,7 @@ fn tags(dir: &Path, protocol: Protocol) -> anyhow::Result<(Vec<Tagged>, bool)> {
             }
             Ok(_) => {}
             Err(e) => {
-                eprintln!("error: {e}");
+                super::style::print_error(&e);
                 invalid = true;
             }
         }

@@ -25,7 +25,7 @@ pub fn list(dir: &Path) -> anyhow::Result<u8> {
                 }
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                super::style::print_error(&e);
                 invalid = true;
             }
         }

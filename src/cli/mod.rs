@@ -1,11 +1,14 @@
 //! The commands of the `mqtt-sim` binary, one module each, and what they
 //! share.
 
+pub mod check;
 pub mod coverage;
 pub mod diagram;
 pub mod list;
+pub mod new;
 pub mod pcap;
 pub mod run;
+pub mod style;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -23,7 +26,7 @@ pub enum Format {
 }
 
 /// Loads every file first, so that one invalid file stops the command
-/// before anything runs. Errors go to stderr; `Err` carries the exit code.
+/// before anything runs. Errors go to stderr in their snippet form; `Err` carries the exit code.
 pub fn load_all(files: &[PathBuf]) -> Result<Vec<Scenario>, u8> {
     let mut loaded = Vec::new();
     let mut invalid = false;
@@ -31,7 +34,7 @@ pub fn load_all(files: &[PathBuf]) -> Result<Vec<Scenario>, u8> {
         match scenario::load(f) {
             Ok(s) => loaded.push(s),
             Err(e) => {
-                eprintln!("error: {e}");
+                style::print_error(&e);
                 invalid = true;
             }
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use mqtt_sim::sim::{self, RunOptions};
 use mqtt_sim::trace::render;
 
-use super::{EXIT_FAILED, Format, load_all};
+use super::{EXIT_FAILED, Format, load_all, style};
 
 pub fn run(files: &[PathBuf], seed: Option<u64>, format: Format) -> anyhow::Result<u8> {
     let scenarios = match load_all(files) {
@@ -23,7 +23,7 @@ pub fn run(files: &[PathBuf], seed: Option<u64>, format: Format) -> anyhow::Resu
             println!("== {}", file.display());
         }
         match format {
-            Format::Text => print!("{}", render::text(&report)),
+            Format::Text => anstream::print!("{}", style::trace(&render::text(&report))),
             Format::Json => print!("{}", render::json_lines(&report)),
         }
         if !report.ok() {

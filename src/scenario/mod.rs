@@ -55,6 +55,7 @@
 //!   broker; `crashes.restart_after` restarts crashed brokers only.
 
 pub mod duration;
+mod explain;
 mod locate;
 mod model;
 pub mod payload;
@@ -78,6 +79,10 @@ pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 /// Parses scenario text. `path` names the file in errors, and its stem is
 /// the scenario's name when the file gives none.
 pub fn parse(source: &str, path: &Path) -> Result<Scenario, Error> {
+    parse_unexplained(source, path).map_err(explain::explain)
+}
+
+fn parse_unexplained(source: &str, path: &Path) -> Result<Scenario, Error> {
     let located = |line: usize, column: usize, message: String| {
         Error::new(ErrorKind::Scenario, message).at(Location {
             file: path.to_path_buf(),
@@ -162,9 +167,69 @@ fn from_serde(e: &serde_yaml::Error, source: &str, path: &Path) -> Error {
         message = "a scenario file holds one YAML document; remove the `---` that starts another"
             .to_string();
     }
+    let (line, column) = match relocate(&mut message, source, line, column) {
+        Some(better) => better,
+        None => (line, column),
+    };
     Error::new(ErrorKind::Scenario, message).at(Location {
         file: path.to_path_buf(),
         line,
         column,
     })
+}
+
+/// A better place (and wording) for some of serde_yaml's syntax errors:
+///
+/// - an unclosed `{` or `[` is reported at the end of the file, after the
+///   last line; the place where the unclosed collection starts, which
+///   serde_yaml names in the message, is where the fix goes;
+/// - a tab in the indentation is "a character that cannot start any
+///   token"; say that it is a tab;
+/// - a duplicate key is reported at the start of its map; point at the
+///   second occurrence of the key instead.
+fn relocate(
+    message: &mut String,
+    source: &str,
+    line: usize,
+    column: usize,
+) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = source.lines().collect();
+    if let Some(key) = message
+        .strip_prefix("duplicate field `")
+        .or_else(|| message.split_once(": duplicate field `").map(|(_, k)| k))
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        let indent = column.checked_sub(1)?;
+        let key_prefix = format!("{key}:");
+        let second = lines
+            .iter()
+            .enumerate()
+            .skip(line.checked_sub(1)?)
+            .filter(|(_, l)| {
+                l.get(..indent)
+                    .is_some_and(|p| p.trim().is_empty() || p.trim() == "-")
+                    && l.get(indent..).is_some_and(|k| k.starts_with(&key_prefix))
+            })
+            .nth(1)?;
+        *message = format!("{message}: this key is already given above; give each key once");
+        return Some((second.0 + 1, column));
+    }
+    if message.contains("cannot start any token")
+        && let Some(text) = lines.get(line.checked_sub(1)?)
+        && let Some(tab) = text.find('\t')
+        && text.get(..tab).is_some_and(|p| p.trim().is_empty())
+    {
+        *message = "a tab in the indentation; YAML indents with spaces only".to_string();
+        return Some((line, tab + 1));
+    }
+    if line > lines.len() {
+        let (problem, context) = message.split_once(", while parsing ")?;
+        let (what, at) = context.rsplit_once(" at line ")?;
+        let (l, c) = at.split_once(" column ")?;
+        let (l, c) = (l.parse().ok()?, c.parse().ok()?);
+        *message =
+            format!("{problem} before the end of the file: {what} starts here and is not closed");
+        return Some((l, c));
+    }
+    None
 }

@@ -544,7 +544,7 @@ impl<'de, A: ActionSet> Deserialize<'de> for Timed<A> {
                 match action {
                     Some((_, action)) => Ok(Timed { at, action }),
                     None => Err(de::Error::custom(format!(
-                        "a {} needs an action, one of {}",
+                        "this {} has no action, expected one of {}",
                         A::WHAT,
                         A::NAMES.join(", ")
                     ))),

@@ -38,11 +38,8 @@ fn assert_err(src: &str, line: usize, column: usize, fragment: &str) {
         (line, column),
         "wrong position for: {e}"
     );
-    assert!(
-        e.message.contains(fragment),
-        "message {:?} lacks {fragment:?}",
-        e.message
-    );
+    let text = e.to_string();
+    assert!(text.contains(fragment), "{text:?} lacks {fragment:?}");
 }
 
 /// A valid file's head; tests append to its last client `a`.
@@ -67,15 +64,23 @@ fn unknown_step_name() {
         &src,
         6,
         9,
-        "unknown step `subscrib`, expected one of connect, disconnect, drop, silence, resume, \
-         subscribe, unsubscribe, publish, send",
+        "unknown step `subscrib`, expected one of `connect`, `disconnect`, `drop`, `silence`, \
+         `resume`, `subscribe`, `unsubscribe`, `publish`, `send`",
     );
+    let e = err(&src);
+    assert_eq!(e.message, "clients.a.steps[0]: unknown step `subscrib`");
+    assert_eq!(e.help.as_deref(), Some("did you mean `subscribe`?"));
 }
 
 #[test]
 fn step_with_no_action_or_two_actions() {
     let none = format!("{HEAD}    steps:\n      - at: 1s\n");
-    assert_err(&none, 6, 9, "a step needs an action, one of connect");
+    assert_err(
+        &none,
+        6,
+        9,
+        "this step has no action, expected one of `connect`",
+    );
     let two = format!("{HEAD}    steps:\n      - drop: {{}}\n        silence: {{}}\n");
     assert_err(
         &two,
@@ -92,7 +97,7 @@ fn unknown_host_in_a_fault() {
         &src,
         8,
         12,
-        "unknown host `brokr` in `crash`, expected one of broker, a",
+        "unknown host `brokr` in `crash`, expected `broker` or `a`",
     );
     let pair = format!("{HEAD}    steps: []\nfaults:\n  - at: 1s\n    partition: [a, brokr]\n");
     assert_err(&pair, 8, 20, "unknown host `brokr` in `partition`");
@@ -106,7 +111,7 @@ fn unknown_client_in_an_expectation() {
         &src,
         7,
         13,
-        "unknown client `obsrver` in expectation, expected one of a",
+        "unknown client `obsrver` in expectation, expected `a`",
     );
 }
 
@@ -173,7 +178,7 @@ fn invalid_range() {
 #[test]
 fn invalid_qos() {
     let src = format!("{HEAD}    steps:\n      - subscribe: {{filter: a, qos: 3}}\n");
-    assert_err(&src, 6, 37, "invalid QoS 3, expected 0, 1 or 2");
+    assert_err(&src, 6, 37, "invalid QoS 3, expected one of `0`, `1`, `2`");
 }
 
 #[test]
@@ -214,7 +219,21 @@ fn malformed_yaml() {
         &format!("{HEAD}    steps: []\n\tx: 1\n"),
         6,
         1,
-        "found character that cannot start any token",
+        "a tab in the indentation",
+    );
+    // An unclosed flow map at the end of the file points at its `{`.
+    assert_err(
+        "duration: 10s\nbrokers: {broker: {}\n",
+        2,
+        10,
+        "a flow mapping starts here and is not closed",
+    );
+    // A duplicate key points at its second occurrence.
+    assert_err(
+        "duration: 10s\nbrokers: {broker: {}}\nduration: 5s\nclients: {a: {}}\n",
+        3,
+        1,
+        "duplicate field `duration`: this key is already given above",
     );
 }
 
@@ -266,7 +285,7 @@ fn fault_checks() {
         &unknown,
         8,
         5,
-        "unknown fault `explode`, expected one of partition, heal",
+        "unknown fault `explode`, expected one of `partition`, `heal`",
     );
 }
 
@@ -285,7 +304,7 @@ fn expectation_checks() {
         &none,
         7,
         5,
-        "needs one of receives, connack, closed, recv, send",
+        "no matcher, expected one of `receives`, `connack`, `closed`, `recv`, `send`",
     );
     let counts = format!("{base}    closed: {{}}\n    count: 1\n    at_most: 2\n");
     assert_err(&counts, 10, 5, "at most one of count, at_least, at_most");
@@ -296,7 +315,7 @@ fn expectation_checks() {
         &bad_type,
         8,
         18,
-        "unknown packet type `pingreq`, expected one of CONNECT",
+        "unknown packet type `pingreq`, expected one of `CONNECT`",
     );
     let typed = format!("{base}    receives: {{type: PUBACK}}\n");
     assert_err(&typed, 8, 16, "`receives` always matches PUBLISH");
@@ -313,7 +332,7 @@ fn unknown_broker_reference() {
         &src,
         5,
         13,
-        "unknown host `brokr` in `broker`, expected one of broker",
+        "unknown host `brokr` in `broker`, expected `broker`",
     );
 }
 

@@ -802,7 +802,7 @@ fn expectation(cx: &Ctx, path: &str, e: RawExpect) -> Result<Expectation, Error>
         0 => {
             return Err(cx.at_value(
                 path,
-                "an expectation needs one of receives, connack, closed, recv, send",
+                "this expectation has no matcher, expected one of receives, connack, closed, recv, send",
             ));
         }
         1 => matchers.pop().map(|(_, m)| m),

@@ -1,0 +1,159 @@
+//! Turns an error's prose into structure: the list of what would have been
+//! accepted (`Error::expected`) and, for a misspelt name, the nearest
+//! accepted one (`Error::help`).
+//!
+//! Messages come from two places that both write "…, expected one of a, b":
+//! serde's derived `deny_unknown_fields` errors, whose wording we cannot
+//! change, and this module's own visitors and validation, which follow the
+//! same wording. Reading the list back out of the text in one place keeps
+//! every error site a single `format!`.
+
+use crate::error::Error;
+
+/// Where a list of accepted values starts in a message.
+const SEPARATORS: [&str; 2] = [", expected ", "; expected "];
+
+/// How far (in edits) a misspelling may be from an accepted name for the
+/// name to be suggested; longer names tolerate more.
+fn edits_max(word: &str) -> usize {
+    (word.chars().count() / 3).max(1)
+}
+
+/// serde's names for the types it expected, in the words of the format.
+const TYPE_WORDS: [(&str, &str); 9] = [
+    ("`u64`", "a whole number, 0 or more"),
+    ("`usize`", "a whole number, 0 or more"),
+    ("`u32`", "a whole number, 0 or more"),
+    ("`u16`", "a whole number from 0 to 65535"),
+    ("`u8`", "a whole number from 0 to 255"),
+    ("`f64`", "a number"),
+    ("u64", "a whole number, 0 or more"),
+    ("a sequence", "a list (`[a, b]`, or one `- item` per line)"),
+    ("a boolean", "`true` or `false`"),
+];
+
+pub(crate) fn explain(mut e: Error) -> Error {
+    for (serde, ours) in TYPE_WORDS {
+        if let Some(head) = e.message.strip_suffix(&format!("expected {serde}")) {
+            e.message = format!("{head}expected {ours}");
+            break;
+        }
+    }
+    if e.expected.is_empty()
+        && let Some((head, items)) = split_expected(&e.message)
+    {
+        e.message = head;
+        e.expected = items;
+    }
+    if e.help.is_none() {
+        e.help = suggestion(&e.message, &e.expected);
+    }
+    e
+}
+
+/// `("unknown field `x`", ["a", "b"])` from "unknown field `x`, expected
+/// one of `a`, `b`", or `None` when what follows "expected" is a description
+/// ("a duration such as 1s") rather than a list of names.
+fn split_expected(message: &str) -> Option<(String, Vec<String>)> {
+    let (i, sep) = SEPARATORS
+        .iter()
+        .filter_map(|sep| message.rfind(sep).map(|i| (i, *sep)))
+        .max_by_key(|(i, _)| *i)?;
+    let head = message.get(..i)?;
+    let tail = message.get(i + sep.len()..)?;
+    let list = tail.strip_prefix("one of ").unwrap_or(tail);
+    let items: Vec<String> = list
+        .split(", ")
+        .flat_map(|p| p.split(" or "))
+        .map(|p| p.trim().trim_matches('`').to_string())
+        .collect();
+    let names = items
+        .iter()
+        .all(|i| !i.is_empty() && !i.contains(char::is_whitespace) && !i.contains('`'));
+    names.then(|| (head.to_string(), items))
+}
+
+/// "did you mean `filter`?" for "unknown field `filtr`" when `filter` is
+/// accepted and close enough.
+fn suggestion(message: &str, expected: &[String]) -> Option<String> {
+    // serde_yaml puts the path first: "clients.a.steps[0]: unknown step `x`".
+    let after = message.find("unknown ")?;
+    let start = after + message.get(after..)?.find('`')? + 1;
+    let len = message.get(start..)?.find('`')?;
+    let word = message.get(start..start + len)?;
+    // Guessing between short names or version numbers misleads more than
+    // it helps (`b` is not a typo of `a`; `4.0` is not one of `5.0`).
+    if word.chars().count() < 3 || !word.chars().any(char::is_alphabetic) {
+        return None;
+    }
+    let (distance, best) = expected
+        .iter()
+        .map(|e| (strsim::damerau_levenshtein(word, e), e))
+        .min_by_key(|(d, _)| *d)?;
+    (distance > 0 && distance <= edits_max(word)).then(|| format!("did you mean `{best}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn explained(message: &str) -> Error {
+        explain(Error::new(ErrorKind::Scenario, message))
+    }
+
+    #[test]
+    fn serde_lists_become_expected_and_a_suggestion() {
+        let e = explained("unknown field `filtr`, expected one of `filter`, `filters`, `qos`");
+        assert_eq!(e.message, "unknown field `filtr`");
+        assert_eq!(e.expected, ["filter", "filters", "qos"]);
+        assert_eq!(e.help.as_deref(), Some("did you mean `filter`?"));
+    }
+
+    #[test]
+    fn two_item_and_plain_lists_are_read() {
+        let e = explained("invalid QoS 3, expected 0, 1 or 2");
+        assert_eq!(e.message, "invalid QoS 3");
+        assert_eq!(e.expected, ["0", "1", "2"]);
+        assert_eq!(e.help, None);
+        let e = explained("unknown variant `brker`, expected `broker` or `client`");
+        assert_eq!(e.expected, ["broker", "client"]);
+        assert_eq!(e.help.as_deref(), Some("did you mean `broker`?"));
+    }
+
+    #[test]
+    fn descriptions_stay_in_the_message() {
+        let m = "invalid type: integer `5`, expected a duration with a unit, e.g. `250ms`";
+        let e = explained(m);
+        assert_eq!(e.message, m);
+        assert!(e.expected.is_empty());
+    }
+
+    #[test]
+    fn serde_type_names_become_words() {
+        let e = explained("seed: invalid type: integer `-1`, expected u64");
+        assert_eq!(
+            e.message,
+            "seed: invalid type: integer `-1`, expected a whole number, 0 or more"
+        );
+        assert!(e.expected.is_empty());
+    }
+
+    #[test]
+    fn short_and_numeric_names_are_not_suggested() {
+        let e = explained("unknown client `b` in expectation, expected `a`");
+        assert_eq!(e.help, None);
+        let e = explained("unknown protocol `4.0`, expected 3.1.1 or 5.0");
+        assert_eq!(e.help, None);
+    }
+
+    #[test]
+    fn distant_names_are_not_suggested() {
+        let e = explained("unknown step `explode`, expected one of connect, drop");
+        assert_eq!(e.help, None);
+        assert_eq!(
+            e.to_string(),
+            "unknown step `explode`, expected `connect` or `drop`"
+        );
+    }
+}
