@@ -326,18 +326,7 @@ impl<C: Connector> Client<C> {
                 self.session.published(&publish);
                 self.send(Packet::Publish(publish)).await;
             }
-            Action::Send(bytes) => {
-                let Some(conn) = &mut self.conn else { return };
-                let result = conn.writer.write_raw(bytes).await;
-                conn.last_send = self.rec.now();
-                self.record(EventKind::SendRaw {
-                    client: self.name.clone(),
-                    bytes: bytes.clone(),
-                });
-                if let Err(e) = result {
-                    self.write_failed(e);
-                }
-            }
+            Action::Send(bytes) => self.send_raw(bytes.clone()).await,
         }
     }
 
@@ -374,8 +363,13 @@ impl<C: Connector> Client<C> {
             last_send: self.rec.now(),
             ping_sent: None,
         });
-        let connect = connect_packet(&self.options);
-        self.send(Packet::Connect(connect)).await;
+        match self.options.raw.clone() {
+            Some(bytes) => self.send_raw(bytes).await,
+            None => {
+                let connect = connect_packet(&self.options);
+                self.send(Packet::Connect(connect)).await;
+            }
+        }
     }
 
     fn connect_failed(&mut self, error: String) {
@@ -412,6 +406,20 @@ impl<C: Connector> Client<C> {
         self.record(EventKind::Send {
             client: self.name.clone(),
             packet,
+        });
+        if let Err(e) = result {
+            self.write_failed(e);
+        }
+    }
+
+    /// Writes and records raw bytes (the `send` step, `connect: {hex}`).
+    async fn send_raw(&mut self, bytes: bytes::Bytes) {
+        let Some(conn) = &mut self.conn else { return };
+        let result = conn.writer.write_raw(&bytes).await;
+        conn.last_send = self.rec.now();
+        self.record(EventKind::SendRaw {
+            client: self.name.clone(),
+            bytes,
         });
         if let Err(e) = result {
             self.write_failed(e);

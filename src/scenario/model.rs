@@ -209,6 +209,10 @@ pub struct ConnectOptions {
     pub username: Option<String>,
     pub password: Option<String>,
     pub will: Option<Will>,
+    /// Bytes to send instead of a CONNECT built from the fields above
+    /// (`connect: {hex: ...}`), for malformed-CONNECT cases. Reconnects send
+    /// them again.
+    pub raw: Option<Bytes>,
 }
 
 /// A partial [`ConnectOptions`]: what a `connect` step overrides.
@@ -222,6 +226,8 @@ pub struct ConnectOverrides {
     pub password: Option<String>,
     /// `Some(None)` removes the will for this connect.
     pub will: Option<Option<Will>>,
+    /// Raw bytes instead of CONNECT; see [`ConnectOptions::raw`].
+    pub raw: Option<Bytes>,
 }
 
 impl ConnectOptions {
@@ -248,6 +254,8 @@ impl ConnectOptions {
         if let Some(v) = &o.will {
             c.will = v.clone();
         }
+        // Raw bytes belong to one connect step, never to the client.
+        c.raw = o.raw.clone();
         c
     }
 }

@@ -157,6 +157,9 @@ pub struct RawConnect {
     /// `will: ~` in a `connect` step removes the client's will.
     #[serde(default, deserialize_with = "present")]
     pub will: Option<Option<RawWill>>,
+    /// Bytes sent instead of a CONNECT built from the options, for
+    /// malformed-CONNECT cases; only in a `connect` step.
+    pub hex: Option<Hex>,
 }
 
 /// A client: its own options plus the CONNECT options, listed again rather
@@ -193,6 +196,7 @@ impl RawClient {
             username: self.username.take(),
             password: self.password.take(),
             will: self.will.take().map(Some),
+            hex: None,
         }
     }
 }

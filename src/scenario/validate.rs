@@ -337,6 +337,7 @@ fn client(cx: &mut Ctx, name: &str, mut c: RawClient, top: Protocol) -> Result<C
         username: o.username,
         password: o.password,
         will: o.will.flatten(),
+        raw: None,
     };
     let mut steps = Vec::new();
     let steps_path = child(&path, "steps");
@@ -415,6 +416,20 @@ fn connect_overrides(
             }))
         }
     };
+    let raw = c.hex.map(|h| h.0);
+    let other_options = c.client_id.is_some()
+        || clean.is_some()
+        || c.session_expiry.is_some()
+        || c.keep_alive.is_some()
+        || c.username.is_some()
+        || c.password.is_some()
+        || will.is_some();
+    if raw.is_some() && other_options {
+        return Err(cx.at_key(
+            &child(path, "hex"),
+            "`hex` replaces the whole CONNECT packet; leave out the other connect options",
+        ));
+    }
     Ok(ConnectOverrides {
         client_id: c.client_id,
         clean,
@@ -423,6 +438,7 @@ fn connect_overrides(
         username: c.username,
         password: c.password,
         will,
+        raw,
     })
 }
 
