@@ -14,6 +14,9 @@ mod session;
 mod takeover;
 pub mod topic;
 
+#[cfg(test)]
+mod tests;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;

@@ -1,0 +1,6 @@
+//! The broker driven through `handle` over in-memory streams, with the
+//! clock paused.
+
+mod delivery;
+mod lifecycle;
+mod support;
