@@ -47,6 +47,16 @@ enum Command {
         #[arg(default_value = "scenarios")]
         dir: PathBuf,
     },
+    /// Run the reference broker over real TCP, in real time, for real
+    /// clients; Ctrl-C stops it.
+    Serve {
+        /// Address to listen on; port 0 picks a free port (the log says which).
+        #[arg(long, default_value = cli::serve::LISTEN_DEFAULT)]
+        listen: String,
+        /// Broker options: the keys of a scenario's broker entry, as YAML.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +69,7 @@ fn main() -> ExitCode {
         } => cli::run::run(&files, seed, format),
         Command::Validate { files } => cli::validate::validate(&files),
         Command::List { dir } => cli::list::list(&dir),
+        Command::Serve { listen, config } => cli::serve::serve(&listen, config.as_deref()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,6 +3,7 @@
 
 pub mod list;
 pub mod run;
+pub mod serve;
 pub mod validate;
 
 use std::path::PathBuf;

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Real clients this project did not write, against `mqtt-sim serve`:
+# Debian's mosquitto-clients and the paho-mqtt Python client.
+#
+# Installs both (apt-get, pip), builds the binary, starts the broker on a
+# free loopback port, runs the tests, and stops the broker by its PID.
+# Every wait has a timeout. Ends with "N passed, N failed"; exits non-zero
+# if any test failed or the setup did not work.
+#
+# SKIP_INSTALL=1 skips apt-get and pip when both are already there.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+PAHO_VERSION=2.1.0
+WAIT_S=10
+WORK=$(mktemp -d)
+SERVER_PID=
+passed=0
+failed=0
+
+die() {
+    echo "real-clients: $*" >&2
+    exit 1
+}
+
+stop_server() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        for _ in $(seq 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=
+}
+
+cleanup() {
+    stop_server
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Waits until FILE has a line matching the extended regex, at most WAIT_S.
+wait_for() {
+    local file=$1 pattern=$2
+    for _ in $(seq $((WAIT_S * 10))); do
+        grep -qE -- "$pattern" "$file" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Runs one test (a shell function), counts it, and keeps its output for
+# the report when it fails.
+check() {
+    local name=$1
+    shift
+    if "$@" >"$WORK/$name.out" 2>&1; then
+        echo "ok   $name"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $name"
+        sed 's/^/    /' "$WORK/$name.out"
+        failed=$((failed + 1))
+    fi
+}
+
+## Setup
+
+if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
+    echo "== installing mosquitto-clients and paho-mqtt==$PAHO_VERSION"
+    apt-get update -qq >/dev/null || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto-clients >/dev/null ||
+        die "apt-get install mosquitto-clients failed"
+    python3 -m pip install -q --disable-pip-version-check "paho-mqtt==$PAHO_VERSION" ||
+        die "pip install paho-mqtt==$PAHO_VERSION failed"
+fi
+command -v mosquitto_sub >/dev/null || die "mosquitto_sub is not installed"
+python3 -c 'import paho.mqtt' || die "paho-mqtt is not importable by python3"
+
+echo "== building mqtt-sim"
+cargo build --locked --quiet || die "cargo build failed"
+BIN=target/debug/mqtt-sim
+
+echo "== starting mqtt-sim serve"
+"$BIN" serve --listen 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+wait_for "$WORK/server.log" 'listening on 127\.0\.0\.1:[0-9]+' ||
+    die "the server did not start within ${WAIT_S}s: $(cat "$WORK/server.log")"
+PORT=$(sed -nE 's/.*listening on 127\.0\.0\.1:([0-9]+).*/\1/p' "$WORK/server.log" | head -n1)
+echo "listening on port $PORT (pid $SERVER_PID)"
+export MQTT_HOST=127.0.0.1 MQTT_PORT=$PORT MQTT_WAIT_S=$WAIT_S
+
+## Tests with mosquitto_sub and mosquitto_pub
+
+# Publishes three messages at QoS Q to a subscriber at QoS Q and checks
+# that all three arrive in order at QoS Q, and that the QoS handshakes
+# (PUBACK; PUBREC, PUBREL, PUBCOMP) ran on both sides.
+qos_round_trip() {
+    local q=$1 topic="real/qos$1" out="$WORK/sub$1.out"
+    # Line-buffered, so that SUBACK shows while it runs.
+    stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$PORT" -i "sub-qos$q" -q "$q" -t "$topic" \
+        -C 3 -W "$WAIT_S" -d -F 'MSG %q %t %p' >"$out" 2>&1 &
+    local sub=$!
+    if ! wait_for "$out" 'received SUBACK'; then
+        kill "$sub" 2>/dev/null
+        echo "no SUBACK within ${WAIT_S}s:"; cat "$out"; return 1
+    fi
+    grep -q "Subscribed (mid: [0-9]*): $q\$" "$out" || { echo "granted QoS is not $q:"; cat "$out"; return 1; }
+    local m pub_out="$WORK/pub$q.out"
+    : >"$pub_out"
+    for m in one two three; do
+        timeout "$WAIT_S" mosquitto_pub -h 127.0.0.1 -p "$PORT" -i "pub-qos$q" -q "$q" \
+            -t "$topic" -m "$m" -d >>"$pub_out" 2>&1 ||
+            { echo "mosquitto_pub failed:"; cat "$pub_out"; kill "$sub" 2>/dev/null; return 1; }
+    done
+    if ! timeout $((WAIT_S + 5)) tail --pid="$sub" -f /dev/null; then
+        kill "$sub" 2>/dev/null
+        echo "mosquitto_sub did not end"; cat "$out"; return 1
+    fi
+    wait "$sub" || { echo "mosquitto_sub exited with $?:"; cat "$out"; return 1; }
+    local got
+    got=$(grep '^MSG ' "$out" | tr '\n' '|')
+    [[ "$got" == "MSG $q $topic one|MSG $q $topic two|MSG $q $topic three|" ]] ||
+        { echo "received: $got"; cat "$out"; return 1; }
+    case $q in
+    1)
+        [[ $(grep -c 'received PUBACK' "$pub_out") == 3 ]] || { echo "publisher missed PUBACKs:"; cat "$pub_out"; return 1; }
+        [[ $(grep -c 'sending PUBACK' "$out") == 3 ]] || { echo "subscriber sent no PUBACKs:"; cat "$out"; return 1; }
+        ;;
+    2)
+        [[ $(grep -c 'received PUBCOMP' "$pub_out") == 3 ]] || { echo "publisher missed PUBCOMPs:"; cat "$pub_out"; return 1; }
+        [[ $(grep -c 'received PUBREL' "$out") == 3 ]] || { echo "subscriber got no PUBRELs:"; cat "$out"; return 1; }
+        ;;
+    esac
+}
+
+# A retained message reaches a subscriber that comes after it, with the
+# retain flag set; an empty retained message deletes it.
+retained_mosquitto() {
+    local topic=real/retained/mosquitto
+    timeout "$WAIT_S" mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 1 -r -t "$topic" -m kept ||
+        { echo "mosquitto_pub failed"; return 1; }
+    local got
+    got=$(mosquitto_sub -h 127.0.0.1 -p "$PORT" -q 1 -t "$topic" -C 1 -W "$WAIT_S" -v -F '%r %t %p')
+    [[ "$got" == "1 $topic kept" ]] || { echo "got '$got', wanted '1 $topic kept'"; return 1; }
+    timeout "$WAIT_S" mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 1 -r -t "$topic" -n ||
+        { echo "mosquitto_pub -n failed"; return 1; }
+    got=$(mosquitto_sub -h 127.0.0.1 -p "$PORT" -q 1 -t "$topic" -C 1 -W 1 -F '%r %t %p' 2>/dev/null)
+    [[ -z "$got" ]] || { echo "deleted retained message still sent: '$got'"; return 1; }
+}
+
+# Real clients reject what the spec forbids; a bad login must be refused.
+# `users` is not set here, so an anonymous client is simply accepted.
+connect_anonymous() {
+    timeout "$WAIT_S" mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 0 -t real/anon -m x -d |
+        grep -q 'received CONNACK (0)'
+}
+
+echo "== tests"
+check mosquitto-qos0 qos_round_trip 0
+check mosquitto-qos1 qos_round_trip 1
+check mosquitto-qos2 qos_round_trip 2
+check mosquitto-retained retained_mosquitto
+check mosquitto-connect connect_anonymous
+
+## Tests with paho-mqtt (tests/real_clients/*.py)
+
+for t in retained will persistent_session; do
+    check "paho-$t" timeout $((WAIT_S * 4)) python3 "tests/real_clients/$t.py"
+done
+
+kill -0 "$SERVER_PID" 2>/dev/null || { echo "FAIL the server died during the tests"; failed=$((failed + 1)); }
+stop_server
+if ! grep -q 'stopping: terminated' "$WORK/server.log"; then
+    echo "FAIL the server did not stop cleanly on SIGTERM"
+    failed=$((failed + 1))
+else
+    echo "ok   clean-stop"
+    passed=$((passed + 1))
+fi
+if [[ $failed -gt 0 ]]; then
+    echo "== server log"
+    cat "$WORK/server.log"
+fi
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
