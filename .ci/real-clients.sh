@@ -167,7 +167,7 @@ check mosquitto-connect connect_anonymous
 
 ## Tests with paho-mqtt (tests/real_clients/*.py)
 
-for t in retained will persistent_session; do
+for t in retained will persistent_session redelivery takeover; do
     check "paho-$t" timeout $((WAIT_S * 4)) python3 "tests/real_clients/$t.py"
 done
 

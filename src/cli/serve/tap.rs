@@ -124,9 +124,10 @@ impl<S> Tapped<S> {
     }
 
     fn who(&self) -> String {
+        // An empty id is the broker's to assign, and its note names it.
         match &self.client_id {
-            Some(id) => format!("{} {id:?}", self.peer),
-            None => self.peer.clone(),
+            Some(id) if !id.is_empty() => format!("{} {id:?}", self.peer),
+            _ => self.peer.clone(),
         }
     }
 
