@@ -1,8 +1,13 @@
 //! Subscriptions, QoS flows, persistent sessions and retained messages.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
+use tokio::task::LocalSet;
+
 use super::support::*;
+use crate::broker::{QUEUED_MAX, SUBSCRIPTIONS_MAX, Store};
 use crate::wire::{Disconnect, Packet, Publish, Unsubscribe};
 
 #[tokio::test(start_paused = true)]
@@ -233,6 +238,87 @@ async fn retained_will() {
         let p = late.recv_publish().await;
         assert_eq!((p.topic.as_str(), p.retain), ("will/a", true));
         late.send(Packet::Disconnect(Disconnect::default())).await;
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn store_survives_a_restart() {
+    let store = Rc::new(RefCell::new(Store::new()));
+    // The first broker and its connections die with their LocalSet, as a
+    // crashed turmoil host's do.
+    LocalSet::new()
+        .run_until(async {
+            let h = Harness::with_store(config(), store.clone());
+            let (mut sub, _) = h.connected(connect("sub", false)).await;
+            sub.subscribe(1, &[("t", 1)]).await;
+            let (_clean, _) = h.connected(connect("clean", true)).await;
+            let (mut publ, _) = h.connected(connect("pub", true)).await;
+            publ.send(Packet::Publish(Publish {
+                retain: true,
+                ..publish("t", "kept", 1, 1)
+            }))
+            .await;
+            publ.recv().await;
+            sub.recv_publish().await;
+        })
+        .await;
+    local(async {
+        let h = Harness::with_store(config(), store.clone());
+        let (mut sub, ack) = h.connected(connect("sub", false)).await;
+        assert!(ack.session_present);
+        let p = sub.recv_publish().await;
+        assert_eq!((&p.payload[..], p.dup), (&b"kept"[..], true));
+        let (_c, ack) = h.connected(connect("clean", false)).await;
+        assert!(!ack.session_present, "clean sessions do not survive");
+        let (mut late, _) = h.connected(connect("late", true)).await;
+        late.subscribe(1, &[("t", 0)]).await;
+        assert!(late.recv_publish().await.retain);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscription_limit_refuses_and_notes() {
+    local(async {
+        let h = Harness::new(config());
+        let (mut c, _) = h.connected(connect("a", true)).await;
+        let names: Vec<String> = (0..=SUBSCRIPTIONS_MAX).map(|i| format!("f/{i}")).collect();
+        let filters: Vec<(&str, u8)> = names.iter().map(|n| (n.as_str(), 0)).collect();
+        let ack = c.subscribe(1, &filters).await;
+        assert_eq!(
+            ack.codes.iter().filter(|&&c| c == 0).count(),
+            SUBSCRIPTIONS_MAX
+        );
+        assert_eq!(ack.codes.last(), Some(&0x80));
+        h.assert_note(&format!(
+            "subscription limit of {SUBSCRIPTIONS_MAX} reached for a: refused f/{SUBSCRIPTIONS_MAX}"
+        ));
+        // Re-subscribing to a known filter is still fine at the limit.
+        assert_eq!(c.subscribe(2, &[("f/0", 1)]).await.codes, vec![1]);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn offline_queue_is_bounded() {
+    local(async {
+        let h = Harness::new(config());
+        let (mut sub, _) = h.connected(connect("sub", false)).await;
+        sub.subscribe(1, &[("t", 1)]).await;
+        sub.send(Packet::Disconnect(Disconnect::default())).await;
+        sub.expect_closed().await;
+        let (mut publ, _) = h.connected(connect("pub", true)).await;
+        for i in 0..=QUEUED_MAX {
+            let id = u16::try_from(i % 60_000 + 1).unwrap_or(1);
+            publ.send(Packet::Publish(publish("t", "x", 1, id))).await;
+            assert_eq!(publ.recv().await, Packet::PubAck(id));
+        }
+        h.assert_note("queue of sub full: dropped message to t");
+        assert_eq!(
+            h.notes().iter().filter(|n| n.starts_with("queue")).count(),
+            1
+        );
     })
     .await;
 }

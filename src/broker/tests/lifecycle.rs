@@ -1,14 +1,17 @@
 //! The connection life cycle: CONNECT checks, session-present, takeover,
 //! keep-alive, the will.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use tokio::io::DuplexStream;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::support::*;
-use crate::broker::TakeoverWill;
-use crate::wire::{Disconnect, Packet, connack_code};
+use crate::broker::{Listener, TakeoverWill};
+use crate::wire::{Disconnect, LEVEL_V311, Packet, Reader, Writer, connack_code};
 
 #[tokio::test(start_paused = true)]
 async fn connack_codes() {
@@ -294,6 +297,77 @@ async fn malformed_packet_closes_only_that_connection() {
         assert_eq!(obs.recv_publish().await.topic, "will/a");
         obs.send(Packet::PingReq).await;
         assert_eq!(obs.recv().await, Packet::PingResp);
+    })
+    .await;
+}
+
+/// Hands in-memory streams to `serve` as if they were accepted.
+struct ChannelListener(RefCell<mpsc::UnboundedReceiver<DuplexStream>>);
+
+impl Listener for ChannelListener {
+    type Stream = DuplexStream;
+    async fn accept(&self) -> std::io::Result<(DuplexStream, String)> {
+        let next = self.0.borrow_mut().try_recv();
+        match next {
+            Ok(s) => Ok((s, "peer".into())),
+            Err(_) => Err(std::io::Error::other("no connection waiting")),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn serve_runs_one_task_per_connection() {
+    local(async {
+        let h = Harness::new(config());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut clients = Vec::new();
+        for id in ["a", "b"] {
+            let (ours, theirs) = tokio::io::duplex(4096);
+            tx.send(theirs).ok();
+            let (r, w) = tokio::io::split(ours);
+            clients.push((
+                id,
+                Client {
+                    reader: Reader::new(r, Some(LEVEL_V311)),
+                    writer: Writer::new(w, LEVEL_V311),
+                },
+            ));
+        }
+        let broker = h.broker.clone();
+        tokio::task::spawn_local(
+            async move { broker.serve(ChannelListener(RefCell::new(rx))).await },
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        h.assert_note("accept failed: no connection waiting");
+        for (id, c) in &mut clients {
+            assert_eq!(c.connect(connect(id, true)).await.code, 0);
+        }
+        // Accepted after errors: the loop goes on.
+        let (ours, theirs) = tokio::io::duplex(4096);
+        tx.send(theirs).ok();
+        let (r, w) = tokio::io::split(ours);
+        let mut late = Client {
+            reader: Reader::new(r, Some(LEVEL_V311)),
+            writer: Writer::new(w, LEVEL_V311),
+        };
+        assert_eq!(late.connect(connect("late", true)).await.code, 0);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn keep_alive_factor_is_configurable() {
+    local(async {
+        let mut cfg = config();
+        cfg.keep_alive_factor = 2.0;
+        let h = Harness::new(cfg);
+        let mut cc = connect("a", true);
+        cc.keep_alive_s = 3;
+        let (mut c, _) = h.connected(cc).await;
+        let start = Instant::now();
+        c.expect_closed().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(6));
+        h.assert_note("keep-alive expired for a after 6s of silence");
     })
     .await;
 }

@@ -4,3 +4,4 @@
 mod delivery;
 mod lifecycle;
 mod support;
+mod turmoil_net;
