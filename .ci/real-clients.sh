@@ -73,7 +73,7 @@ if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
     apt-get update -qq >/dev/null || die "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto-clients >/dev/null ||
         die "apt-get install mosquitto-clients failed"
-    python3 -m pip install -q --disable-pip-version-check "paho-mqtt==$PAHO_VERSION" ||
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "paho-mqtt==$PAHO_VERSION" ||
         die "pip install paho-mqtt==$PAHO_VERSION failed"
 fi
 command -v mosquitto_sub >/dev/null || die "mosquitto_sub is not installed"

@@ -298,3 +298,27 @@ fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn the_broker_config_parser_checks_values_where_they_are() {
+    use mqtt_sim::broker::{BrokerConfig, TakeoverWill};
+    use mqtt_sim::scenario::parse_broker_config;
+    let path = std::path::Path::new("broker.yaml");
+
+    assert_eq!(
+        parse_broker_config("", path).unwrap(),
+        BrokerConfig::default()
+    );
+    let c =
+        parse_broker_config("takeover_will: mosquitto\nallow_anonymous: false\n", path).unwrap();
+    assert_eq!(c.takeover_will, TakeoverWill::Mosquitto);
+    assert!(!c.allow_anonymous);
+
+    let e = parse_broker_config("max_qos: 1\nkeep_alive_factor: 0\n", path).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "broker.yaml:2:20: `keep_alive_factor` must be more than 0 and at most 100, got 0"
+    );
+    let e = parse_broker_config("max_qos: 3\n", path).unwrap_err();
+    assert!(e.to_string().starts_with("broker.yaml:1:10: "), "{e}");
+}
