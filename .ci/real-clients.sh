@@ -9,12 +9,13 @@
 #
 # SKIP_INSTALL=1 skips apt-get and pip when both are already there.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 PAHO_VERSION=2.1.0
 WAIT_S=10
 WORK=$(mktemp -d)
 SERVER_PID=
+LOGIN_PID=
 passed=0
 failed=0
 
@@ -36,6 +37,7 @@ stop_server() {
 }
 
 cleanup() {
+    [[ -n "$LOGIN_PID" ]] && kill -KILL "$LOGIN_PID" 2>/dev/null
     stop_server
     rm -rf "$WORK"
 }
@@ -151,11 +153,66 @@ retained_mosquitto() {
     [[ -z "$got" ]] || { echo "deleted retained message still sent: '$got'"; return 1; }
 }
 
-# Real clients reject what the spec forbids; a bad login must be refused.
-# `users` is not set here, so an anonymous client is simply accepted.
+# Without `users` in the config, an anonymous client is accepted.
 connect_anonymous() {
-    timeout "$WAIT_S" mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 0 -t real/anon -m x -d |
-        grep -q 'received CONNACK (0)'
+    local out
+    out=$(timeout "$WAIT_S" mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 0 -t real/anon -m x -d 2>&1)
+    [[ "$out" == *"received CONNACK (0)"* ]] || { echo "$out"; return 1; }
+}
+
+# A second server with a config file: `users` requires a login, and a
+# wrong password is refused with CONNACK 4.
+login_from_config() {
+    printf 'users: {alice: secret}\nmax_qos: 1\n' >"$WORK/login.yaml"
+    "$BIN" serve --listen 127.0.0.1:0 --config "$WORK/login.yaml" >"$WORK/login.log" 2>&1 &
+    LOGIN_PID=$!
+    wait_for "$WORK/login.log" 'listening on' || { echo "no second server"; cat "$WORK/login.log"; return 1; }
+    local port out
+    port=$(sed -nE 's/.*listening on 127\.0\.0\.1:([0-9]+).*/\1/p' "$WORK/login.log" | head -n1)
+    if out=$(timeout "$WAIT_S" mosquitto_pub -h 127.0.0.1 -p "$port" -u alice -P wrong -t real/login -m x 2>&1) ||
+        [[ "$out" != *"ad user name or password"* ]]; then
+        echo "wrong password: $out"; return 1
+    fi
+    if out=$(timeout "$WAIT_S" mosquitto_pub -h 127.0.0.1 -p "$port" -t real/login -m x 2>&1); then
+        echo "no login was accepted: $out"; return 1
+    fi
+    timeout "$WAIT_S" mosquitto_pub -h 127.0.0.1 -p "$port" -u alice -P secret -t real/login -m x ||
+        { echo "the right password was refused"; return 1; }
+    # max_qos: 1 grants QoS 1 for a QoS 2 subscription.
+    out=$(timeout "$WAIT_S" mosquitto_sub -h 127.0.0.1 -p "$port" -u alice -P secret -q 2 -t real/login -W 1 -d 2>&1)
+    [[ "$out" == *"Subscribed (mid: 1): 1"* ]] || { echo "max_qos not applied: $out"; return 1; }
+    kill -TERM "$LOGIN_PID"
+    wait "$LOGIN_PID" || { echo "the second server exited with $?"; return 1; }
+    LOGIN_PID=
+    grep -qE 'note: refused .*: wrong password' "$WORK/login.log" || { cat "$WORK/login.log"; return 1; }
+}
+
+# A client that hangs (SIGSTOP) with keep alive 5s is closed by the broker
+# after 1.5 x 5s of silence [MQTT-3.1.2-24], and its will is published.
+keep_alive_expiry() {
+    local will_out="$WORK/ka-will.out" victim_out="$WORK/ka-victim.out"
+    stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$PORT" -i ka-watcher -q 1 -t real/ka/will \
+        -C 1 -W 20 -d -F 'MSG %t %p' >"$will_out" 2>&1 &
+    local watcher=$!
+    wait_for "$will_out" 'received SUBACK' || { echo "watcher: no SUBACK"; kill "$watcher"; return 1; }
+    stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$PORT" -i ka-victim -k 5 -t real/ka/x \
+        --will-topic real/ka/will --will-payload hung --will-qos 1 -d >"$victim_out" 2>&1 &
+    local victim=$!
+    wait_for "$victim_out" 'received SUBACK' || { echo "victim: no SUBACK"; kill "$watcher" "$victim"; return 1; }
+    kill -STOP "$victim"
+    local started=$SECONDS
+    if ! timeout 20 tail --pid="$watcher" -f /dev/null; then
+        kill "$watcher"; kill -KILL "$victim"
+        echo "no will within 20s"; cat "$will_out"; return 1
+    fi
+    local waited=$((SECONDS - started))
+    kill -KILL "$victim"
+    wait "$victim" 2>/dev/null
+    grep -q '^MSG real/ka/will hung$' "$will_out" || { echo "will not received:"; cat "$will_out"; return 1; }
+    grep -q 'note: keep-alive expired for ka-victim after 7.5s' "$WORK/server.log" ||
+        { echo "no keep-alive note in the server log"; return 1; }
+    # 7.5s after the last packet; SECONDS is whole seconds, hence the slack.
+    [[ $waited -ge 6 && $waited -le 10 ]] || { echo "will after ${waited}s, wanted about 7.5s"; return 1; }
 }
 
 echo "== tests"
@@ -164,6 +221,8 @@ check mosquitto-qos1 qos_round_trip 1
 check mosquitto-qos2 qos_round_trip 2
 check mosquitto-retained retained_mosquitto
 check mosquitto-connect connect_anonymous
+check mosquitto-login-config login_from_config
+check mosquitto-keep-alive-expiry keep_alive_expiry
 
 ## Tests with paho-mqtt (tests/real_clients/*.py)
 

@@ -55,11 +55,12 @@ impl Server {
         Server { child, addr, log }
     }
 
-    /// Stops the server as `kill` would and returns its log.
-    fn stop(mut self) -> Vec<String> {
+    /// Stops the server with a signal (`-TERM`, `-INT`) as `kill` sends it,
+    /// and returns its log.
+    fn stop(mut self, signal: &str) -> Vec<String> {
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status();
-        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let sent = Command::new("kill").args([signal, &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill {signal} {pid}");
         let mut waited = Duration::ZERO;
         let status = loop {
             if let Some(s) = self.child.try_wait().expect("wait for the server") {
@@ -200,7 +201,7 @@ async fn serves_a_real_tcp_client_and_stops_on_sigterm() {
         "the broker closes after DISCONNECT: {end:?}"
     );
 
-    let log = server.stop();
+    let log = server.stop("-TERM");
     let has = |needle: &str| log.iter().any(|l| l.contains(needle));
     assert!(has("] accepted"), "{log:#?}");
     assert!(
@@ -253,9 +254,14 @@ async fn the_config_file_sets_the_brokers_options() {
         "max_qos: 1 grants QoS 1 for a QoS 2 subscription"
     );
 
-    let log = server.stop();
+    let log = server.stop("-INT");
     assert!(
         log.iter().any(|l| l.contains("note: refused anon")),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.ends_with("stopping: interrupted (Ctrl-C)")),
         "{log:#?}"
     );
     let _ = std::fs::remove_dir_all(dir);

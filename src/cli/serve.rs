@@ -72,6 +72,13 @@ async fn run(listen: &str, config: BrokerConfig) -> anyhow::Result<u8> {
             return Ok(EXIT_INVALID);
         }
     };
+    let mut stop = match StopSignals::register() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot handle Ctrl-C and SIGTERM: {e}");
+            return Ok(EXIT_FAILED);
+        }
+    };
     let log: Log = Rc::new(|text| log_line(&text));
     match listener.local_addr() {
         Ok(addr) => log_line(&format!("listening on {addr}")),
@@ -85,7 +92,7 @@ async fn run(listen: &str, config: BrokerConfig) -> anyhow::Result<u8> {
     };
     tokio::select! {
         biased;
-        why = stop_signal() => {
+        why = stop.wait() => {
             log_line(&format!("stopping: {why}"));
             Ok(0)
         }
@@ -102,27 +109,49 @@ async fn run(listen: &str, config: BrokerConfig) -> anyhow::Result<u8> {
     // connection task, which closes their sockets.
 }
 
-/// Resolves on Ctrl-C, or on SIGTERM where there is one; says which.
-async fn stop_signal() -> &'static str {
+/// The signals that stop the broker: Ctrl-C, and SIGTERM where there is
+/// one. They are registered before the "listening" line, so that a signal
+/// sent once that line is out is never lost (or, for SIGINT inherited as
+/// ignored by a background job, never ignored).
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            return tokio::select! {
-                biased;
-                r = tokio::signal::ctrl_c() => interrupted(r),
-                _ = term.recv() => "terminated (SIGTERM)",
-            };
-        }
-    }
-    interrupted(tokio::signal::ctrl_c().await)
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
 }
 
-fn interrupted(r: io::Result<()>) -> &'static str {
-    match r {
-        Ok(()) => "interrupted (Ctrl-C)",
-        // Without a Ctrl-C handler the broker would run until killed.
-        Err(_) => "Ctrl-C cannot be handled here",
+impl StopSignals {
+    #[cfg(unix)]
+    fn register() -> io::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn register() -> io::Result<StopSignals> {
+        Ok(StopSignals {})
+    }
+
+    /// Resolves when a stop signal arrives; says which.
+    #[cfg(unix)]
+    async fn wait(&mut self) -> &'static str {
+        tokio::select! {
+            biased;
+            _ = self.interrupt.recv() => "interrupted (Ctrl-C)",
+            _ = self.terminate.recv() => "terminated (SIGTERM)",
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn wait(&mut self) -> &'static str {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "interrupted (Ctrl-C)",
+            // Without a Ctrl-C handler the broker would run until killed.
+            Err(_) => "Ctrl-C cannot be handled here",
+        }
     }
 }
 

@@ -151,7 +151,7 @@ impl<S> Tapped<S> {
                 Decoded::Packet(_) => {}
                 Decoded::Failed(why) => {
                     self.inbound = None;
-                    self.line(format!("undecodable bytes from the client: {why}"));
+                    self.line(format!("cannot decode the client's packets: {why}"));
                 }
             }
         }
