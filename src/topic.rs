@@ -1,48 +1,87 @@
-//! Topic names and filters, as MQTT 3.1.1 section 4.7 defines them. Shared by
-//! the broker (routing) and expectations (`receives: {topic: will/#}`).
+//! Topic names and topic filters, exactly as MQTT 3.1.1 section 4.7 defines them.
+//! Shared by the broker (routing, validation) and expectations
+//! (`receives: {topic: will/#}` matches as a filter).
 
-/// Whether `filter` matches `topic`. The filter is assumed valid (see
-/// [`is_valid_filter`]); an invalid one matches what its levels spell.
+/// Why a topic name or filter is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicError {
+    /// Topic names and filters are at least one character long [MQTT-4.7.3-1].
+    Empty,
+    /// U+0000 is not allowed in any string [MQTT-4.7.3-2].
+    Nul,
+    /// A topic name contains `+` or `#` [MQTT-3.3.2-2].
+    WildcardInName,
+    /// `#` not alone in the last level [MQTT-4.7.1-2], or `+` not alone in
+    /// its level [MQTT-4.7.1-3].
+    BadWildcard,
+}
+
+impl std::fmt::Display for TopicError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TopicError::Empty => "empty topic",
+            TopicError::Nul => "topic contains U+0000",
+            TopicError::WildcardInName => "wildcard in topic name",
+            TopicError::BadWildcard => "misplaced wildcard in topic filter",
+        })
+    }
+}
+
+/// Checks a topic name, the topic of a PUBLISH or a will.
+pub fn validate_name(name: &str) -> Result<(), TopicError> {
+    if name.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if name.contains('\0') {
+        return Err(TopicError::Nul);
+    }
+    if name.contains(['+', '#']) {
+        return Err(TopicError::WildcardInName);
+    }
+    Ok(())
+}
+
+/// Checks a topic filter of SUBSCRIBE or UNSUBSCRIBE.
+pub fn validate_filter(filter: &str) -> Result<(), TopicError> {
+    if filter.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if filter.contains('\0') {
+        return Err(TopicError::Nul);
+    }
+    let mut levels = filter.split('/').peekable();
+    while let Some(level) = levels.next() {
+        let last = levels.peek().is_none();
+        match level {
+            "#" if last => {}
+            "+" => {}
+            _ if level.contains(['+', '#']) => return Err(TopicError::BadWildcard),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether a valid filter matches a valid topic name.
 ///
-/// `#` matches the parent level too (`sport/#` matches `sport`) and a topic
-/// beginning with `$` is not matched by a filter beginning with a wildcard
-/// [MQTT-4.7.2-1].
-pub fn matches(filter: &str, topic: &str) -> bool {
-    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+/// `sport/#` matches `sport` too, because `#` also stands for the parent
+/// level [MQTT-4.7.1-2]. A filter starting with a wildcard does not match a
+/// topic starting with `$` [MQTT-4.7.2-1].
+pub fn matches(filter: &str, name: &str) -> bool {
+    if name.starts_with('$') && filter.starts_with(['+', '#']) {
         return false;
     }
     let mut f = filter.split('/');
-    let mut t = topic.split('/');
+    let mut n = name.split('/');
     loop {
-        match (f.next(), t.next()) {
+        match (f.next(), n.next()) {
             (Some("#"), _) => return true,
             (Some("+"), Some(_)) => {}
-            (Some(fl), Some(tl)) if fl == tl => {}
+            (Some(fl), Some(nl)) if fl == nl => {}
             (None, None) => return true,
             _ => return false,
         }
     }
-}
-
-/// Whether a subscription filter is well formed: not empty, `#` only as the
-/// whole last level, `+` only as a whole level [MQTT-4.7.1-2], [MQTT-4.7.1-3].
-pub fn is_valid_filter(filter: &str) -> bool {
-    if filter.is_empty() {
-        return false;
-    }
-    let levels: Vec<&str> = filter.split('/').collect();
-    let last = levels.len() - 1;
-    levels.iter().enumerate().all(|(i, level)| match *level {
-        "#" => i == last,
-        "+" => true,
-        l => !l.contains('#') && !l.contains('+'),
-    })
-}
-
-/// Whether a topic name (in a PUBLISH) is well formed: not empty, and free
-/// of wildcards [MQTT-3.3.2-2], [MQTT-4.7.3-1].
-pub fn is_valid_name(topic: &str) -> bool {
-    !topic.is_empty() && !topic.contains(['+', '#'])
 }
 
 #[cfg(test)]
@@ -50,37 +89,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wildcards_match_as_the_spec_says() {
-        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1"));
-        assert!(matches(
-            "sport/tennis/player1/#",
-            "sport/tennis/player1/ranking"
-        ));
-        assert!(matches("sport/#", "sport"));
-        assert!(matches("#", "a/b/c"));
-        assert!(matches("sport/+", "sport/"));
-        assert!(!matches("sport/+", "sport"));
-        assert!(matches("+/+", "/finance"));
-        assert!(matches("/+", "/finance"));
-        assert!(!matches("+", "/finance"));
-        assert!(!matches("a/b", "a/b/c"));
-        assert!(!matches("a/b/c", "a/b"));
+    fn names() {
+        assert_eq!(validate_name("a/b"), Ok(()));
+        assert_eq!(validate_name("/"), Ok(()));
+        assert_eq!(validate_name("$SYS/x"), Ok(()));
+        assert_eq!(validate_name(""), Err(TopicError::Empty));
+        assert_eq!(validate_name("a/+"), Err(TopicError::WildcardInName));
+        assert_eq!(validate_name("a/#"), Err(TopicError::WildcardInName));
+        assert_eq!(validate_name("a#"), Err(TopicError::WildcardInName));
+        assert_eq!(validate_name("a\0b"), Err(TopicError::Nul));
     }
 
     #[test]
-    fn dollar_topics_are_not_matched_by_leading_wildcards() {
-        assert!(!matches("#", "$SYS/x"));
-        assert!(!matches("+/x", "$SYS/x"));
-        assert!(matches("$SYS/#", "$SYS/x"));
-    }
-
-    #[test]
-    fn filter_validity() {
-        for ok in ["a", "a/#", "#", "+", "+/+/#", "a/+/b", "/", "a//b"] {
-            assert!(is_valid_filter(ok), "{ok}");
+    fn filters() {
+        for ok in ["#", "+", "a/#", "+/+", "/+", "a/+/b", "+/#", "a//b", "/"] {
+            assert_eq!(validate_filter(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "a/#/b", "a#", "a/b+", "#/a", "sport+"] {
-            assert!(!is_valid_filter(bad), "{bad}");
+        for bad in ["a#", "a/#/b", "#/a", "a+", "a/b+", "+a/b", "##", "a/++"] {
+            assert_eq!(validate_filter(bad), Err(TopicError::BadWildcard), "{bad}");
+        }
+        assert_eq!(validate_filter(""), Err(TopicError::Empty));
+        assert_eq!(validate_filter("a\0"), Err(TopicError::Nul));
+    }
+
+    #[test]
+    fn matching() {
+        let yes = [
+            ("a/b", "a/b"),
+            ("#", "a/b/c"),
+            ("#", "/"),
+            ("sport/#", "sport"),
+            ("sport/#", "sport/"),
+            ("sport/#", "sport/tennis/player1"),
+            ("sport/+", "sport/"),
+            ("sport/+/player1", "sport/tennis/player1"),
+            ("+", "sport"),
+            ("+/+", "/finance"),
+            ("/+", "/finance"),
+            ("+/#", "a"),
+            ("$SYS/#", "$SYS/x"),
+            ("$SYS/+", "$SYS/x"),
+        ];
+        for (f, n) in yes {
+            assert!(matches(f, n), "{f} should match {n}");
+        }
+        let no = [
+            ("a/b", "a/c"),
+            ("a/b", "a/b/c"),
+            ("a/b/c", "a/b"),
+            ("sport/+", "sport"),
+            ("sport/+", "sport/a/b"),
+            ("+", "/finance"),
+            ("+", "a/b"),
+            ("#", "$SYS/x"),
+            ("+/x", "$SYS/x"),
+            ("A", "a"),
+        ];
+        for (f, n) in no {
+            assert!(!matches(f, n), "{f} should not match {n}");
         }
     }
 }

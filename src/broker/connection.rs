@@ -16,7 +16,8 @@ use crate::wire::{
 use super::router::Publication;
 use super::session::{Send, Session};
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
-use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX, topic};
+use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX};
+use crate::topic;
 
 /// Why a connection ended; decides the will and the note.
 #[derive(Debug)]

@@ -44,7 +44,6 @@ mod connection;
 mod router;
 mod session;
 mod takeover;
-pub mod topic;
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,8 @@
 use bytes::Bytes;
 
 use super::session::{Message, Retained};
-use super::{Broker, RETAINED_MAX, topic};
+use super::{Broker, RETAINED_MAX};
+use crate::topic;
 
 /// An application message as published: by a client or as a will.
 #[derive(Debug, Clone)]

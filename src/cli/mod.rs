@@ -1,7 +1,10 @@
 //! The commands of the `mqtt-sim` binary, one module each, and what they
 //! share.
 
+pub mod coverage;
+pub mod diagram;
 pub mod list;
+pub mod pcap;
 pub mod run;
 pub mod serve;
 pub mod validate;

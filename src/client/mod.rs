@@ -428,7 +428,13 @@ impl<C: Connector> Client<C> {
 
     fn write_failed(&mut self, e: wire::WireError) {
         self.error(format!("write failed: {e}"));
-        self.lose_connection(ClosedBy::Broker);
+        // A packet this client cannot encode is the client giving up; a
+        // transport error means the other side is gone.
+        let by = match e {
+            wire::WireError::Io(_) => ClosedBy::Broker,
+            _ => ClosedBy::Client,
+        };
+        self.lose_connection(by);
     }
 
     /// The client ends the connection itself: the stream is shut down and

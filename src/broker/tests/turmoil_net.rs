@@ -10,8 +10,13 @@ use super::support::{config, connect, with_will};
 
 #[test]
 fn keep_alive_and_will_over_turmoil() {
+    // A fixed latency, so that the close comes exactly 3s after the CONNACK
+    // is seen: with turmoil's default random latency the two legs differ.
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_secs(60))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(1))
+        .rng_seed(1)
         .build();
     sim.host("broker", || async {
         let broker = Broker::new(config(), Rc::new(|_| {}));
