@@ -99,6 +99,16 @@ enum Command {
         /// `will/my-case`.
         name: String,
     },
+    /// Run the reference broker over real TCP, in real time, for real
+    /// clients; Ctrl-C stops it.
+    Serve {
+        /// Address to listen on; port 0 picks a free port (the log says which).
+        #[arg(long, default_value = cli::serve::LISTEN_DEFAULT)]
+        listen: String,
+        /// Broker options: the keys of a scenario's broker entry, as YAML.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Which normative statements the scenarios' `spec:` tags cover.
     Coverage {
         #[arg(default_value = "scenarios")]
@@ -142,6 +152,7 @@ fn main() -> ExitCode {
         Command::List { dir } => cli::list::list(&dir),
         Command::Check { paths, update } => cli::check::check(&paths, update),
         Command::New { name } => cli::new::new(&name),
+        Command::Serve { listen, config } => cli::serve::serve(&listen, config.as_deref()),
         Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
         Command::Coverage {
             dir,

@@ -8,6 +8,7 @@ pub mod list;
 pub mod new;
 pub mod pcap;
 pub mod run;
+pub mod serve;
 pub mod style;
 pub mod validate;
 

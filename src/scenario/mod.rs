@@ -118,6 +118,37 @@ fn parse_unexplained(source: &str, path: &Path) -> Result<Scenario, Error> {
     validate::build(raw, &index, path, &stem)
 }
 
+/// Parses one broker's options, written as the whole document with the
+/// keys of an entry under `brokers` (`mqtt-sim serve --config`). An empty
+/// document is the default broker. Errors are located like [`parse`]'s.
+pub fn parse_broker_config(source: &str, path: &Path) -> Result<BrokerSpec, Error> {
+    if source.len() > MAX_SOURCE_BYTES {
+        let message = format!(
+            "the file is {} bytes; at most {MAX_SOURCE_BYTES}",
+            source.len()
+        );
+        return Err(Error::new(ErrorKind::Scenario, message).at(Location {
+            file: path.to_path_buf(),
+            line: 1,
+            column: 1,
+        }));
+    }
+    let raw: Option<raw::RawBroker> =
+        serde_yaml::from_str(source).map_err(|e| from_serde(&e, source, path))?;
+    let index = locate::PosIndex::build(source).map_err(|e| {
+        Error::new(
+            ErrorKind::Scenario,
+            format!("the YAML could not be read: {}", e.message),
+        )
+        .at(Location {
+            file: path.to_path_buf(),
+            line: e.pos.line,
+            column: e.pos.column,
+        })
+    })?;
+    validate::broker_alone(raw.unwrap_or_default(), &index, path)
+}
+
 /// Reads and parses a scenario file. An unreadable file is
 /// [`ErrorKind::Io`]; anything wrong inside it is [`ErrorKind::Scenario`].
 pub fn load(path: &Path) -> Result<Scenario, Error> {

@@ -251,6 +251,19 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
     })
 }
 
+/// A broker's options written as a whole document, as `mqtt-sim serve
+/// --config` reads them: the same checks as an entry under `brokers`.
+pub fn broker_alone(raw: RawBroker, idx: &PosIndex, file: &Path) -> Result<BrokerSpec, Error> {
+    let cx = Ctx {
+        idx,
+        file,
+        brokers: Vec::new(),
+        clients: Vec::new(),
+        filler: FillerPool::default(),
+    };
+    broker(&cx, "", raw)
+}
+
 fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, Error> {
     let d = BrokerSpec::default();
     let keep_alive_factor = match b.keep_alive_factor {

@@ -1,0 +1,191 @@
+//! `mqtt-sim serve`: the reference broker over real TCP, in real time, for
+//! real clients.
+//!
+//! The broker is the simulation's own ([`mqtt_sim::broker::Broker`]), not
+//! a copy: it is generic over its listener. It is single-threaded by design,
+//! so it runs on a current-thread runtime inside a `LocalSet`.
+//!
+//! This is outside the simulation, so it is the one place that reads the
+//! wall clock: each log line starts with a UTC timestamp. The determinism
+//! guard exempts this module by its name (`serve`); keep wall-clock code
+//! here and nowhere else.
+//!
+//! Log lines go to stdout, one per event: listening, a connection accepted,
+//! its CONNECT and CONNACK, its close and why, every broker note, and the
+//! stop. Errors that stop the command go to stderr.
+
+mod tap;
+
+use std::io;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use mqtt_sim::broker::{self, Broker, BrokerConfig, Notes};
+use mqtt_sim::scenario;
+use tokio::net::TcpListener;
+use tokio::task::LocalSet;
+
+use super::{EXIT_FAILED, EXIT_INVALID};
+use tap::{Log, Tapped};
+
+/// How long accepting pauses after it failed (out of file descriptors, a
+/// connection aborted before it was accepted), so that a persistent failure
+/// does not spin.
+const ACCEPT_RETRY_WAIT: Duration = Duration::from_millis(100);
+
+/// The default `--listen` address.
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:1883";
+
+pub fn serve(listen: &str, config: Option<&Path>) -> anyhow::Result<u8> {
+    let config = match config {
+        None => BrokerConfig::default(),
+        Some(path) => match load_config(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(EXIT_INVALID);
+            }
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    LocalSet::new().block_on(&runtime, run(listen, config))
+}
+
+/// Reads a broker config file: the keys of one entry under a scenario's
+/// `brokers`, parsed by the scenario parser itself.
+fn load_config(path: &Path) -> Result<BrokerConfig, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read broker config file {}: {e}", path.display()))?;
+    let source = String::from_utf8(bytes)
+        .map_err(|_| format!("{}: the file is not valid UTF-8", path.display()))?;
+    scenario::parse_broker_config(&source, path).map_err(|e| e.to_string())
+}
+
+async fn run(listen: &str, config: BrokerConfig) -> anyhow::Result<u8> {
+    let listener = match TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {listen}: {e}");
+            return Ok(EXIT_INVALID);
+        }
+    };
+    let mut stop = match StopSignals::register() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot handle Ctrl-C and SIGTERM: {e}");
+            return Ok(EXIT_FAILED);
+        }
+    };
+    let log: Log = Rc::new(|text| log_line(&text));
+    match listener.local_addr() {
+        Ok(addr) => log_line(&format!("listening on {addr}")),
+        Err(_) => log_line(&format!("listening on {listen}")),
+    }
+    let notes: Notes = Rc::new(|text| log_line(&format!("note: {text}")));
+    let broker = Broker::new(config, notes);
+    let served = Logged {
+        inner: listener,
+        log,
+    };
+    tokio::select! {
+        biased;
+        why = stop.wait() => {
+            log_line(&format!("stopping: {why}"));
+            Ok(0)
+        }
+        r = broker.serve(served) => {
+            let why = match r {
+                Ok(()) => "the accept loop ended".to_string(),
+                Err(e) => e.to_string(),
+            };
+            eprintln!("error: the broker stopped: {why}");
+            Ok(EXIT_FAILED)
+        }
+    }
+    // Leaving `select!` drops the broker's accept loop and with it every
+    // connection task, which closes their sockets.
+}
+
+/// The signals that stop the broker: Ctrl-C, and SIGTERM where there is
+/// one. They are registered before the "listening" line, so that a signal
+/// sent once that line is out is never lost (or, for SIGINT inherited as
+/// ignored by a background job, never ignored).
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    #[cfg(unix)]
+    fn register() -> io::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn register() -> io::Result<StopSignals> {
+        Ok(StopSignals {})
+    }
+
+    /// Resolves when a stop signal arrives; says which.
+    #[cfg(unix)]
+    async fn wait(&mut self) -> &'static str {
+        tokio::select! {
+            biased;
+            _ = self.interrupt.recv() => "interrupted (Ctrl-C)",
+            _ = self.terminate.recv() => "terminated (SIGTERM)",
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn wait(&mut self) -> &'static str {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "interrupted (Ctrl-C)",
+            // Without a Ctrl-C handler the broker would run until killed.
+            Err(_) => "Ctrl-C cannot be handled here",
+        }
+    }
+}
+
+/// A tokio listener whose connections are tapped and logged. A failed
+/// accept is logged and retried: one bad connection must not stop the
+/// broker, whose accept loop ends at the first error it sees.
+struct Logged {
+    inner: TcpListener,
+    log: Log,
+}
+
+impl broker::Listener for Logged {
+    type Stream = Tapped<tokio::net::TcpStream>;
+
+    async fn accept(&self) -> io::Result<(Self::Stream, String)> {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, addr)) => {
+                    let peer = addr.to_string();
+                    (self.log)(format!("[{peer}] accepted"));
+                    let tapped = Tapped::new(stream, peer.clone(), self.log.clone());
+                    return Ok((tapped, peer));
+                }
+                Err(e) => {
+                    (self.log)(format!("accept failed: {e}; retrying"));
+                    tokio::time::sleep(ACCEPT_RETRY_WAIT).await;
+                }
+            }
+        }
+    }
+}
+
+/// One log line on stdout, after the wall-clock time in UTC.
+fn log_line(text: &str) {
+    let now = humantime::format_rfc3339_millis(SystemTime::now());
+    println!("{now} {text}");
+}

@@ -1,0 +1,391 @@
+//! A tap on one accepted connection: it passes every byte through unchanged
+//! and decodes a copy, so that `serve` can log the connection's life (its
+//! CONNECT, the CONNACK it got, how it closed) without the broker knowing.
+//!
+//! The broker reports what it decides through notes; what a client sent is
+//! on the wire only, and this is where the wire is read a second time.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use mqtt_sim::wire::{Connect, LEVEL_V311, Packet, Reader, connack_code};
+
+/// Where a tap's lines go: `serve` prefixes each with a timestamp.
+pub type Log = Rc<dyn Fn(String)>;
+
+/// Bytes handed to a [`Reader`] by hand. Its reads are pending while it is
+/// empty, so a read polled once stops where the bytes run out.
+#[derive(Clone, Default)]
+struct Feed(Rc<RefCell<VecDeque<u8>>>);
+
+impl AsyncRead for Feed {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let mut q = self.0.borrow_mut();
+        if q.is_empty() {
+            return Poll::Pending;
+        }
+        let n = q.len().min(buf.remaining());
+        let (a, b) = q.as_slices();
+        let from_a = n.min(a.len());
+        buf.put_slice(a.get(..from_a).unwrap_or_default());
+        buf.put_slice(b.get(..n - from_a).unwrap_or_default());
+        q.drain(..n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A decoder for one direction of a connection. Its memory is bounded by
+/// the [`Reader`]'s packet size limit: the feed is drained on every push.
+struct Mirror {
+    feed: Feed,
+    reader: Reader<Feed>,
+}
+
+/// What one direction's decoder made of new bytes.
+enum Decoded {
+    Packet(Packet),
+    /// Undecodable: stop mirroring this direction; the broker decides what
+    /// the connection's fate is and says so in a note.
+    Failed(String),
+}
+
+impl Mirror {
+    fn new(level: Option<u8>) -> Mirror {
+        let feed = Feed::default();
+        Mirror {
+            reader: Reader::new(feed.clone(), level),
+            feed,
+        }
+    }
+
+    /// Every packet that the bytes so far complete.
+    fn push(&mut self, bytes: &[u8]) -> Vec<Decoded> {
+        self.feed.0.borrow_mut().extend(bytes);
+        let mut out = Vec::new();
+        loop {
+            // `Reader::read` is cancel-safe, so a read polled once and
+            // dropped while pending loses nothing; the feed never wakes.
+            let read = std::pin::pin!(self.reader.read());
+            match read.poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Pending => return out,
+                Poll::Ready(Ok(Some(p))) => out.push(Decoded::Packet(p)),
+                // The feed never ends, so the reader never sees EOF.
+                Poll::Ready(Ok(None)) => return out,
+                Poll::Ready(Err(e)) => {
+                    self.feed.0.borrow_mut().clear();
+                    out.push(Decoded::Failed(e.to_string()));
+                    return out;
+                }
+            }
+        }
+    }
+}
+
+/// A stream with a tap; what it saw is logged as it happens and, for the
+/// close, when the broker drops it.
+pub struct Tapped<S> {
+    inner: S,
+    peer: String,
+    log: Log,
+    client_id: Option<String>,
+    /// `None` once the inbound bytes can no longer be decoded.
+    inbound: Option<Mirror>,
+    /// `None` once CONNACK has been seen: nothing after it is logged.
+    outbound: Option<Mirror>,
+    disconnect_seen: bool,
+    eof_seen: bool,
+    error: Option<String>,
+}
+
+impl<S> Tapped<S> {
+    pub fn new(inner: S, peer: String, log: Log) -> Tapped<S> {
+        Tapped {
+            inner,
+            peer,
+            log,
+            client_id: None,
+            inbound: Some(Mirror::new(None)),
+            outbound: Some(Mirror::new(Some(LEVEL_V311))),
+            disconnect_seen: false,
+            eof_seen: false,
+            error: None,
+        }
+    }
+
+    fn who(&self) -> String {
+        // An empty id is the broker's to assign, and its note names it.
+        match &self.client_id {
+            Some(id) if !id.is_empty() => format!("{} {id:?}", self.peer),
+            _ => self.peer.clone(),
+        }
+    }
+
+    fn line(&self, text: String) {
+        (self.log)(format!("[{}] {text}", self.who()));
+    }
+
+    fn saw_inbound(&mut self, bytes: &[u8]) {
+        let Some(m) = &mut self.inbound else { return };
+        let decoded = m.push(bytes);
+        for d in decoded {
+            match d {
+                Decoded::Packet(Packet::Connect(c)) => {
+                    self.client_id = Some(c.client_id.clone());
+                    self.line(describe_connect(&c));
+                }
+                Decoded::Packet(Packet::Disconnect(_)) => {
+                    self.disconnect_seen = true;
+                    self.line("DISCONNECT".to_string());
+                }
+                Decoded::Packet(_) => {}
+                Decoded::Failed(why) => {
+                    self.inbound = None;
+                    self.line(format!("cannot decode the client's packets: {why}"));
+                }
+            }
+        }
+    }
+
+    /// Only the first packet the broker sends is of interest: CONNACK.
+    fn saw_outbound(&mut self, bytes: &[u8]) {
+        let Some(m) = &mut self.outbound else { return };
+        let first = m.push(bytes).into_iter().next();
+        let Some(first) = first else { return };
+        self.outbound = None;
+        if let Decoded::Packet(Packet::ConnAck(a)) = first {
+            self.line(format!(
+                "CONNACK {} ({}), session present {}",
+                a.code,
+                connack_meaning(a.code),
+                u8::from(a.session_present)
+            ));
+        }
+    }
+
+    fn failed(&mut self, e: &io::Error) {
+        if self.error.is_none() {
+            self.error = Some(e.to_string());
+        }
+    }
+}
+
+/// Why the connection closed, as far as the wire tells; the broker's notes
+/// say the rest (keep-alive expiry, takeover, protocol violation).
+fn close_reason(disconnect: bool, eof: bool, error: Option<&str>) -> String {
+    match (disconnect, eof, error) {
+        (true, _, _) => "closed after the client's DISCONNECT".to_string(),
+        (false, _, Some(e)) => format!("closed: {e}"),
+        (false, true, None) => "closed by the client without DISCONNECT".to_string(),
+        (false, false, None) => "closed by the broker".to_string(),
+    }
+}
+
+fn describe_connect(c: &Connect) -> String {
+    let mut s = format!(
+        "CONNECT client id {:?}, clean session {}, keep alive {}s",
+        c.client_id,
+        u8::from(c.clean),
+        c.keep_alive_s
+    );
+    if c.protocol_level != LEVEL_V311 {
+        s.push_str(&format!(", protocol level {}", c.protocol_level));
+    }
+    if let Some(w) = &c.will {
+        s.push_str(&format!(
+            ", will to {} (QoS {}{})",
+            w.topic,
+            w.qos,
+            if w.retain { ", retained" } else { "" }
+        ));
+    }
+    if let Some(u) = &c.username {
+        s.push_str(&format!(", user {u:?}"));
+    }
+    s
+}
+
+fn connack_meaning(code: u8) -> &'static str {
+    match code {
+        connack_code::ACCEPTED => "accepted",
+        connack_code::UNACCEPTABLE_PROTOCOL_VERSION => "unacceptable protocol version",
+        connack_code::IDENTIFIER_REJECTED => "identifier rejected",
+        connack_code::SERVER_UNAVAILABLE => "server unavailable",
+        connack_code::BAD_USERNAME_OR_PASSWORD => "bad user name or password",
+        connack_code::NOT_AUTHORIZED => "not authorized",
+        _ => "unknown code",
+    }
+}
+
+impl<S> Drop for Tapped<S> {
+    fn drop(&mut self) {
+        let reason = close_reason(self.disconnect_seen, self.eof_seen, self.error.as_deref());
+        self.line(reason);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tapped<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        match &polled {
+            Poll::Ready(Ok(())) => {
+                let new = buf.filled().get(before..).unwrap_or_default();
+                if new.is_empty() && buf.remaining() > 0 {
+                    this.eof_seen = true;
+                } else {
+                    let new = new.to_vec();
+                    this.saw_inbound(&new);
+                }
+            }
+            Poll::Ready(Err(e)) => this.failed(e),
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tapped<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        match &polled {
+            Poll::Ready(Ok(n)) => this.saw_outbound(buf.get(..*n).unwrap_or_default()),
+            Poll::Ready(Err(e)) => this.failed(e),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use mqtt_sim::wire::{ConnAck, Disconnect, encode};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn connect(id: &str) -> Packet {
+        Packet::Connect(Connect {
+            protocol_name: "MQTT".into(),
+            protocol_level: LEVEL_V311,
+            client_id: id.into(),
+            clean: true,
+            keep_alive_s: 30,
+            will: None,
+            username: None,
+            password: None,
+        })
+    }
+
+    fn collecting() -> (Log, Rc<RefCell<Vec<String>>>) {
+        let lines = Rc::new(RefCell::new(Vec::new()));
+        let sink = lines.clone();
+        (Rc::new(move |l| sink.borrow_mut().push(l)), lines)
+    }
+
+    #[test]
+    fn a_packet_split_across_pushes_is_decoded_once_whole() {
+        let bytes = encode(&connect("dev-1"), LEVEL_V311).unwrap();
+        let mut m = Mirror::new(None);
+        let (head, tail) = bytes.split_at(5);
+        assert!(m.push(head).is_empty());
+        let got = m.push(tail);
+        assert!(
+            matches!(got.as_slice(), [Decoded::Packet(Packet::Connect(c))] if c.client_id == "dev-1")
+        );
+        assert!(m.feed.0.borrow().is_empty());
+    }
+
+    #[test]
+    fn garbage_stops_the_mirror_and_leaves_nothing_buffered() {
+        let mut m = Mirror::new(None);
+        let got = m.push(&[0xf0, 0x00]);
+        assert!(matches!(got.as_slice(), [Decoded::Failed(_)]));
+        assert!(m.feed.0.borrow().is_empty());
+    }
+
+    #[tokio::test]
+    async fn logs_connect_connack_and_a_graceful_close() {
+        let (log, lines) = collecting();
+        let (client, server) = tokio::io::duplex(1024);
+        let mut tapped = Tapped::new(server, "peer:1".into(), log);
+        let (mut cr, mut cw) = tokio::io::split(client);
+        let mut out = encode(&connect("dev-1"), LEVEL_V311).unwrap().to_vec();
+        out.extend_from_slice(
+            &encode(&Packet::Disconnect(Disconnect { reason: None }), LEVEL_V311).unwrap(),
+        );
+        cw.write_all(&out).await.unwrap();
+        let mut buf = vec![0u8; out.len()];
+        tapped.read_exact(&mut buf).await.unwrap();
+        let ack = Packet::ConnAck(ConnAck {
+            session_present: true,
+            code: 0,
+        });
+        tapped
+            .write_all(&encode(&ack, LEVEL_V311).unwrap())
+            .await
+            .unwrap();
+        let mut four = [0u8; 4];
+        cr.read_exact(&mut four).await.unwrap();
+        drop(tapped);
+        let lines = lines.borrow();
+        assert_eq!(
+            *lines,
+            vec![
+                "[peer:1 \"dev-1\"] CONNECT client id \"dev-1\", clean session 1, keep alive 30s",
+                "[peer:1 \"dev-1\"] DISCONNECT",
+                "[peer:1 \"dev-1\"] CONNACK 0 (accepted), session present 1",
+                "[peer:1 \"dev-1\"] closed after the client's DISCONNECT",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_eof_without_disconnect_is_the_clients_close() {
+        let (log, lines) = collecting();
+        let (client, server) = tokio::io::duplex(64);
+        let mut tapped = Tapped::new(server, "peer:2".into(), log);
+        drop(client);
+        let mut buf = [0u8; 8];
+        assert_eq!(tapped.read(&mut buf).await.unwrap(), 0);
+        drop(tapped);
+        assert_eq!(
+            *lines.borrow(),
+            vec!["[peer:2] closed by the client without DISCONNECT"]
+        );
+    }
+
+    #[test]
+    fn without_eof_or_disconnect_the_broker_closed() {
+        assert_eq!(close_reason(false, false, None), "closed by the broker");
+        assert_eq!(close_reason(false, true, Some("reset")), "closed: reset");
+    }
+}
