@@ -14,6 +14,7 @@ pub mod client;
 pub mod coverage;
 pub mod diagram;
 pub mod error;
+pub mod live;
 pub mod pcap;
 pub mod scenario;
 pub mod sim;

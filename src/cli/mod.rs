@@ -5,6 +5,7 @@ pub mod coverage;
 pub mod diagram;
 pub mod list;
 pub mod pcap;
+pub mod report;
 pub mod run;
 pub mod validate;
 
