@@ -120,7 +120,7 @@ done
 for p in "${lane_pids[@]}"; do wait "$p"; done
 
 sort -k2 "$work"/lane-*.txt >"$work/results.txt"
-grep -vE '^\s*(#|$)' "$EXPECTED" | awk '{print $1}' | sort >"$work/expected.txt"
+{ grep -vE '^[[:space:]]*(#|$)' "$EXPECTED" || true; } | awk '{print $1}' | sort >"$work/expected.txt"
 awk '$1 == "fail" {print $2}' "$work/results.txt" | sort >"$work/failed.txt"
 
 passed=$(grep -c '^pass ' "$work/results.txt" || true)

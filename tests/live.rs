@@ -200,9 +200,10 @@ expect:
         .events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Recv { client, packet: mqtt_sim::wire::Packet::Publish(p) } if client == "sub" => {
-                Some(String::from_utf8_lossy(&p.payload).into_owned())
-            }
+            EventKind::Recv {
+                client,
+                packet: mqtt_sim::wire::Packet::Publish(p),
+            } if client == "sub" => Some(String::from_utf8_lossy(&p.payload).into_owned()),
             _ => None,
         })
         .collect();

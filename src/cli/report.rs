@@ -156,7 +156,8 @@ fn markdown(
     );
     let _ = writeln!(out, "## Summary\n");
     for (i, name) in names.iter().enumerate() {
-        let count = |f: fn(&Cell) -> bool| rows.iter().filter(|r| r.2.get(i).is_some_and(f)).count();
+        let count =
+            |f: fn(&Cell) -> bool| rows.iter().filter(|r| r.2.get(i).is_some_and(f)).count();
         let _ = writeln!(
             out,
             "- {name}: {} passed, {} failed, {} skipped",

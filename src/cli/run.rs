@@ -95,10 +95,9 @@ pub fn run(
                 skipped += 1;
                 match format {
                     Format::Text => println!("skipped: {why}"),
-                    Format::Json => println!(
-                        "{}",
-                        serde_json::json!({"event": "skipped", "reason": why})
-                    ),
+                    Format::Json => {
+                        println!("{}", serde_json::json!({"event": "skipped", "reason": why}))
+                    }
                 }
                 eprintln!("SKIPPED {}: {why}", file.display());
                 continue;
@@ -110,11 +109,7 @@ pub fn run(
         } else {
             failed += 1;
             match &live {
-                Some(l) => eprintln!(
-                    "FAILED {} against {}",
-                    file.display(),
-                    l.target_name
-                ),
+                Some(l) => eprintln!("FAILED {} against {}", file.display(), l.target_name),
                 None => eprintln!(
                     "FAILED {}; replay: mqtt-sim run {} --seed {}",
                     file.display(),

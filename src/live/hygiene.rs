@@ -98,7 +98,9 @@ async fn session(addr: &str, o: &ConnectOptions, topics: &[String]) -> Option<()
         writer.write(&Packet::Publish(publish)).await.ok()?;
     }
     writer
-        .write(&Packet::Disconnect(crate::wire::Disconnect { reason: None }))
+        .write(&Packet::Disconnect(crate::wire::Disconnect {
+            reason: None,
+        }))
         .await
         .ok()?;
     let _ = writer.shutdown().await;

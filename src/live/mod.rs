@@ -33,7 +33,7 @@ use crate::scenario::{FaultAction, Scenario};
 use crate::sim::Seeds;
 use crate::trace::{EventKind, Recorder, Report};
 use process::BrokerProcess;
-use proxy::{LiveConnector, Links, Net};
+use proxy::{Links, LiveConnector, Net};
 
 /// The longest scenario a live run accepts by default.
 pub const DURATION_MAX_DEFAULT: Duration = Duration::from_secs(60);
@@ -197,7 +197,13 @@ async fn drive(
             client: name.clone(),
             net: net.clone(),
         };
-        let client = Client::new(name, spec.clone(), connector, rec.clone(), seeds.client(index));
+        let client = Client::new(
+            name,
+            spec.clone(),
+            connector,
+            rec.clone(),
+            seeds.client(index),
+        );
         let handle = tokio::task::spawn_local(client.run());
         clients.insert(name.clone(), handle.abort_handle());
     }

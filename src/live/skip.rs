@@ -62,10 +62,11 @@ pub fn reason(
         .values()
         .flat_map(non_default_options)
         .collect();
-    let consents = scenario
-        .expect
-        .iter()
-        .any(|e| e.only_for.as_ref().is_some_and(|v| v.iter().any(|t| t == target)));
+    let consents = scenario.expect.iter().any(|e| {
+        e.only_for
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|t| t == target))
+    });
     if !options.is_empty() && !consents {
         return Some(format!(
             "its broker has non-default options ({}) and no expectation names `{target}` in only_for",
