@@ -39,12 +39,14 @@ impl BrokerProcess {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// Starts the broker through `sh -c "exec ..."` (so that killing the
-    /// child kills the broker itself) and waits until it accepts.
+    /// Starts the broker through `sh -c` in a process group of its own
+    /// (so that a kill reaches the broker and anything the command
+    /// started) and waits until it accepts.
     pub async fn start(&mut self) -> io::Result<()> {
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(format!("exec {}", self.command))
+            .arg(&self.command)
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -75,10 +77,31 @@ impl BrokerProcess {
         }
     }
 
-    /// Kills the broker at once (SIGKILL): its connections are reset.
+    /// Kills the broker at once (SIGKILL to its process group): its
+    /// connections are reset.
     pub async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            kill_group(&child);
             let _ = child.kill().await;
         }
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        if let Some(child) = &self.child {
+            kill_group(child);
+        }
+    }
+}
+
+/// The group's id is the shell's pid, since it leads its own group.
+fn kill_group(child: &Child) {
+    if let Some(pid) = child.id() {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
