@@ -118,7 +118,7 @@ pub fn report(
         rows.push((rel, s.spec.clone(), cells));
     }
 
-    let text = markdown(&columns, &rows, targets, tolerance);
+    let text = markdown(dir, &columns, &rows, targets, tolerance);
     match output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write {}", path.display()))?,
@@ -138,6 +138,7 @@ fn cell_text(s: &str) -> String {
 }
 
 fn markdown(
+    dir: &Path,
     columns: &[Column],
     rows: &[(String, Vec<String>, Vec<Cell>)],
     targets: &[String],
@@ -149,8 +150,10 @@ fn markdown(
     let args: Vec<String> = targets.iter().map(|t| format!("--target {t}")).collect();
     let _ = writeln!(
         out,
-        "Written by `mqtt-sim report DIR {}` (live `within` windows widened by {}ms each side). \
-         A skip is not a pass: it says why the scenario could not run against that target.\n",
+        "Written by `mqtt-sim report {} {} --tolerance {}ms` (live `within` windows widened by \
+         that much on each side). A skip is not a pass: it says why the scenario could not run \
+         against that target.\n",
+        dir.display(),
         args.join(" "),
         tolerance.as_millis()
     );
