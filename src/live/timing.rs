@@ -66,3 +66,64 @@ pub fn off_by(e: &Expectation, events: &[Event], tolerance: Duration) -> Option<
         .map(|ev| lo.saturating_sub(ev.at).max(ev.at.saturating_sub(hi)))
         .max()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{ClosedBy, Count, Matcher};
+    use crate::trace::EventKind;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn closed_within(lo: u64, hi: u64) -> Expectation {
+        Expectation {
+            line: 7,
+            client: "a".into(),
+            matcher: Matcher::Closed {
+                by: Some(ClosedBy::Broker),
+            },
+            count: Count::Exactly(1),
+            within: Some((ms(lo), ms(hi))),
+            only_for: None,
+            not_for: None,
+        }
+    }
+
+    fn closed_at(at: u64, client: &str) -> Event {
+        Event {
+            at: ms(at),
+            kind: EventKind::Closed {
+                client: client.into(),
+                by: ClosedBy::Broker,
+            },
+        }
+    }
+
+    #[test]
+    fn off_by_measures_from_the_nearest_edge_of_the_original_window() {
+        let e = closed_within(1000, 1010);
+        assert_eq!(off_by(&e, &[closed_at(1005, "a")], ms(500)), Some(ms(0)));
+        assert_eq!(off_by(&e, &[closed_at(1250, "a")], ms(500)), Some(ms(240)));
+        assert_eq!(off_by(&e, &[closed_at(900, "a")], ms(500)), Some(ms(100)));
+        // Outside the widened window, or another client's: not counted.
+        assert_eq!(off_by(&e, &[closed_at(1600, "a")], ms(500)), None);
+        assert_eq!(off_by(&e, &[closed_at(1005, "b")], ms(500)), None);
+    }
+
+    #[test]
+    fn widening_holds_a_late_event_and_says_by_how_much() {
+        let e = closed_within(1000, 1010);
+        let late = [closed_at(1250, "a")];
+        assert!(!check(&e, &late, ms(0)).ok);
+        let v = check(&e, &late, ms(500));
+        assert!(v.ok, "{}", v.text);
+        assert!(v.text.contains("up to 240ms outside it"), "{}", v.text);
+        // The lower edge saturates at zero instead of wrapping.
+        assert_eq!(
+            widen(&closed_within(100, 200), ms(500)).within,
+            Some((ms(0), ms(700)))
+        );
+    }
+}
