@@ -33,7 +33,8 @@ fi
 echo "== $("$MOSQUITTO" -h 2>/dev/null | head -n 1 || true)"
 
 echo "== cargo build"
-cargo build --locked --bin mqtt-sim
+# What `cargo test` builds, so that after it nothing is built twice.
+cargo test --locked --no-run
 BIN=target/debug/mqtt-sim
 
 work=$(mktemp -d)

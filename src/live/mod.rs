@@ -39,6 +39,8 @@ use proxy::{Links, LiveConnector, Net};
 pub const DURATION_MAX_DEFAULT: Duration = Duration::from_secs(60);
 /// The widening of `within` windows by default.
 pub const TOLERANCE_DEFAULT: Duration = Duration::from_millis(500);
+/// The pause between the end of a run and cleaning up after it.
+const WILLS_SETTLE: Duration = Duration::from_millis(50);
 /// The target name when `--target-name` is not given.
 pub const TARGET_NAME_DEFAULT: &str = "live";
 
@@ -165,7 +167,13 @@ async fn run_local(scenario: &Scenario, opts: &LiveOptions, seed: u64) -> Report
     let report = drive(scenario, opts, seed, &addr, &mut process).await;
     match &mut process {
         Some(p) => p.kill().await,
-        None => hygiene::clean(&addr, scenario).await,
+        None => {
+            // The run's connections were just dropped; let the broker
+            // publish the wills that follow before their topics are
+            // cleaned.
+            tokio::time::sleep(WILLS_SETTLE).await;
+            hygiene::clean(&addr, scenario).await;
+        }
     }
     report
 }
