@@ -16,6 +16,7 @@ pub mod coverage;
 pub mod diagnostic;
 pub mod diagram;
 pub mod error;
+pub mod live;
 pub mod pcap;
 pub mod scenario;
 pub mod sim;

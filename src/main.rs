@@ -36,6 +36,45 @@ enum Command {
         seed: Option<u64>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Run against a live broker at tcp://HOST:PORT, in real time, instead
+        /// of in simulation. Skipped scenarios are reported with the reason;
+        /// skips alone exit 0, and the closing line counts them.
+        #[arg(long, value_name = "tcp://HOST:PORT")]
+        target: Option<String>,
+        /// The target's name for `only_for` and `not_for` (default: live).
+        #[arg(long)]
+        target_name: Option<String>,
+        /// Widen every `within` window by this much on each side in a live
+        /// run (default: 500ms).
+        #[arg(long)]
+        tolerance: Option<String>,
+        /// Start the broker for each live run with this shell command;
+        /// `{port}` is replaced by a free loopback port. Makes `crash` and
+        /// `restart` of the broker possible.
+        #[arg(long, value_name = "COMMAND")]
+        target_cmd: Option<String>,
+        /// Skip live scenarios whose duration is longer (default: 60s).
+        #[arg(long)]
+        duration_max: Option<String>,
+    },
+    /// Run every scenario under a directory against each target and write
+    /// a Markdown table of pass, fail and skip, with a summary per target.
+    /// Exit code 0 once the table is written, whatever it says.
+    Report {
+        dir: PathBuf,
+        /// `reference` (the built-in broker, in simulation) or
+        /// tcp://HOST:PORT=NAME (a live broker); repeat for each column.
+        #[arg(long = "target", required = true)]
+        targets: Vec<String>,
+        /// Widen `within` windows of live runs by this much on each side.
+        #[arg(long, default_value = "500ms")]
+        tolerance: String,
+        /// Skip live scenarios whose duration is longer.
+        #[arg(long, default_value = "60s")]
+        duration_max: String,
+        /// Where to write the table; stdout without it.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Check that scenario files are valid, without running them.
     Validate {
@@ -132,7 +171,28 @@ fn main() -> ExitCode {
             files,
             seed,
             format,
-        } => cli::run::run(&files, seed, format),
+            target,
+            target_name,
+            tolerance,
+            target_cmd,
+            duration_max,
+        } => {
+            let live = cli::run::LiveArgs {
+                target,
+                target_name,
+                tolerance,
+                target_cmd,
+                duration_max,
+            };
+            cli::run::run(&files, seed, format, &live)
+        }
+        Command::Report {
+            dir,
+            targets,
+            tolerance,
+            duration_max,
+            output,
+        } => cli::report::report(&dir, &targets, &tolerance, &duration_max, output.as_ref()),
         Command::Validate { files } => cli::validate::validate(&files),
         Command::Diagram {
             file,

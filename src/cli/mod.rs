@@ -7,6 +7,7 @@ pub mod diagram;
 pub mod list;
 pub mod new;
 pub mod pcap;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod style;

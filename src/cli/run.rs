@@ -1,13 +1,77 @@
 //! `mqtt-sim run`: run scenarios, print their traces, check expectations.
+//! With `--target` or `--target-cmd` the scenarios run against a live
+//! broker in real time (see `mqtt_sim::live`).
 
 use std::path::PathBuf;
 
+use mqtt_sim::live::{self, LiveOptions, Outcome, Target};
+use mqtt_sim::scenario::duration::parse_duration;
 use mqtt_sim::sim::{self, RunOptions};
-use mqtt_sim::trace::render;
+use mqtt_sim::trace::{Report, render};
 
-use super::{EXIT_FAILED, Format, load_all, style};
+use super::{EXIT_FAILED, EXIT_INVALID, Format, load_all, style};
 
-pub fn run(files: &[PathBuf], seed: Option<u64>, format: Format) -> anyhow::Result<u8> {
+/// The live options as given on the command line.
+#[derive(Debug, Default)]
+pub struct LiveArgs {
+    pub target: Option<String>,
+    pub target_name: Option<String>,
+    pub tolerance: Option<String>,
+    pub target_cmd: Option<String>,
+    pub duration_max: Option<String>,
+}
+
+impl LiveArgs {
+    /// `None` for a simulated run; an error message when the options do
+    /// not fit together.
+    pub fn resolve(&self, seed: Option<u64>) -> Result<Option<LiveOptions>, String> {
+        let target = match (&self.target, &self.target_cmd) {
+            (Some(_), Some(_)) => {
+                return Err("give --target or --target-cmd, not both".into());
+            }
+            (Some(t), None) => Target::parse_addr(t)?,
+            (None, Some(cmd)) => Target::Command(cmd.clone()),
+            (None, None) => {
+                if self.target_name.is_some()
+                    || self.tolerance.is_some()
+                    || self.duration_max.is_some()
+                {
+                    return Err(
+                        "--target-name, --tolerance and --duration-max need --target or --target-cmd"
+                            .into(),
+                    );
+                }
+                return Ok(None);
+            }
+        };
+        let mut opts = LiveOptions::new(target);
+        opts.seed = seed;
+        if let Some(n) = &self.target_name {
+            opts.target_name = n.clone();
+        }
+        if let Some(t) = &self.tolerance {
+            opts.tolerance = parse_duration(t).map_err(|e| format!("--tolerance: {e}"))?;
+        }
+        if let Some(d) = &self.duration_max {
+            opts.duration_max = parse_duration(d).map_err(|e| format!("--duration-max: {e}"))?;
+        }
+        Ok(Some(opts))
+    }
+}
+
+pub fn run(
+    files: &[PathBuf],
+    seed: Option<u64>,
+    format: Format,
+    live_args: &LiveArgs,
+) -> anyhow::Result<u8> {
+    let live = match live_args.resolve(seed) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_INVALID);
+        }
+    };
     let scenarios = match load_all(files) {
         Ok(s) => s,
         Err(code) => return Ok(code),
@@ -16,28 +80,60 @@ pub fn run(files: &[PathBuf], seed: Option<u64>, format: Format) -> anyhow::Resu
         seed,
         ..RunOptions::default()
     };
-    let mut failed = 0;
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (file, s) in files.iter().zip(&scenarios) {
-        let report = sim::run(s, &opts);
+        let outcome = match &live {
+            Some(l) => live::run(s, l),
+            None => Outcome::Ran(sim::run(s, &opts)),
+        };
         if files.len() > 1 && matches!(format, Format::Text) {
             println!("== {}", file.display());
         }
-        match format {
-            Format::Text => anstream::print!("{}", style::trace(&render::text(&report))),
-            Format::Json => print!("{}", render::json_lines(&report)),
-        }
-        if !report.ok() {
+        let report = match outcome {
+            Outcome::Ran(r) => r,
+            Outcome::Skipped(why) => {
+                skipped += 1;
+                match format {
+                    Format::Text => println!("skipped: {why}"),
+                    Format::Json => {
+                        println!("{}", serde_json::json!({"event": "skipped", "reason": why}))
+                    }
+                }
+                eprintln!("SKIPPED {}: {why}", file.display());
+                continue;
+            }
+        };
+        print_report(&report, format);
+        if report.ok() {
+            passed += 1;
+        } else {
             failed += 1;
-            eprintln!(
-                "FAILED {}; replay: mqtt-sim run {} --seed {}",
-                file.display(),
-                file.display(),
-                report.seed
-            );
+            match &live {
+                Some(l) => eprintln!("FAILED {} against {}", file.display(), l.target_name),
+                None => eprintln!(
+                    "FAILED {}; replay: mqtt-sim run {} --seed {}",
+                    file.display(),
+                    file.display(),
+                    report.seed
+                ),
+            }
         }
     }
-    if files.len() > 1 {
-        eprintln!("{} passed, {} failed", files.len() - failed, failed);
+    if files.len() > 1 || skipped > 0 {
+        if skipped > 0 {
+            eprintln!("{passed} passed, {failed} failed, {skipped} skipped");
+        } else {
+            eprintln!("{passed} passed, {failed} failed");
+        }
     }
+    // Skips alone do not fail the command: they say that a scenario does
+    // not apply to this target, and the closing line counts them.
     Ok(if failed > 0 { EXIT_FAILED } else { 0 })
+}
+
+fn print_report(report: &Report, format: Format) {
+    match format {
+        Format::Text => anstream::print!("{}", style::trace(&render::text(report))),
+        Format::Json => print!("{}", render::json_lines(report)),
+    }
 }

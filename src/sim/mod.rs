@@ -208,8 +208,8 @@ fn add_clients(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, rec: &Recorder, 
 }
 
 /// Draws each fault's time and orders the faults by it; equal times keep
-/// file order.
-fn schedule(faults: &[Fault], seeds: &Seeds) -> Vec<(Duration, FaultAction)> {
+/// file order. Public for the live runner, which plays the same schedule.
+pub fn schedule(faults: &[Fault], seeds: &Seeds) -> Vec<(Duration, FaultAction)> {
     let mut rng = seeds.faults();
     let mut out: Vec<(Duration, FaultAction)> = faults
         .iter()

@@ -95,6 +95,13 @@ pub(super) fn by_name(by: crate::scenario::ClosedBy) -> &'static str {
     }
 }
 
+/// Whether the event meets every condition of the expectation's matcher,
+/// whatever its time: a live run uses it to measure how far outside a
+/// `within` window the matching events fell.
+pub fn matches(e: &Expectation, ev: &Event) -> bool {
+    score(e, ev) == Some(full_score(e))
+}
+
 /// How many of the matcher's conditions the event meets, counting the kind
 /// of event as one; `None` when the event is not this client's or not of a
 /// comparable kind at all.

@@ -1,0 +1,206 @@
+//! `mqtt-sim report`: every scenario under a directory against each target,
+//! as a Markdown table of pass, fail and skip with the spec ids, a summary
+//! line per target, and what failed.
+//!
+//! Targets: `reference` runs in simulation; `tcp://HOST:PORT=NAME` runs
+//! live (in real time, one scenario after another, so a directory of
+//! scenarios takes about the sum of their durations).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use mqtt_sim::live::{self, LiveOptions, Outcome, Target};
+use mqtt_sim::scenario::{self, duration::parse_duration};
+use mqtt_sim::sim::{self, RunOptions, TARGET_REFERENCE};
+
+use super::EXIT_INVALID;
+
+/// One column of the table.
+enum Column {
+    Reference,
+    Live(LiveOptions),
+}
+
+impl Column {
+    fn name(&self) -> &str {
+        match self {
+            Column::Reference => TARGET_REFERENCE,
+            Column::Live(o) => &o.target_name,
+        }
+    }
+}
+
+/// One cell: what a scenario came to against one target.
+enum Cell {
+    Pass,
+    Fail(Vec<String>),
+    Skip(String),
+}
+
+pub fn report(
+    dir: &Path,
+    targets: &[String],
+    tolerance: &str,
+    duration_max: &str,
+    output: Option<&PathBuf>,
+) -> anyhow::Result<u8> {
+    let tolerance = match parse_duration(tolerance) {
+        Ok(t) => t,
+        Err(e) => return invalid(&format!("--tolerance: {e}")),
+    };
+    let duration_max = match parse_duration(duration_max) {
+        Ok(t) => t,
+        Err(e) => return invalid(&format!("--duration-max: {e}")),
+    };
+    let mut columns = Vec::new();
+    for t in targets {
+        if t == TARGET_REFERENCE {
+            columns.push(Column::Reference);
+            continue;
+        }
+        let (addr, name) = t.split_once('=').unwrap_or((t, live::TARGET_NAME_DEFAULT));
+        let target = match Target::parse_addr(addr) {
+            Ok(target) => target,
+            Err(e) => return invalid(&e),
+        };
+        let mut o = LiveOptions::new(target);
+        o.target_name = name.to_string();
+        o.tolerance = tolerance;
+        o.duration_max = duration_max;
+        columns.push(Column::Live(o));
+    }
+
+    let mut rows: Vec<(String, Vec<String>, Vec<Cell>)> = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let rel = path
+            .strip_prefix(dir)
+            .unwrap_or(path)
+            .with_extension("")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let s = match scenario::load(path) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(EXIT_INVALID);
+            }
+        };
+        let mut cells = Vec::new();
+        for c in &columns {
+            eprintln!("{rel} against {}", c.name());
+            let outcome = match c {
+                Column::Reference => Outcome::Ran(sim::run(&s, &RunOptions::default())),
+                Column::Live(o) => live::run(&s, o),
+            };
+            cells.push(match outcome {
+                Outcome::Skipped(why) => Cell::Skip(why),
+                Outcome::Ran(r) if r.ok() => Cell::Pass,
+                Outcome::Ran(r) => {
+                    let mut why: Vec<String> = r
+                        .verdicts
+                        .iter()
+                        .filter(|v| !v.ok)
+                        .map(|v| format!("line {}: {}", v.line, v.text))
+                        .collect();
+                    if let Some(e) = r.harness_error {
+                        why.push(format!("harness error: {e}"));
+                    }
+                    Cell::Fail(why)
+                }
+            });
+        }
+        rows.push((rel, s.spec.clone(), cells));
+    }
+
+    let text = markdown(dir, &columns, &rows, targets, tolerance);
+    match output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(0)
+}
+
+fn invalid(msg: &str) -> anyhow::Result<u8> {
+    eprintln!("error: {msg}");
+    Ok(EXIT_INVALID)
+}
+
+/// Table cells cannot hold `|` or line breaks.
+fn cell_text(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn markdown(
+    dir: &Path,
+    columns: &[Column],
+    rows: &[(String, Vec<String>, Vec<Cell>)],
+    targets: &[String],
+    tolerance: std::time::Duration,
+) -> String {
+    let mut out = String::new();
+    let names: Vec<&str> = columns.iter().map(Column::name).collect();
+    let _ = writeln!(out, "# Scenarios against {}\n", names.join(", "));
+    let args: Vec<String> = targets.iter().map(|t| format!("--target {t}")).collect();
+    let _ = writeln!(
+        out,
+        "Written by `mqtt-sim report {} {} --tolerance {}ms` (live `within` windows widened by \
+         that much on each side). A skip is not a pass: it says why the scenario could not run \
+         against that target.\n",
+        dir.display(),
+        args.join(" "),
+        tolerance.as_millis()
+    );
+    let _ = writeln!(out, "## Summary\n");
+    for (i, name) in names.iter().enumerate() {
+        let count =
+            |f: fn(&Cell) -> bool| rows.iter().filter(|r| r.2.get(i).is_some_and(f)).count();
+        let _ = writeln!(
+            out,
+            "- {name}: {} passed, {} failed, {} skipped",
+            count(|c| matches!(c, Cell::Pass)),
+            count(|c| matches!(c, Cell::Fail(_))),
+            count(|c| matches!(c, Cell::Skip(_)))
+        );
+    }
+    let _ = writeln!(out, "\n## Results\n");
+    let _ = writeln!(out, "| scenario | spec | {} |", names.join(" | "));
+    let _ = writeln!(out, "|---|---|{}", "---|".repeat(names.len()));
+    for (rel, spec, cells) in rows {
+        let shown: Vec<String> = cells
+            .iter()
+            .map(|c| match c {
+                Cell::Pass => "pass".to_string(),
+                Cell::Fail(_) => "**FAIL**".to_string(),
+                Cell::Skip(why) => format!("skip: {}", cell_text(why)),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| `{rel}` | {} | {} |",
+            cell_text(&spec.join(", ")),
+            shown.join(" | ")
+        );
+    }
+    let mut failures = String::new();
+    for (rel, _, cells) in rows {
+        for (name, cell) in names.iter().zip(cells) {
+            if let Cell::Fail(why) = cell {
+                let _ = writeln!(failures, "\n### `{rel}` against {name}\n");
+                for w in why {
+                    let _ = writeln!(failures, "- {}", cell_text(w));
+                }
+            }
+        }
+    }
+    if !failures.is_empty() {
+        let _ = write!(out, "\n## Failures\n{failures}");
+    }
+    out
+}

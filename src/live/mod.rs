@@ -1,0 +1,267 @@
+//! Runs a scenario against a real broker over real TCP, in real time.
+//!
+//! One run is one current-thread tokio runtime with a `LocalSet`. Each
+//! client is the ordinary [`Client`](crate::client::Client) with a
+//! [`LiveConnector`](proxy::LiveConnector), which puts an in-process proxy
+//! between the client and the broker so that partitions, holds and latency
+//! work over a real network (see [`proxy`]). The recorder's clock is real
+//! elapsed time since the run started: this module is outside the
+//! simulation, and the only place besides the CLI where the wall clock is
+//! read.
+//!
+//! Timing varies live, so expectations are the oracle: `within` windows are
+//! widened by the tolerance (see [`timing`]). A scenario that cannot be run
+//! live is skipped with the reason (see [`skip`]); a skip is not a pass.
+
+pub mod hygiene;
+pub mod process;
+pub mod proxy;
+pub mod skip;
+pub mod timing;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tokio::task::{AbortHandle, LocalSet};
+
+use crate::client::Client;
+use crate::scenario::{FaultAction, Scenario};
+use crate::sim::Seeds;
+use crate::trace::{EventKind, Recorder, Report};
+use process::BrokerProcess;
+use proxy::{Links, LiveConnector, Net};
+
+/// The longest scenario a live run accepts by default.
+pub const DURATION_MAX_DEFAULT: Duration = Duration::from_secs(60);
+/// The widening of `within` windows by default.
+pub const TOLERANCE_DEFAULT: Duration = Duration::from_millis(500);
+/// The pause between the end of a run and cleaning up after it.
+const WILLS_SETTLE: Duration = Duration::from_millis(50);
+/// The target name when `--target-name` is not given.
+pub const TARGET_NAME_DEFAULT: &str = "live";
+
+/// Where the live broker is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A running broker at `host:port`.
+    Addr(String),
+    /// A command that starts a broker; `{port}` in it is replaced by a free
+    /// loopback port. The harness starts it for each run and can crash and
+    /// restart it.
+    Command(String),
+}
+
+impl Target {
+    /// Parses `tcp://host:port` (the scheme is optional).
+    pub fn parse_addr(text: &str) -> Result<Target, String> {
+        let rest = text.strip_prefix("tcp://").unwrap_or(text);
+        match rest.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(Target::Addr(rest.to_string()))
+            }
+            _ => Err(format!(
+                "`{text}` is not a broker address; expected tcp://host:port"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub target: Target,
+    /// The name `only_for` and `not_for` use.
+    pub target_name: String,
+    pub tolerance: Duration,
+    pub duration_max: Duration,
+    /// Overrides the scenario's seed (it still draws ranges).
+    pub seed: Option<u64>,
+}
+
+impl LiveOptions {
+    pub fn new(target: Target) -> LiveOptions {
+        LiveOptions {
+            target,
+            target_name: TARGET_NAME_DEFAULT.into(),
+            tolerance: TOLERANCE_DEFAULT,
+            duration_max: DURATION_MAX_DEFAULT,
+            seed: None,
+        }
+    }
+}
+
+/// What a live run came to.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Ran(Report),
+    /// The scenario cannot run against this target; the reason says why.
+    Skipped(String),
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        matches!(self, Outcome::Ran(r) if r.ok())
+    }
+}
+
+/// Runs a scenario against the live target, or says why it cannot.
+pub fn run(scenario: &Scenario, opts: &LiveOptions) -> Outcome {
+    let starts_broker = matches!(opts.target, Target::Command(_));
+    if let Some(why) = skip::reason(
+        scenario,
+        &opts.target_name,
+        opts.duration_max,
+        starts_broker,
+    ) {
+        return Outcome::Skipped(why);
+    }
+    let seed = opts.seed.unwrap_or(scenario.seed);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return Outcome::Ran(failed(seed, format!("cannot start a runtime: {e}"))),
+    };
+    let local = LocalSet::new();
+    let report = local.block_on(&runtime, run_local(scenario, opts, seed));
+    // Dropping the set drops whatever is left of the run's tasks.
+    drop(local);
+    Outcome::Ran(report)
+}
+
+fn failed(seed: u64, why: String) -> Report {
+    Report {
+        seed,
+        end: Duration::ZERO,
+        events: Vec::new(),
+        dropped: 0,
+        verdicts: Vec::new(),
+        harness_error: Some(why),
+    }
+}
+
+async fn run_local(scenario: &Scenario, opts: &LiveOptions, seed: u64) -> Report {
+    let mut process = None;
+    let addr = match &opts.target {
+        Target::Addr(a) => {
+            hygiene::clean(a, scenario).await;
+            a.clone()
+        }
+        Target::Command(cmd) => {
+            let mut p = match BrokerProcess::new(cmd) {
+                Ok(p) => p,
+                Err(e) => return failed(seed, format!("no free port for the broker: {e}")),
+            };
+            if let Err(e) = p.start().await {
+                return failed(seed, e.to_string());
+            }
+            let a = p.addr();
+            process = Some(p);
+            a
+        }
+    };
+    let report = drive(scenario, opts, seed, &addr, &mut process).await;
+    match &mut process {
+        Some(p) => p.kill().await,
+        None => {
+            // The run's connections were just dropped; let the broker
+            // publish the wills that follow before their topics are
+            // cleaned.
+            tokio::time::sleep(WILLS_SETTLE).await;
+            hygiene::clean(&addr, scenario).await;
+        }
+    }
+    report
+}
+
+/// Runs the clients and the fault timeline for the scenario's duration.
+async fn drive(
+    scenario: &Scenario,
+    opts: &LiveOptions,
+    seed: u64,
+    addr: &str,
+    process: &mut Option<BrokerProcess>,
+) -> Report {
+    let seeds = Seeds::new(seed);
+    let start = tokio::time::Instant::now();
+    let rec = Recorder::new(Rc::new(move || start.elapsed()));
+    let net = Net {
+        // Live there is no turmoil: its stream draws the proxy's latency,
+        // the job it has in simulation.
+        links: Rc::new(RefCell::new(Links::new(
+            &scenario.network,
+            ChaCha8Rng::seed_from_u64(seeds.turmoil()),
+        ))),
+        broker_addr: Rc::new(addr.to_string()),
+        tasks: Rc::default(),
+    };
+    let mut clients: BTreeMap<String, AbortHandle> = BTreeMap::new();
+    for (index, (name, spec)) in scenario.clients.iter().enumerate() {
+        let connector = LiveConnector {
+            client: name.clone(),
+            net: net.clone(),
+        };
+        let client = Client::new(
+            name,
+            spec.clone(),
+            connector,
+            rec.clone(),
+            seeds.client(index),
+        );
+        let handle = tokio::task::spawn_local(client.run());
+        clients.insert(name.clone(), handle.abort_handle());
+    }
+
+    let mut harness_error = None;
+    for (at, fault) in crate::sim::schedule(&scenario.faults, &seeds) {
+        if at >= scenario.duration {
+            break;
+        }
+        tokio::time::sleep_until(start + at).await;
+        rec.record(EventKind::Fault {
+            fault: fault.clone(),
+        });
+        net.links.borrow_mut().apply(&fault);
+        match &fault {
+            FaultAction::Crash(host) => {
+                if let Some(client) = clients.get(host) {
+                    // Dropping the client drops its end of the pipe: the
+                    // broker sees the connection end, as after a crash.
+                    client.abort();
+                } else if let Some(p) = process.as_mut() {
+                    p.kill().await;
+                }
+            }
+            FaultAction::Restart(host) if scenario.brokers.contains_key(host) => {
+                if let Some(p) = process.as_mut()
+                    && let Err(e) = p.start().await
+                {
+                    harness_error = Some(format!("restart of {host} failed: {e}"));
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    if harness_error.is_none() {
+        tokio::time::sleep_until(start + scenario.duration).await;
+    }
+    for c in clients.values() {
+        c.abort();
+    }
+    net.abort_all();
+    let (events, dropped) = rec.take();
+    let verdicts = timing::check_all(&scenario.expect, &events, &opts.target_name, opts.tolerance);
+    Report {
+        seed,
+        end: scenario.duration,
+        events,
+        dropped,
+        verdicts,
+        harness_error,
+    }
+}

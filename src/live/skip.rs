@@ -1,0 +1,113 @@
+//! Which scenarios cannot be run against a live target, and why. A skipped
+//! scenario is never a pass: the reason is reported with it.
+//!
+//! The rules:
+//! - the scenario lasts longer than `--duration-max` (a live run takes its
+//!   `duration` in real time);
+//! - it has more than one broker (a live target is one broker);
+//! - it has `chaos` (generated faults are not run live);
+//! - it crashes or restarts a broker that the harness did not start (no
+//!   `--target-cmd`);
+//! - its broker has options other than the defaults, and no expectation
+//!   names the target in `only_for`. The live broker's configuration is not
+//!   known to the harness; naming the target in `only_for` is how a
+//!   scenario says that it was written for that broker as configured.
+
+use std::time::Duration;
+
+use crate::scenario::{BrokerSpec, FaultAction, Scenario, TakeoverWill};
+use crate::trace::json;
+
+/// Why `scenario` cannot run against the live target, if it cannot.
+pub fn reason(
+    scenario: &Scenario,
+    target: &str,
+    duration_max: Duration,
+    harness_starts_broker: bool,
+) -> Option<String> {
+    if scenario.duration > duration_max {
+        return Some(format!(
+            "lasts {} of real time, over --duration-max {}",
+            json::duration(scenario.duration),
+            json::duration(duration_max)
+        ));
+    }
+    if scenario.brokers.len() != 1 {
+        return Some(format!(
+            "has {} brokers; a live target is one broker",
+            scenario.brokers.len()
+        ));
+    }
+    let c = &scenario.chaos;
+    if c.partitions.is_some() || c.holds.is_some() || c.latency.is_some() || c.crashes.is_some() {
+        return Some("has chaos; generated faults are not run against a live target".into());
+    }
+    if !harness_starts_broker {
+        for f in &scenario.faults {
+            let (what, host) = match &f.action {
+                FaultAction::Crash(h) => ("crash", h),
+                FaultAction::Restart(h) => ("restart", h),
+                _ => continue,
+            };
+            if scenario.brokers.contains_key(host) {
+                return Some(format!(
+                    "line {}: `{what}: {host}` needs a broker the harness starts (--target-cmd)",
+                    f.line
+                ));
+            }
+        }
+    }
+    let options: Vec<String> = scenario
+        .brokers
+        .values()
+        .flat_map(non_default_options)
+        .collect();
+    let consents = scenario.expect.iter().any(|e| {
+        e.only_for
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|t| t == target))
+    });
+    if !options.is_empty() && !consents {
+        return Some(format!(
+            "its broker has non-default options ({}) and no expectation names `{target}` in only_for",
+            options.join(", ")
+        ));
+    }
+    None
+}
+
+/// The broker options that differ from the defaults, as a file writes them.
+pub fn non_default_options(b: &BrokerSpec) -> Vec<String> {
+    let d = BrokerSpec::default();
+    let mut out = Vec::new();
+    if b.keep_alive_factor != d.keep_alive_factor {
+        out.push(format!("keep_alive_factor: {}", b.keep_alive_factor));
+    }
+    if b.max_keep_alive != d.max_keep_alive {
+        out.push(format!(
+            "max_keep_alive: {}",
+            json::duration(b.max_keep_alive)
+        ));
+    }
+    if b.max_qos != d.max_qos {
+        out.push(format!("max_qos: {}", b.max_qos));
+    }
+    if b.persistence != d.persistence {
+        out.push(format!("persistence: {}", b.persistence));
+    }
+    if b.users.is_some() {
+        out.push("users".into());
+    }
+    if b.allow_anonymous != d.allow_anonymous {
+        out.push(format!("allow_anonymous: {}", b.allow_anonymous));
+    }
+    if b.takeover_will != d.takeover_will {
+        let name = match b.takeover_will {
+            TakeoverWill::Spec => "spec",
+            TakeoverWill::Mosquitto => "mosquitto",
+            TakeoverWill::Never => "never",
+        };
+        out.push(format!("takeover_will: {name}"));
+    }
+    out
+}

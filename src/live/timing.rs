@@ -1,0 +1,129 @@
+//! Expectations as the oracle of a live run, whose timing varies: `within`
+//! windows are widened by the tolerance, and each verdict on a window says
+//! how far outside the original window the matching events fell.
+
+use std::time::Duration;
+
+use crate::scenario::Expectation;
+use crate::trace::expect::{self, Verdict};
+use crate::trace::{Event, render};
+
+/// Checks every expectation that applies to `target`, each `within` window
+/// widened by `tolerance` on both sides.
+pub fn check_all(
+    expect: &[Expectation],
+    events: &[Event],
+    target: &str,
+    tolerance: Duration,
+) -> Vec<Verdict> {
+    expect
+        .iter()
+        .filter(|e| e.applies_to(target))
+        .map(|e| check(e, events, tolerance))
+        .collect()
+}
+
+pub fn check(e: &Expectation, events: &[Event], tolerance: Duration) -> Verdict {
+    let Some((lo, hi)) = e.within else {
+        return expect::check(e, events);
+    };
+    let widened = widen(e, tolerance);
+    let mut verdict = expect::check(&widened, events);
+    let off = off_by(e, events, tolerance);
+    let how = match off {
+        None => "no matching event in the widened window".to_string(),
+        Some(d) if d.is_zero() => "matching events inside the window".to_string(),
+        Some(d) => format!("matching events up to {}ms outside it", d.as_millis()),
+    };
+    verdict.text = format!(
+        "{} (window [{}, {}] widened by {}ms each side; {how})",
+        verdict.text,
+        render::seconds(lo),
+        render::seconds(hi),
+        tolerance.as_millis()
+    );
+    verdict
+}
+
+/// The expectation with its window widened by `tolerance` on each side.
+pub fn widen(e: &Expectation, tolerance: Duration) -> Expectation {
+    let mut w = e.clone();
+    w.within = e
+        .within
+        .map(|(lo, hi)| (lo.saturating_sub(tolerance), hi.saturating_add(tolerance)));
+    w
+}
+
+/// How far the matching events inside the widened window lie outside the
+/// original window, at most: zero when all are inside, `None` when there
+/// are none.
+pub fn off_by(e: &Expectation, events: &[Event], tolerance: Duration) -> Option<Duration> {
+    let (lo, hi) = e.within?;
+    let (wlo, whi) = widen(e, tolerance).within?;
+    events
+        .iter()
+        .filter(|ev| wlo <= ev.at && ev.at <= whi && expect::matches(e, ev))
+        .map(|ev| lo.saturating_sub(ev.at).max(ev.at.saturating_sub(hi)))
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{ClosedBy, Count, Matcher};
+    use crate::trace::EventKind;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn closed_within(lo: u64, hi: u64) -> Expectation {
+        Expectation {
+            line: 7,
+            client: "a".into(),
+            matcher: Matcher::Closed {
+                by: Some(ClosedBy::Broker),
+            },
+            count: Count::Exactly(1),
+            within: Some((ms(lo), ms(hi))),
+            only_for: None,
+            not_for: None,
+        }
+    }
+
+    fn closed_at(at: u64, client: &str) -> Event {
+        Event {
+            at: ms(at),
+            kind: EventKind::Closed {
+                client: client.into(),
+                by: ClosedBy::Broker,
+            },
+        }
+    }
+
+    #[test]
+    fn off_by_measures_from_the_nearest_edge_of_the_original_window() {
+        let e = closed_within(1000, 1010);
+        assert_eq!(off_by(&e, &[closed_at(1005, "a")], ms(500)), Some(ms(0)));
+        assert_eq!(off_by(&e, &[closed_at(1250, "a")], ms(500)), Some(ms(240)));
+        assert_eq!(off_by(&e, &[closed_at(900, "a")], ms(500)), Some(ms(100)));
+        // Outside the widened window, or another client's: not counted.
+        assert_eq!(off_by(&e, &[closed_at(1600, "a")], ms(500)), None);
+        assert_eq!(off_by(&e, &[closed_at(1005, "b")], ms(500)), None);
+    }
+
+    #[test]
+    fn widening_holds_a_late_event_and_says_by_how_much() {
+        let e = closed_within(1000, 1010);
+        let late = [closed_at(1250, "a")];
+        assert!(!check(&e, &late, ms(0)).ok);
+        let v = check(&e, &late, ms(500));
+        assert!(v.ok, "{}", v.text);
+        assert!(v.text.contains("up to 240ms outside it"), "{}", v.text);
+        // The lower edge saturates at zero instead of wrapping.
+        assert_eq!(
+            widen(&closed_within(100, 200), ms(500)).within,
+            Some((ms(0), ms(700)))
+        );
+    }
+}
