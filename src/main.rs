@@ -42,6 +42,25 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run one scenario once per seed and report every failing seed.
+    Explore {
+        file: PathBuf,
+        /// Seeds to run: START..END (END excluded) or a single seed.
+        #[arg(long, default_value = "0..1000", value_parser = cli::explore::parse_seeds)]
+        seeds: (u64, u64),
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Stop at the first failing seed.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Run only shard K of N (K from 1): every N-th seed, from the K-th.
+        #[arg(long, value_parser = cli::explore::parse_shard)]
+        shard: Option<mqtt_sim::sim::explore::Shard>,
+        /// Run every seed twice and compare the traces.
+        #[arg(long)]
+        check_determinism: bool,
+    },
     /// List the scenarios under a directory: name, spec ids and about text.
     List {
         #[arg(default_value = "scenarios")]
@@ -59,6 +78,23 @@ fn main() -> ExitCode {
         } => cli::run::run(&files, seed, format),
         Command::Validate { files } => cli::validate::validate(&files),
         Command::List { dir } => cli::list::list(&dir),
+        Command::Explore {
+            file,
+            seeds,
+            jobs,
+            fail_fast,
+            shard,
+            check_determinism,
+        } => cli::explore::explore(
+            &file,
+            cli::explore::Args {
+                seeds,
+                jobs,
+                fail_fast,
+                shard,
+                check_determinism,
+            },
+        ),
     };
     match result {
         Ok(code) => ExitCode::from(code),

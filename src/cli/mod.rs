@@ -1,6 +1,7 @@
 //! The commands of the `mqtt-sim` binary, one module each, and what they
 //! share.
 
+pub mod explore;
 pub mod list;
 pub mod run;
 pub mod validate;

@@ -359,7 +359,9 @@ impl<C: Connector> Client<C> {
             tokio::time::timeout(CONNECT_TIMEOUT, self.connector.connect(&self.spec.broker)).await;
         let stream = match attempt {
             Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return self.connect_failed(e.to_string()),
+            // turmoil's message is the peer's address; the kind is what a
+            // reader wants ("connection refused").
+            Ok(Err(e)) => return self.connect_failed(e.kind().to_string()),
             Err(_) => return self.connect_failed("timed out".to_string()),
         };
         self.record(EventKind::Connected {

@@ -13,7 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use super::duration::{Dur, FixedDur, Secs16, Window};
 use super::payload::{Hex, RawPayload};
 use super::values::{Empty, Fields, HostKeys, OrderedMap, ProtocolValue, Qos, present};
-use crate::scenario::model::{Ack, ClosedBy, Ping, TakeoverWill};
+use crate::scenario::model::{Ack, ClosedBy, Mutant, Ping, TakeoverWill};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +57,22 @@ pub struct RawBroker {
     pub users: Option<OrderedMap<String>>,
     pub allow_anonymous: Option<bool>,
     pub takeover_will: Option<RawTakeoverWill>,
+    /// Test-only: see [`Mutant`].
+    pub mutant: Option<RawMutant>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawMutant {
+    DropQueueOnReconnect,
+}
+
+impl From<RawMutant> for Mutant {
+    fn from(v: RawMutant) -> Self {
+        match v {
+            RawMutant::DropQueueOnReconnect => Mutant::DropQueueOnReconnect,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -529,6 +545,7 @@ pub struct RawChaos {
     pub holds: Option<RawChaosLinks>,
     pub latency: Option<RawChaosLatency>,
     pub crashes: Option<RawChaosCrashes>,
+    pub settle: Option<FixedDur>,
 }
 
 #[derive(Debug, Deserialize)]

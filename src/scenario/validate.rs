@@ -235,7 +235,7 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         expect.push(expectation(&cx, &item("expect", i), e)?);
     }
 
-    Ok(Scenario {
+    let scenario = Scenario {
         name: raw.name.unwrap_or_else(|| stem.to_string()),
         about: raw.about,
         spec: raw.spec.unwrap_or_default(),
@@ -248,7 +248,17 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         faults,
         chaos,
         expect,
-    })
+    };
+    if scenario.chaos.is_on() && scenario.chaos_end().is_zero() {
+        return Err(cx.at_value(
+            "chaos",
+            format!(
+                "`duration` must be longer than chaos's settling time ({}s); lengthen `duration` or set `chaos.settle`",
+                scenario.chaos_settle().as_secs_f64()
+            ),
+        ));
+    }
+    Ok(scenario)
 }
 
 fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, Error> {
@@ -271,6 +281,7 @@ fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, Error> {
         users: b.users.map(|u| u.entries),
         allow_anonymous: b.allow_anonymous.unwrap_or(d.allow_anonymous),
         takeover_will: b.takeover_will.map_or(d.takeover_will, Into::into),
+        mutant: b.mutant.map(Into::into),
     })
 }
 
@@ -704,6 +715,7 @@ fn chaos(cx: &Ctx, c: RawChaos, clients: &IndexMap<String, ClientSpec>) -> Resul
         holds,
         latency,
         crashes,
+        settle: c.settle.map(|s| s.0),
     })
 }
 
