@@ -268,6 +268,9 @@ pub struct ClientSpec {
     pub options: ConnectOptions,
     /// Reconnect this long after losing the connection; `None` means never.
     pub reconnect: Option<DurationSpec>,
+    /// How long a connect may take, TCP and CONNACK, before the client
+    /// gives it up (mqtt.js's `connectTimeout`).
+    pub connect_timeout: Duration,
     pub ping: Ping,
     pub ack: Ack,
     pub steps: Vec<Step>,
@@ -380,6 +383,9 @@ impl Chaos {
     }
 }
 
+/// `connect_timeout` when a client does not set it (mqtt.js's default).
+pub const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+
 /// What the default settling time adds for the last redeliveries once the
 /// network is whole again.
 pub const CHAOS_SETTLE_MARGIN: Duration = Duration::from_secs(1);
@@ -387,9 +393,11 @@ pub const CHAOS_SETTLE_MARGIN: Duration = Duration::from_secs(1);
 impl Scenario {
     /// How long a chaos run ends without chaos: `chaos.settle`, or by
     /// default long enough for a connection that chaos left half-open to be
-    /// noticed and replaced: max(2, keep_alive_factor) x the longest
-    /// keep-alive (a client's ping and its timeout, or the broker's expiry),
-    /// plus the longest reconnect delay, plus [`CHAOS_SETTLE_MARGIN`].
+    /// noticed and replaced: the longer of max(2, keep_alive_factor) x the
+    /// longest keep-alive (a client's ping and its timeout, or the broker's
+    /// expiry) and the longest `connect_timeout` (a CONNACK lost to a
+    /// partition), plus the longest reconnect delay, plus
+    /// [`CHAOS_SETTLE_MARGIN`].
     pub fn chaos_settle(&self) -> Duration {
         if let Some(s) = self.chaos.settle {
             return s;
@@ -411,7 +419,13 @@ impl Scenario {
             .filter_map(|c| c.reconnect.map(|r| r.max()))
             .max()
             .unwrap_or_default();
-        keep_alive.mul_f64(factor) + reconnect + CHAOS_SETTLE_MARGIN
+        let connect = self
+            .clients
+            .values()
+            .map(|c| c.connect_timeout)
+            .max()
+            .unwrap_or_default();
+        keep_alive.mul_f64(factor).max(connect) + reconnect + CHAOS_SETTLE_MARGIN
     }
 
     /// When chaos stops generating faults: every generated fault has ended

@@ -151,6 +151,7 @@ pub struct RawClient {
     pub broker: Option<String>,
     pub protocol: Option<ProtocolValue>,
     pub reconnect: Option<Dur>,
+    pub connect_timeout: Option<FixedDur>,
     pub ping: Option<RawPing>,
     pub ack: Option<RawAck>,
     pub steps: Option<Vec<Timed<RawAction>>>,

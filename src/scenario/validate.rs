@@ -345,6 +345,7 @@ fn client(cx: &mut Ctx, name: &str, mut c: RawClient, top: Protocol) -> Result<C
         broker,
         options,
         reconnect: c.reconnect.map(|d| d.0),
+        connect_timeout: c.connect_timeout.map_or(CONNECT_TIMEOUT_DEFAULT, |d| d.0),
         ping: c.ping.map_or(Ping::default(), Into::into),
         ack: c.ack.map_or(Ack::default(), Into::into),
         steps,

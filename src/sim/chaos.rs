@@ -128,7 +128,12 @@ pub fn generate(s: &Scenario, seeds: &Seeds) -> Vec<Timed> {
             end,
             &mut spike_busy,
             |t, a, b, g| {
-                let value = DurationSpec::Fixed(l.value.draw(&mut values));
+                // Whole milliseconds: the trace stays readable, and turmoil
+                // delivers on tick boundaries anyway.
+                let drawn = l.value.draw(&mut values).as_millis();
+                let value = DurationSpec::Fixed(Duration::from_millis(
+                    u64::try_from(drawn).unwrap_or(u64::MAX),
+                ));
                 let baseline = baseline(s, &a, &b);
                 g.start(
                     t.0,

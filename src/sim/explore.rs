@@ -182,7 +182,13 @@ pub fn explore(scenario: &Scenario, opts: &Options, progress: &mut dyn FnMut(Pro
                     let Some(seed) = opts.seeds.get(i) else {
                         break;
                     };
-                    if tx.send(one(scenario, seed, opts)).is_err() {
+                    let outcome = one(scenario, seed, opts);
+                    // Set here, not where outcomes are collected, so that this
+                    // worker takes no further seed.
+                    if outcome.is_some() && opts.fail_fast {
+                        opts.stop.store(true, Ordering::Relaxed);
+                    }
+                    if tx.send(outcome).is_err() {
                         break;
                     }
                 }
@@ -197,9 +203,6 @@ pub fn explore(scenario: &Scenario, opts: &Options, progress: &mut dyn FnMut(Pro
                         summary.failed += 1;
                         if summary.failures.len() < FAILURES_KEPT_MAX {
                             summary.failures.push(f);
-                        }
-                        if opts.fail_fast {
-                            opts.stop.store(true, Ordering::Relaxed);
                         }
                     }
                 }
