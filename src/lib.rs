@@ -11,7 +11,10 @@
 
 pub mod broker;
 pub mod client;
+pub mod coverage;
+pub mod diagram;
 pub mod error;
+pub mod pcap;
 pub mod scenario;
 pub mod sim;
 pub mod topic;

@@ -61,10 +61,60 @@ enum Command {
         #[arg(long)]
         check_determinism: bool,
     },
+    /// Run a scenario and write its traffic as a pcap file (Wireshark).
+    ///
+    /// Prints each host's address and name on stdout, in /etc/hosts form.
+    /// Exits 0 once the file is written, even if an expectation failed.
+    Pcap {
+        file: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long, env = "MQTT_SIM_SEED")]
+        seed: Option<u64>,
+        /// The pcap file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Run one scenario and draw it as a message sequence chart (SVG, an
+    /// HTML page, or Mermaid text). Exit code as `run`; the file is written
+    /// even when the run fails.
+    Diagram {
+        file: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long, env = "MQTT_SIM_SEED")]
+        seed: Option<u64>,
+        /// Draw from this simulated time on, e.g. `2s` or `500ms`.
+        #[arg(long)]
+        from: Option<String>,
+        /// Draw up to this simulated time.
+        #[arg(long)]
+        to: Option<String>,
+        /// Output file; its extension picks the format: .svg, .html, or
+        /// .md (Mermaid in a fenced block) / .mmd (bare Mermaid). Without
+        /// it the diagram goes to stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// svg, html or mermaid; overrides the extension of --output.
+        #[arg(long, value_enum)]
+        format: Option<cli::diagram::DiagramFormat>,
+    },
     /// List the scenarios under a directory: name, spec ids and about text.
     List {
         #[arg(default_value = "scenarios")]
         dir: PathBuf,
+    },
+    /// Which normative statements the scenarios' `spec:` tags cover.
+    Coverage {
+        #[arg(default_value = "scenarios")]
+        dir: PathBuf,
+        /// Where the statement lists are (mqtt-3.1.1-statements.tsv,
+        /// mqtt-5.0-statements.md).
+        #[arg(long, default_value = "spec")]
+        spec_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "3.1.1")]
+        protocol: cli::coverage::SpecVersion,
+        /// List only the statements no scenario covers, with their text.
+        #[arg(long)]
+        uncovered: bool,
     },
 }
 
@@ -77,6 +127,21 @@ fn main() -> ExitCode {
             format,
         } => cli::run::run(&files, seed, format),
         Command::Validate { files } => cli::validate::validate(&files),
+        Command::Diagram {
+            file,
+            seed,
+            from,
+            to,
+            output,
+            format,
+        } => cli::diagram::diagram(
+            &file,
+            seed,
+            from.as_deref(),
+            to.as_deref(),
+            output.as_ref(),
+            format,
+        ),
         Command::List { dir } => cli::list::list(&dir),
         Command::Explore {
             file,
@@ -95,6 +160,13 @@ fn main() -> ExitCode {
                 check_determinism,
             },
         ),
+        Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
+        Command::Coverage {
+            dir,
+            spec_dir,
+            protocol,
+            uncovered,
+        } => cli::coverage::coverage(&dir, &spec_dir, protocol, uncovered),
     };
     match result {
         Ok(code) => ExitCode::from(code),

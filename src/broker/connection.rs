@@ -81,6 +81,17 @@ where
             ));
             return;
         }
+        Ok(Err(WireError::UnacceptableProtocol { name, level })) => {
+            if name == "MQTT" {
+                let why = format!("unsupported protocol level {level}");
+                let code = connack_code::UNACCEPTABLE_PROTOCOL_VERSION;
+                refuse(&broker, &mut writer, &peer, code, &why).await;
+            } else {
+                // [MQTT-3.1.2-1]: not this protocol at all; no CONNACK.
+                broker.note(format!("refused {peer}: protocol name {name:?}"));
+            }
+            return;
+        }
         Ok(Err(e)) => {
             broker.note(format!("protocol violation by {peer}: {e}"));
             return;

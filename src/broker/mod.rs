@@ -7,12 +7,47 @@
 //!
 //! The broker knows nothing about scenarios or traces. It reports what it
 //! decides (takeovers, keep-alive expiry, wills) through a [`Notes`] sink.
+//!
+//! Files: `connection` (one connection's task: CONNECT checks, the packet
+//! loop, the end), `takeover` (open connections and the takeover order),
+//! `session` (sessions and the durable [`Store`]), `router` (routing and
+//! retained messages), `topic` (names and filters).
+//!
+//! Decisions the spec leaves open, and what this broker does:
+//! - Logins: with `users` set a login is required; a wrong or missing user
+//!   name or password gets CONNACK 0x04. `allow_anonymous: false` answers a
+//!   CONNECT without user name with 0x05, with or without `users`.
+//! - A protocol name other than "MQTT" closes without CONNACK
+//!   [MQTT-3.1.2-1]; "MQTT" at a level other than 4 gets 0x01 [MQTT-3.1.2-2].
+//! - Assigned client ids are `mqtt-sim-<n>`, from a counter in the store.
+//! - Takeover: the old connection is closed, its will dealt with (per
+//!   `takeover_will`), and only then is the new CONNACK sent; see `takeover`.
+//! - Keep-alive: the connection is closed, without sending anything, once
+//!   nothing was received for `keep_alive_factor` x keep-alive. Writes that
+//!   block (a peer that does not read) are bounded by the same deadline.
+//! - QoS 2 inbound is delivered on the first PUBLISH (method A of the spec);
+//!   a resend before PUBREL only gets PUBREC again.
+//! - QoS 0 messages are not queued for offline sessions; QoS 0 messages in
+//!   a queue when the connection ends are dropped.
+//! - A retained message keeps its QoS; a new subscription receives it at
+//!   min(its QoS, granted QoS).
+//!
+//! Notes (stable texts; they end up in snapshots): `assigned client id
+//! <id>`, `refused <id or peer>: <why>`, `protocol violation by <id or
+//! peer>: <why>`, `session of <id> discarded (clean session)`, `takeover:
+//! closing old connection of <id>`, `keep-alive expired for <id> after
+//! <s>s of silence`, `will of <id> published to <topic>`, `will of <id>
+//! discarded (DISCONNECT)`, `will of <id> not published on takeover
+//! (takeover_will: <profile>)`, and one per limit hit (see the constants).
 
 mod connection;
 mod router;
 mod session;
 mod takeover;
 pub mod topic;
+
+#[cfg(test)]
+mod tests;
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -45,6 +80,8 @@ pub const QUEUED_MAX: usize = 1_000;
 /// Topics with a retained message; a retained message for one more topic
 /// is delivered but not retained, with a note.
 pub const RETAINED_MAX: usize = 10_000;
+/// The pause after a failed accept before the next one.
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// How long a new connection may take to send CONNECT before it is closed.
 pub const CONNECT_WAIT: Duration = Duration::from_secs(30);
 
@@ -99,7 +136,11 @@ impl Broker {
     /// The state that would survive a restart with `persistence: true` lives
     /// in one [`Store`]; this constructor lets the harness keep it outside
     /// the host's future.
+    ///
+    /// No connection survives a restart, so what belonged to connections
+    /// alone goes: sessions with clean session 1, and queued QoS 0 messages.
     pub fn with_store(config: BrokerConfig, notes: Notes, store: Rc<RefCell<Store>>) -> Broker {
+        store.borrow_mut().all_offline();
         Broker {
             inner: Rc::new(Inner {
                 config,
@@ -110,8 +151,8 @@ impl Broker {
         }
     }
 
-    /// Accept loop: one `spawn_local` task per connection. Runs until
-    /// accepting fails. A panic in a connection task is re-raised here, so
+    /// Accept loop: one `spawn_local` task per connection. Runs forever: an
+    /// accept error is noted and retried after `ACCEPT_RETRY`. A panic in a connection task is re-raised here, so
     /// that the host fails visibly instead of the panic being swallowed.
     pub async fn serve<L: Listener>(&self, listener: L) -> io::Result<()> {
         let mut tasks = JoinSet::new();
@@ -125,11 +166,19 @@ impl Broker {
                         std::panic::resume_unwind(e.into_panic());
                     }
                 }
-                accepted = listener.accept() => {
-                    let (stream, peer) = accepted?;
-                    let broker = self.clone();
-                    tasks.spawn_local(async move { broker.handle(stream, peer).await });
-                }
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let broker = self.clone();
+                        tasks.spawn_local(async move { broker.handle(stream, peer).await });
+                    }
+                    Err(e) => {
+                        // Accept errors are mostly about one connection
+                        // (aborted, out of descriptors for a moment);
+                        // returning would drop every open connection.
+                        self.note(format!("accept failed: {e}"));
+                        tokio::time::sleep(ACCEPT_RETRY).await;
+                    }
+                },
             }
         }
     }

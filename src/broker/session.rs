@@ -224,6 +224,15 @@ impl Store {
     pub fn new() -> Store {
         Store::default()
     }
+
+    /// Keeps what outlives connections: persistent sessions, without their
+    /// QoS 0 messages, and retained messages.
+    pub(super) fn all_offline(&mut self) {
+        self.sessions.retain(|_, s| s.persistent);
+        for s in self.sessions.values_mut() {
+            s.went_offline();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! The commands of the `mqtt-sim` binary, one module each, and what they
 //! share.
 
+pub mod coverage;
+pub mod diagram;
 pub mod explore;
 pub mod list;
+pub mod pcap;
 pub mod run;
 pub mod validate;
 

@@ -33,7 +33,7 @@ pub const WALL_CLOCK_MAX_DEFAULT: Duration = Duration::from_secs(120);
 
 /// Simulated time every run starts at (2020-01-01T00:00:00Z), so that
 /// nothing depends on when the run happened.
-const EPOCH_S: u64 = 1_577_836_800;
+pub const EPOCH_S: u64 = 1_577_836_800;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {

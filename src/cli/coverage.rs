@@ -1,0 +1,114 @@
+//! `mqtt-sim coverage`: which normative statements the scenarios under a
+//! directory tag, and the share of the server-side ones.
+//!
+//! An unknown id in a `spec:` tag is an error (exit 2) after the report is
+//! printed: a typo would otherwise silently leave a statement uncovered, and
+//! unknown keys in scenario files are errors for the same reason.
+
+use std::path::Path;
+
+use anyhow::Context;
+use clap::ValueEnum;
+use mqtt_sim::coverage::{self, Tagged};
+use mqtt_sim::scenario::{self, Protocol};
+
+use super::EXIT_INVALID;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SpecVersion {
+    #[value(name = "3.1.1")]
+    V311,
+    #[value(name = "5.0")]
+    V5,
+}
+
+/// Statement lists larger than this are refused before parsing.
+const SPEC_FILE_BYTES_MAX: u64 = 8 * 1024 * 1024;
+
+pub fn coverage(
+    dir: &Path,
+    spec_dir: &Path,
+    version: SpecVersion,
+    uncovered_only: bool,
+) -> anyhow::Result<u8> {
+    let (file, protocol) = match version {
+        SpecVersion::V311 => ("mqtt-3.1.1-statements.tsv", Protocol::V311),
+        SpecVersion::V5 => ("mqtt-5.0-statements.md", Protocol::V5),
+    };
+    let path = spec_dir.join(file);
+    let size = std::fs::metadata(&path)
+        .with_context(|| format!("cannot read {} (see --spec-dir)", path.display()))?
+        .len();
+    anyhow::ensure!(
+        size <= SPEC_FILE_BYTES_MAX,
+        "{} is larger than {SPEC_FILE_BYTES_MAX} bytes",
+        path.display()
+    );
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    // The statement texts were extracted from a PDF; a stray byte there
+    // must not stop the report.
+    let text = String::from_utf8_lossy(&bytes);
+    let statements = match version {
+        SpecVersion::V311 => coverage::parse_tsv(&text),
+        SpecVersion::V5 => coverage::parse_md(&text),
+    }
+    .with_context(|| format!("in {}", path.display()))?;
+    let table = match version {
+        SpecVersion::V311 => Some(coverage::parse_applicability(coverage::TABLE_V311)?),
+        SpecVersion::V5 => None,
+    };
+
+    let (tagged, mut invalid) = tags(dir, protocol)?;
+    let report = coverage::compute(&statements, table.as_ref(), &tagged);
+    println!(
+        "MQTT {}: {} statements in {}, {} scenarios under {}",
+        protocol.as_str(),
+        statements.len(),
+        path.display(),
+        tagged.len(),
+        dir.display()
+    );
+    print!("{}", coverage::text(&report, uncovered_only));
+    for id in &report.unclassified {
+        eprintln!("warning: {id} is not in the applicability table; it counts toward no share");
+    }
+    for u in &report.unknown {
+        eprintln!(
+            "error: {}: spec id {} is not a statement of MQTT {}",
+            u.scenario,
+            u.id,
+            protocol.as_str()
+        );
+        invalid = true;
+    }
+    Ok(if invalid { EXIT_INVALID } else { 0 })
+}
+
+/// The tags of every scenario under `dir` written for `protocol`, named by
+/// path without extension. Invalid files are reported and flagged.
+fn tags(dir: &Path, protocol: Protocol) -> anyhow::Result<(Vec<Tagged>, bool)> {
+    let mut out = Vec::new();
+    let mut invalid = false;
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        match scenario::load(path) {
+            Ok(s) if s.protocol == protocol => {
+                let rel = path.strip_prefix(dir).unwrap_or(path).with_extension("");
+                out.push(Tagged {
+                    scenario: rel.to_string_lossy().replace('\\', "/"),
+                    ids: s.spec,
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("error: {e}");
+                invalid = true;
+            }
+        }
+    }
+    Ok((out, invalid))
+}

@@ -1,0 +1,104 @@
+//! `mqtt-sim diagram`: run one scenario and draw it as a sequence chart.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+use mqtt_sim::diagram::{self, Options};
+use mqtt_sim::scenario::duration::parse_duration;
+use mqtt_sim::sim::{self, RunOptions};
+
+use super::{EXIT_FAILED, load_all};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagramFormat {
+    Svg,
+    Html,
+    Mermaid,
+}
+
+/// Writes the diagram even when the run failed: a failed run is what one
+/// most wants to look at. The exit code follows `run`.
+pub fn diagram(
+    file: &Path,
+    seed: Option<u64>,
+    from: Option<&str>,
+    to: Option<&str>,
+    output: Option<&PathBuf>,
+    format: Option<DiagramFormat>,
+) -> anyhow::Result<u8> {
+    let format = match (format, output) {
+        (Some(f), _) => f,
+        (None, Some(out)) => format_of(out)?,
+        (None, None) => DiagramFormat::Svg,
+    };
+    let window = |flag: &str, v: Option<&str>| {
+        v.map(parse_duration)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+    };
+    let from = window("--from", from)?;
+    let to = window("--to", to)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        bail!("--from must not be after --to");
+    }
+    let scenario = match load_all(&[file.to_path_buf()]) {
+        Ok(mut s) => match s.pop() {
+            Some(s) => s,
+            None => bail!("nothing loaded from {}", file.display()),
+        },
+        Err(code) => return Ok(code),
+    };
+    let report = sim::run(
+        &scenario,
+        &RunOptions {
+            seed,
+            ..RunOptions::default()
+        },
+    );
+    let opts = Options { from, to };
+    let text = match format {
+        DiagramFormat::Svg => diagram::svg(&scenario, &report, &opts),
+        DiagramFormat::Html => diagram::html(&scenario, &report, &opts),
+        DiagramFormat::Mermaid => diagram::mermaid(&scenario, &report, &opts),
+    };
+    // A Markdown file gets a fenced block, which renders where Markdown
+    // renders Mermaid; stdout and `.mmd` get the bare diagram.
+    let markdown = output.is_some_and(|o| o.extension().is_some_and(|e| e == "md"));
+    let text = if format == DiagramFormat::Mermaid && markdown {
+        format!("```mermaid\n{text}```\n")
+    } else {
+        text
+    };
+    match output {
+        Some(out) => {
+            std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?
+        }
+        None => print!("{text}"),
+    }
+    if report.ok() {
+        Ok(0)
+    } else {
+        eprintln!(
+            "FAILED {}; replay: mqtt-sim run {} --seed {}",
+            file.display(),
+            file.display(),
+            report.seed
+        );
+        Ok(EXIT_FAILED)
+    }
+}
+
+fn format_of(out: &Path) -> anyhow::Result<DiagramFormat> {
+    match out.extension().and_then(|e| e.to_str()) {
+        Some("svg") => Ok(DiagramFormat::Svg),
+        Some("html" | "htm") => Ok(DiagramFormat::Html),
+        Some("md" | "mmd") => Ok(DiagramFormat::Mermaid),
+        _ => bail!(
+            "cannot tell the format from {}: use .svg, .html or .md, or --format",
+            out.display()
+        ),
+    }
+}

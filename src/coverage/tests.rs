@@ -1,0 +1,123 @@
+use super::*;
+
+fn tagged(scenario: &str, ids: &[&str]) -> Tagged {
+    Tagged {
+        scenario: scenario.into(),
+        ids: ids.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn ids_have_the_spec_shape() {
+    assert!(is_id("MQTT-3.8.4-1"));
+    assert!(is_id("MQTT-4.7.3-4"));
+    for bad in [
+        "MQTT-3.8.4",
+        "mqtt-3.8.4-1",
+        "MQTT-3.8.x-1",
+        "MQTT--1",
+        "MQTT-3..4-1",
+        "",
+    ] {
+        assert!(!is_id(bad), "{bad}");
+    }
+}
+
+#[test]
+fn the_tsv_gives_ids_and_texts_and_refuses_duplicates() {
+    let s = parse_tsv("MQTT-1.2.3-1\tA MUST\n\nMQTT-1.2.3-2\tB MUST\n").unwrap();
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[1].id, "MQTT-1.2.3-2");
+    assert_eq!(s[1].text, "B MUST");
+    assert!(parse_tsv("MQTT-1.2.3-1\tA\nMQTT-1.2.3-1\tB\n").is_err());
+    assert!(parse_tsv("not an id\tA\n").is_err());
+}
+
+#[test]
+fn the_markdown_joins_the_lines_under_each_heading() {
+    let s = parse_md("intro\n\n## MQTT-1.5.4-1\nfirst\nline\n\n## MQTT-1.5.4-2\nsecond\n").unwrap();
+    assert_eq!(s.len(), 2);
+    assert_eq!(s[0].text, "first line");
+    assert_eq!(s[1].text, "second");
+}
+
+#[test]
+fn the_committed_table_classifies_every_vendored_statement_once() {
+    let table = parse_applicability(TABLE_V311).unwrap();
+    let spec = include_str!("../../spec/mqtt-3.1.1-statements.tsv");
+    let statements = parse_tsv(spec).unwrap();
+    let ids: Vec<&str> = statements.iter().map(|s| s.id.as_str()).collect();
+    let classified: Vec<&str> = table.keys().map(String::as_str).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, classified);
+    // Spot checks of the rule: the subject of the MUST decides.
+    assert_eq!(table["MQTT-3.1.0-2"].applies, Applies::Server);
+    assert_eq!(table["MQTT-3.1.0-1"].applies, Applies::Client);
+    assert_eq!(table["MQTT-4.8.0-1"].applies, Applies::Both);
+    assert_eq!(table["MQTT-7.1.1-1"].applies, Applies::Neither);
+}
+
+#[test]
+fn a_table_line_needs_a_known_class_and_a_reason() {
+    assert!(parse_applicability("MQTT-1.2.3-1\tserver\twhy\n").is_ok());
+    assert!(parse_applicability("MQTT-1.2.3-1\tbroker\twhy\n").is_err());
+    assert!(parse_applicability("MQTT-1.2.3-1\tserver\n").is_err());
+    assert!(parse_applicability("MQTT-1.2.3-1\tserver\twhy\nMQTT-1.2.3-1\tclient\twhy\n").is_err());
+}
+
+#[test]
+fn the_share_counts_server_and_both_only_and_reports_typos() {
+    let statements =
+        parse_tsv("MQTT-1.0.0-1\ts\nMQTT-1.0.0-2\tb\nMQTT-1.0.0-3\tc\nMQTT-1.0.0-4\ts\n").unwrap();
+    let table = parse_applicability(
+        "MQTT-1.0.0-1\tserver\tr\nMQTT-1.0.0-2\tboth\tr\nMQTT-1.0.0-3\tclient\tr\nMQTT-1.0.0-4\tserver\tr\n",
+    )
+    .unwrap();
+    let c = compute(
+        &statements,
+        Some(&table),
+        &[
+            tagged("a", &["MQTT-1.0.0-1", "MQTT-1.0.0-3", "MQTT-1.0.0-1"]),
+            tagged("b", &["MQTT-1.0.0-1", "MQTT-9.9.9-9"]),
+        ],
+    );
+    assert_eq!(c.rows[0].scenarios, vec!["a", "b"]);
+    assert!(!c.rows[1].covered());
+    assert_eq!(
+        c.server_share(),
+        Some(Share {
+            covered: 1,
+            total: 3
+        })
+    );
+    assert_eq!(
+        c.unknown,
+        vec![Unknown {
+            scenario: "b".into(),
+            id: "MQTT-9.9.9-9".into()
+        }]
+    );
+    let report = text(&c, false);
+    assert!(report.contains("1 of 3 covered (33.3%)"), "{report}");
+    assert!(
+        report.contains("covered  server   MQTT-1.0.0-1  a, b"),
+        "{report}"
+    );
+}
+
+#[test]
+fn without_a_table_there_is_no_share_and_a_partial_table_is_reported() {
+    let statements = parse_tsv("MQTT-1.0.0-1\ts\nMQTT-1.0.0-2\ts\n").unwrap();
+    assert_eq!(compute(&statements, None, &[]).server_share(), None);
+    let table = parse_applicability("MQTT-1.0.0-1\tserver\tr\n").unwrap();
+    let c = compute(&statements, Some(&table), &[]);
+    assert_eq!(c.unclassified, vec!["MQTT-1.0.0-2"]);
+    assert_eq!(
+        c.server_share(),
+        Some(Share {
+            covered: 0,
+            total: 1
+        })
+    );
+}

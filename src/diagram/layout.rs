@@ -1,0 +1,657 @@
+//! Coordinates: turns a [`Diagram`] into positioned shapes, grouped by what
+//! they stand for. Nothing here knows SVG; [`super::svg`] writes the shapes.
+//!
+//! Text widths are estimated from the character count, which is right for
+//! the monospace font the SVG asks for and close enough for others.
+
+use std::time::Duration;
+
+use super::axis::Axis;
+use super::label::cut;
+use super::model::{Diagram, Item};
+use crate::trace::render::seconds;
+
+/// Width of one character of the 11 px monospace font labels use.
+const CHAR_PX: f64 = 6.7;
+/// Width of one character of the 10 px font of notes and time labels.
+const SMALL_CHAR_PX: f64 = 6.1;
+/// Room for the time labels, left of everything else.
+const TIME_AXIS_PX: f64 = 70.0;
+/// Room left of the first lifeline for what is written beside it.
+const OUTER_PX: f64 = 130.0;
+const COLUMN_MIN_PX: f64 = 170.0;
+const COLUMN_MAX_PX: f64 = 520.0;
+/// Room on both sides of a label between two lifelines.
+const LABEL_PAD_PX: f64 = 36.0;
+/// A gap between lifelines is this many times its widest label.
+const LABEL_ROOM: f64 = 1.4;
+const TITLE_Y: f64 = 22.0;
+const HEAD_Y: f64 = 44.0;
+const HEAD_H: f64 = 26.0;
+/// Where the first knot of the time axis sits.
+const TOP_Y: f64 = 104.0;
+/// Notes are written in a column right of the last lifeline.
+const NOTE_GUTTER_PX: f64 = 40.0;
+const NOTE_CHARS_MAX: usize = 70;
+/// Room for `closed by broker` beside a lifeline.
+const CLOSE_LABEL_PX: f64 = 110.0;
+/// Space between a label and the arrow it names.
+const LABEL_GAP_PX: f64 = 4.0;
+/// How far a label stays from the lifeline an arrow ends at.
+const LABEL_INSET_PX: f64 = 14.0;
+const NOTE_ROW_PX: f64 = 13.0;
+const LINE_PX: f64 = 15.0;
+const MARGIN_PX: f64 = 20.0;
+const ACTIVE_W: f64 = 8.0;
+/// Time labels closer together than this are skipped.
+const TIME_LABEL_MIN_PX: f64 = 12.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Anchor {
+    Start,
+    Middle,
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    Rect {
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        class: &'static str,
+    },
+    Line {
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+        class: &'static str,
+    },
+    /// A line with an arrowhead at its second end.
+    Arrow {
+        x1: f64,
+        y1: f64,
+        x2: f64,
+        y2: f64,
+        class: &'static str,
+    },
+    Text {
+        x: f64,
+        y: f64,
+        text: String,
+        class: &'static str,
+        anchor: Anchor,
+    },
+    /// An X of half-size `r`.
+    Cross {
+        x: f64,
+        y: f64,
+        r: f64,
+        class: &'static str,
+    },
+    Circle {
+        x: f64,
+        y: f64,
+        r: f64,
+        class: &'static str,
+    },
+}
+
+/// Shapes that stand for one thing of the diagram. `class` names the kind
+/// of thing (`arrow`, `pings`, `fault`, `close`, `note`, ...), `title` is
+/// its tooltip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub class: String,
+    pub title: Option<String>,
+    /// `data-*` attributes: a name and a value without quotes.
+    pub data: Vec<(&'static str, String)>,
+    pub shapes: Vec<Shape>,
+}
+
+impl Group {
+    fn new(class: impl Into<String>) -> Self {
+        Group {
+            class: class.into(),
+            title: None,
+            data: Vec::new(),
+            shapes: Vec::new(),
+        }
+    }
+
+    fn title(mut self, t: impl Into<String>) -> Self {
+        self.title = Some(t.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    pub width: f64,
+    pub height: f64,
+    /// In drawing order: backgrounds first.
+    pub groups: Vec<Group>,
+}
+
+pub fn layout(d: &Diagram) -> Layout {
+    let axis = Axis::new(knot_times(d), TOP_Y);
+    let xs = columns(d);
+    let x_of = |i: usize| xs.get(i).copied().unwrap_or(TIME_AXIS_PX + OUTER_PX);
+    let last_x = xs.last().copied().unwrap_or(TIME_AXIS_PX + OUTER_PX);
+    let first_broker_x = d.hosts.iter().position(|h| h.broker).map_or(last_x, x_of);
+    let bottom = axis.bottom() + 30.0;
+    // Room for a close label right of the last lifeline before the notes.
+    let gutter_x = last_x + NOTE_GUTTER_PX + CLOSE_LABEL_PX;
+
+    let mut backgrounds = Vec::new();
+    let mut middles = Vec::new();
+    let mut fronts = Vec::new();
+
+    backgrounds.push(header(d));
+    backgrounds.extend(gaps(&axis, gutter_x));
+    backgrounds.push(time_labels(&axis));
+    for item in &d.items {
+        if let Item::Fault(f) = item {
+            let lo = f
+                .hosts
+                .iter()
+                .map(|&h| x_of(h))
+                .fold(f64::INFINITY, f64::min);
+            let hi = f
+                .hosts
+                .iter()
+                .map(|&h| x_of(h))
+                .fold(f64::NEG_INFINITY, f64::max);
+            let (lo, hi) = if lo.is_finite() {
+                (lo, hi)
+            } else {
+                (x_of(0), last_x)
+            };
+            let _ = (lo, hi);
+            // Across every lifeline, so that whatever happens during the
+            // fault is inside it; the label says which hosts it concerns.
+            let (x0, x1) = (TIME_AXIS_PX + 2.0, gutter_x - 10.0);
+            let (y0, y1) = (axis.y(f.start), axis.y(f.end).max(axis.y(f.start) + 6.0));
+            let until = if f.open {
+                "to the end".to_string()
+            } else {
+                format!("until {}", seconds(f.end))
+            };
+            let mut g =
+                Group::new("fault").title(format!("{} from {} {until}", f.label, seconds(f.start)));
+            g.shapes.push(Shape::Rect {
+                x: x0,
+                y: y0,
+                w: x1 - x0,
+                h: y1 - y0,
+                class: "fault-band",
+            });
+            let (kind, rest) = f.label.split_once(' ').unwrap_or((f.label.as_str(), ""));
+            for (i, line) in [kind, rest, until.as_str()]
+                .into_iter()
+                .filter(|l| !l.is_empty())
+                .enumerate()
+            {
+                g.shapes.push(Shape::Text {
+                    x: x0 + 6.0,
+                    y: y0 + 12.0 + i as f64 * 12.0,
+                    text: line.to_string(),
+                    class: "fault-label",
+                    anchor: Anchor::Start,
+                });
+            }
+            backgrounds.push(g);
+        }
+    }
+    for (i, h) in d.hosts.iter().enumerate() {
+        let x = x_of(i);
+        let w = (h.name.chars().count() as f64 * CHAR_PX + 20.0).max(60.0);
+        let mut g = Group::new(if h.broker {
+            "lifeline broker"
+        } else {
+            "lifeline client"
+        });
+        g.data.push(("host", h.name.clone()));
+        g.shapes.push(Shape::Line {
+            x1: x,
+            y1: HEAD_Y + HEAD_H,
+            x2: x,
+            y2: bottom,
+            class: "life",
+        });
+        g.shapes.push(Shape::Rect {
+            x: x - w / 2.0,
+            y: HEAD_Y,
+            w,
+            h: HEAD_H,
+            class: "head",
+        });
+        g.shapes.push(Shape::Text {
+            x,
+            y: HEAD_Y + 17.0,
+            text: h.name.clone(),
+            class: "head-text",
+            anchor: Anchor::Middle,
+        });
+        middles.push(g);
+    }
+    let mut note_y_free = 0.0_f64;
+    for item in &d.items {
+        match item {
+            Item::Active(a) => {
+                let mut g = Group::new("active");
+                let (y0, y1) = (axis.y(a.start), axis.y(a.end));
+                g.shapes.push(Shape::Rect {
+                    x: x_of(a.host) - ACTIVE_W / 2.0,
+                    y: y0,
+                    w: ACTIVE_W,
+                    h: (y1 - y0).max(2.0),
+                    class: "active-bar",
+                });
+                middles.push(g);
+            }
+            Item::Message(m) => {
+                let (x1, x2) = (x_of(m.from), x_of(m.to));
+                let (y1, y2) = (axis.y(m.sent_at), axis.y(m.received_at));
+                let mut class = String::from(if m.sent_by_client {
+                    "arrow send"
+                } else {
+                    "arrow recv"
+                });
+                if m.closest {
+                    class.push_str(" closest");
+                }
+                let mut g = Group::new(class).title(m.line.clone());
+                g.shapes.push(Shape::Arrow {
+                    x1,
+                    y1,
+                    x2,
+                    y2,
+                    class: "msg",
+                });
+                g.shapes.push(message_label(&m.label, (x1, y1), (x2, y2)));
+                if m.closest {
+                    let (cx, cy) = if m.sent_by_client { (x1, y1) } else { (x2, y2) };
+                    g.shapes.push(Shape::Circle {
+                        x: cx,
+                        y: cy,
+                        r: 7.0,
+                        class: "mark",
+                    });
+                }
+                fronts.push(g);
+            }
+            Item::Pings(p) => {
+                let (xa, xb) = (x_of(p.client), x_of(p.broker));
+                let (x0, x1) = (xa.min(xb), xa.max(xb));
+                let (y0, y1) = (axis.y(p.start), axis.y(p.end));
+                let h = (y1 - y0).max(18.0);
+                let mut g = Group::new("pings").title(format!(
+                    "{}: {} between {} and {}",
+                    d.hosts.get(p.client).map_or("", |h| h.name.as_str()),
+                    p.label(),
+                    seconds(p.start),
+                    seconds(p.end)
+                ));
+                g.data.push(("packets", p.packets().to_string()));
+                g.shapes.push(Shape::Rect {
+                    x: x0 + 8.0,
+                    y: y0,
+                    w: x1 - x0 - 16.0,
+                    h,
+                    class: "pings-box",
+                });
+                g.shapes.push(Shape::Line {
+                    x1: xa,
+                    y1: y0,
+                    x2: xb,
+                    y2: y0,
+                    class: "pings-edge",
+                });
+                g.shapes.push(Shape::Line {
+                    x1: xa,
+                    y1: y0 + h,
+                    x2: xb,
+                    y2: y0 + h,
+                    class: "pings-edge",
+                });
+                g.shapes.push(Shape::Text {
+                    x: (x0 + x1) / 2.0,
+                    y: y0 + h / 2.0 - 2.0,
+                    text: p.label(),
+                    class: "pings-label",
+                    anchor: Anchor::Middle,
+                });
+                g.shapes.push(Shape::Text {
+                    x: (x0 + x1) / 2.0,
+                    y: y0 + h / 2.0 + 11.0,
+                    text: format!("{} – {}", seconds(p.start), seconds(p.end)),
+                    class: "small",
+                    anchor: Anchor::Middle,
+                });
+                fronts.push(g);
+            }
+            Item::Close(c) => {
+                let (x, y) = (x_of(c.host), axis.y(c.at));
+                let mut g = Group::new(if c.closest { "close closest" } else { "close" })
+                    .title(format!("{} closed by {}", seconds(c.at), c.by));
+                g.shapes.push(Shape::Cross {
+                    x,
+                    y,
+                    r: 6.0,
+                    class: "cross",
+                });
+                let left = x < first_broker_x;
+                g.shapes.push(Shape::Text {
+                    x: if left { x - 12.0 } else { x + 12.0 },
+                    y: y + 4.0,
+                    text: format!("closed by {}", c.by),
+                    class: "close-label",
+                    anchor: if left { Anchor::End } else { Anchor::Start },
+                });
+                if c.closest {
+                    g.shapes.push(Shape::Circle {
+                        x,
+                        y,
+                        r: 10.0,
+                        class: "mark",
+                    });
+                }
+                fronts.push(g);
+            }
+            Item::Note(n) => {
+                let (x, y) = (x_of(n.host), axis.y(n.at));
+                // Notes at the same moment stack downwards in the gutter;
+                // the leader shows where each belongs.
+                let text_y = (y + 4.0).max(note_y_free);
+                note_y_free = text_y + NOTE_ROW_PX;
+                let mut class = String::from(if n.error { "note error" } else { "note" });
+                if n.closest {
+                    class.push_str(" closest");
+                }
+                let mut g = Group::new(class).title(format!("{} {}", seconds(n.at), n.text));
+                g.shapes.push(Shape::Rect {
+                    x: x - 4.0,
+                    y: y - 4.0,
+                    w: 8.0,
+                    h: 8.0,
+                    class: "note-dot",
+                });
+                g.shapes.push(Shape::Line {
+                    x1: x + 4.0,
+                    y1: y,
+                    x2: gutter_x - 4.0,
+                    y2: text_y - 4.0,
+                    class: "leader",
+                });
+                g.shapes.push(Shape::Text {
+                    x: gutter_x,
+                    y: text_y,
+                    text: cut(&n.text, NOTE_CHARS_MAX),
+                    class: "note-text",
+                    anchor: Anchor::Start,
+                });
+                fronts.push(g);
+            }
+            Item::Fault(_) => {}
+        }
+    }
+
+    let notes_w = d
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Note(n) => {
+                Some(cut(&n.text, NOTE_CHARS_MAX).chars().count() as f64 * SMALL_CHAR_PX)
+            }
+            _ => None,
+        })
+        .fold(0.0, f64::max);
+    let mut width = gutter_x + notes_w + MARGIN_PX;
+    let mut height = bottom.max(note_y_free) + MARGIN_PX;
+    if let Some(g) = failures(d, height) {
+        if let Some(Shape::Rect { y, w, h, .. }) = g.shapes.first() {
+            width = width.max(MARGIN_PX * 2.0 + w);
+            height = y + h + MARGIN_PX;
+        }
+        fronts.push(g);
+    }
+    let mut groups = backgrounds;
+    groups.extend(middles);
+    groups.extend(fronts);
+    Layout {
+        width,
+        height,
+        groups,
+    }
+}
+
+/// Every time the axis must place exactly: both ends of each message, the
+/// edges of faults, ping runs and activations, closes and notes.
+fn knot_times(d: &Diagram) -> Vec<Duration> {
+    let mut t = vec![d.window.from];
+    for item in &d.items {
+        match item {
+            Item::Message(m) => t.extend([m.sent_at, m.received_at]),
+            Item::Pings(p) => t.extend([p.start, p.end]),
+            Item::Fault(f) => t.extend([f.start, f.end]),
+            Item::Close(c) => t.push(c.at),
+            Item::Note(n) => t.push(n.at),
+            Item::Active(a) => t.extend([a.start, a.end]),
+        }
+    }
+    t.push(d.window.to);
+    t
+}
+
+/// The x of each lifeline: each gap wide enough for the longest label
+/// drawn between those two lifelines.
+fn columns(d: &Diagram) -> Vec<f64> {
+    let n = d.hosts.len();
+    let mut gap = vec![COLUMN_MIN_PX; n.saturating_sub(1)];
+    for item in &d.items {
+        let (a, b, text) = match item {
+            Item::Message(m) => (m.from, m.to, m.label.clone()),
+            Item::Pings(p) => (p.client, p.broker, p.label()),
+            _ => continue,
+        };
+        let (lo, hi) = (a.min(b), a.max(b));
+        let span = (hi - lo).max(1) as f64;
+        // Half as wide again as the label: the label sits at one end of a
+        // sloped arrow, and the spare width keeps the arrow of the packet
+        // before it clear of the text.
+        let need = (text.chars().count() as f64 * CHAR_PX * LABEL_ROOM + LABEL_PAD_PX) / span;
+        for g in gap.iter_mut().take(hi).skip(lo) {
+            *g = g.max(need.min(COLUMN_MAX_PX));
+        }
+    }
+    let mut x = TIME_AXIS_PX + OUTER_PX;
+    let mut xs = Vec::with_capacity(n);
+    for i in 0..n {
+        xs.push(x);
+        x += gap.get(i).copied().unwrap_or(0.0);
+    }
+    xs
+}
+
+fn header(d: &Diagram) -> Group {
+    let mut g = Group::new("header");
+    let status = if d.failures.is_empty() && d.harness_error.is_none() {
+        "ok"
+    } else {
+        "FAILED"
+    };
+    if d.omitted > 0 {
+        g.shapes.push(Shape::Text {
+            x: MARGIN_PX,
+            y: TITLE_Y + 16.0,
+            text: format!(
+                "{} events not drawn (over the limit of {} items): narrow the window with --from/--to",
+                d.omitted,
+                super::model::ITEMS_MAX
+            ),
+            class: "failed-text",
+            anchor: Anchor::Start,
+        });
+    }
+    g.shapes.push(Shape::Text {
+        x: MARGIN_PX,
+        y: TITLE_Y,
+        text: format!(
+            "{}  —  seed {}, {} to {}: {status}",
+            d.title,
+            d.seed,
+            seconds(d.window.from),
+            seconds(d.window.to)
+        ),
+        class: "title",
+        anchor: Anchor::Start,
+    });
+    g
+}
+
+fn time_labels(axis: &Axis) -> Group {
+    let mut g = Group::new("time-axis");
+    let mut last = f64::NEG_INFINITY;
+    for &(t, y) in axis.knots() {
+        if y - last < TIME_LABEL_MIN_PX {
+            continue;
+        }
+        last = y;
+        g.shapes.push(Shape::Line {
+            x1: TIME_AXIS_PX - 4.0,
+            y1: y,
+            x2: TIME_AXIS_PX,
+            y2: y,
+            class: "tick",
+        });
+        g.shapes.push(Shape::Text {
+            x: TIME_AXIS_PX - 6.0,
+            y: y + 3.5,
+            text: seconds(t),
+            class: "time",
+            anchor: Anchor::End,
+        });
+    }
+    if let (Some(&(_, top)), Some(&(_, bottom))) = (axis.knots().first(), axis.knots().last()) {
+        g.shapes.push(Shape::Line {
+            x1: TIME_AXIS_PX,
+            y1: top,
+            x2: TIME_AXIS_PX,
+            y2: bottom,
+            class: "axis",
+        });
+    }
+    g
+}
+
+/// A dashed line across the picture in the middle of each long idle
+/// stretch, saying how long it is.
+fn gaps(axis: &Axis, right: f64) -> Vec<Group> {
+    axis.gaps()
+        .iter()
+        .map(|gap| {
+            let y = (gap.y_start + gap.y_end) / 2.0;
+            let idle = gap.end - gap.start;
+            let mut g = Group::new("gap").title(format!(
+                "nothing happens for {} (the time axis is compressed here)",
+                seconds(idle)
+            ));
+            g.shapes.push(Shape::Line {
+                x1: TIME_AXIS_PX + 4.0,
+                y1: y,
+                x2: right,
+                y2: y,
+                class: "gap-line",
+            });
+            g.shapes.push(Shape::Text {
+                x: TIME_AXIS_PX + 8.0,
+                y: y - 3.0,
+                text: format!("≈ {}", seconds(idle)),
+                class: "gap-label",
+                anchor: Anchor::Start,
+            });
+            g
+        })
+        .collect()
+}
+
+/// The red box at the bottom listing what failed.
+fn failures(d: &Diagram, top: f64) -> Option<Group> {
+    let mut lines = Vec::new();
+    if let Some(e) = &d.harness_error {
+        lines.push((0.0, format!("harness error: {e}")));
+    }
+    for f in &d.failures {
+        lines.push((0.0, format!("FAIL expect line {}: {}", f.line, f.text)));
+        for c in &f.closest {
+            lines.push((4.0 * CHAR_PX, format!("closest: {c}")));
+        }
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let w = lines
+        .iter()
+        .map(|(indent, l)| indent + l.chars().count() as f64 * CHAR_PX)
+        .fold(0.0, f64::max)
+        + 24.0;
+    let h = lines.len() as f64 * LINE_PX + 16.0;
+    let mut g = Group::new("failed");
+    g.shapes.push(Shape::Rect {
+        x: MARGIN_PX,
+        y: top,
+        w,
+        h,
+        class: "failed-box",
+    });
+    for (i, (indent, l)) in lines.into_iter().enumerate() {
+        g.shapes.push(Shape::Text {
+            x: MARGIN_PX + 12.0 + indent,
+            y: top + 20.0 + i as f64 * LINE_PX,
+            text: l,
+            class: "failed-text",
+            anchor: Anchor::Start,
+        });
+    }
+    Some(g)
+}
+
+/// A message's label: above the arrow, near the end it points at (where
+/// the reader's eye lands), and high enough that the sloped line stays
+/// below the text along its whole width. A label wider than its arrow is
+/// centred on it.
+fn message_label(text: &str, from: (f64, f64), to: (f64, f64)) -> Shape {
+    let (x1, y1) = from;
+    let (x2, y2) = to;
+    let w = text.chars().count() as f64 * CHAR_PX;
+    let span = (x2 - x1).abs();
+    let rightwards = x2 >= x1;
+    let (left, anchor, x) = if w + 2.0 * LABEL_INSET_PX > span {
+        let mid = (x1 + x2) / 2.0;
+        (mid - w / 2.0, Anchor::Middle, mid)
+    } else if rightwards {
+        let right = x2 - LABEL_INSET_PX;
+        (right - w, Anchor::End, right)
+    } else {
+        let left = x2 + LABEL_INSET_PX;
+        (left, Anchor::Start, left)
+    };
+    let line_y = |x: f64| {
+        if span == 0.0 {
+            y1.min(y2)
+        } else {
+            y1 + (y2 - y1) * (x - x1) / (x2 - x1)
+        }
+    };
+    let y = line_y(left).min(line_y(left + w)) - LABEL_GAP_PX;
+    Shape::Text {
+        x,
+        y,
+        text: text.to_string(),
+        class: "msg-label",
+        anchor,
+    }
+}

@@ -1,0 +1,129 @@
+//! `mqtt-sim coverage` as a user meets it, on small fixture directories
+//! whose figures are counted by hand in the comments.
+
+use std::process::{Command, Output};
+
+fn mqtt_sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the mqtt-sim binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const TAGGED: &str = "tests/fixtures/coverage/tagged";
+
+/// The fixture list has six statements: MQTT-3.8.4-1, 3.8.4-2, 3.10.4-5
+/// (server), 4.8.0-1 (both), 3.1.0-1 (client), 7.1.1-1 (neither). The
+/// tagged scenarios cover 3.8.4-1 (a and sub/b), 3.1.0-1 (a), 4.8.0-1 and
+/// 7.1.1-1 (sub/b). Server-side: 3.8.4-1 and 4.8.0-1 of four, 50%.
+#[test]
+fn the_share_matches_a_hand_count() {
+    let out = mqtt_sim(&[
+        "coverage",
+        "tests/fixtures/coverage/tagged",
+        "--spec-dir",
+        "tests/fixtures/coverage/spec",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}{stdout}", text(&out.stderr));
+    assert!(stdout.contains("6 statements"), "{stdout}");
+    assert!(stdout.contains("3 scenarios"), "{stdout}");
+    assert!(
+        stdout.contains("covered  server   MQTT-3.8.4-1   a, sub/b\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("covered  both     MQTT-4.8.0-1   sub/b\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-        server   MQTT-3.8.4-2\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("all statements: 4 of 6 covered"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("server-side statements (server or both): 2 of 4 covered (50.0%)"),
+        "{stdout}"
+    );
+}
+
+/// Against the vendored 3.1.1 list, the same tags cover the same two
+/// server-side statements of the table's 90 (61 server + 29 both).
+#[test]
+fn the_vendored_list_is_the_default() {
+    let out = mqtt_sim(&["coverage", "tests/fixtures/coverage/tagged"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("121 statements in spec/"), "{stdout}");
+    assert!(stdout.contains("2 of 90 covered (2.2%)"), "{stdout}");
+}
+
+#[test]
+fn uncovered_lists_only_the_uncovered_with_their_text() {
+    let out = mqtt_sim(&[
+        "coverage",
+        "tests/fixtures/coverage/tagged",
+        "--spec-dir",
+        "tests/fixtures/coverage/spec",
+        "--uncovered",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout.contains("-        server   MQTT-3.10.4-5  Even where no Topic Subscriptions"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("covered  server"), "{stdout}");
+}
+
+#[test]
+fn an_unknown_id_is_an_error_that_names_the_scenario() {
+    let out = mqtt_sim(&["coverage", "tests/fixtures/coverage/typo"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: c: spec id MQTT-3.8.4-99 is not a statement of MQTT 3.1.1"),
+        "{stderr}"
+    );
+    // The report is still printed, with the known tag counted.
+    assert!(text(&out.stdout).contains("covered  server   MQTT-3.8.4-1"));
+}
+
+#[test]
+fn a_missing_spec_dir_exits_2() {
+    let out = mqtt_sim(&["coverage", TAGGED, "--spec-dir", "no/such/dir"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--spec-dir"));
+}
+
+/// 5.0 has no applicability table: the statements are listed, no share is
+/// given, and 3.1.1 scenarios do not count (ids mean other things in 5.0).
+#[test]
+fn five_point_oh_lists_statements_without_a_share() {
+    let out = mqtt_sim(&[
+        "coverage",
+        "tests/fixtures/coverage/tagged",
+        "--protocol",
+        "5.0",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("0 scenarios"), "{stdout}");
+    assert!(stdout.contains("no applicability table"), "{stdout}");
+    assert!(stdout.contains("MQTT-1.5.4-1"), "{stdout}");
+}
+
+/// The repository's own scenarios use only known ids.
+#[test]
+fn the_scenarios_have_no_unknown_ids() {
+    let out = mqtt_sim(&["coverage"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
