@@ -81,6 +81,25 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Run one scenario once per seed and report every failing seed.
+    Explore {
+        file: PathBuf,
+        /// Seeds to run: START..END (END excluded) or a single seed.
+        #[arg(long, default_value = "0..1000", value_parser = cli::explore::parse_seeds)]
+        seeds: (u64, u64),
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Stop at the first failing seed.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Run only shard K of N (K from 1): every N-th seed, from the K-th.
+        #[arg(long, value_parser = cli::explore::parse_shard)]
+        shard: Option<mqtt_sim::sim::explore::Shard>,
+        /// Run every seed twice and compare the traces.
+        #[arg(long)]
+        check_determinism: bool,
+    },
     /// Run a scenario and write its traffic as a pcap file (Wireshark).
     ///
     /// Prints each host's address and name on stdout, in /etc/hosts form.
@@ -213,6 +232,23 @@ fn main() -> ExitCode {
         Command::Check { paths, update } => cli::check::check(&paths, update),
         Command::New { name } => cli::new::new(&name),
         Command::Serve { listen, config } => cli::serve::serve(&listen, config.as_deref()),
+        Command::Explore {
+            file,
+            seeds,
+            jobs,
+            fail_fast,
+            shard,
+            check_determinism,
+        } => cli::explore::explore(
+            &file,
+            cli::explore::Args {
+                seeds,
+                jobs,
+                fail_fast,
+                shard,
+                check_determinism,
+            },
+        ),
         Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
         Command::Coverage {
             dir,

@@ -17,6 +17,7 @@ use super::router::Publication;
 use super::session::{Send, Session};
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
 use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX, acl};
+use crate::scenario::Mutant;
 use crate::topic;
 
 /// Why a connection ended; decides the will and the note.
@@ -265,10 +266,16 @@ async fn accept<W: AsyncWrite + Unpin>(
         let discarded = existing.as_ref().is_some_and(|s| s.persistent);
         // A stored non-persistent session is left over from a connection
         // that died with the broker; it is not a session to resume.
-        let resumed = match existing {
+        let mut resumed = match existing {
             Some(s) if s.persistent && !c.clean => Some(s),
             _ => None,
         };
+        // Test-only planted bug; see `Mutant`.
+        if broker.config().mutant == Some(Mutant::DropQueueOnReconnect)
+            && let Some(s) = &mut resumed
+        {
+            s.queue.clear();
+        }
         let present = resumed.is_some();
         let mut session = resumed.unwrap_or(Session::new(!c.clean));
         // The latest login decides what the session may receive (acl).

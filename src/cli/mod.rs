@@ -4,6 +4,7 @@
 pub mod check;
 pub mod coverage;
 pub mod diagram;
+pub mod explore;
 pub mod list;
 pub mod new;
 pub mod pcap;

@@ -24,9 +24,11 @@ use crate::wire::{
 };
 use session::Session;
 
-/// How long a TCP connect may take before it counts as failed (mqtt.js's
-/// `connectTimeout`). A connect to a crashed host never answers otherwise.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default of the client option `connect_timeout`: how long a connect
+/// may take, TCP and CONNACK, before it counts as failed (mqtt.js's
+/// `connectTimeout`). A connect to a crashed host never answers otherwise,
+/// nor does a CONNACK lost to a partition.
+pub const CONNECT_TIMEOUT: Duration = crate::scenario::CONNECT_TIMEOUT_DEFAULT;
 
 /// Opens a byte stream to a broker host: turmoil TCP in simulation, tokio
 /// TCP in a live run.
@@ -54,6 +56,8 @@ struct Conn<S> {
     last_send: Duration,
     /// When the unanswered PINGREQ was sent.
     ping_sent: Option<Duration>,
+    /// When TCP was established: CONNACK is due within `CONNECT_TIMEOUT`.
+    opened: Duration,
 }
 
 /// What the next step is waiting for, besides its time.
@@ -88,6 +92,7 @@ pub struct Client<C: Connector> {
 /// What the timer branch woke up for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Due {
+    ConnackTimeout,
     PingTimeout,
     Ping,
     Reconnect,
@@ -153,6 +158,9 @@ impl<C: Connector> Client<C> {
     fn next_due(&mut self) -> Option<(Duration, Due)> {
         let mut due: Vec<(Duration, Due)> = Vec::new();
         if let Some(conn) = &self.conn {
+            if !conn.up {
+                due.push((conn.opened + self.spec.connect_timeout, Due::ConnackTimeout));
+            }
             let ka = self.options.keep_alive;
             if conn.up && self.spec.ping == Ping::Auto && !ka.is_zero() && !self.silenced {
                 match conn.ping_sent {
@@ -210,6 +218,13 @@ impl<C: Connector> Client<C> {
 
     async fn on_due(&mut self, what: Due) {
         match what {
+            Due::ConnackTimeout => {
+                self.error(format!(
+                    "no CONNACK within {}s: connection given up",
+                    self.spec.connect_timeout.as_secs_f64()
+                ));
+                self.lose_connection(ClosedBy::Client);
+            }
             Due::PingTimeout => {
                 self.error("no PINGRESP within keep-alive: connection lost");
                 self.lose_connection(ClosedBy::Client);
@@ -344,11 +359,16 @@ impl<C: Connector> Client<C> {
 
     /// Opens TCP and sends CONNECT built from the current options.
     async fn open(&mut self) {
-        let attempt =
-            tokio::time::timeout(CONNECT_TIMEOUT, self.connector.connect(&self.spec.broker)).await;
+        let attempt = tokio::time::timeout(
+            self.spec.connect_timeout,
+            self.connector.connect(&self.spec.broker),
+        )
+        .await;
         let stream = match attempt {
             Ok(Ok(stream)) => stream,
-            Ok(Err(e)) => return self.connect_failed(e.to_string()),
+            // turmoil's message is the peer's address; the kind is what a
+            // reader wants ("connection refused").
+            Ok(Err(e)) => return self.connect_failed(e.kind().to_string()),
             Err(_) => return self.connect_failed("timed out".to_string()),
         };
         self.record(EventKind::Connected {
@@ -362,6 +382,7 @@ impl<C: Connector> Client<C> {
             up: false,
             last_send: self.rec.now(),
             ping_sent: None,
+            opened: self.rec.now(),
         });
         match self.options.raw.clone() {
             Some(bytes) => self.send_raw(bytes).await,

@@ -217,7 +217,8 @@ async fn drive(
     }
 
     let mut harness_error = None;
-    for (at, fault) in crate::sim::schedule(&scenario.faults, &seeds) {
+    // The same schedule the simulation plays (chaos is skipped before this).
+    for crate::sim::Timed { at, action: fault } in crate::sim::timeline(scenario, seed) {
         if at >= scenario.duration {
             break;
         }

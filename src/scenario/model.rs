@@ -136,6 +136,9 @@ pub struct BrokerSpec {
     /// Access control: rules that deny subscribing or publishing, in file
     /// order. Empty allows everything.
     pub acl: Vec<AclRule>,
+    /// Test-only: a deliberately broken broker, to show that scenarios and
+    /// `explore` catch the bug. `None` in every real scenario.
+    pub mutant: Option<Mutant>,
 }
 
 /// One access control rule: it denies the named actions on topics matching
@@ -152,6 +155,29 @@ pub struct AclRule {
     pub filter: String,
 }
 
+/// A deliberately planted broker bug, switched on with the broker option
+/// `mutant: <name>`. Test-only: it exists so that the harness can show it
+/// finds bugs (mutation testing). Each variant is consulted by the broker at
+/// the one place where its bug lives; adding a mutant is one variant here,
+/// one name in the parser and one check in the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mutant {
+    /// A resumed persistent session loses the messages queued for it while
+    /// it was offline.
+    DropQueueOnReconnect,
+}
+
+impl Mutant {
+    pub const ALL: &[Mutant] = &[Mutant::DropQueueOnReconnect];
+
+    /// The kebab-case name written in a scenario file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::DropQueueOnReconnect => "drop-queue-on-reconnect",
+        }
+    }
+}
+
 impl Default for BrokerSpec {
     fn default() -> Self {
         BrokerSpec {
@@ -163,6 +189,7 @@ impl Default for BrokerSpec {
             allow_anonymous: true,
             takeover_will: TakeoverWill::Spec,
             acl: Vec::new(),
+            mutant: None,
         }
     }
 }
@@ -267,6 +294,9 @@ pub struct ClientSpec {
     pub options: ConnectOptions,
     /// Reconnect this long after losing the connection; `None` means never.
     pub reconnect: Option<DurationSpec>,
+    /// How long a connect may take, TCP and CONNACK, before the client
+    /// gives it up (mqtt.js's `connectTimeout`).
+    pub connect_timeout: Duration,
     pub ping: Ping,
     pub ack: Ack,
     pub steps: Vec<Step>,
@@ -364,6 +394,71 @@ pub struct Chaos {
     pub holds: Option<ChaosLinks>,
     pub latency: Option<ChaosLatency>,
     pub crashes: Option<ChaosCrashes>,
+    /// `chaos.settle`: how long the run goes on without chaos at its end;
+    /// `None` takes [`Scenario::chaos_settle`]'s default.
+    pub settle: Option<Duration>,
+}
+
+impl Chaos {
+    /// Whether any generator is on.
+    pub fn is_on(&self) -> bool {
+        self.partitions.is_some()
+            || self.holds.is_some()
+            || self.latency.is_some()
+            || self.crashes.is_some()
+    }
+}
+
+/// `connect_timeout` when a client does not set it (mqtt.js's default).
+pub const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+
+/// What the default settling time adds for the last redeliveries once the
+/// network is whole again.
+pub const CHAOS_SETTLE_MARGIN: Duration = Duration::from_secs(1);
+
+impl Scenario {
+    /// How long a chaos run ends without chaos: `chaos.settle`, or by
+    /// default long enough for a connection that chaos left half-open to be
+    /// noticed and replaced: the longer of max(2, keep_alive_factor) x the
+    /// longest keep-alive (a client's ping and its timeout, or the broker's
+    /// expiry) and the longest `connect_timeout` (a CONNACK lost to a
+    /// partition), plus the longest reconnect delay, plus
+    /// [`CHAOS_SETTLE_MARGIN`].
+    pub fn chaos_settle(&self) -> Duration {
+        if let Some(s) = self.chaos.settle {
+            return s;
+        }
+        let factor = self
+            .brokers
+            .values()
+            .map(|b| b.keep_alive_factor)
+            .fold(2.0_f64, f64::max);
+        let keep_alive = self
+            .clients
+            .values()
+            .map(|c| c.options.keep_alive)
+            .max()
+            .unwrap_or_default();
+        let reconnect = self
+            .clients
+            .values()
+            .filter_map(|c| c.reconnect.map(|r| r.max()))
+            .max()
+            .unwrap_or_default();
+        let connect = self
+            .clients
+            .values()
+            .map(|c| c.connect_timeout)
+            .max()
+            .unwrap_or_default();
+        keep_alive.mul_f64(factor).max(connect) + reconnect + CHAOS_SETTLE_MARGIN
+    }
+
+    /// When chaos stops generating faults: every generated fault has ended
+    /// by then, and the rest of the run settles.
+    pub fn chaos_end(&self) -> Duration {
+        self.duration.saturating_sub(self.chaos_settle())
+    }
 }
 
 /// A generator that acts on links: one event every `every`, each `lasting`

@@ -13,7 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use super::duration::{Dur, FixedDur, Secs16, Window};
 use super::payload::{Hex, RawPayload};
 use super::values::{Empty, Fields, HostKeys, OrderedMap, ProtocolValue, Qos, present};
-use crate::scenario::model::{Ack, ClosedBy, Ping, TakeoverWill};
+use crate::scenario::model::{Ack, ClosedBy, Mutant, Ping, TakeoverWill};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +58,8 @@ pub struct RawBroker {
     pub allow_anonymous: Option<bool>,
     pub takeover_will: Option<RawTakeoverWill>,
     pub acl: Option<Vec<RawAclRule>>,
+    /// Test-only: see [`Mutant`].
+    pub mutant: Option<RawMutant>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +90,20 @@ impl RawAclActions {
         match self {
             RawAclActions::One(x) => *x == a,
             RawAclActions::Many(v) => v.contains(&a),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawMutant {
+    DropQueueOnReconnect,
+}
+
+impl From<RawMutant> for Mutant {
+    fn from(v: RawMutant) -> Self {
+        match v {
+            RawMutant::DropQueueOnReconnect => Mutant::DropQueueOnReconnect,
         }
     }
 }
@@ -171,6 +187,7 @@ pub struct RawClient {
     pub broker: Option<String>,
     pub protocol: Option<ProtocolValue>,
     pub reconnect: Option<Dur>,
+    pub connect_timeout: Option<FixedDur>,
     pub ping: Option<RawPing>,
     pub ack: Option<RawAck>,
     pub steps: Option<Vec<Timed<RawAction>>>,
@@ -566,6 +583,7 @@ pub struct RawChaos {
     pub holds: Option<RawChaosLinks>,
     pub latency: Option<RawChaosLatency>,
     pub crashes: Option<RawChaosCrashes>,
+    pub settle: Option<FixedDur>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -622,7 +622,7 @@ fn full_file_parses_to_the_expected_model() {
     let e = &s.expect;
     assert_eq!(
         e.iter().map(|e| e.line).collect::<Vec<_>>(),
-        [88, 92, 94, 97, 99, 104]
+        [89, 93, 95, 98, 100, 105]
     );
     let json = |v: serde_json::Value| match v {
         serde_json::Value::Object(m) => m,

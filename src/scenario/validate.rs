@@ -235,7 +235,7 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         expect.push(expectation(&cx, &item("expect", i), e)?);
     }
 
-    Ok(Scenario {
+    let scenario = Scenario {
         name: raw.name.unwrap_or_else(|| stem.to_string()),
         about: raw.about,
         spec: raw.spec.unwrap_or_default(),
@@ -248,7 +248,17 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         faults,
         chaos,
         expect,
-    })
+    };
+    if scenario.chaos.is_on() && scenario.chaos_end().is_zero() {
+        return Err(cx.at_value(
+            "chaos",
+            format!(
+                "`duration` must be longer than chaos's settling time ({}s); lengthen `duration` or set `chaos.settle`",
+                scenario.chaos_settle().as_secs_f64()
+            ),
+        ));
+    }
+    Ok(scenario)
 }
 
 /// A broker's options written as a whole document, as `mqtt-sim serve
@@ -285,6 +295,7 @@ fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, Error> {
         allow_anonymous: b.allow_anonymous.unwrap_or(d.allow_anonymous),
         takeover_will: b.takeover_will.map_or(d.takeover_will, Into::into),
         acl: acl(cx, path, b.acl.unwrap_or_default())?,
+        mutant: b.mutant.map(Into::into),
     })
 }
 
@@ -366,6 +377,7 @@ fn client(cx: &mut Ctx, name: &str, mut c: RawClient, top: Protocol) -> Result<C
         broker,
         options,
         reconnect: c.reconnect.map(|d| d.0),
+        connect_timeout: c.connect_timeout.map_or(CONNECT_TIMEOUT_DEFAULT, |d| d.0),
         ping: c.ping.map_or(Ping::default(), Into::into),
         ack: c.ack.map_or(Ack::default(), Into::into),
         steps,
@@ -751,6 +763,7 @@ fn chaos(cx: &Ctx, c: RawChaos, clients: &IndexMap<String, ClientSpec>) -> Resul
         holds,
         latency,
         crashes,
+        settle: c.settle.map(|s| s.0),
     })
 }
 

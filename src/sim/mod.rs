@@ -1,6 +1,10 @@
 //! turmoil wiring: one host per broker and per client, the fault timeline,
 //! and the driver loop that steps the simulation to the scenario's end.
 
+mod chaos;
+pub mod explore;
+mod faults;
+mod latency;
 mod seeds;
 
 use std::cell::RefCell;
@@ -10,8 +14,11 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::broker::{Broker, PORT, Store};
 use crate::client::{Client, SimConnector};
-use crate::scenario::{DurationSpec, Fault, FaultAction, Scenario};
+use crate::scenario::Scenario;
 use crate::trace::{self, EventKind, Recorder, Report};
+pub use chaos::CHAOS_EVENTS_MAX;
+pub use faults::Timed;
+use latency::Links;
 pub use seeds::Seeds;
 
 /// The target name of the built-in broker, for `only_for` and `not_for`.
@@ -85,7 +92,9 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
     let seeds = Seeds::new(seed);
     let tick = scenario.network.tick.unwrap_or(TICK_DEFAULT);
     let mut builder = turmoil::Builder::new();
-    let (latency_min, latency_max) = bounds(&scenario.network.latency);
+    // Every link the driver manages gets its latency from `latency::Links`;
+    // the global setting only covers links no message ever uses.
+    let latency_floor = scenario.network.latency.min();
     builder
         .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_S))
         .rng_seed(seeds.turmoil())
@@ -93,33 +102,31 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
         // The driver stops the run; turmoil's own limit only has to be out
         // of the way.
         .simulation_duration(scenario.duration + Duration::from_secs(3600))
-        .min_message_latency(latency_min)
-        .max_message_latency(latency_max)
+        .min_message_latency(latency_floor)
+        .max_message_latency(latency_floor)
         .tcp_capacity(backlog(scenario));
     let mut sim = builder.build();
 
     let rec = Recorder::new(Rc::new(|| turmoil::sim_elapsed().unwrap_or_default()));
     add_brokers(&mut sim, scenario, &rec);
     add_clients(&mut sim, scenario, &rec, &seeds);
-    for link in &scenario.network.links {
-        set_latency(&sim, &link.between.0, &link.between.1, &link.latency);
-    }
+    let mut links = Links::new(&sim, scenario, seeds.network());
 
-    let mut faults = schedule(&scenario.faults, &seeds);
+    let timeline = timeline(scenario, seed);
+    let mut state = faults::State::default();
     let mut harness_error = None;
     let mut next_fault = 0;
-    let mut partitioned = Vec::new();
     loop {
         let now = sim.elapsed();
-        while let Some((at, fault)) = faults.get_mut(next_fault) {
-            if *at > now {
+        while let Some(fault) = timeline.get(next_fault) {
+            if fault.at > now {
                 break;
             }
-            apply(&mut sim, fault, &mut partitioned);
+            state.apply(&mut sim, &mut links, &fault.action);
             rec.record_at(
                 now,
                 EventKind::Fault {
-                    fault: fault.clone(),
+                    fault: fault.action.clone(),
                 },
             );
             next_fault += 1;
@@ -127,6 +134,7 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
         if now >= scenario.duration {
             break;
         }
+        links.before_step(&sim);
         if let Err(e) = sim.step() {
             harness_error = Some(format!("a host failed: {e}"));
             break;
@@ -145,8 +153,15 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
     }
 }
 
-fn bounds(d: &DurationSpec) -> (Duration, Duration) {
-    (d.min(), d.max())
+/// Every fault of a run in the order the driver applies them: the
+/// hand-written ones with their times drawn, merged with what chaos
+/// generates for this seed. At equal times hand-written faults go first.
+pub fn timeline(scenario: &Scenario, seed: u64) -> Vec<Timed> {
+    let seeds = Seeds::new(seed);
+    faults::merge(
+        faults::schedule(&scenario.faults, &mut seeds.faults()),
+        chaos::generate(scenario, &seeds),
+    )
 }
 
 /// Room in every accept backlog for each client to connect at once, twice
@@ -204,66 +219,5 @@ fn add_clients(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, rec: &Recorder, 
                 Ok(())
             }
         });
-    }
-}
-
-/// Draws each fault's time and orders the faults by it; equal times keep
-/// file order. Public for the live runner, which plays the same schedule.
-pub fn schedule(faults: &[Fault], seeds: &Seeds) -> Vec<(Duration, FaultAction)> {
-    let mut rng = seeds.faults();
-    let mut out: Vec<(Duration, FaultAction)> = faults
-        .iter()
-        .map(|f| {
-            let action = match &f.action {
-                FaultAction::Latency { a, b, value } => FaultAction::Latency {
-                    a: a.clone(),
-                    b: b.clone(),
-                    value: DurationSpec::Fixed(value.draw(&mut rng)),
-                },
-                other => other.clone(),
-            };
-            (f.at.draw(&mut rng), action)
-        })
-        .collect();
-    out.sort_by_key(|(at, _)| *at);
-    out
-}
-
-fn set_latency(sim: &turmoil::Sim<'_>, a: &str, b: &str, d: &DurationSpec) {
-    sim.set_link_latency(a, b, d.min());
-    if d.max() > d.min() {
-        sim.set_link_max_message_latency(a, b, d.max());
-    }
-}
-
-/// Applies a fault. `partitioned` remembers the partitions in force, in the
-/// order they were made, for `heal: all`.
-fn apply(sim: &mut turmoil::Sim<'_>, fault: &FaultAction, partitioned: &mut Vec<(String, String)>) {
-    if let FaultAction::Partition { a, b, .. } = fault {
-        partitioned.push((a.clone(), b.clone()));
-    }
-    if let FaultAction::Heal(Some((a, b))) = fault {
-        partitioned.retain(|p| *p != (a.clone(), b.clone()) && *p != (b.clone(), a.clone()));
-    }
-    match fault {
-        FaultAction::Partition {
-            a,
-            b,
-            oneway: false,
-        } => sim.partition(a.as_str(), b.as_str()),
-        FaultAction::Partition { a, b, oneway: true } => {
-            sim.partition_oneway(a.as_str(), b.as_str())
-        }
-        FaultAction::Heal(Some((a, b))) => sim.repair(a.as_str(), b.as_str()),
-        FaultAction::Heal(None) => {
-            for (a, b) in partitioned.drain(..) {
-                sim.repair(a.as_str(), b.as_str());
-            }
-        }
-        FaultAction::Hold(a, b) => sim.hold(a.as_str(), b.as_str()),
-        FaultAction::Release(a, b) => sim.release(a.as_str(), b.as_str()),
-        FaultAction::Latency { a, b, value } => set_latency(sim, a, b, value),
-        FaultAction::Crash(h) => sim.crash(h.as_str()),
-        FaultAction::Restart(h) => sim.bounce(h.as_str()),
     }
 }

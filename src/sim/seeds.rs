@@ -7,6 +7,11 @@ use rand_chacha::ChaCha8Rng;
 
 const STREAM_TURMOIL: u64 = 0;
 const STREAM_FAULTS: u64 = 1;
+/// Per-message latency draws for links whose latency is a range.
+const STREAM_NETWORK: u64 = 2;
+/// Chaos generator `k` draws from stream `STREAM_CHAOS + k`, so that turning
+/// one generator on or off never changes what another one generates.
+const STREAM_CHAOS: u64 = 1 << 16;
 /// Client `i` (in file order) draws from stream `STREAM_CLIENTS + i`.
 const STREAM_CLIENTS: u64 = 1 << 32;
 
@@ -32,6 +37,14 @@ impl Seeds {
 
     pub fn faults(&self) -> ChaCha8Rng {
         self.stream(STREAM_FAULTS)
+    }
+
+    pub fn network(&self) -> ChaCha8Rng {
+        self.stream(STREAM_NETWORK)
+    }
+
+    pub fn chaos(&self, generator: u64) -> ChaCha8Rng {
+        self.stream(STREAM_CHAOS + generator)
     }
 
     pub fn client(&self, index: usize) -> ChaCha8Rng {

@@ -1,0 +1,212 @@
+//! `mqtt-sim explore`: run one scenario once per seed, on all cores, and
+//! report every failing seed with a replay line.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mqtt_sim::sim::explore::{self, Options, Progress, SeedSet, Shard, Summary};
+
+use super::{EXIT_FAILED, load_all};
+
+/// How often a plain progress line is printed when stderr is not a terminal.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// `--seeds A..B` (B excluded) or a single seed `N`.
+pub fn parse_seeds(s: &str) -> Result<(u64, u64), String> {
+    let num = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("`{v}` is not a seed (a whole number from 0)"))
+    };
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let (a, b) = (num(a)?, num(b)?);
+            if a >= b {
+                return Err(format!(
+                    "`{s}` is empty: write START..END with START < END (END excluded)"
+                ));
+            }
+            Ok((a, b))
+        }
+        None => {
+            let a = num(s)?;
+            Ok((a, a.saturating_add(1)))
+        }
+    }
+}
+
+/// `--shard K/N`: the K-th of N shards, K from 1 to N.
+pub fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("`{s}` is not a shard: write K/N with 1 <= K <= N, e.g. 2/4");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let k: u64 = k.trim().parse().map_err(|_| bad())?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok(Shard { index: k, count: n })
+}
+
+pub struct Args {
+    pub seeds: (u64, u64),
+    pub jobs: Option<usize>,
+    pub fail_fast: bool,
+    pub shard: Option<Shard>,
+    pub check_determinism: bool,
+}
+
+pub fn explore(file: &Path, args: Args) -> anyhow::Result<u8> {
+    let scenario = match load_all(&[file.to_path_buf()]) {
+        Ok(mut s) => match s.pop() {
+            Some(s) => s,
+            None => return Ok(super::EXIT_INVALID),
+        },
+        Err(code) => return Ok(code),
+    };
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let mut opts = Options::new(SeedSet {
+        start: args.seeds.0,
+        end: args.seeds.1,
+        shard,
+    });
+    if let Some(j) = args.jobs {
+        opts.jobs = j.max(1);
+    }
+    opts.fail_fast = args.fail_fast;
+    opts.check_determinism = args.check_determinism;
+    let stop = opts.stop.clone();
+    // A second Ctrl-C still kills the process: the handler only asks once.
+    let _ = ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    });
+
+    let mut show = Show::new(opts.seeds.len());
+    let summary = explore::explore(&scenario, &opts, &mut |p| show.update(p));
+    show.finish();
+    report(file, &opts, &summary);
+    Ok(if summary.ok() { 0 } else { EXIT_FAILED })
+}
+
+/// Progress on stderr: a bar on a terminal, else a plain line now and then.
+struct Show {
+    bar: Option<ProgressBar>,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl Show {
+    fn new(planned: u64) -> Show {
+        let now = Instant::now();
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(planned), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}  {msg}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Show {
+            bar,
+            started: now,
+            last_line: now,
+        }
+    }
+
+    fn update(&mut self, p: Progress) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(p.done);
+            bar.set_message(format!("{} failed", p.failed));
+            return;
+        }
+        if self.last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
+            self.last_line = Instant::now();
+            let secs = self.started.elapsed().as_secs_f64();
+            let rate = if secs > 0.0 {
+                p.done as f64 / secs
+            } else {
+                0.0
+            };
+            let eta = if rate > 0.0 {
+                format!("{:.0}s", (p.planned - p.done) as f64 / rate)
+            } else {
+                "?".to_string()
+            };
+            eprintln!(
+                "explore: {}/{} seeds, {} failed, {rate:.1} seed-runs/s, eta {eta}",
+                p.done, p.planned, p.failed
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn report(file: &Path, opts: &Options, s: &Summary) {
+    for f in &s.failures {
+        println!("FAIL seed {}", f.seed);
+        if let Some(e) = &f.harness_error {
+            println!("  harness: {e}");
+        }
+        if f.nondeterministic {
+            println!("  two runs with this seed gave different traces");
+        }
+        for v in &f.failed {
+            println!("  line {}: {}", v.line, v.text);
+        }
+        println!(
+            "  replay: mqtt-sim run {} --seed {}",
+            file.display(),
+            f.seed
+        );
+    }
+    if s.failed > s.failures.len() as u64 {
+        println!(
+            "... and {} more failing seeds (only the first {} are listed)",
+            s.failed - s.failures.len() as u64,
+            s.failures.len()
+        );
+    }
+    let range = format!("{}..{}", opts.seeds.start, opts.seeds.end);
+    let shard = if opts.seeds.shard == Shard::WHOLE {
+        String::new()
+    } else {
+        format!(
+            " (shard {}/{})",
+            opts.seeds.shard.index, opts.seeds.shard.count
+        )
+    };
+    let stopped = if s.done < s.planned {
+        if opts.fail_fast && s.failed > 0 {
+            " (stopped at the first failure)"
+        } else {
+            " (interrupted: partial report)"
+        }
+    } else {
+        ""
+    };
+    println!(
+        "explored {} of {} seeds in {range}{shard}{stopped}: {} passed, {} failed; {:.1}s, {:.1} seed-runs/s on {} threads{}",
+        s.done,
+        s.planned,
+        s.done - s.failed,
+        s.failed,
+        s.elapsed.as_secs_f64(),
+        s.seeds_per_s(),
+        opts.jobs,
+        if opts.check_determinism {
+            ", every seed run twice"
+        } else {
+            ""
+        }
+    );
+}
