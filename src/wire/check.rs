@@ -149,8 +149,10 @@ pub(crate) fn packet(p: &Packet) -> Result<(), WireError> {
                     "SUBSCRIBE without topic filters [MQTT-3.8.3-3]",
                 ));
             }
+            // An empty filter is not a framing error here: the broker
+            // answers it with SUBACK 0x80, like any other invalid filter.
             for f in &s.filters {
-                topic_filter(&f.filter)?;
+                no_null(&f.filter, "topic filter")?;
             }
         }
         Packet::Unsubscribe(u) => {
@@ -212,8 +214,8 @@ fn topic_name(topic: &str) -> Result<(), WireError> {
     Ok(())
 }
 
-/// Only emptiness and U+0000: where the wildcards may stand is the broker's
-/// to judge, since 3.1.1 lets it answer SUBACK 0x80 instead of closing.
+/// Only emptiness and U+0000, for UNSUBSCRIBE: where the wildcards may stand
+/// is the broker's to judge.
 fn topic_filter(filter: &str) -> Result<(), WireError> {
     no_null(filter, "topic filter")?;
     if filter.is_empty() {

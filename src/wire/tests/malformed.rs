@@ -276,8 +276,8 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Option<u8>, &'static str)> {
             "MQTT-4.7.3-1",
         ),
         (
-            "SUBSCRIBE empty filter",
-            frame(0x82, &sub_body([0, 1], b"", 0)),
+            "UNSUBSCRIBE empty filter",
+            frame(0xa2, &[0, 1, 0, 0]),
             V4,
             "MQTT-4.7.3-1",
         ),
