@@ -17,6 +17,7 @@ pub mod diagnostic;
 pub mod diagram;
 pub mod error;
 pub mod live;
+pub mod mutants;
 pub mod pcap;
 pub mod scenario;
 pub mod sim;

@@ -100,6 +100,16 @@ enum Command {
         #[arg(long)]
         check_determinism: bool,
     },
+    /// Run every scenario under DIR against each planted broker bug
+    /// (mutant) and list the scenarios that catch each; exit 1 when a
+    /// mutant is caught by none or a scenario fails without a mutant.
+    Mutants {
+        #[arg(default_value = "scenarios")]
+        dir: PathBuf,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Run a scenario and write its traffic as a pcap file (Wireshark).
     ///
     /// Prints each host's address and name on stdout, in /etc/hosts form.
@@ -249,6 +259,7 @@ fn main() -> ExitCode {
                 check_determinism,
             },
         ),
+        Command::Mutants { dir, jobs } => cli::mutants::mutants(&dir, jobs),
         Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
         Command::Coverage {
             dir,

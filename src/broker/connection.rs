@@ -101,7 +101,14 @@ where
     let Some(accepted) = accept(&broker, &mut writer, connect, &peer).await else {
         return;
     };
-    let keep_alive = keep_alive_limit(accepted.keep_alive_s, broker.config().keep_alive_factor);
+    let mut factor = broker.config().keep_alive_factor;
+    if broker.mutant(Mutant::KeepAliveFactorOne) {
+        factor = 1.0;
+    }
+    let mut keep_alive = keep_alive_limit(accepted.keep_alive_s, factor);
+    if broker.mutant(Mutant::NoKeepAlive) {
+        keep_alive = None;
+    }
     let conn = Conn {
         broker,
         client_id: accepted.client_id,
@@ -248,7 +255,9 @@ async fn accept<W: AsyncWrite + Unpin>(
         (shared, old)
     };
     let finish = FinishGuard(shared.clone());
-    if let Some(old) = old {
+    if let Some(old) = old
+        && !broker.mutant(Mutant::NoTakeoverClose)
+    {
         broker.note(format!("takeover: closing old connection of {client_id}"));
         old.kick(Kick {
             new_persistent: !c.clean,
@@ -271,7 +280,7 @@ async fn accept<W: AsyncWrite + Unpin>(
             _ => None,
         };
         // Test-only planted bug; see `Mutant`.
-        if broker.config().mutant == Some(Mutant::DropQueueOnReconnect)
+        if broker.mutant(Mutant::DropQueueOnReconnect)
             && let Some(s) = &mut resumed
         {
             s.queue.clear();
@@ -383,11 +392,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
 
     async fn exchange(&mut self, session_present: bool) -> End {
         let mut first = vec![Packet::ConnAck(ConnAck {
-            session_present,
+            session_present: session_present
+                && !self.broker.mutant(Mutant::SessionPresentAlwaysFalse),
             code: connack_code::ACCEPTED,
         })];
         if session_present {
-            let resend = self.with_session(|s| s.resend()).unwrap_or_default();
+            let mut resend = self.with_session(|s| s.resend()).unwrap_or_default();
+            if self.broker.mutant(Mutant::RedeliverWithoutDup) {
+                for s in &mut resend {
+                    if let Send::Publish(p) = s {
+                        p.dup = false;
+                    }
+                }
+            }
             first.extend(resend.into_iter().map(to_packet));
         }
         self.restart_deadline();
@@ -532,7 +549,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 let first = self
                     .with_session(|s| s.inbound_qos2.insert(p.packet_id))
                     .unwrap_or(false);
-                if first && !denied {
+                let again = self.broker.mutant(Mutant::Qos2DeliveredTwice);
+                if (first || again) && !denied {
                     self.broker.route(&publication);
                 }
                 Ok(vec![Packet::PubRec(p.packet_id)])
@@ -663,7 +681,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 if will.is_some() {
                     broker.note(format!("will of {client_id} discarded (DISCONNECT)"));
                 }
-                false
+                broker.mutant(Mutant::WillOnDisconnect)
             }
             End::Lost => true,
             End::KeepAlive => {

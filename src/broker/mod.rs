@@ -199,4 +199,10 @@ impl Broker {
     fn config(&self) -> &BrokerConfig {
         &self.inner.config
     }
+
+    /// Whether the test-only planted bug `m` is switched on; see
+    /// [`Mutant`](crate::scenario::Mutant).
+    fn mutant(&self, m: crate::scenario::Mutant) -> bool {
+        self.inner.config.mutant == Some(m)
+    }
 }

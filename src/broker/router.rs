@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::session::{Message, Retained};
 use super::{Broker, RETAINED_MAX, acl};
+use crate::scenario::Mutant;
 use crate::topic;
 
 /// An application message as published: by a client or as a will.
@@ -35,7 +36,12 @@ impl Broker {
                 let granted = session
                     .subscriptions
                     .iter()
-                    .filter(|(f, _)| topic::matches(f, &p.topic))
+                    .filter(|(f, _)| {
+                        topic::matches(f, &p.topic)
+                            || (self.mutant(Mutant::HashMatchesSys)
+                                && f.starts_with(['#', '+'])
+                                && topic::matches(f, p.topic.replacen('$', "", 1).as_str()))
+                    })
                     .map(|(_, &q)| q)
                     .max();
                 let Some(granted) = granted else { continue };
@@ -45,7 +51,10 @@ impl Broker {
                 if !acl::allows(acl, session.user.as_deref(), acl::Action::Read, &p.topic) {
                     continue;
                 }
-                let qos = p.qos.min(granted);
+                let mut qos = p.qos.min(granted);
+                if self.mutant(Mutant::NoQosDowngrade) {
+                    qos = p.qos;
+                }
                 let conn = live.by_client.get(client_id);
                 if conn.is_none() && (qos == 0 || !session.persistent) {
                     continue;
@@ -54,7 +63,7 @@ impl Broker {
                     topic: p.topic.clone(),
                     payload: p.payload.clone(),
                     qos,
-                    retain: false,
+                    retain: p.retain && self.mutant(Mutant::LiveKeepsRetain),
                 };
                 if session.enqueue(message).is_err() {
                     dropped.push(client_id.clone());
@@ -78,7 +87,9 @@ impl Broker {
     fn retain(&self, p: &Publication) {
         let mut store = self.inner.store.borrow_mut();
         if p.payload.is_empty() {
-            store.retained.remove(&p.topic);
+            if !self.mutant(Mutant::RetainedNeverCleared) {
+                store.retained.remove(&p.topic);
+            }
             return;
         }
         if !store.retained.contains_key(&p.topic) && store.retained.len() >= RETAINED_MAX {

@@ -6,6 +6,7 @@ pub mod coverage;
 pub mod diagram;
 pub mod explore;
 pub mod list;
+pub mod mutants;
 pub mod new;
 pub mod pcap;
 pub mod report;

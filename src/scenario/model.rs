@@ -165,15 +165,69 @@ pub enum Mutant {
     /// A resumed persistent session loses the messages queued for it while
     /// it was offline.
     DropQueueOnReconnect,
+    /// The will is published after a DISCONNECT too [MQTT-3.1.2-10].
+    WillOnDisconnect,
+    /// Keep-alive is not enforced: a silent connection stays open forever
+    /// [MQTT-3.1.2-24].
+    NoKeepAlive,
+    /// Keep-alive expires after 1.0 x keep-alive instead of 1.5 x
+    /// [MQTT-3.1.2-24].
+    KeepAliveFactorOne,
+    /// A takeover leaves the old connection open [MQTT-3.1.4-2].
+    NoTakeoverClose,
+    /// CONNACK says session present 0 even when a session is resumed
+    /// [MQTT-3.2.2-2].
+    SessionPresentAlwaysFalse,
+    /// Unacknowledged messages are sent again on reconnect with DUP=0
+    /// [MQTT-3.3.1-1].
+    RedeliverWithoutDup,
+    /// A retained PUBLISH with an empty payload leaves the retained message
+    /// in place [MQTT-3.3.1-10].
+    RetainedNeverCleared,
+    /// A filter starting with `#` or `+` matches topics starting with `$`
+    /// [MQTT-4.7.2-1].
+    HashMatchesSys,
+    /// A QoS 2 PUBLISH resent before PUBREL is delivered again
+    /// [MQTT-4.3.3-2].
+    Qos2DeliveredTwice,
+    /// Live forwarding of a retained PUBLISH keeps RETAIN=1 [MQTT-3.3.1-9].
+    LiveKeepsRetain,
+    /// Messages are delivered at the publisher's QoS, not at min(publish
+    /// QoS, granted QoS).
+    NoQosDowngrade,
 }
 
 impl Mutant {
-    pub const ALL: &[Mutant] = &[Mutant::DropQueueOnReconnect];
+    pub const ALL: &[Mutant] = &[
+        Mutant::DropQueueOnReconnect,
+        Mutant::WillOnDisconnect,
+        Mutant::NoKeepAlive,
+        Mutant::KeepAliveFactorOne,
+        Mutant::NoTakeoverClose,
+        Mutant::SessionPresentAlwaysFalse,
+        Mutant::RedeliverWithoutDup,
+        Mutant::RetainedNeverCleared,
+        Mutant::HashMatchesSys,
+        Mutant::Qos2DeliveredTwice,
+        Mutant::LiveKeepsRetain,
+        Mutant::NoQosDowngrade,
+    ];
 
     /// The kebab-case name written in a scenario file.
     pub fn name(self) -> &'static str {
         match self {
             Mutant::DropQueueOnReconnect => "drop-queue-on-reconnect",
+            Mutant::WillOnDisconnect => "will-on-disconnect",
+            Mutant::NoKeepAlive => "no-keep-alive",
+            Mutant::KeepAliveFactorOne => "keep-alive-factor-one",
+            Mutant::NoTakeoverClose => "no-takeover-close",
+            Mutant::SessionPresentAlwaysFalse => "session-present-always-false",
+            Mutant::RedeliverWithoutDup => "redeliver-without-dup",
+            Mutant::RetainedNeverCleared => "retained-never-cleared",
+            Mutant::HashMatchesSys => "hash-matches-sys",
+            Mutant::Qos2DeliveredTwice => "qos2-delivered-twice",
+            Mutant::LiveKeepsRetain => "live-keeps-retain",
+            Mutant::NoQosDowngrade => "no-qos-downgrade",
         }
     }
 }

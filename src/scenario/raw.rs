@@ -98,12 +98,34 @@ impl RawAclActions {
 #[serde(rename_all = "kebab-case")]
 pub enum RawMutant {
     DropQueueOnReconnect,
+    WillOnDisconnect,
+    NoKeepAlive,
+    KeepAliveFactorOne,
+    NoTakeoverClose,
+    SessionPresentAlwaysFalse,
+    RedeliverWithoutDup,
+    RetainedNeverCleared,
+    HashMatchesSys,
+    Qos2DeliveredTwice,
+    LiveKeepsRetain,
+    NoQosDowngrade,
 }
 
 impl From<RawMutant> for Mutant {
     fn from(v: RawMutant) -> Self {
         match v {
             RawMutant::DropQueueOnReconnect => Mutant::DropQueueOnReconnect,
+            RawMutant::WillOnDisconnect => Mutant::WillOnDisconnect,
+            RawMutant::NoKeepAlive => Mutant::NoKeepAlive,
+            RawMutant::KeepAliveFactorOne => Mutant::KeepAliveFactorOne,
+            RawMutant::NoTakeoverClose => Mutant::NoTakeoverClose,
+            RawMutant::SessionPresentAlwaysFalse => Mutant::SessionPresentAlwaysFalse,
+            RawMutant::RedeliverWithoutDup => Mutant::RedeliverWithoutDup,
+            RawMutant::RetainedNeverCleared => Mutant::RetainedNeverCleared,
+            RawMutant::HashMatchesSys => Mutant::HashMatchesSys,
+            RawMutant::Qos2DeliveredTwice => Mutant::Qos2DeliveredTwice,
+            RawMutant::LiveKeepsRetain => Mutant::LiveKeepsRetain,
+            RawMutant::NoQosDowngrade => Mutant::NoQosDowngrade,
         }
     }
 }

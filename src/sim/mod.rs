@@ -6,13 +6,13 @@ pub mod explore;
 mod faults;
 mod latency;
 mod seeds;
+mod target;
 
-use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::broker::{Broker, PORT, Store};
+use crate::broker::PORT;
 use crate::client::{Client, SimConnector};
 use crate::scenario::Scenario;
 use crate::trace::{self, EventKind, Recorder, Report};
@@ -20,6 +20,7 @@ pub use chaos::CHAOS_EVENTS_MAX;
 pub use faults::Timed;
 use latency::Links;
 pub use seeds::Seeds;
+pub use target::{BrokerUnderTest, HostFactory, Reference, ServeFuture};
 
 /// The target name of the built-in broker, for `only_for` and `not_for`.
 pub const TARGET_REFERENCE: &str = "reference";
@@ -52,16 +53,27 @@ impl Default for RunOptions {
 }
 
 /// Runs a scenario against the reference broker and checks its
-/// expectations. The run happens on its own thread so that a hung run can
-/// be abandoned after `wall_clock_max`; the report then says so.
+/// expectations: [`run_with`] the [`Reference`] target.
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
+    run_with(scenario, opts, Arc::new(Reference))
+}
+
+/// Runs a scenario with `target` as every broker host and checks the
+/// expectations that apply to the target's name. The run happens on its own
+/// thread so that a hung run can be abandoned after `wall_clock_max`; the
+/// report then says so.
+pub fn run_with(
+    scenario: &Scenario,
+    opts: &RunOptions,
+    target: Arc<dyn BrokerUnderTest>,
+) -> Report {
     let seed = opts.seed.unwrap_or(scenario.seed);
     let (tx, rx) = mpsc::channel();
     let owned = scenario.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("sim-{}", scenario.name))
         .spawn(move || {
-            let _ = tx.send(run_here(&owned, seed));
+            let _ = tx.send(run_here_with(&owned, seed, target.as_ref()));
         });
     let failed = |why: String| Report {
         seed,
@@ -87,8 +99,13 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
     }
 }
 
-/// Runs a scenario on the current thread.
+/// Runs a scenario against the reference broker on the current thread.
 pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
+    run_here_with(scenario, seed, &Reference)
+}
+
+/// Runs a scenario against `target` on the current thread.
+pub fn run_here_with(scenario: &Scenario, seed: u64, target: &dyn BrokerUnderTest) -> Report {
     let seeds = Seeds::new(seed);
     let tick = scenario.network.tick.unwrap_or(TICK_DEFAULT);
     let mut builder = turmoil::Builder::new();
@@ -108,7 +125,7 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
     let mut sim = builder.build();
 
     let rec = Recorder::new(Rc::new(|| turmoil::sim_elapsed().unwrap_or_default()));
-    add_brokers(&mut sim, scenario, &rec);
+    add_brokers(&mut sim, scenario, &rec, target);
     add_clients(&mut sim, scenario, &rec, &seeds);
     let mut links = Links::new(&sim, scenario, seeds.network());
 
@@ -142,7 +159,7 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
     }
     let end = sim.elapsed().min(scenario.duration);
     let (events, dropped) = rec.take();
-    let verdicts = trace::expect::check_all(&scenario.expect, &events, TARGET_REFERENCE);
+    let verdicts = trace::expect::check_all(&scenario.expect, &events, target.name());
     Report {
         seed,
         end,
@@ -170,30 +187,27 @@ fn backlog(s: &Scenario) -> usize {
     (s.clients.len() * 2).max(64)
 }
 
-fn add_brokers(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, rec: &Recorder) {
+fn add_brokers(
+    sim: &mut turmoil::Sim<'_>,
+    scenario: &Scenario,
+    rec: &Recorder,
+    target: &dyn BrokerUnderTest,
+) {
     for (name, spec) in &scenario.brokers {
-        // With persistence the store lives outside the host's future, so it
-        // outlives a crash; without, every start gets a fresh one.
-        let durable = spec
-            .persistence
-            .then(|| Rc::new(RefCell::new(Store::default())));
-        let spec = spec.clone();
         let rec = rec.clone();
         let host = name.clone();
+        let notes: crate::broker::Notes = Rc::new(move |text| {
+            rec.record(EventKind::Note {
+                host: host.clone(),
+                text,
+            })
+        });
+        let factory: Rc<HostFactory> = Rc::new(target.host(name, spec, notes));
         sim.host(name.as_str(), move || {
-            let rec = rec.clone();
-            let host = host.clone();
-            let notes: crate::broker::Notes = Rc::new(move |text| {
-                rec.record(EventKind::Note {
-                    host: host.clone(),
-                    text,
-                })
-            });
-            let store = durable.clone().unwrap_or_default();
-            let broker = Broker::with_store(spec.clone(), notes, store);
+            let factory = factory.clone();
             async move {
                 let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
-                broker.serve(listener).await?;
+                factory(listener).await?;
                 Ok(())
             }
         });

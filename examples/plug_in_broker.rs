@@ -1,0 +1,165 @@
+//! Runs the scenario suite against a broker that is not the reference
+//! broker: a deliberately tiny one, written here in the example, plugged in
+//! through the public `sim::BrokerUnderTest` trait.
+//!
+//! ```sh
+//! cargo run --example plug_in_broker -- [DIR]     # DIR defaults to scenarios
+//! ```
+//!
+//! It prints `pass` or `FAIL` per scenario and a count. The tiny broker
+//! forwards every PUBLISH at QoS 0 and knows nothing of sessions, wills,
+//! keep-alive, retained messages or takeovers, so it fails many scenarios;
+//! that is the point: the same files judge any broker. Expectations marked
+//! `only_for`/`not_for` see it by its name, `tiny`.
+//!
+//! To plug in your own broker, implement `BrokerUnderTest::host`: return a
+//! factory that the harness calls with turmoil's listener each time the
+//! broker host starts (again after a `restart`; what the factory captures
+//! survives a crash, what its future creates does not).
+
+use std::cell::RefCell;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use mqtt_sim::broker::{BrokerConfig, Notes};
+use mqtt_sim::sim::{self, BrokerUnderTest, HostFactory, RunOptions};
+use mqtt_sim::wire::{ConnAck, LEVEL_V311, Packet, Publish, Reader, SubAck, Writer};
+use mqtt_sim::{mutants, scenario, topic};
+use tokio::sync::mpsc;
+
+/// Subscriptions the tiny broker keeps, over all connections; beyond this
+/// a SUBSCRIBE gets 0x80 for its filters.
+pub const TINY_SUBSCRIPTIONS_MAX: usize = 10_000;
+
+/// The tiny broker: CONNACK, SUBACK, forwarding at QoS 0, the publisher's
+/// QoS 1 and 2 handshakes, PINGRESP. Nothing else.
+pub struct Tiny;
+
+impl BrokerUnderTest for Tiny {
+    fn name(&self) -> &str {
+        "tiny"
+    }
+
+    fn host(&self, _host: &str, _config: &BrokerConfig, _notes: Notes) -> HostFactory {
+        // Nothing is captured, so nothing survives a restart.
+        Box::new(|listener| Box::pin(serve(listener)))
+    }
+}
+
+type Subscribers = Rc<RefCell<Vec<(String, mpsc::UnboundedSender<Packet>)>>>;
+
+async fn serve(listener: turmoil::net::TcpListener) -> io::Result<()> {
+    let subscribers = Subscribers::default();
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::task::spawn_local(connection(stream, subscribers.clone()));
+    }
+}
+
+async fn connection(stream: turmoil::net::TcpStream, subscribers: Subscribers) {
+    let (r, w) = tokio::io::split(stream);
+    let mut reader = Reader::new(r, None);
+    let mut writer = Writer::new(w, LEVEL_V311);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    loop {
+        let reply = tokio::select! {
+            biased;
+            forwarded = rx.recv() => forwarded,
+            read = reader.read() => match read {
+                Ok(Some(Packet::Disconnect(_))) | Ok(None) | Err(_) => return,
+                Ok(Some(packet)) => on_packet(packet, &subscribers, &tx),
+            },
+        };
+        if let Some(p) = reply
+            && writer.write(&p).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn on_packet(
+    packet: Packet,
+    subscribers: &Subscribers,
+    me: &mpsc::UnboundedSender<Packet>,
+) -> Option<Packet> {
+    match packet {
+        Packet::Connect(_) => Some(Packet::ConnAck(ConnAck {
+            session_present: false,
+            code: 0,
+        })),
+        Packet::Subscribe(s) => {
+            let mut subs = subscribers.borrow_mut();
+            let codes = s
+                .filters
+                .iter()
+                .map(|f| {
+                    if subs.len() >= TINY_SUBSCRIPTIONS_MAX {
+                        return 0x80;
+                    }
+                    subs.push((f.filter.clone(), me.clone()));
+                    0
+                })
+                .collect();
+            Some(Packet::SubAck(SubAck {
+                packet_id: s.packet_id,
+                codes,
+            }))
+        }
+        Packet::Publish(p) => {
+            for (filter, to) in subscribers.borrow().iter() {
+                if topic::matches(filter, &p.topic) {
+                    // A closed subscriber's channel refuses; nothing to do.
+                    let _ = to.send(Packet::Publish(Publish {
+                        qos: 0,
+                        packet_id: 0,
+                        dup: false,
+                        retain: false,
+                        ..p.clone()
+                    }));
+                }
+            }
+            match p.qos {
+                1 => Some(Packet::PubAck(p.packet_id)),
+                2 => Some(Packet::PubRec(p.packet_id)),
+                _ => None,
+            }
+        }
+        Packet::PubRel(id) => Some(Packet::PubComp(id)),
+        Packet::PingReq => Some(Packet::PingResp),
+        _ => None,
+    }
+}
+
+/// Runs every scenario under `dir` against `target`: (name, passed), in
+/// file order. A file that does not load counts as failed.
+pub fn run_suite(dir: &Path, target: Arc<dyn BrokerUnderTest>) -> io::Result<Vec<(String, bool)>> {
+    let mut results = Vec::new();
+    for (name, path) in mutants::find(dir)? {
+        let passed = match scenario::load(&path) {
+            Ok(s) => sim::run_with(&s, &RunOptions::default(), target.clone()).ok(),
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                false
+            }
+        };
+        results.push((name, passed));
+    }
+    Ok(results)
+}
+
+#[allow(dead_code)] // tests/plugin.rs includes this file as a module
+fn main() -> io::Result<()> {
+    let dir = std::env::args()
+        .nth(1)
+        .map_or_else(|| PathBuf::from("scenarios"), PathBuf::from);
+    let results = run_suite(&dir, Arc::new(Tiny))?;
+    for (name, passed) in &results {
+        println!("{}  {name}", if *passed { "pass" } else { "FAIL" });
+    }
+    let passed = results.iter().filter(|(_, p)| *p).count();
+    println!("{passed} of {} scenarios pass against tiny", results.len());
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! `mqtt-sim mutants [DIR]`: run the scenario suite against every planted
+//! broker bug and print, per mutant, the scenarios that caught it.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mqtt_sim::mutants::{self, Named, Options};
+use mqtt_sim::scenario::Mutant;
+
+use super::{EXIT_FAILED, load_all};
+
+/// How many plain progress lines at most when stderr is not a terminal.
+const PLAIN_PROGRESS_LINES: usize = 10;
+
+pub fn mutants(dir: &Path, jobs: Option<usize>) -> anyhow::Result<u8> {
+    let found =
+        mutants::find(dir).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
+    if found.is_empty() {
+        anyhow::bail!("no scenario files under {}", dir.display());
+    }
+    let paths: Vec<_> = found.iter().map(|(_, p)| p.clone()).collect();
+    let loaded = match load_all(&paths) {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
+    let scenarios: Vec<Named> = found
+        .into_iter()
+        .zip(loaded)
+        .map(|((name, _), scenario)| Named { name, scenario })
+        .collect();
+    let mut opts = Options::default();
+    if let Some(j) = jobs {
+        opts.jobs = j.max(1);
+    }
+    eprintln!(
+        "{} mutants x {} scenarios (+ baseline) on {} threads",
+        Mutant::ALL.len(),
+        scenarios.len(),
+        opts.jobs
+    );
+    let terminal = std::io::stderr().is_terminal();
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if terminal {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed}") {
+        bar.set_style(style);
+    }
+    let last_plain = Mutex::new(0usize);
+    let progress = |done: usize, planned: usize| {
+        bar.set_length(planned as u64);
+        bar.set_position(done as u64);
+        if !terminal && let Ok(mut last) = last_plain.lock() {
+            let step = planned.div_ceil(PLAIN_PROGRESS_LINES).max(1);
+            if done >= *last + step || done == planned {
+                *last = done;
+                eprintln!("{done}/{planned} runs");
+            }
+        }
+    };
+    let matrix = mutants::check(&scenarios, Mutant::ALL, &opts, &progress);
+    bar.finish_and_clear();
+    print!("{}", mutants::markdown(&matrix));
+    eprintln!(
+        "{} runs in {:.1}s",
+        matrix.runs,
+        matrix.elapsed.as_secs_f64()
+    );
+    for s in &matrix.baseline_failures {
+        eprintln!("error: {s} fails without any mutant; fix it first (`mqtt-sim check`)");
+    }
+    for m in matrix.uncaught() {
+        eprintln!(
+            "error: no scenario catches mutant {}: add a scenario whose expectations fail with it",
+            m.name()
+        );
+    }
+    Ok(if matrix.ok() { 0 } else { EXIT_FAILED })
+}

@@ -1,0 +1,223 @@
+//! The mutation check: does the scenario suite catch deliberately broken
+//! brokers?
+//!
+//! Each [`Mutant`] is the reference broker with one planted bug. The check
+//! runs every scenario once unmutated (the baseline) and once per mutant,
+//! with the mutant switched on for every broker of the scenario (the loaded
+//! scenario is changed in memory; no file is touched). A scenario *catches*
+//! a mutant when its run fails: an expectation does not hold, or the run
+//! could not complete (a host failed, the wall-clock cap was hit). Snapshots
+//! are not compared: any change in behaviour changes the trace, so a
+//! snapshot would catch every mutant and prove nothing about the
+//! expectations. A scenario that fails its baseline cannot catch anything,
+//! so it is reported and counted as catching nothing.
+//!
+//! Runs are independent and single-threaded; they are spread over `jobs`
+//! worker threads. The wall clock is read only to report how long it took.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::scenario::{Mutant, Scenario};
+use crate::sim::{self, RunOptions};
+
+/// The cap on one run's real time in a mutation check. A mutant may hang a
+/// run; that counts as caught, and should not cost the default two minutes.
+pub const WALL_CLOCK_MAX_DEFAULT: Duration = Duration::from_secs(30);
+
+/// A scenario with the name it is reported by (its path under the
+/// scenario directory, without `.yaml`).
+#[derive(Debug, Clone)]
+pub struct Named {
+    pub name: String,
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Worker threads; at least one.
+    pub jobs: usize,
+    /// Stop running a mutant's scenarios once one has caught it: enough to
+    /// know that every mutant is caught, not to list who catches it.
+    pub first_catch_only: bool,
+    pub wall_clock_max: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            first_catch_only: false,
+            wall_clock_max: WALL_CLOCK_MAX_DEFAULT,
+        }
+    }
+}
+
+/// Which scenarios caught one mutant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caught {
+    pub mutant: Mutant,
+    /// Scenario names, in suite order.
+    pub by: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    /// Scenarios that fail without any mutant; they catch nothing.
+    pub baseline_failures: Vec<String>,
+    /// One entry per mutant, in the order asked for.
+    pub caught: Vec<Caught>,
+    /// Simulation runs made, baseline included.
+    pub runs: usize,
+    pub elapsed: Duration,
+}
+
+impl Matrix {
+    /// Mutants that no scenario caught: each is a gap in the suite.
+    pub fn uncaught(&self) -> Vec<Mutant> {
+        self.caught
+            .iter()
+            .filter(|c| c.by.is_empty())
+            .map(|c| c.mutant)
+            .collect()
+    }
+
+    /// Every mutant caught and every scenario passing its baseline.
+    pub fn ok(&self) -> bool {
+        self.baseline_failures.is_empty() && self.uncaught().is_empty()
+    }
+}
+
+/// `scenario` with `mutant` switched on for each of its brokers.
+pub fn with_mutant(scenario: &Scenario, mutant: Option<Mutant>) -> Scenario {
+    let mut s = scenario.clone();
+    for spec in s.brokers.values_mut() {
+        spec.mutant = mutant;
+    }
+    s
+}
+
+/// The `.yaml` files under `dir`, sorted, each with its reported name.
+pub fn find(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let rel = path.strip_prefix(dir).unwrap_or(path).with_extension("");
+        found.push((rel.to_string_lossy().replace('\\', "/"), path.to_path_buf()));
+    }
+    Ok(found)
+}
+
+/// Runs the baseline and every mutant against every scenario. `progress`
+/// gets (runs done, runs planned) after each run, from worker threads.
+pub fn check(
+    scenarios: &[Named],
+    mutants: &[Mutant],
+    opts: &Options,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Matrix {
+    let started = Instant::now();
+    // Baseline first, so that in the common case its verdicts are in
+    // before the mutants' runs are judged; the judging happens at the end
+    // anyway.
+    let jobs: Vec<(Option<Mutant>, usize)> = std::iter::once(None)
+        .chain(mutants.iter().copied().map(Some))
+        .flat_map(|m| (0..scenarios.len()).map(move |i| (m, i)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let ran = AtomicUsize::new(0);
+    let caught_once: Vec<AtomicBool> = mutants.iter().map(|_| AtomicBool::new(false)).collect();
+    // (mutant index or None, scenario index) of every failed run.
+    let failed: Mutex<Vec<(Option<usize>, usize)>> = Mutex::default();
+    let run_opts = RunOptions {
+        seed: None,
+        wall_clock_max: opts.wall_clock_max,
+    };
+    let target: Arc<dyn sim::BrokerUnderTest> = Arc::new(sim::Reference);
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(mutant, index)) = jobs.get(i) else {
+                        break;
+                    };
+                    let m_index = mutant.and_then(|m| mutants.iter().position(|&x| x == m));
+                    let skip = opts.first_catch_only
+                        && m_index
+                            .and_then(|k| caught_once.get(k))
+                            .is_some_and(|c| c.load(Ordering::Relaxed));
+                    if !skip && let Some(named) = scenarios.get(index) {
+                        let s = with_mutant(&named.scenario, mutant);
+                        let report = sim::run_with(&s, &run_opts, target.clone());
+                        ran.fetch_add(1, Ordering::Relaxed);
+                        if !report.ok() {
+                            if let Some(c) = m_index.and_then(|k| caught_once.get(k)) {
+                                c.store(true, Ordering::Relaxed);
+                            }
+                            if let Ok(mut f) = failed.lock() {
+                                f.push((m_index, index));
+                            }
+                        }
+                    }
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
+                }
+            });
+        }
+    });
+    let mut failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
+    failed.sort();
+    let name = |i: usize| scenarios.get(i).map(|n| n.name.clone()).unwrap_or_default();
+    let baseline: Vec<usize> = failed
+        .iter()
+        .filter(|(m, _)| m.is_none())
+        .map(|&(_, i)| i)
+        .collect();
+    let caught = mutants
+        .iter()
+        .enumerate()
+        .map(|(k, &mutant)| Caught {
+            mutant,
+            by: failed
+                .iter()
+                .filter(|(m, i)| *m == Some(k) && !baseline.contains(i))
+                .map(|&(_, i)| name(i))
+                .collect(),
+        })
+        .collect();
+    Matrix {
+        baseline_failures: baseline.into_iter().map(name).collect(),
+        caught,
+        runs: ran.into_inner(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// The matrix as a Markdown table: one row per mutant, the scenarios that
+/// caught it, as docs/mutants.md shows it.
+pub fn markdown(matrix: &Matrix) -> String {
+    let mut out = String::from("| mutant | caught by | scenarios |\n|---|---|---|\n");
+    for c in &matrix.caught {
+        let by = if c.by.is_empty() {
+            "**none**".to_string()
+        } else {
+            c.by.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {by} |\n",
+            c.mutant.name(),
+            c.by.len()
+        ));
+    }
+    out
+}

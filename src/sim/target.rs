@@ -1,0 +1,66 @@
+//! What the simulation runs as a broker host: the plug-in point for brokers
+//! under test.
+//!
+//! A [`BrokerUnderTest`] is asked once per broker host of a run for a
+//! [`HostFactory`]; the harness calls that factory every time the host
+//! starts, at the beginning of the run and again after each `restart`, with
+//! a freshly bound turmoil listener. State created inside the returned future
+//! dies with a `crash`; state the factory captures survives it. That is how
+//! the reference broker keeps its store for `persistence: true`, and it is
+//! a broker's own business: the trait does not know about it.
+//!
+//! Everything of one run lives on one thread, so the factory and its futures
+//! need not be `Send`; the target itself is shared between the threads of
+//! parallel runs, so it is `Send + Sync`.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use crate::broker::{Broker, BrokerConfig, Notes, Store};
+
+/// What serving one start of a broker host amounts to. It should run until
+/// the host is crashed or the run ends; returning `Err` fails the run.
+pub type ServeFuture = Pin<Box<dyn Future<Output = io::Result<()>>>>;
+
+/// Starts a broker host on the listener the harness bound for it (port
+/// [`crate::broker::PORT`]); called again after every restart.
+pub type HostFactory = Box<dyn Fn(turmoil::net::TcpListener) -> ServeFuture>;
+
+/// A broker that the scenarios can run against in simulation.
+pub trait BrokerUnderTest: Send + Sync {
+    /// The target name that expectations' `only_for` and `not_for` use.
+    fn name(&self) -> &str;
+
+    /// Sets up broker host `host` of one run with the scenario's broker
+    /// options. `notes` writes a broker note into the trace; a broker other
+    /// than the reference may ignore it.
+    fn host(&self, host: &str, config: &BrokerConfig, notes: Notes) -> HostFactory;
+}
+
+/// The built-in reference broker ([`crate::broker::Broker`]), target name
+/// [`super::TARGET_REFERENCE`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reference;
+
+impl BrokerUnderTest for Reference {
+    fn name(&self) -> &str {
+        super::TARGET_REFERENCE
+    }
+
+    fn host(&self, _host: &str, config: &BrokerConfig, notes: Notes) -> HostFactory {
+        // With persistence the store lives in the factory, so it outlives a
+        // crash; without, every start gets a fresh one.
+        let durable = config
+            .persistence
+            .then(|| Rc::new(RefCell::new(Store::default())));
+        let config = config.clone();
+        Box::new(move |listener| {
+            let store = durable.clone().unwrap_or_default();
+            let broker = Broker::with_store(config.clone(), notes.clone(), store);
+            Box::pin(async move { broker.serve(listener).await })
+        })
+    }
+}

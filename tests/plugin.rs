@@ -1,0 +1,107 @@
+//! The plug-in API: a broker from outside `src/broker` runs as the broker
+//! host of any scenario, is known by its own name to `only_for`/`not_for`,
+//! and is started again by a `restart`.
+
+#[path = "../examples/plug_in_broker.rs"]
+mod example;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use example::Tiny;
+use mqtt_sim::broker::{BrokerConfig, Notes};
+use mqtt_sim::scenario;
+use mqtt_sim::sim::{self, BrokerUnderTest, HostFactory, Reference, RunOptions};
+
+fn load(rel: &str) -> scenario::Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{rel}.yaml"));
+    scenario::load(&path).expect("the scenario loads")
+}
+
+#[test]
+fn the_tiny_broker_passes_plain_pubsub_and_fails_wills() {
+    let opts = RunOptions::default();
+    let qos0 = sim::run_with(&load("pubsub/qos0"), &opts, Arc::new(Tiny));
+    assert!(qos0.ok(), "{:?}", qos0.verdicts);
+    let will = sim::run_with(&load("will/drop-publishes-will"), &opts, Arc::new(Tiny));
+    assert!(!will.ok(), "the tiny broker has no wills");
+    // Only the reference broker writes notes.
+    assert!(
+        !sim::run_with(&load("tutorial/duplicate-client-id"), &opts, Arc::new(Tiny))
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, mqtt_sim::trace::EventKind::Note { .. }))
+    );
+}
+
+#[test]
+fn the_example_runs_the_whole_suite_and_reports_each_scenario() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let results = example::run_suite(&dir, Arc::new(Tiny)).expect("the suite runs");
+    assert!(results.len() > 10);
+    let passed = |name: &str| results.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
+    assert_eq!(passed("pubsub/qos0"), Some(true));
+    assert_eq!(passed("will/drop-publishes-will"), Some(false));
+    assert_eq!(passed("session/offline-queue"), Some(false));
+}
+
+const NAMED: &str = r#"
+name: an expectation that holds for one target only
+duration: 1s
+brokers:
+  broker: {}
+clients:
+  a:
+    steps: [{connect: {}}]
+expect:
+  - {client: a, connack: {code: 0}}
+  - {not_for: [tiny], client: a, connack: {code: 5}}
+"#;
+
+#[test]
+fn expectations_see_the_target_by_its_name() {
+    let s = scenario::parse(NAMED, Path::new("named.yaml")).expect("parses");
+    let opts = RunOptions::default();
+    let tiny = sim::run_with(&s, &opts, Arc::new(Tiny));
+    assert!(tiny.ok(), "{:?}", tiny.verdicts);
+    assert_eq!(tiny.verdicts.len(), 1);
+    let reference = sim::run_with(&s, &opts, Arc::new(Reference));
+    assert!(!reference.ok());
+    assert_eq!(reference.verdicts.len(), 2);
+}
+
+/// The reference broker, counting how often its host is started.
+struct Counting(Arc<AtomicUsize>);
+
+impl BrokerUnderTest for Counting {
+    fn name(&self) -> &str {
+        "counting"
+    }
+
+    fn host(&self, host: &str, config: &BrokerConfig, notes: Notes) -> HostFactory {
+        let inner = Reference.host(host, config, notes);
+        let starts = self.0.clone();
+        Box::new(move |listener| {
+            starts.fetch_add(1, Ordering::SeqCst);
+            inner(listener)
+        })
+    }
+}
+
+#[test]
+fn a_restart_starts_the_host_again_and_the_reference_run_is_unchanged() {
+    let s = load("faults/broker-restart-persistent");
+    let starts = Arc::new(AtomicUsize::new(0));
+    let opts = RunOptions::default();
+    let counted = sim::run_with(&s, &opts, Arc::new(Counting(starts.clone())));
+    assert_eq!(starts.load(Ordering::SeqCst), 2);
+    let plain = sim::run(&s, &opts);
+    assert!(plain.ok());
+    assert_eq!(
+        mqtt_sim::trace::render::text(&counted),
+        mqtt_sim::trace::render::text(&plain)
+    );
+}
