@@ -291,7 +291,7 @@ expect:
     let loose = ran(live::run(&s, &options(addr, 400)));
     assert!(loose.ok(), "{}", render::text(&loose));
     let text = &loose.verdicts[0].text;
-    assert!(text.contains("widened by 400ms"), "{text}");
+    assert!(text.contains("give or take 400ms"), "{text}");
     let off_ms: u64 = text
         .split("up to ")
         .nth(1)

@@ -150,8 +150,8 @@ fn markdown(
     let args: Vec<String> = targets.iter().map(|t| format!("--target {t}")).collect();
     let _ = writeln!(
         out,
-        "Written by `mqtt-sim report {} {} --tolerance {}ms` (live `within` windows widened by \
-         that much on each side). A skip is not a pass: it says why the scenario could not run \
+        "Written by `mqtt-sim report {} {} --tolerance {}ms` (live `within` windows may be off by \
+         that much either way). A skip is not a pass: it says why the scenario could not run \
          against that target.\n",
         dir.display(),
         args.join(" "),

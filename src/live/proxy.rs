@@ -9,7 +9,8 @@
 //! - partitioned: the bytes are lost, and so is everything after them on
 //!   that connection, as on turmoil's TCP that never retransmits: the stream
 //!   stalls and only keep-alive notices. A lost FIN keeps the other side
-//!   open. A new connect while either direction is partitioned is refused.
+//!   open. A new connect is refused while the client-to-broker direction is
+//!   partitioned (as in turmoil; see `Links::refuses`).
 //! - held: the bytes wait and are delivered in order on release.
 //! - latency: each chunk is delivered that long after it was read, never
 //!   overtaking an earlier chunk.
@@ -113,10 +114,13 @@ impl Links {
         self.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    /// Whether a new connection between the two hosts is refused: a TCP
-    /// handshake needs both directions.
-    fn refuses(&self, a: &str, b: &str) -> bool {
-        self.way(a, b).lost || self.way(b, a).lost
+    /// Whether a new connection from `client` to `broker` is refused. This
+    /// mirrors turmoil, so a scenario means the same live and simulated:
+    /// there the SYN travels the client's direction and the answer does not
+    /// cross the network, so only a partition from the client refuses; with
+    /// the other direction cut the connection opens and then hears nothing.
+    fn refuses(&self, client: &str, broker: &str) -> bool {
+        self.way(client, broker).lost
     }
 
     fn delay(&mut self, from: &str, to: &str) -> Duration {

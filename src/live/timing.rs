@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::scenario::Expectation;
+use crate::scenario::{Count, Expectation};
 use crate::trace::expect::{self, Verdict};
 use crate::trace::{Event, render};
 
@@ -29,6 +29,28 @@ pub fn check(e: &Expectation, events: &[Event], tolerance: Duration) -> Verdict 
     };
     let widened = widen(e, tolerance);
     let mut verdict = expect::check(&widened, events);
+    // Timing may be off by up to `tolerance` either way, so any count between
+    // the events surely inside the window (narrowed by the tolerance) and
+    // those possibly inside it (widened) is plausible. The expectation holds
+    // when one of those counts satisfies it: widening alone would make
+    // `count: 0` and `at_most` stricter, not more tolerant.
+    let (wlo, whi) = widened.within.unwrap_or((lo, hi));
+    let wide = count_in(e, events, wlo, whi);
+    let narrow_lo = lo.saturating_add(tolerance);
+    let narrow_hi = hi.saturating_sub(tolerance);
+    let narrow = if narrow_lo <= narrow_hi {
+        count_in(e, events, narrow_lo, narrow_hi)
+    } else {
+        0
+    };
+    verdict.ok = match e.count {
+        Count::Exactly(k) => narrow <= k && k <= wide,
+        Count::AtLeast(k) => wide >= k,
+        Count::AtMost(k) => narrow <= k,
+    };
+    if verdict.ok {
+        verdict.closest.clear();
+    }
     let off = off_by(e, events, tolerance);
     let how = match off {
         None => "no matching event in the widened window".to_string(),
@@ -36,13 +58,20 @@ pub fn check(e: &Expectation, events: &[Event], tolerance: Duration) -> Verdict 
         Some(d) => format!("matching events up to {}ms outside it", d.as_millis()),
     };
     verdict.text = format!(
-        "{} (window [{}, {}] widened by {}ms each side; {how})",
+        "{} (window [{}, {}] give or take {}ms: {narrow} surely inside, {wide} possibly; {how})",
         verdict.text,
         render::seconds(lo),
         render::seconds(hi),
         tolerance.as_millis()
     );
     verdict
+}
+
+fn count_in(e: &Expectation, events: &[Event], lo: Duration, hi: Duration) -> usize {
+    events
+        .iter()
+        .filter(|ev| lo <= ev.at && ev.at <= hi && expect::matches(e, ev))
+        .count()
 }
 
 /// The expectation with its window widened by `tolerance` on each side.
@@ -70,7 +99,7 @@ pub fn off_by(e: &Expectation, events: &[Event], tolerance: Duration) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{ClosedBy, Count, Matcher};
+    use crate::scenario::{ClosedBy, Matcher};
     use crate::trace::EventKind;
 
     fn ms(n: u64) -> Duration {
@@ -125,5 +154,19 @@ mod tests {
             widen(&closed_within(100, 200), ms(500)).within,
             Some((ms(0), ms(700)))
         );
+    }
+
+    #[test]
+    fn tolerance_does_not_make_count_zero_stricter() {
+        // Nothing may close in [0, 2000]; a close at 2001 is 1ms after the
+        // window, which the tolerance must forgive, not count.
+        let mut e = closed_within(0, 2000);
+        e.count = Count::Exactly(0);
+        let just_after = [closed_at(2001, "a")];
+        assert!(check(&e, &just_after, ms(500)).ok);
+        // Well inside the window it still fails.
+        assert!(!check(&e, &[closed_at(1000, "a")], ms(500)).ok);
+        e.count = Count::AtMost(0);
+        assert!(check(&e, &just_after, ms(500)).ok);
     }
 }
