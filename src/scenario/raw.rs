@@ -94,39 +94,33 @@ impl RawAclActions {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RawMutant {
-    DropQueueOnReconnect,
-    WillOnDisconnect,
-    NoKeepAlive,
-    KeepAliveFactorOne,
-    NoTakeoverClose,
-    SessionPresentAlwaysFalse,
-    RedeliverWithoutDup,
-    RetainedNeverCleared,
-    HashMatchesSys,
-    Qos2DeliveredTwice,
-    LiveKeepsRetain,
-    NoQosDowngrade,
+/// A mutant's kebab-case name; the names live once, in [`Mutant::name`].
+#[derive(Debug, Clone, Copy)]
+pub struct RawMutant(pub Mutant);
+
+impl<'de> Deserialize<'de> for RawMutant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Mutant::ALL
+            .iter()
+            .find(|m| m.name() == name)
+            .map(|m| RawMutant(*m))
+            .ok_or_else(|| {
+                let names: Vec<String> = Mutant::ALL
+                    .iter()
+                    .map(|m| format!("`{}`", m.name()))
+                    .collect();
+                serde::de::Error::custom(format!(
+                    "unknown variant `{name}`, expected one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
 }
 
 impl From<RawMutant> for Mutant {
     fn from(v: RawMutant) -> Self {
-        match v {
-            RawMutant::DropQueueOnReconnect => Mutant::DropQueueOnReconnect,
-            RawMutant::WillOnDisconnect => Mutant::WillOnDisconnect,
-            RawMutant::NoKeepAlive => Mutant::NoKeepAlive,
-            RawMutant::KeepAliveFactorOne => Mutant::KeepAliveFactorOne,
-            RawMutant::NoTakeoverClose => Mutant::NoTakeoverClose,
-            RawMutant::SessionPresentAlwaysFalse => Mutant::SessionPresentAlwaysFalse,
-            RawMutant::RedeliverWithoutDup => Mutant::RedeliverWithoutDup,
-            RawMutant::RetainedNeverCleared => Mutant::RetainedNeverCleared,
-            RawMutant::HashMatchesSys => Mutant::HashMatchesSys,
-            RawMutant::Qos2DeliveredTwice => Mutant::Qos2DeliveredTwice,
-            RawMutant::LiveKeepsRetain => Mutant::LiveKeepsRetain,
-            RawMutant::NoQosDowngrade => Mutant::NoQosDowngrade,
-        }
+        v.0
     }
 }
 
