@@ -26,7 +26,7 @@ use std::sync::Arc;
 use mqtt_sim::broker::{BrokerConfig, Notes};
 use mqtt_sim::sim::{self, BrokerUnderTest, HostFactory, RunOptions};
 use mqtt_sim::wire::{ConnAck, LEVEL_V311, Packet, Publish, Reader, SubAck, Writer};
-use mqtt_sim::{mutants, scenario, topic};
+use mqtt_sim::{scenario, topic};
 use tokio::sync::mpsc;
 
 /// Subscriptions the tiny broker keeps, over all connections; beyond this
@@ -137,7 +137,7 @@ fn on_packet(
 /// file order. A file that does not load counts as failed.
 pub fn run_suite(dir: &Path, target: Arc<dyn BrokerUnderTest>) -> io::Result<Vec<(String, bool)>> {
     let mut results = Vec::new();
-    for (name, path) in mutants::find(dir)? {
+    for (name, path) in scenario::find(dir)? {
         let passed = match scenario::load(&path) {
             Ok(s) => sim::run_with(&s, &RunOptions::default(), target.clone()).ok(),
             Err(e) => {

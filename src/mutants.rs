@@ -15,7 +15,6 @@
 //! Runs are independent and single-threaded; they are spread over `jobs`
 //! worker threads. The wall clock is read only to report how long it took.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -97,21 +96,6 @@ pub fn with_mutant(scenario: &Scenario, mutant: Option<Mutant>) -> Scenario {
         spec.mutant = mutant;
     }
     s
-}
-
-/// The `.yaml` files under `dir`, sorted, each with its reported name.
-pub fn find(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
-    let mut found = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(std::io::Error::other)?;
-        let path = entry.path();
-        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
-        let rel = path.strip_prefix(dir).unwrap_or(path).with_extension("");
-        found.push((rel.to_string_lossy().replace('\\', "/"), path.to_path_buf()));
-    }
-    Ok(found)
 }
 
 /// Runs the baseline and every mutant against every scenario. `progress`

@@ -19,16 +19,8 @@ fn main() {
     let args = Arguments::from_args();
     let dir = Path::new("tests/bad-scenarios");
     let mut trials = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.expect("tests/bad-scenarios is readable");
-        let path = entry.path().to_path_buf();
-        if path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    let found = mqtt_sim::scenario::find(dir).expect("tests/bad-scenarios is readable");
+    for (name, path) in found {
         trials.push(Trial::test(name.clone(), move || check(&path, &name)));
     }
     assert!(

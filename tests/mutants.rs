@@ -10,7 +10,7 @@ use mqtt_sim::scenario::{self, Mutant};
 
 fn suite() -> Vec<Named> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    mutants::find(&dir)
+    scenario::find(&dir)
         .expect("the scenarios directory is readable")
         .into_iter()
         .map(|(name, path)| Named {

@@ -142,14 +142,11 @@ fn decoded(pcap: &Path, names: &BTreeMap<Ipv4Addr, String>) -> Vec<String> {
 }
 
 fn scenario_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new("scenarios")
+    mqtt_sim::scenario::find(Path::new("scenarios"))
+        .expect("the scenarios directory is readable")
         .into_iter()
-        .filter_map(Result::ok)
-        .map(|e| e.into_path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    files
+        .map(|(_, path)| path)
+        .collect()
 }
 
 #[test]

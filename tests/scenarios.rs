@@ -20,17 +20,8 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("scenarios");
     let mut trials = Vec::new();
-    for entry in walkdir::WalkDir::new(&dir).sort_by_file_name() {
-        let entry = entry.expect("the scenarios directory is readable");
-        let path = entry.path().to_path_buf();
-        if path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
-        let rel = path
-            .strip_prefix(&dir)
-            .expect("walkdir yields paths under its root")
-            .with_extension("");
-        let name = rel.to_string_lossy().replace('\\', "/");
+    let found = scenario::find(&dir).expect("the scenarios directory is readable");
+    for (name, path) in found {
         trials.push(Trial::test(name.clone(), move || check(&path, &name)));
     }
     assert!(

@@ -167,13 +167,8 @@ fn find(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         if !p.exists() {
             anyhow::bail!("{} does not exist", p.display());
         }
-        for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
-            let entry = entry.with_context(|| format!("cannot read {}", p.display()))?;
-            let path = entry.path();
-            if entry.file_type().is_file() && path.extension().is_some_and(|e| e == "yaml") {
-                files.push(path.to_path_buf());
-            }
-        }
+        let found = scenario::find(p).with_context(|| format!("cannot read {}", p.display()))?;
+        files.extend(found.into_iter().map(|(_, path)| path));
     }
     Ok(files)
 }

@@ -89,17 +89,12 @@ pub fn coverage(
 fn tags(dir: &Path, protocol: Protocol) -> anyhow::Result<(Vec<Tagged>, bool)> {
     let mut out = Vec::new();
     let mut invalid = false;
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        let path = entry.path();
-        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
-        match scenario::load(path) {
+    let found = scenario::find(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for (name, path) in found {
+        match scenario::load(&path) {
             Ok(s) if s.protocol == protocol => {
-                let rel = path.strip_prefix(dir).unwrap_or(path).with_extension("");
                 out.push(Tagged {
-                    scenario: rel.to_string_lossy().replace('\\', "/"),
+                    scenario: name,
                     ids: s.spec,
                 });
             }

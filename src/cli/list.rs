@@ -9,16 +9,11 @@ use super::EXIT_INVALID;
 
 pub fn list(dir: &Path) -> anyhow::Result<u8> {
     let mut invalid = false;
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        let path = entry.path();
-        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
-        match scenario::load(path) {
+    let found = scenario::find(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for (name, path) in found {
+        match scenario::load(&path) {
             Ok(s) => {
-                let rel = path.strip_prefix(dir).unwrap_or(path);
-                println!("{}  {}  [{}]", rel.display(), s.name, s.spec.join(", "));
+                println!("{name}.yaml  {}  [{}]", s.name, s.spec.join(", "));
                 if let Some(about) = &s.about {
                     let about: Vec<&str> = about.split_whitespace().collect();
                     println!("    {}", about.join(" "));

@@ -15,8 +15,8 @@ use super::{EXIT_FAILED, load_all};
 const PLAIN_PROGRESS_LINES: usize = 10;
 
 pub fn mutants(dir: &Path, jobs: Option<usize>) -> anyhow::Result<u8> {
-    let found =
-        mutants::find(dir).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
+    let found = mqtt_sim::scenario::find(dir)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
     if found.is_empty() {
         anyhow::bail!("no scenario files under {}", dir.display());
     }

@@ -72,19 +72,9 @@ pub fn report(
     }
 
     let mut rows: Vec<(String, Vec<String>, Vec<Cell>)> = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-        let path = entry.path();
-        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
-        let rel = path
-            .strip_prefix(dir)
-            .unwrap_or(path)
-            .with_extension("")
-            .to_string_lossy()
-            .replace('\\', "/");
-        let s = match scenario::load(path) {
+    let found = scenario::find(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for (rel, path) in found {
+        let s = match scenario::load(&path) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e}");

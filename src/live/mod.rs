@@ -124,24 +124,18 @@ pub fn run(scenario: &Scenario, opts: &LiveOptions) -> Outcome {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return Outcome::Ran(failed(seed, format!("cannot start a runtime: {e}"))),
+        Err(e) => {
+            return Outcome::Ran(Report::harness_failure(
+                seed,
+                format!("cannot start a runtime: {e}"),
+            ));
+        }
     };
     let local = LocalSet::new();
     let report = local.block_on(&runtime, run_local(scenario, opts, seed));
     // Dropping the set drops whatever is left of the run's tasks.
     drop(local);
     Outcome::Ran(report)
-}
-
-fn failed(seed: u64, why: String) -> Report {
-    Report {
-        seed,
-        end: Duration::ZERO,
-        events: Vec::new(),
-        dropped: 0,
-        verdicts: Vec::new(),
-        harness_error: Some(why),
-    }
 }
 
 async fn run_local(scenario: &Scenario, opts: &LiveOptions, seed: u64) -> Report {
@@ -154,10 +148,15 @@ async fn run_local(scenario: &Scenario, opts: &LiveOptions, seed: u64) -> Report
         Target::Command(cmd) => {
             let mut p = match BrokerProcess::new(cmd) {
                 Ok(p) => p,
-                Err(e) => return failed(seed, format!("no free port for the broker: {e}")),
+                Err(e) => {
+                    return Report::harness_failure(
+                        seed,
+                        format!("no free port for the broker: {e}"),
+                    );
+                }
             };
             if let Err(e) = p.start().await {
-                return failed(seed, e.to_string());
+                return Report::harness_failure(seed, e.to_string());
             }
             let a = p.addr();
             process = Some(p);

@@ -66,7 +66,7 @@ mod values;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use model::*;
 pub use validate::{MAX_EXPANDED, MAX_HOSTS};
@@ -263,4 +263,21 @@ fn relocate(
         return Some((l, c));
     }
     None
+}
+
+/// The `.yaml` files under `dir`, sorted by path, each with its name: the
+/// path under `dir` without the extension, with `/` separators (the test
+/// name and the snapshot path).
+pub fn find(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let rel = path.strip_prefix(dir).unwrap_or(path).with_extension("");
+        found.push((rel.to_string_lossy().replace('\\', "/"), path.to_path_buf()));
+    }
+    Ok(found)
 }

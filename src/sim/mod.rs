@@ -75,14 +75,7 @@ pub fn run_with(
         .spawn(move || {
             let _ = tx.send(run_here_with(&owned, seed, target.as_ref()));
         });
-    let failed = |why: String| Report {
-        seed,
-        end: Duration::ZERO,
-        events: Vec::new(),
-        dropped: 0,
-        verdicts: Vec::new(),
-        harness_error: Some(why),
-    };
+    let failed = |why: String| Report::harness_failure(seed, why);
     if let Err(e) = spawned {
         return failed(format!("cannot start the simulation thread: {e}"));
     }

@@ -31,6 +31,19 @@ pub struct Report {
 }
 
 impl Report {
+    /// A run the harness could not complete: no events, no verdicts, and
+    /// the reason, so the run fails.
+    pub fn harness_failure(seed: u64, why: String) -> Report {
+        Report {
+            seed,
+            end: Duration::ZERO,
+            events: Vec::new(),
+            dropped: 0,
+            verdicts: Vec::new(),
+            harness_error: Some(why),
+        }
+    }
+
     /// Whether every expectation held and the run completed.
     pub fn ok(&self) -> bool {
         self.harness_error.is_none() && self.verdicts.iter().all(|v| v.ok)
