@@ -86,11 +86,52 @@ fn suggestion(message: &str, expected: &[String]) -> Option<String> {
     if word.chars().count() < 3 || !word.chars().any(char::is_alphabetic) {
         return None;
     }
+    if let Some(name) = other_spelling(word, expected) {
+        return Some(format!("did you mean `{name}`?"));
+    }
     let (distance, best) = expected
         .iter()
         .map(|e| (strsim::damerau_levenshtein(word, e), e))
         .min_by_key(|(d, _)| *d)?;
     (distance > 0 && distance <= edits_max(word)).then(|| format!("did you mean `{best}`?"))
+}
+
+/// Names other MQTT libraries use (mqtt.js, Paho) for what the format
+/// calls by the spec's name, after camelCase is turned into snake_case.
+const OTHER_NAMES: [(&str, &str); 7] = [
+    ("return_code", "code"),
+    ("reason_code", "code"),
+    ("reason_code", "reason"),
+    ("message_id", "packet_id"),
+    ("granted", "codes"),
+    ("keepalive", "keep_alive"),
+    ("clean", "clean_session"),
+];
+
+/// The accepted name that `word` stands for when written in camelCase
+/// (`sessionPresent`) or in another library's words (`returnCode`).
+fn other_spelling<'a>(word: &str, expected: &'a [String]) -> Option<&'a String> {
+    let mut snake = String::new();
+    for c in word.chars() {
+        if c.is_ascii_uppercase() {
+            if !snake.is_empty() {
+                snake.push('_');
+            }
+            snake.push(c.to_ascii_lowercase());
+        } else {
+            snake.push(c);
+        }
+    }
+    let accepted = |name: &str| expected.iter().find(|e| *e == name);
+    if snake != word
+        && let Some(e) = accepted(&snake)
+    {
+        return Some(e);
+    }
+    OTHER_NAMES
+        .iter()
+        .filter(|(other, _)| *other == snake)
+        .find_map(|(_, ours)| accepted(ours))
 }
 
 #[cfg(test)]
@@ -145,6 +186,17 @@ mod tests {
         assert_eq!(e.help, None);
         let e = explained("unknown protocol `4.0`, expected 3.1.1 or 5.0");
         assert_eq!(e.help, None);
+    }
+
+    #[test]
+    fn other_libraries_spellings_are_suggested() {
+        let list = "expected one of `type`, `session_present`, `code`";
+        let e = explained(&format!("unknown field `sessionPresent`, {list}"));
+        assert_eq!(e.help.as_deref(), Some("did you mean `session_present`?"));
+        let e = explained(&format!("unknown field `returnCode`, {list}"));
+        assert_eq!(e.help.as_deref(), Some("did you mean `code`?"));
+        let e = explained("unknown field `messageId`, expected one of `type`, `packet_id`");
+        assert_eq!(e.help.as_deref(), Some("did you mean `packet_id`?"));
     }
 
     #[test]

@@ -57,6 +57,7 @@
 pub mod duration;
 mod explain;
 mod locate;
+mod matcher;
 mod model;
 pub mod payload;
 mod raw;

@@ -232,7 +232,7 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
     };
     let mut expect = Vec::new();
     for (i, e) in raw.expect.unwrap_or_default().into_iter().enumerate() {
-        expect.push(expectation(&cx, &item("expect", i), e)?);
+        expect.push(expectation(&cx, &item("expect", i), e, &clients)?);
     }
 
     let scenario = Scenario {
@@ -767,7 +767,12 @@ fn chaos(cx: &Ctx, c: RawChaos, clients: &IndexMap<String, ClientSpec>) -> Resul
     })
 }
 
-fn expectation(cx: &Ctx, path: &str, e: RawExpect) -> Result<Expectation, Error> {
+fn expectation(
+    cx: &Ctx,
+    path: &str,
+    e: RawExpect,
+    clients: &IndexMap<String, ClientSpec>,
+) -> Result<Expectation, Error> {
     let line = cx.line(path);
     let client = match e.client {
         None => {
@@ -847,7 +852,7 @@ fn expectation(cx: &Ctx, path: &str, e: RawExpect) -> Result<Expectation, Error>
                 "this expectation has no matcher, expected one of receives, connack, closed, recv, send",
             ));
         }
-        1 => matchers.pop().map(|(_, m)| m),
+        1 => matchers.pop(),
         _ => {
             // Report at whichever of the two comes later in the file.
             let names: Vec<&str> = matchers.iter().map(|(n, _)| *n).collect();
@@ -868,9 +873,24 @@ fn expectation(cx: &Ctx, path: &str, e: RawExpect) -> Result<Expectation, Error>
             ));
         }
     };
-    let Some(matcher) = matcher else {
+    let Some((key, matcher)) = matcher else {
         return Err(cx.at_value(path, "an expectation needs one matcher"));
     };
+    if let Matcher::Packet { fields, .. } = &matcher {
+        let protocol = clients
+            .get(&client)
+            .map_or(Protocol::V311, |c| c.options.protocol);
+        let level = match protocol {
+            Protocol::V311 => crate::wire::LEVEL_V311,
+            Protocol::V5 => crate::wire::LEVEL_V5,
+        };
+        super::matcher::check(&child(path, key), fields, level, protocol.as_str()).map_err(
+            |m| match m.at_key {
+                true => cx.at_key(&m.path, m.message),
+                false => cx.at_value(&m.path, m.message),
+            },
+        )?;
+    }
 
     let mut counts: Vec<(&str, Count)> = Vec::new();
     if let Some(n) = e.count {

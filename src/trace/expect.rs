@@ -137,10 +137,24 @@ fn fields_met(want: &Map<String, Value>, have: &Map<String, Value>) -> usize {
     want.iter()
         .filter(|(k, v)| match (k.as_str(), have.get(k.as_str())) {
             ("topic", Some(Value::String(t))) => v.as_str().is_some_and(|f| topic::matches(f, t)),
-            (_, Some(h)) => *v == h,
+            (_, Some(h)) => value_matches(v, h),
             (_, None) => false,
         })
         .count()
+}
+
+/// A nested map (a CONNECT's `will`, a SUBSCRIBE's filters) matches on the
+/// fields it names, as the matcher itself does; lists match item by item.
+fn value_matches(want: &Value, have: &Value) -> bool {
+    match (want, have) {
+        (Value::Object(w), Value::Object(h)) => w
+            .iter()
+            .all(|(k, v)| h.get(k).is_some_and(|h| value_matches(v, h))),
+        (Value::Array(w), Value::Array(h)) => {
+            w.len() == h.len() && w.iter().zip(h).all(|(w, h)| value_matches(w, h))
+        }
+        _ => want == have,
+    }
 }
 
 fn closest(e: &Expectation, events: &[Event]) -> Vec<String> {
@@ -155,4 +169,32 @@ fn closest(e: &Expectation, events: &[Event]) -> Vec<String> {
         .take(CLOSEST_MAX)
         .map(|(_, ev)| super::render::event_line(ev))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_matches;
+    use serde_json::json;
+
+    #[test]
+    fn nested_maps_match_on_the_fields_they_name() {
+        let will = json!({"topic": "w", "payload": "gone", "qos": 1, "retain": false});
+        assert!(value_matches(&json!({"topic": "w"}), &will));
+        assert!(!value_matches(&json!({"topic": "x"}), &will));
+        assert!(!value_matches(&json!({"topic": "w", "qos": 0}), &will));
+    }
+
+    #[test]
+    fn lists_match_item_by_item() {
+        let filters = json!([{"filter": "a", "qos": 1}, {"filter": "b", "qos": 0}]);
+        assert!(value_matches(
+            &json!([{"filter": "a"}, {"qos": 0}]),
+            &filters
+        ));
+        assert!(!value_matches(&json!([{"filter": "a"}]), &filters));
+        assert!(!value_matches(
+            &json!([{"filter": "b"}, {"filter": "a"}]),
+            &filters
+        ));
+    }
 }

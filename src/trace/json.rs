@@ -8,7 +8,10 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::scenario::{DurationSpec, FaultAction};
-use crate::wire::{LEVEL_V311, Packet};
+use crate::wire::{
+    ConnAck, Connect, Disconnect, LEVEL_V311, LastWill, Packet, Publish, SubAck, Subscribe,
+    SubscribeFilter, Unsubscribe,
+};
 
 /// A payload as text when it is printable UTF-8, otherwise `{"hex": ".."}`,
 /// mirroring the scenario file's payload forms.
@@ -99,6 +102,76 @@ pub fn packet(p: &Packet) -> Map<String, Value> {
         }
     }
     m
+}
+
+/// Every field the trace can show for a packet type under a protocol level,
+/// with a value of the type it has there: `packet()` of the widest packet of
+/// that type (every optional part present). Expectations check a matcher's
+/// fields against it, so the fields a matcher may name come from `packet()`
+/// itself and cannot drift from what the trace prints. `None` for a type
+/// the trace cannot show.
+pub fn shape(type_name: &str, level: u8) -> Option<Map<String, Value>> {
+    widest(type_name, level).map(|p| packet(&p))
+}
+
+fn widest(type_name: &str, level: u8) -> Option<Packet> {
+    let id = 1;
+    Some(match type_name {
+        "CONNECT" => Packet::Connect(Connect {
+            // A name other than "MQTT" is shown, so it can be matched.
+            protocol_name: "MQIsdp".into(),
+            protocol_level: level,
+            client_id: String::new(),
+            clean: true,
+            keep_alive_s: 0,
+            will: Some(LastWill {
+                topic: String::new(),
+                payload: Bytes::new(),
+                qos: 1,
+                retain: false,
+            }),
+            username: Some(String::new()),
+            password: Some(Bytes::new()),
+        }),
+        "CONNACK" => Packet::ConnAck(ConnAck {
+            session_present: false,
+            code: 0,
+        }),
+        "PUBLISH" => Packet::Publish(Publish {
+            topic: String::new(),
+            payload: Bytes::new(),
+            qos: 1,
+            retain: false,
+            dup: false,
+            packet_id: id,
+        }),
+        "PUBACK" => Packet::PubAck(id),
+        "PUBREC" => Packet::PubRec(id),
+        "PUBREL" => Packet::PubRel(id),
+        "PUBCOMP" => Packet::PubComp(id),
+        "SUBSCRIBE" => Packet::Subscribe(Subscribe {
+            packet_id: id,
+            filters: vec![SubscribeFilter {
+                filter: String::new(),
+                qos: 0,
+            }],
+        }),
+        "SUBACK" => Packet::SubAck(SubAck {
+            packet_id: id,
+            codes: vec![0],
+        }),
+        "UNSUBSCRIBE" => Packet::Unsubscribe(Unsubscribe {
+            packet_id: id,
+            filters: vec![String::new()],
+        }),
+        "UNSUBACK" => Packet::UnsubAck(id),
+        "PINGREQ" => Packet::PingReq,
+        "PINGRESP" => Packet::PingResp,
+        "DISCONNECT" => Packet::Disconnect(Disconnect {
+            reason: (level != LEVEL_V311).then_some(0),
+        }),
+        _ => return None,
+    })
 }
 
 /// A duration as a scenario file would write it.
