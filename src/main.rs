@@ -181,10 +181,11 @@ enum Command {
     Coverage {
         #[arg(default_value = "scenarios")]
         dir: PathBuf,
-        /// Where the statement lists are (mqtt-3.1.1-statements.tsv,
-        /// mqtt-5.0-statements.md).
-        #[arg(long, default_value = "spec")]
-        spec_dir: PathBuf,
+        /// Read the statement lists (mqtt-3.1.1-statements.tsv,
+        /// mqtt-5.0-statements.md) from this directory instead of the
+        /// copies built into the binary.
+        #[arg(long)]
+        spec_dir: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "3.1.1")]
         protocol: cli::coverage::SpecVersion,
         /// List only the statements no scenario covers, with their text.
@@ -266,7 +267,7 @@ fn main() -> ExitCode {
             spec_dir,
             protocol,
             uncovered,
-        } => cli::coverage::coverage(&dir, &spec_dir, protocol, uncovered),
+        } => cli::coverage::coverage(&dir, spec_dir.as_deref(), protocol, uncovered),
     };
     match result {
         Ok(code) => ExitCode::from(code),

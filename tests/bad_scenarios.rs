@@ -1,6 +1,6 @@
 //! The corpus of broken scenario files under `tests/bad-scenarios/`, one
 //! test per file. Each file must be refused by the library with a located
-//! scenario error, and by the real binary (`validate` and `run`) with exit
+//! scenario error, and by the real binary (`validate`, `run` and `check`) with exit
 //! code 2 and exactly the library's snippet on stderr. The snippet is an
 //! insta snapshot (`snapshots/bad-scenarios/<name>.snap`): read each one as
 //! a reviewer would: is the caret on the mistake, does it say what was
@@ -55,7 +55,7 @@ fn check(path: &PathBuf, name: &str) -> Result<(), Failed> {
     if loc.line <= source.lines().count() && !rendered.contains('^') {
         return Err(format!("no caret under line {}:\n{rendered}", loc.line).into());
     }
-    for cmd in ["validate", "run"] {
+    for cmd in ["validate", "run", "check"] {
         let out = Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
             .args([cmd, &path.to_string_lossy()])
             .env("NO_COLOR", "1")

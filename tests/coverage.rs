@@ -62,7 +62,10 @@ fn the_vendored_list_is_the_default() {
     let out = mqtt_sim(&["coverage", "tests/fixtures/coverage/tagged"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(stdout.contains("121 statements in spec/"), "{stdout}");
+    assert!(
+        stdout.contains("121 statements in the built-in mqtt-3.1.1-statements.tsv"),
+        "{stdout}"
+    );
     assert!(stdout.contains("2 of 90 covered (2.2%)"), "{stdout}");
 }
 
@@ -89,12 +92,35 @@ fn an_unknown_id_is_an_error_that_names_the_scenario() {
     let out = mqtt_sim(&["coverage", "tests/fixtures/coverage/typo"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
+    // The scenario does not load: the id is checked with the rest of the file.
     assert!(
-        stderr.contains("error: c: spec id MQTT-3.8.4-99 is not a statement of MQTT 3.1.1"),
+        stderr.contains("error: `MQTT-3.8.4-99` is not a normative statement of MQTT 3.1.1"),
         "{stderr}"
     );
-    // The report is still printed, with the known tag counted.
-    assert!(text(&out.stdout).contains("covered  server   MQTT-3.8.4-1"));
+    assert!(
+        stderr.contains("tests/fixtures/coverage/typo/c.yaml:1:22"),
+        "{stderr}"
+    );
+    // The report is still printed.
+    assert!(text(&out.stdout).contains("0 scenarios"));
+}
+
+/// The statement lists are built in: coverage works from any directory.
+#[test]
+fn coverage_works_outside_the_repository() {
+    let dir = std::env::temp_dir();
+    let scenarios = format!(
+        "{}/tests/fixtures/coverage/tagged",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
+        .args(["coverage", &scenarios])
+        .current_dir(&dir)
+        .output()
+        .expect("the mqtt-sim binary runs");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("2 of 90 covered (2.2%)"), "{stdout}");
 }
 
 #[test]

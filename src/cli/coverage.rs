@@ -27,7 +27,7 @@ const SPEC_FILE_BYTES_MAX: u64 = 8 * 1024 * 1024;
 
 pub fn coverage(
     dir: &Path,
-    spec_dir: &Path,
+    spec_dir: Option<&Path>,
     version: SpecVersion,
     uncovered_only: bool,
 ) -> anyhow::Result<u8> {
@@ -35,24 +35,39 @@ pub fn coverage(
         SpecVersion::V311 => ("mqtt-3.1.1-statements.tsv", Protocol::V311),
         SpecVersion::V5 => ("mqtt-5.0-statements.md", Protocol::V5),
     };
-    let path = spec_dir.join(file);
-    let size = std::fs::metadata(&path)
-        .with_context(|| format!("cannot read {} (see --spec-dir)", path.display()))?
-        .len();
-    anyhow::ensure!(
-        size <= SPEC_FILE_BYTES_MAX,
-        "{} is larger than {SPEC_FILE_BYTES_MAX} bytes",
-        path.display()
-    );
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    // The statement texts were extracted from a PDF; a stray byte there
-    // must not stop the report.
-    let text = String::from_utf8_lossy(&bytes);
+    let (source, text) = match spec_dir {
+        None => {
+            let text = match version {
+                SpecVersion::V311 => coverage::STATEMENTS_V311,
+                SpecVersion::V5 => coverage::STATEMENTS_V5,
+            };
+            (format!("the built-in {file}"), text.to_string())
+        }
+        Some(dir) => {
+            let path = dir.join(file);
+            let size = std::fs::metadata(&path)
+                .with_context(|| format!("cannot read {} (see --spec-dir)", path.display()))?
+                .len();
+            anyhow::ensure!(
+                size <= SPEC_FILE_BYTES_MAX,
+                "{} is larger than {SPEC_FILE_BYTES_MAX} bytes",
+                path.display()
+            );
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            // The statement texts were extracted from a PDF; a stray byte
+            // there must not stop the report.
+            (
+                path.display().to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        }
+    };
     let statements = match version {
         SpecVersion::V311 => coverage::parse_tsv(&text),
         SpecVersion::V5 => coverage::parse_md(&text),
     }
-    .with_context(|| format!("in {}", path.display()))?;
+    .with_context(|| format!("in {source}"))?;
     let table = match version {
         SpecVersion::V311 => Some(coverage::parse_applicability(coverage::TABLE_V311)?),
         SpecVersion::V5 => None,
@@ -64,7 +79,7 @@ pub fn coverage(
         "MQTT {}: {} statements in {}, {} scenarios under {}",
         protocol.as_str(),
         statements.len(),
-        path.display(),
+        source,
         tagged.len(),
         dir.display()
     );

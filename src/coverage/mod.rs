@@ -19,6 +19,25 @@ pub use statements::{Statement, is_id, parse_md, parse_tsv};
 /// specifications have a few hundred.
 pub const STATEMENTS_MAX: usize = 10_000;
 
+/// The statement lists under `spec/`, built into the binary so that
+/// `coverage` and the load-time check of `spec:` ids work from any directory.
+pub const STATEMENTS_V311: &str = include_str!("../../spec/mqtt-3.1.1-statements.tsv");
+pub const STATEMENTS_V5: &str = include_str!("../../spec/mqtt-5.0-statements.md");
+
+/// The built-in statements of a protocol version, parsed once.
+pub fn statements(protocol: crate::scenario::Protocol) -> &'static [Statement] {
+    use crate::scenario::Protocol;
+    use std::sync::OnceLock;
+    static V311: OnceLock<Vec<Statement>> = OnceLock::new();
+    static V5: OnceLock<Vec<Statement>> = OnceLock::new();
+    // The built-in lists parse (a test says so); were one broken, every
+    // id would be refused as unknown, which the scenario tests would show.
+    match protocol {
+        Protocol::V311 => V311.get_or_init(|| parse_tsv(STATEMENTS_V311).unwrap_or_default()),
+        Protocol::V5 => V5.get_or_init(|| parse_md(STATEMENTS_V5).unwrap_or_default()),
+    }
+}
+
 /// A statement list or applicability table that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoverageError {

@@ -44,8 +44,7 @@ fn the_markdown_joins_the_lines_under_each_heading() {
 #[test]
 fn the_committed_table_classifies_every_vendored_statement_once() {
     let table = parse_applicability(TABLE_V311).unwrap();
-    let spec = include_str!("../../spec/mqtt-3.1.1-statements.tsv");
-    let statements = parse_tsv(spec).unwrap();
+    let statements = parse_tsv(STATEMENTS_V311).unwrap();
     let ids: Vec<&str> = statements.iter().map(|s| s.id.as_str()).collect();
     let classified: Vec<&str> = table.keys().map(String::as_str).collect();
     let mut sorted = ids.clone();
@@ -119,5 +118,28 @@ fn without_a_table_there_is_no_share_and_a_partial_table_is_reported() {
             covered: 0,
             total: 1
         })
+    );
+}
+
+#[test]
+fn the_built_in_lists_parse() {
+    use crate::scenario::Protocol;
+    assert_eq!(
+        statements(Protocol::V311).len(),
+        parse_tsv(STATEMENTS_V311).unwrap().len()
+    );
+    assert_eq!(
+        statements(Protocol::V5).len(),
+        parse_md(STATEMENTS_V5).unwrap().len()
+    );
+    assert!(
+        statements(Protocol::V311)
+            .iter()
+            .any(|s| s.id == "MQTT-3.1.2-24")
+    );
+    assert!(
+        statements(Protocol::V5)
+            .iter()
+            .any(|s| s.id == "MQTT-3.1.2-24")
     );
 }
