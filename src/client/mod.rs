@@ -66,6 +66,14 @@ enum Waiting {
     Nothing,
     /// A connect step is in progress: it finishes on CONNACK or failure.
     Connack,
+    /// A `wait: true` step finishes when `ack` with packet id `id` arrives,
+    /// and fails when the connection is lost first.
+    Flow {
+        line: usize,
+        step: &'static str,
+        ack: &'static str,
+        id: u16,
+    },
 }
 
 /// A client host: its script and its state.
@@ -87,6 +95,8 @@ pub struct Client<C: Connector> {
     /// The drawn `at` of the next step, drawn once when it becomes current.
     next_step_at: Option<Duration>,
     waiting: Waiting,
+    /// When the previous step finished: what `after` counts from.
+    step_done_at: Duration,
 }
 
 /// What the timer branch woke up for.
@@ -117,6 +127,7 @@ impl<C: Connector> Client<C> {
             next_step: 0,
             next_step_at: None,
             waiting: Waiting::Nothing,
+            step_done_at: Duration::ZERO,
         }
     }
 
@@ -200,7 +211,11 @@ impl<C: Connector> Client<C> {
         let at = match self.next_step_at {
             Some(at) => at,
             None => {
-                let at = step.at.map(|a| a.draw(&mut self.rng)).unwrap_or_default();
+                let at = match (&step.at, &step.after) {
+                    (Some(at), _) => at.draw(&mut self.rng),
+                    (None, Some(after)) => self.step_done_at + after.draw(&mut self.rng),
+                    (None, None) => Duration::ZERO,
+                };
                 self.next_step_at = Some(at);
                 at
             }
@@ -244,6 +259,9 @@ impl<C: Connector> Client<C> {
                 self.next_step += 1;
                 self.next_step_at = None;
                 self.run_step(&step).await;
+                if self.waiting == Waiting::Nothing {
+                    self.step_done_at = self.rec.now();
+                }
             }
         }
     }
@@ -303,6 +321,7 @@ impl<C: Connector> Client<C> {
                         qos: s.qos,
                     })
                     .collect();
+                self.wait_for(step, "SUBACK", packet_id);
                 self.send(Packet::Subscribe(Subscribe { packet_id, filters }))
                     .await;
             }
@@ -310,6 +329,7 @@ impl<C: Connector> Client<C> {
                 let Some(packet_id) = self.packet_id(step) else {
                     return;
                 };
+                self.wait_for(step, "UNSUBACK", packet_id);
                 self.send(Packet::Unsubscribe(Unsubscribe {
                     packet_id,
                     filters: filters.clone(),
@@ -339,6 +359,12 @@ impl<C: Connector> Client<C> {
                     packet_id,
                 };
                 self.session.published(&publish);
+                match qos {
+                    1 => self.wait_for(step, "PUBACK", packet_id),
+                    2 => self.wait_for(step, "PUBCOMP", packet_id),
+                    // A QoS 0 flow is complete once written.
+                    _ => {}
+                }
                 self.send(Packet::Publish(publish)).await;
             }
             Action::Send(bytes) => self.send_raw(bytes.clone()).await,
@@ -404,8 +430,53 @@ impl<C: Connector> Client<C> {
 
     fn connect_step_done(&mut self) {
         if self.waiting == Waiting::Connack {
-            self.waiting = Waiting::Nothing;
+            self.step_finished();
         }
+    }
+
+    fn step_finished(&mut self) {
+        self.waiting = Waiting::Nothing;
+        self.step_done_at = self.rec.now();
+    }
+
+    /// Makes the current step wait for its flow to complete, when it says
+    /// `wait: true`.
+    fn wait_for(&mut self, step: &Step, ack: &'static str, id: u16) {
+        if step.wait {
+            self.waiting = Waiting::Flow {
+                line: step.line,
+                step: step.action.name(),
+                ack,
+                id,
+            };
+        }
+    }
+
+    /// A waiting step whose connection is gone has failed: said in the
+    /// trace, and the script goes on.
+    fn flow_lost(&mut self) {
+        if let Waiting::Flow {
+            line, step, ack, ..
+        } = self.waiting
+        {
+            self.error(format!(
+                "line {line}: {step}: connection lost before {ack}; the step failed"
+            ));
+            self.step_finished();
+        }
+    }
+
+    /// Whether `packet` completes the flow the current step waits for.
+    fn completes_flow(&self, packet: &Packet) -> bool {
+        let Waiting::Flow { ack, id, .. } = self.waiting else {
+            return false;
+        };
+        let packet_id = match packet {
+            Packet::PubAck(i) | Packet::PubComp(i) | Packet::UnsubAck(i) => *i,
+            Packet::SubAck(s) => s.packet_id,
+            _ => return false,
+        };
+        packet.type_name() == ack && packet_id == id
     }
 
     fn schedule_reconnect(&mut self) {
@@ -489,6 +560,7 @@ impl<C: Connector> Client<C> {
             client: self.name.clone(),
             by,
         });
+        self.flow_lost();
     }
 
     async fn on_read(&mut self, read: Result<Option<Packet>, wire::WireError>) {
@@ -510,6 +582,9 @@ impl<C: Connector> Client<C> {
             client: self.name.clone(),
             packet: packet.clone(),
         });
+        if self.completes_flow(&packet) {
+            self.step_finished();
+        }
         match packet {
             Packet::ConnAck(ack) => {
                 self.connect_step_done();

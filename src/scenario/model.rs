@@ -359,8 +359,15 @@ pub struct ClientSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// Measured from the start of the run; `None` runs right after the
-    /// previous step finished.
+    /// previous step finished (or `after` it).
     pub at: Option<DurationSpec>,
+    /// Measured from the end of the previous step (the start of the run for
+    /// the first); never set together with `at`.
+    pub after: Option<DurationSpec>,
+    /// The step finishes when its flow completes (PUBACK, PUBCOMP, SUBACK,
+    /// UNSUBACK), not when its packet is written. Only on publish,
+    /// subscribe and unsubscribe.
+    pub wait: bool,
     /// The step's line in the file, 1-based.
     pub line: usize,
     pub action: Action,

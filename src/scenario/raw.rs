@@ -343,12 +343,16 @@ pub trait ActionSet: Sized {
     /// What one item is called in messages: "step", "fault".
     const WHAT: &'static str;
     const NAMES: &'static [&'static str];
+    /// Whether `after` and `wait` are accepted besides `at` (steps: yes;
+    /// faults, which have no "before" to be after: no).
+    const STEP_TIMING: bool;
     /// Reads the value of action `name`, one of [`Self::NAMES`].
     fn read<'de, M: MapAccess<'de>>(name: &str, map: &mut M) -> Result<Self, M::Error>;
 }
 
 impl ActionSet for RawAction {
     const WHAT: &'static str = "step";
+    const STEP_TIMING: bool = true;
     const NAMES: &'static [&'static str] = &[
         "connect",
         "disconnect",
@@ -478,6 +482,7 @@ pub enum RawFaultAction {
 
 impl ActionSet for RawFaultAction {
     const WHAT: &'static str = "fault";
+    const STEP_TIMING: bool = false;
     const NAMES: &'static [&'static str] = &[
         "partition",
         "heal",
@@ -502,15 +507,20 @@ impl ActionSet for RawFaultAction {
 }
 
 /// A map with exactly one action key from `A::NAMES` plus an optional
-/// `at`. Missing and doubled actions are reported at the map.
+/// `at` (and, for steps, `after` and `wait`). Missing and doubled actions
+/// are reported at the map.
 #[derive(Debug)]
 pub struct Timed<A> {
     pub at: Option<Dur>,
+    pub after: Option<Dur>,
+    pub wait: Option<bool>,
     pub action: A,
 }
 
 enum TimedKey {
     At,
+    After,
+    Wait,
     Action(&'static str),
 }
 
@@ -529,8 +539,11 @@ impl<A: ActionSet> Visitor<'_> for TimedKeySeed<A> {
         write!(f, "a {} name", A::WHAT)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<TimedKey, E> {
-        if v == "at" {
-            return Ok(TimedKey::At);
+        match v {
+            "at" => return Ok(TimedKey::At),
+            "after" if A::STEP_TIMING => return Ok(TimedKey::After),
+            "wait" if A::STEP_TIMING => return Ok(TimedKey::Wait),
+            _ => {}
         }
         match A::NAMES.iter().find(|n| **n == v) {
             Some(n) => Ok(TimedKey::Action(n)),
@@ -558,15 +571,25 @@ impl<'de, A: ActionSet> Deserialize<'de> for Timed<A> {
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Timed<A>, M::Error> {
                 let mut at: Option<Dur> = None;
+                let mut after: Option<Dur> = None;
+                let mut wait: Option<bool> = None;
                 let mut action: Option<(&'static str, A)> = None;
+                fn once<'de, M: MapAccess<'de>, T: Deserialize<'de>>(
+                    slot: &mut Option<T>,
+                    name: &str,
+                    map: &mut M,
+                ) -> Result<(), M::Error> {
+                    if slot.is_some() {
+                        return Err(de::Error::custom(format!("duplicate field `{name}`")));
+                    }
+                    *slot = Some(map.next_value()?);
+                    Ok(())
+                }
                 while let Some(key) = map.next_key_seed(TimedKeySeed::<A>(PhantomData))? {
                     match key {
-                        TimedKey::At => {
-                            if at.is_some() {
-                                return Err(de::Error::custom("duplicate field `at`"));
-                            }
-                            at = Some(map.next_value()?);
-                        }
+                        TimedKey::At => once(&mut at, "at", &mut map)?,
+                        TimedKey::After => once(&mut after, "after", &mut map)?,
+                        TimedKey::Wait => once(&mut wait, "wait", &mut map)?,
                         TimedKey::Action(name) => {
                             if let Some((first, _)) = &action {
                                 return Err(de::Error::custom(format!(
@@ -579,7 +602,12 @@ impl<'de, A: ActionSet> Deserialize<'de> for Timed<A> {
                     }
                 }
                 match action {
-                    Some((_, action)) => Ok(Timed { at, action }),
+                    Some((_, action)) => Ok(Timed {
+                        at,
+                        after,
+                        wait,
+                        action,
+                    }),
                     None => Err(de::Error::custom(format!(
                         "this {} has no action, expected one of {}",
                         A::WHAT,

@@ -224,6 +224,10 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         clients.insert(name, spec);
     }
 
+    for (name, c) in &clients {
+        steps_in_time(&cx, name, &c.steps, duration)?;
+    }
+
     let network = network(&cx, raw.network)?;
     let faults = faults(&cx, raw.faults.unwrap_or_default())?;
     let chaos = match raw.chaos {
@@ -262,6 +266,45 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         ));
     }
     Ok(scenario)
+}
+
+/// A step that cannot start before the run ends would silently never run:
+/// its `at` (any value of a range), or the earliest its `after` chain can
+/// come to, must be before `duration`.
+fn steps_in_time(cx: &Ctx, client: &str, steps: &[Step], duration: Duration) -> Result<(), Error> {
+    let steps_path = child(&child("clients", client), "steps");
+    let mut earliest = Duration::ZERO;
+    for (i, step) in steps.iter().enumerate() {
+        let (key, latest) = match (&step.at, &step.after) {
+            (Some(at), _) => {
+                earliest = earliest.max(at.min());
+                ("at", at.max().max(earliest))
+            }
+            (None, Some(after)) => {
+                earliest += after.min();
+                ("after", earliest)
+            }
+            (None, None) => ("", earliest),
+        };
+        if latest >= duration {
+            let path = item(&steps_path, i);
+            let end = crate::trace::json::duration(duration);
+            let when = crate::trace::json::duration(latest);
+            let message = match key {
+                "at" => format!(
+                    "this step's `at` can be {when}, but the run ends at {end} (`duration`); a step at or after the end never runs"
+                ),
+                _ => format!(
+                    "with `after` counted from the steps before it, this step comes at {when} at the earliest, but the run ends at {end} (`duration`); a step at or after the end never runs"
+                ),
+            };
+            return Err(match key {
+                "" => cx.at_value(&path, message),
+                key => cx.at_value(&child(&path, key), message),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Every `spec:` id must be a statement of a protocol the scenario speaks
@@ -419,10 +462,34 @@ fn client(cx: &mut Ctx, name: &str, mut c: RawClient, top: Protocol) -> Result<C
     let steps_path = child(&path, "steps");
     for (i, s) in c.steps.unwrap_or_default().into_iter().enumerate() {
         let sp = item(&steps_path, i);
+        if s.at.is_some() && s.after.is_some() {
+            return Err(cx.at_key(
+                &child(&sp, "after"),
+                "a step has `at` (from the start of the run) or `after` (from the end of the step before), not both",
+            ));
+        }
+        let action = action(cx, &sp, s.action, protocol)?;
+        let wait = s.wait.unwrap_or(false);
+        if wait
+            && !matches!(
+                action,
+                Action::Publish { .. } | Action::Subscribe(_) | Action::Unsubscribe(_)
+            )
+        {
+            return Err(cx.at_key(
+                &child(&sp, "wait"),
+                format!(
+                    "`wait` applies to publish, subscribe and unsubscribe, whose flow ends with an acknowledgement; this step is `{}`",
+                    action.name()
+                ),
+            ));
+        }
         steps.push(Step {
             at: s.at.map(|d| d.0),
+            after: s.after.map(|d| d.0),
+            wait,
             line: cx.line(&sp),
-            action: action(cx, &sp, s.action, protocol)?,
+            action,
         });
     }
     Ok(ClientSpec {
