@@ -15,6 +15,7 @@ use crate::wire::{
 
 use super::router::Publication;
 use super::session::{Send, Session};
+use super::strings;
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
 use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX, acl};
 use crate::scenario::Mutant;
@@ -98,6 +99,12 @@ where
             return;
         }
     };
+    if broker.config().strict_strings
+        && let Some(why) = strings::control_character(&Packet::Connect(connect.clone()))
+    {
+        broker.note(format!("protocol violation by {peer}: {why}"));
+        return;
+    }
     let Some(accepted) = accept(&broker, &mut writer, connect, &peer).await else {
         return;
     };
@@ -465,6 +472,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
     /// Acts on one packet from the client; returns the replies to send.
     fn on_packet(&mut self, packet: Packet) -> Result<Vec<Packet>, End> {
         let violation = |why: String| Err(End::Violation(why));
+        if self.broker.config().strict_strings
+            && let Some(why) = strings::control_character(&packet)
+        {
+            return violation(why);
+        }
         match packet {
             Packet::Connect(_) => violation("second CONNECT".into()),
             Packet::Publish(p) => self.on_publish(p),
@@ -473,12 +485,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 Ok(vec![])
             }
             Packet::PubRec(id) => {
-                let known = self.with_session(|s| s.pubrec(id)).unwrap_or(false);
-                Ok(if known {
-                    vec![Packet::PubRel(id)]
-                } else {
-                    vec![]
-                })
+                // PUBREL even for an unknown id, as PUBCOMP answers an
+                // unknown PUBREL: the PUBREC may be a resend after our
+                // PUBREL was lost, and the client's flow must be able to end.
+                self.with_session(|s| s.pubrec(id));
+                Ok(vec![Packet::PubRel(id)])
             }
             Packet::PubRel(id) => {
                 // PUBCOMP even for an unknown id: the PUBREL may be a resend

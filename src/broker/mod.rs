@@ -31,6 +31,15 @@
 //!   a queue when the connection ends are dropped.
 //! - A retained message keeps its QoS; a new subscription receives it at
 //!   min(its QoS, granted QoS).
+//! - Strict 3.1.1 (each closes the connection, [MQTT-4.8.0-1]): an empty
+//!   topic filter in SUBSCRIBE or UNSUBSCRIBE [MQTT-4.7.3-1] (not SUBACK
+//!   0x80, which is kept for filters that are well formed but refused); DUP=1
+//!   on a QoS 0 PUBLISH [MQTT-3.3.1-2]; packet id 0 in PUBACK, PUBREC,
+//!   PUBREL or PUBCOMP [MQTT-2.3.1-1] (these are `wire` checks); a control
+//!   character U+0001..U+001F or U+007F..U+009F in any string (section
+//!   1.5.3 allows closing; `strict_strings: false` accepts them).
+//! - A PUBREC for an unknown packet id gets PUBREL, as an unknown PUBREL
+//!   gets PUBCOMP: the sender's flow can always end.
 //!
 //! Notes (stable texts; they end up in snapshots): `assigned client id
 //! <id>`, `refused <id or peer>: <why>`, `protocol violation by <id or
@@ -44,6 +53,7 @@ mod acl;
 mod connection;
 mod router;
 mod session;
+mod strings;
 mod takeover;
 
 #[cfg(test)]

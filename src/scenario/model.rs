@@ -136,6 +136,9 @@ pub struct BrokerSpec {
     /// Access control: rules that deny subscribing or publishing, in file
     /// order. Empty allows everything.
     pub acl: Vec<AclRule>,
+    /// Close a connection whose strings hold control characters
+    /// (U+0001..U+001F, U+007F..U+009F), as MQTT 3.1.1 section 1.5.3 allows.
+    pub strict_strings: bool,
     /// Test-only: a deliberately broken broker, to show that scenarios and
     /// `explore` catch the bug. `None` in every real scenario.
     pub mutant: Option<Mutant>,
@@ -243,6 +246,7 @@ impl Default for BrokerSpec {
             allow_anonymous: true,
             takeover_will: TakeoverWill::Spec,
             acl: Vec::new(),
+            strict_strings: true,
             mutant: None,
         }
     }

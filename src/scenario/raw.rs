@@ -58,6 +58,7 @@ pub struct RawBroker {
     pub allow_anonymous: Option<bool>,
     pub takeover_will: Option<RawTakeoverWill>,
     pub acl: Option<Vec<RawAclRule>>,
+    pub strict_strings: Option<bool>,
     /// Test-only: see [`Mutant`].
     pub mutant: Option<RawMutant>,
 }

@@ -390,6 +390,7 @@ fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, Error> {
         allow_anonymous: b.allow_anonymous.unwrap_or(d.allow_anonymous),
         takeover_will: b.takeover_will.map_or(d.takeover_will, Into::into),
         acl: acl(cx, path, b.acl.unwrap_or_default())?,
+        strict_strings: b.strict_strings.unwrap_or(d.strict_strings),
         mutant: b.mutant.map(Into::into),
     })
 }

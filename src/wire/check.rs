@@ -141,6 +141,11 @@ pub(crate) fn packet(p: &Packet) -> Result<(), WireError> {
                     "PUBLISH with QoS > 0 and packet identifier 0 [MQTT-2.3.1-1]",
                 ));
             }
+            if publish.qos == 0 && publish.dup {
+                return Err(WireError::malformed(
+                    "QoS 0 PUBLISH with DUP=1 [MQTT-3.3.1-2]",
+                ));
+            }
         }
         Packet::Subscribe(s) => {
             packet_id_nonzero(s.packet_id, "SUBSCRIBE")?;
@@ -149,10 +154,11 @@ pub(crate) fn packet(p: &Packet) -> Result<(), WireError> {
                     "SUBSCRIBE without topic filters [MQTT-3.8.3-3]",
                 ));
             }
-            // An empty filter is not a framing error here: the broker
-            // answers it with SUBACK 0x80, like any other invalid filter.
+            // An empty filter is not a filter at all [MQTT-4.7.3-1]: the
+            // receiver closes [MQTT-4.8.0-1], as mosquitto does, rather than
+            // answering SUBACK 0x80 as for a misplaced wildcard.
             for f in &s.filters {
-                no_null(&f.filter, "topic filter")?;
+                topic_filter(&f.filter)?;
             }
         }
         Packet::Unsubscribe(u) => {
@@ -166,11 +172,10 @@ pub(crate) fn packet(p: &Packet) -> Result<(), WireError> {
                 topic_filter(f)?;
             }
         }
+        Packet::PubAck(id) | Packet::PubRec(id) | Packet::PubRel(id) | Packet::PubComp(id) => {
+            packet_id_nonzero(*id, p.type_name())?;
+        }
         Packet::ConnAck(_)
-        | Packet::PubAck(_)
-        | Packet::PubRec(_)
-        | Packet::PubRel(_)
-        | Packet::PubComp(_)
         | Packet::SubAck(_)
         | Packet::UnsubAck(_)
         | Packet::PingReq
@@ -214,8 +219,8 @@ fn topic_name(topic: &str) -> Result<(), WireError> {
     Ok(())
 }
 
-/// Only emptiness and U+0000, for UNSUBSCRIBE: where the wildcards may stand
-/// is the broker's to judge.
+/// Only emptiness and U+0000, for SUBSCRIBE and UNSUBSCRIBE: where the
+/// wildcards may stand is the broker's to judge.
 fn topic_filter(filter: &str) -> Result<(), WireError> {
     no_null(filter, "topic filter")?;
     if filter.is_empty() {

@@ -29,6 +29,25 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Option<u8>, &'static str)> {
     let will = [field(b"w"), field(b"m")].concat();
     let c = field(b"c");
     vec![
+        // [MQTT-3.3.1-2]: DUP=1 on a QoS 0 PUBLISH.
+        (
+            "QoS 0 PUBLISH with DUP",
+            publish(0x38, b"t", None),
+            V4,
+            "MQTT-3.3.1-2",
+        ),
+        // [MQTT-2.3.1-1]: packet identifier 0 in an acknowledgement.
+        ("PUBACK id 0", vec![0x40, 2, 0, 0], V4, "MQTT-2.3.1-1"),
+        ("PUBREC id 0", vec![0x50, 2, 0, 0], V4, "MQTT-2.3.1-1"),
+        ("PUBREL id 0", vec![0x62, 2, 0, 0], V4, "MQTT-2.3.1-1"),
+        ("PUBCOMP id 0", vec![0x70, 2, 0, 0], V4, "MQTT-2.3.1-1"),
+        // [MQTT-4.7.3-1]: an empty topic filter in SUBSCRIBE.
+        (
+            "SUBSCRIBE empty filter",
+            frame(0x82, &sub_body([0, 1], b"", 0)),
+            V4,
+            "MQTT-4.7.3-1",
+        ),
         // [MQTT-2.2.2-1/2]: reserved flag bits.
         (
             "SUBSCRIBE flags 0",
