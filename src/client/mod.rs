@@ -301,8 +301,18 @@ impl<C: Connector> Client<C> {
                 self.close(ClosedBy::Client).await;
                 self.schedule_reconnect();
             }
-            Action::Silence => self.silenced = true,
-            Action::Resume => self.silenced = false,
+            Action::Silence => {
+                self.silenced = true;
+                self.record(EventKind::Silence {
+                    client: self.name.clone(),
+                });
+            }
+            Action::Resume => {
+                self.silenced = false;
+                self.record(EventKind::Resume {
+                    client: self.name.clone(),
+                });
+            }
             _ if !connected => {
                 self.error(format!(
                     "line {}: {}: not connected",
@@ -495,12 +505,13 @@ impl<C: Connector> Client<C> {
         let Some(conn) = &mut self.conn else { return };
         let result = conn.writer.write(&packet).await;
         conn.last_send = self.rec.now();
-        self.record(EventKind::Send {
-            client: self.name.clone(),
-            packet,
-        });
-        if let Err(e) = result {
-            self.write_failed(e);
+        match result {
+            Ok(()) => self.record(EventKind::Send {
+                client: self.name.clone(),
+                packet,
+            }),
+            // Not a `send`: the packet did not go out.
+            Err(e) => self.write_failed(packet.type_name(), e),
         }
     }
 
@@ -509,12 +520,12 @@ impl<C: Connector> Client<C> {
         let Some(conn) = &mut self.conn else { return };
         let result = conn.writer.write_raw(&bytes).await;
         conn.last_send = self.rec.now();
-        self.record(EventKind::SendRaw {
-            client: self.name.clone(),
-            bytes,
-        });
-        if let Err(e) = result {
-            self.write_failed(e);
+        match result {
+            Ok(()) => self.record(EventKind::SendRaw {
+                client: self.name.clone(),
+                bytes,
+            }),
+            Err(e) => self.write_failed("raw bytes", e),
         }
     }
 
@@ -526,8 +537,8 @@ impl<C: Connector> Client<C> {
         }
     }
 
-    fn write_failed(&mut self, e: wire::WireError) {
-        self.error(format!("write failed: {e}"));
+    fn write_failed(&mut self, what: &str, e: wire::WireError) {
+        self.error(format!("{what} not sent: write failed: {e}"));
         // A packet this client cannot encode is the client giving up; a
         // transport error means the other side is gone.
         let by = match e {
@@ -663,5 +674,83 @@ async fn sleep_or_forever(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::rc::Rc;
+    use std::task::{Context, Poll};
+
+    use rand::SeedableRng;
+    use tokio::io::ReadBuf;
+
+    use super::*;
+
+    /// A stream whose peer is gone: reads never complete, writes fail.
+    struct Broken;
+
+    impl AsyncRead for Broken {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Broken {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    struct ToBroken;
+
+    impl Connector for ToBroken {
+        type Stream = Broken;
+        async fn connect(&self, _: &str) -> io::Result<Broken> {
+            Ok(Broken)
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_an_error_not_a_send() {
+        let yaml = "duration: 1s\nbrokers: {broker: {}}\nclients: {a: {steps: [connect: {}]}}\n";
+        let scenario = crate::scenario::parse(yaml, std::path::Path::new("t.yaml")).expect("valid");
+        let spec = scenario.clients["a"].clone();
+        let rec = Recorder::new(Rc::new(|| Duration::ZERO));
+        let client = Client::new(
+            "a",
+            spec,
+            ToBroken,
+            rec.clone(),
+            ChaCha8Rng::seed_from_u64(0),
+        );
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a runtime")
+            .block_on(client.run());
+        let (events, _) = rec.take();
+        let names: Vec<&str> = events.iter().map(|e| e.kind.name()).collect();
+        assert_eq!(names, ["connected", "error", "closed"]);
+        assert!(matches!(
+            &events[1].kind,
+            EventKind::Error { text, .. } if text.starts_with("CONNECT not sent: write failed")
+        ));
     }
 }

@@ -324,6 +324,20 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
                 error: true,
                 closest,
             })),
+            EventKind::Silence { .. } => items.push(Item::Note(Note {
+                host,
+                at: ev.at,
+                text: "silence".to_string(),
+                error: false,
+                closest,
+            })),
+            EventKind::Resume { .. } => items.push(Item::Note(Note {
+                host,
+                at: ev.at,
+                text: "resume".to_string(),
+                error: false,
+                closest,
+            })),
             EventKind::Connected { .. } | EventKind::Fault { .. } => {}
         }
     }

@@ -35,6 +35,10 @@ pub enum EventKind {
     Recv { client: String, packet: Packet },
     /// The client's connection ended.
     Closed { client: String, by: ClosedBy },
+    /// A `silence` step: the client stops sending on its own.
+    Silence { client: String },
+    /// A `resume` step: the client sends on its own again.
+    Resume { client: String },
     /// Something went wrong on the client's side: a step that could not run,
     /// bytes from the broker that do not decode.
     Error { client: String, text: String },
@@ -55,6 +59,8 @@ impl EventKind {
             | EventKind::SendRaw { client, .. }
             | EventKind::Recv { client, .. }
             | EventKind::Closed { client, .. }
+            | EventKind::Silence { client }
+            | EventKind::Resume { client }
             | EventKind::Error { client, .. } => Some(client),
             EventKind::Note { host, .. } => Some(host),
             EventKind::Fault { .. } => None,
@@ -69,6 +75,8 @@ impl EventKind {
             EventKind::Send { .. } | EventKind::SendRaw { .. } => "send",
             EventKind::Recv { .. } => "recv",
             EventKind::Closed { .. } => "closed",
+            EventKind::Silence { .. } => "silence",
+            EventKind::Resume { .. } => "resume",
             EventKind::Error { .. } => "error",
             EventKind::Fault { .. } => "fault",
             EventKind::Note { .. } => "note",

@@ -31,23 +31,61 @@ pub fn fields_text(fields: &Map<String, Value>) -> String {
 /// The detail column of an event.
 fn detail(kind: &EventKind) -> String {
     match kind {
-        EventKind::Connected { .. } => String::new(),
+        EventKind::Connected { .. } | EventKind::Silence { .. } | EventKind::Resume { .. } => {
+            String::new()
+        }
         EventKind::ConnectFailed { error, .. } => error.clone(),
         EventKind::Send { packet, .. } | EventKind::Recv { packet, .. } => {
             let mut fields = json::packet(packet);
             let ty = fields.shift_remove("type").unwrap_or_default();
             let ty = ty.as_str().unwrap_or_default();
             let rest = fields_text(&fields);
-            if rest.is_empty() {
-                ty.to_string()
-            } else {
-                format!("{ty} {rest}")
+            let named = code_names(packet);
+            match (rest.is_empty(), named) {
+                (true, _) => ty.to_string(),
+                (false, None) => format!("{ty} {rest}"),
+                (false, Some(named)) => format!("{ty} {rest} {named}"),
             }
         }
         EventKind::SendRaw { bytes, .. } => format!("raw {}", json::hex(bytes)),
         EventKind::Closed { by, .. } => format!("by {}", by_name(*by)),
         EventKind::Error { text, .. } | EventKind::Note { text, .. } => text.clone(),
         EventKind::Fault { fault } => json::fault(fault).to_string(),
+    }
+}
+
+/// The 3.1.1 CONNACK return codes, by value [MQTT 3.1.1 section 3.2.2.3].
+const CONNACK_CODES: [&str; 6] = [
+    "accepted",
+    "unacceptable protocol version",
+    "identifier rejected",
+    "server unavailable",
+    "bad user name or password",
+    "not authorized",
+];
+
+/// The meaning of a CONNACK's return code or of a SUBACK's codes, in words,
+/// for the text trace; it follows the codes, which are the packet's last
+/// field. `None` for other packets and for codes 3.1.1 does not define.
+fn code_names(packet: &crate::wire::Packet) -> Option<String> {
+    use crate::wire::Packet;
+    match packet {
+        Packet::ConnAck(c) => CONNACK_CODES
+            .get(usize::from(c.code))
+            .map(|s| s.to_string()),
+        Packet::SubAck(s) => {
+            let names: Option<Vec<String>> = s
+                .codes
+                .iter()
+                .map(|c| match c {
+                    0..=2 => Some(format!("granted QoS {c}")),
+                    0x80 => Some("failure".to_string()),
+                    _ => None,
+                })
+                .collect();
+            names.map(|n| n.join(", "))
+        }
+        _ => None,
     }
 }
 
@@ -162,7 +200,7 @@ fn event_json(ev: &Event) -> Value {
     }
     m.insert("event".into(), ev.kind.name().into());
     match &ev.kind {
-        EventKind::Connected { .. } => {}
+        EventKind::Connected { .. } | EventKind::Silence { .. } | EventKind::Resume { .. } => {}
         EventKind::ConnectFailed { error, .. } => {
             m.insert("error".into(), error.clone().into());
         }
@@ -183,4 +221,55 @@ fn event_json(ev: &Event) -> Value {
         }
     }
     Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{ConnAck, Packet, SubAck};
+
+    #[test]
+    fn return_codes_are_named() {
+        let connack = |code| {
+            Packet::ConnAck(ConnAck {
+                session_present: false,
+                code,
+            })
+        };
+        assert_eq!(code_names(&connack(0)).as_deref(), Some("accepted"));
+        assert_eq!(
+            code_names(&connack(4)).as_deref(),
+            Some("bad user name or password")
+        );
+        assert_eq!(code_names(&connack(5)).as_deref(), Some("not authorized"));
+        assert_eq!(code_names(&connack(6)), None);
+        let suback = Packet::SubAck(SubAck {
+            packet_id: 1,
+            codes: vec![2, 0x80],
+        });
+        assert_eq!(
+            detail(&EventKind::Recv {
+                client: "a".into(),
+                packet: suback
+            }),
+            "SUBACK packet_id=1 codes=[2,128] granted QoS 2, failure"
+        );
+    }
+
+    #[test]
+    fn silence_and_resume_are_events() {
+        let ev = Event {
+            at: Duration::from_millis(5),
+            kind: EventKind::Silence { client: "a".into() },
+        };
+        assert_eq!(event_line(&ev), "0.005s a silence");
+        let json = event_json(&ev);
+        assert_eq!(json["event"], "silence");
+        assert_eq!(json["client"], "a");
+        let ev = Event {
+            at: Duration::ZERO,
+            kind: EventKind::Resume { client: "a".into() },
+        };
+        assert_eq!(event_json(&ev)["event"], "resume");
+    }
 }
