@@ -109,5 +109,8 @@ pub fn non_default_options(b: &BrokerSpec) -> Vec<String> {
         };
         out.push(format!("takeover_will: {name}"));
     }
+    if b.strict_strings != d.strict_strings {
+        out.push(format!("strict_strings: {}", b.strict_strings));
+    }
     out
 }
