@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 use mqtt_sim::scenario;
 
+use super::output::outln;
 use super::EXIT_INVALID;
 
 pub fn list(dir: &Path) -> anyhow::Result<u8> {
@@ -13,10 +14,10 @@ pub fn list(dir: &Path) -> anyhow::Result<u8> {
     for (name, path) in found {
         match scenario::load(&path) {
             Ok(s) => {
-                println!("{name}.yaml  {}  [{}]", s.name, s.spec.join(", "));
+                outln!("{name}.yaml  {}  [{}]", s.name, s.spec.join(", "));
                 if let Some(about) = &s.about {
                     let about: Vec<&str> = about.split_whitespace().collect();
-                    println!("    {}", about.join(" "));
+                    outln!("    {}", about.join(" "));
                 }
             }
             Err(e) => {
