@@ -17,7 +17,7 @@ use super::router::Publication;
 use super::session::{Send, Session};
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
 use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX, acl};
-use crate::scenario::Mutant;
+use super::Mutant;
 use crate::topic;
 
 /// Why a connection ended; decides the will and the note.

@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::session::{Message, Retained};
 use super::{Broker, RETAINED_MAX, acl};
-use crate::scenario::Mutant;
+use super::Mutant;
 use crate::topic;
 
 /// An application message as published: by a client or as a will.
