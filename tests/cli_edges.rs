@@ -74,7 +74,12 @@ fn a_closed_stdout_ends_the_command_quietly() {
 
 #[test]
 fn targets_other_than_tcp_are_usage_errors() {
-    for target in ["ws://127.0.0.1:8080", "ssl://127.0.0.1:8883", "127.0.0.1:1883", "tcp://:1883"] {
+    for target in [
+        "ws://127.0.0.1:8080",
+        "ssl://127.0.0.1:8883",
+        "127.0.0.1:1883",
+        "tcp://:1883",
+    ] {
         let out = mqtt_sim(&["run", PASSING, "--target", target]);
         assert_eq!(out.status.code(), Some(2), "{target}");
         let stderr = text(&out.stderr);
@@ -103,7 +108,11 @@ fn an_unreachable_target_is_reported_once_before_anything_runs() {
 fn check_honours_seed_and_mqtt_sim_seed() {
     let out = mqtt_sim(&["check", FAILING, "--seed", "42"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stdout).contains("--seed 42)"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("--seed 42)"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
         .args(["check", FAILING])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -111,7 +120,11 @@ fn check_honours_seed_and_mqtt_sim_seed() {
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stdout).contains("--seed 43)"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("--seed 43)"),
+        "{}",
+        text(&out.stdout)
+    );
     // Snapshots are taken with each scenario's own seed: another seed
     // checks expectations and determinism only.
     let out = mqtt_sim(&["check", PASSING, "--seed", "99"]);
@@ -128,7 +141,10 @@ fn yml_files_are_scenarios_too_and_directories_are_accepted() {
     let list = mqtt_sim_in(&tmp.0, &["list"]);
     assert_eq!(list.status.code(), Some(0));
     let listed = text(&list.stdout);
-    assert!(listed.contains("a/one.yaml") || listed.contains("a/one"), "{listed}");
+    assert!(
+        listed.contains("a/one.yaml") || listed.contains("a/one"),
+        "{listed}"
+    );
     assert!(listed.contains("a/two"), "{listed}");
     for cmd in ["validate", "run"] {
         let out = mqtt_sim_in(&tmp.0, &[cmd, "scenarios/a"]);
@@ -136,7 +152,10 @@ fn yml_files_are_scenarios_too_and_directories_are_accepted() {
     }
     let out = mqtt_sim_in(&tmp.0, &["validate", "scenarios"]);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("one.yml") && stdout.contains("two.yaml"), "{stdout}");
+    assert!(
+        stdout.contains("one.yml") && stdout.contains("two.yaml"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -151,7 +170,12 @@ fn check_works_from_inside_the_project_and_finds_unreferenced_snapshots() {
     let out = mqtt_sim_in(&inside, &["check"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let out = mqtt_sim_in(&inside, &["check", "x.yaml"]);
-    assert_eq!(out.status.code(), Some(0), "a path from inside: {}", text(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a path from inside: {}",
+        text(&out.stdout)
+    );
 
     // The scenario is renamed: its old snapshot is reported...
     std::fs::rename(inside.join("x.yaml"), inside.join("y.yaml")).expect("rename");
@@ -182,11 +206,19 @@ fn new_with_an_extension_does_not_double_it() {
 
 #[test]
 fn an_empty_seed_set_is_a_usage_error() {
-    for args in [&["--seeds", "5..5"][..], &["--seeds", "0..2", "--shard", "3/4"]] {
+    for args in [
+        &["--seeds", "5..5"][..],
+        &["--seeds", "0..2", "--shard", "3/4"],
+    ] {
         let mut all = vec!["explore", PASSING];
         all.extend_from_slice(args);
         let out = mqtt_sim(&all);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
     }
 }
 
@@ -195,7 +227,11 @@ fn diagram_without_output_does_not_write_svg_to_the_terminal() {
     let out = mqtt_sim(&["diagram", PASSING]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
-    assert!(text(&out.stderr).contains("-o FILE"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("-o FILE"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -239,7 +275,10 @@ fn check_writes_junit_with_one_case_per_scenario_and_the_verdicts() {
         .collect();
     assert_eq!(failures.len(), 1, "{xml}");
     let failure = failures[0].text().unwrap_or_default();
-    assert!(failure.contains("line 11: device recv CONNACK code=5"), "{xml}");
+    assert!(
+        failure.contains("line 11: device recv CONNACK code=5"),
+        "{xml}"
+    );
     assert!(!failure.contains('\u{1b}'), "no terminal colours");
     let suites = doc.root_element();
     assert_eq!(suites.attribute("tests"), Some("2"));

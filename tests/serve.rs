@@ -335,7 +335,12 @@ fn a_target_that_stops_mid_run_is_named_as_the_cause() {
     let target = format!("tcp://{}", server.addr);
     let run = std::thread::spawn(move || {
         Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
-            .args(["run", "tests/fixtures/cli/target-dies.yaml", "--target", &target])
+            .args([
+                "run",
+                "tests/fixtures/cli/target-dies.yaml",
+                "--target",
+                &target,
+            ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env_remove("MQTT_SIM_SEED")
             .output()

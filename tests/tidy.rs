@@ -110,9 +110,12 @@ fn forbidden_in(text: &str) -> Vec<&'static str> {
     }
     // `tokio::time::Instant` is the paused clock; only std's is the wall.
     let std_instant = code.contains("std::time::Instant")
-        || code
-            .match_indices("std::time::{")
-            .any(|(i, _)| code[i..].split('}').next().is_some_and(|l| has_ident(l, "Instant")));
+        || code.match_indices("std::time::{").any(|(i, _)| {
+            code[i..]
+                .split('}')
+                .next()
+                .is_some_and(|l| has_ident(l, "Instant"))
+        });
     if std_instant {
         found.push("Instant");
     }
@@ -145,8 +148,14 @@ fn the_simulated_path_has_no_wall_clock_and_no_hash_order() {
 #[test]
 fn the_forbidden_words_are_found() {
     assert_eq!(forbidden_in("use std::collections::HashMap;"), ["HashMap"]);
-    assert_eq!(forbidden_in("use std::time::{Duration, Instant};"), ["Instant"]);
-    assert_eq!(forbidden_in("let t = std::time::SystemTime::now();"), ["SystemTime"]);
+    assert_eq!(
+        forbidden_in("use std::time::{Duration, Instant};"),
+        ["Instant"]
+    );
+    assert_eq!(
+        forbidden_in("let t = std::time::SystemTime::now();"),
+        ["SystemTime"]
+    );
     assert!(forbidden_in("use tokio::time::Instant;").is_empty());
     assert!(forbidden_in("// a HashMap would do here").is_empty());
     assert!(forbidden_in("struct MyHashMapLike;").is_empty());
@@ -280,5 +289,8 @@ fn citations_are_found_in_comments_and_documents() {
         ["DESIGN.md", "docs/faults.md"]
     );
     assert!(citations("see https://example.com/a/README.md and /tmp/x.md").is_empty());
-    assert_eq!(citing_text("a.rs", "let s = \"x.md\"; // see y.md"), " see y.md");
+    assert_eq!(
+        citing_text("a.rs", "let s = \"x.md\"; // see y.md"),
+        " see y.md"
+    );
 }

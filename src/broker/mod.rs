@@ -59,9 +59,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 
-pub use config::{AclRule, Config, Mutant, TakeoverWill};
 /// The name the harness and broker plug-ins know the configuration by.
 pub use config::Config as BrokerConfig;
+pub use config::{AclRule, Config, Mutant, TakeoverWill};
 pub use session::{Message, Retained, Session, Store};
 
 use takeover::Live;

@@ -156,8 +156,8 @@ fn orphans(paths: &[PathBuf], how: Unreferenced) -> anyhow::Result<bool> {
     }
     let mut found: Vec<PathBuf> = Vec::new();
     for dir in paths.iter().filter(|p| p.is_dir()) {
-        let dir = std::fs::canonicalize(dir)
-            .with_context(|| format!("cannot read {}", dir.display()))?;
+        let dir =
+            std::fs::canonicalize(dir).with_context(|| format!("cannot read {}", dir.display()))?;
         // A scenario directory's snapshots mirror it under `snapshots`.
         let Some(snaps) = snapshot::place(&dir.join("x.yaml"))
             .and_then(|p| p.snap.parent().map(Path::to_path_buf))
@@ -200,7 +200,11 @@ fn orphans(paths: &[PathBuf], how: Unreferenced) -> anyhow::Result<bool> {
             std::fs::remove_file(f).with_context(|| format!("cannot delete {}", f.display()))?;
             outln!("deleted unreferenced snapshot {}", f.display());
         } else {
-            let style = if how == Unreferenced::Reject { FAIL } else { DIM };
+            let style = if how == Unreferenced::Reject {
+                FAIL
+            } else {
+                DIM
+            };
             outln!(
                 "{} {}: no scenario file refers to it; `--unreferenced delete` removes it",
                 paint(style, "unreferenced snapshot"),

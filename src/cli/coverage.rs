@@ -12,8 +12,8 @@ use clap::ValueEnum;
 use mqtt_sim::coverage::{self, Tagged};
 use mqtt_sim::scenario::{self, Protocol};
 
-use super::output::{out, outln};
 use super::EXIT_INVALID;
+use super::output::{out, outln};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum SpecVersion {

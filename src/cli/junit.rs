@@ -18,7 +18,10 @@ use anyhow::Context;
 pub enum Outcome {
     Pass,
     /// A one-line summary and the full verdict text.
-    Fail { message: String, text: String },
+    Fail {
+        message: String,
+        text: String,
+    },
     Skip(String),
 }
 
@@ -41,7 +44,8 @@ pub fn write(path: &Path, suites: &[Suite]) -> anyhow::Result<()> {
 
 /// The JUnit XML document of `suites`.
 pub fn document(suites: &[Suite]) -> String {
-    let count = |s: &Suite, f: fn(&Outcome) -> bool| s.cases.iter().filter(|c| f(&c.outcome)).count();
+    let count =
+        |s: &Suite, f: fn(&Outcome) -> bool| s.cases.iter().filter(|c| f(&c.outcome)).count();
     let failed = |o: &Outcome| matches!(o, Outcome::Fail { .. });
     let skipped = |o: &Outcome| matches!(o, Outcome::Skip(_));
     let tests: usize = suites.iter().map(|s| s.cases.len()).sum();

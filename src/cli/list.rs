@@ -5,8 +5,8 @@ use std::path::Path;
 use anyhow::Context;
 use mqtt_sim::scenario;
 
-use super::output::outln;
 use super::EXIT_INVALID;
+use super::output::outln;
 
 pub fn list(dir: &Path) -> anyhow::Result<u8> {
     let mut invalid = false;

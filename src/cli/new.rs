@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::output::outln;
 use super::EXIT_INVALID;
+use super::output::outln;
 
 /// The directory new scenarios go to, relative to the working directory.
 const SCENARIOS_DIR: &str = "scenarios";

@@ -8,8 +8,8 @@ use anyhow::Context;
 use mqtt_sim::pcap;
 use mqtt_sim::sim::{self, RunOptions};
 
-use super::output::out;
 use super::load_all;
+use super::output::out;
 
 /// Exit code 0 once the file is written, whatever the run's verdict: the
 /// capture is what was asked for. A failed run is reported on stderr.

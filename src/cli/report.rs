@@ -137,7 +137,10 @@ pub fn report(
 }
 
 /// One suite per target, one case per scenario.
-fn junit_suites(columns: &[Column], rows: &[(String, Vec<String>, Vec<Cell>)]) -> Vec<junit::Suite> {
+fn junit_suites(
+    columns: &[Column],
+    rows: &[(String, Vec<String>, Vec<Cell>)],
+) -> Vec<junit::Suite> {
     columns
         .iter()
         .enumerate()

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use super::output::outln;
 use super::load_all;
+use super::output::outln;
 
 /// `paths` are files or directories of them.
 pub fn validate(paths: &[PathBuf]) -> anyhow::Result<u8> {

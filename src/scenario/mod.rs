@@ -71,8 +71,8 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
-pub use model::*;
 pub use depth::MAX_NESTING;
+pub use model::*;
 pub use validate::{MAX_EXPANDED, MAX_HOSTS};
 
 use crate::error::{Error, ErrorKind, Location};
