@@ -135,9 +135,11 @@ pub fn check(paths: &[PathBuf], opts: &Options) -> anyhow::Result<u8> {
 /// from anywhere inside a project.
 fn default_dir() -> anyhow::Result<PathBuf> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    // Relative, so that paths print as they do when given.
     cwd.ancestors()
-        .map(|d| d.join(snapshot::SCENARIOS_DIR))
-        .find(|d| d.is_dir())
+        .enumerate()
+        .find(|(_, d)| d.join(snapshot::SCENARIOS_DIR).is_dir())
+        .map(|(up, _)| PathBuf::from("../".repeat(up)).join(snapshot::SCENARIOS_DIR))
         .with_context(|| {
             format!(
                 "no `{}` directory here or above {}; give the scenario files or directories",

@@ -11,10 +11,16 @@ use super::output::outln;
 pub fn list(dir: &Path) -> anyhow::Result<u8> {
     let mut invalid = false;
     let found = scenario::find(dir).with_context(|| format!("cannot read {}", dir.display()))?;
-    for (name, path) in found {
+    for (_, path) in found {
+        // The path under `dir`, with the file's own extension (`.yml` too).
+        let shown = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         match scenario::load(&path) {
             Ok(s) => {
-                outln!("{name}.yaml  {}  [{}]", s.name, s.spec.join(", "));
+                outln!("{shown}  {}  [{}]", s.name, s.spec.join(", "));
                 if let Some(about) = &s.about {
                     let about: Vec<&str> = about.split_whitespace().collect();
                     outln!("    {}", about.join(" "));
