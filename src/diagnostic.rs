@@ -22,6 +22,23 @@ use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use crate::error::{Error, Location};
 use crate::scenario::MAX_SOURCE_BYTES;
 
+/// The longest message, note or hint printed, in characters. A message
+/// quotes what it complains about, and that can be a 100 KB key; past this
+/// it is cut in the middle (the snippet below it is cut by annotate-snippets).
+pub const MESSAGE_CHARS_MAX: usize = 300;
+
+/// `text`, cut in the middle to at most [`MESSAGE_CHARS_MAX`] characters.
+fn cut(text: &str) -> String {
+    let n = text.chars().count();
+    if n <= MESSAGE_CHARS_MAX {
+        return text.to_string();
+    }
+    let keep = MESSAGE_CHARS_MAX / 2;
+    let head: String = text.chars().take(keep).collect();
+    let tail: String = text.chars().skip(n - keep).collect();
+    format!("{head} [... {} characters ...] {tail}", n - 2 * keep)
+}
+
 /// Renders `e`, reading the line it points at from its file. An error
 /// without a location, or whose file can no longer be read, is one line.
 pub fn render(e: &Error, styled: bool) -> String {
@@ -42,7 +59,8 @@ pub fn render_source(e: &Error, source: Option<&str>, styled: bool) -> String {
     } else {
         Renderer::plain()
     };
-    let title = Level::ERROR.primary_title(e.message.as_str());
+    let message = cut(&e.message);
+    let title = Level::ERROR.primary_title(message.as_str());
     let mut first = match (&e.location, source) {
         (Some(loc), Some(source)) => match snippet(loc, source) {
             Some(s) => Group::with_title(title).element(s),
@@ -51,11 +69,12 @@ pub fn render_source(e: &Error, source: Option<&str>, styled: bool) -> String {
         (Some(loc), None) => Group::with_title(title).element(origin(loc)),
         (None, _) => Group::with_title(title),
     };
-    let expected = e.expected_text().map(|x| format!("expected {x}"));
+    let expected = e.expected_text().map(|x| cut(&format!("expected {x}")));
+    let help = e.help.as_deref().map(cut);
     if let Some(expected) = &expected {
         first = first.element(Level::NOTE.no_name().message(expected.as_str()));
     }
-    if let Some(help) = &e.help {
+    if let Some(help) = &help {
         first = first.element(Level::HELP.message(help.as_str()));
     }
     let mut text = renderer.render(&[first]);
@@ -134,6 +153,15 @@ mod tests {
         assert_eq!(caret.matches('^').count(), "filtr".len(), "{text}");
         assert!(text.contains("t.yaml:2:5"), "{text}");
         assert!(text.contains("expected `filter` or `qos`"), "{text}");
+    }
+
+    #[test]
+    fn a_huge_message_is_cut() {
+        let key = "x".repeat(100_000);
+        let e = Error::new(ErrorKind::Scenario, format!("unknown field `{key}`"));
+        let text = render_source(&e, None, false);
+        assert!(text.len() < 2 * MESSAGE_CHARS_MAX, "{} bytes", text.len());
+        assert!(text.contains("characters ...]"), "{text}");
     }
 
     fn code_column(line: &str, before: &str) -> usize {

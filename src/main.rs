@@ -29,6 +29,7 @@ struct Cli {
 enum Command {
     /// Run scenarios and check their expectations.
     Run {
+        /// Scenario files, or directories to search for them.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Override the scenario's seed.
@@ -75,9 +76,14 @@ enum Command {
         /// Where to write the table; stdout without it.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Also write the results as JUnit XML to this file: one test
+        /// suite per target, one test case per scenario.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Check that scenario files are valid, without running them.
     Validate {
+        /// Scenario files, or directories to search for them.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -138,8 +144,9 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
         /// Output file; its extension picks the format: .svg, .html, or
-        /// .md (Mermaid in a fenced block) / .mmd (bare Mermaid). Without
-        /// it the diagram goes to stdout.
+        /// .md (Mermaid in a fenced block) / .mmd (bare Mermaid). Required
+        /// unless --format is given, which writes to stdout: a terminal is
+        /// no place for an SVG.
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// svg, html or mermaid; overrides the extension of --output.
@@ -154,12 +161,22 @@ enum Command {
     /// Run scenarios twice, check expectations and compare traces with
     /// their snapshots, as `cargo test` does.
     Check {
-        /// Scenario files, or directories to search for them.
-        #[arg(default_value = "scenarios")]
+        /// Scenario files, or directories to search for them (default: the
+        /// `scenarios` directory here or in the nearest directory above).
         paths: Vec<PathBuf>,
         /// Write new and changed snapshots instead of failing on them.
         #[arg(long)]
         update: bool,
+        /// Run every scenario with this seed instead of its own; snapshots
+        /// are then not compared, expectations and determinism still are.
+        #[arg(long, env = "MQTT_SIM_SEED")]
+        seed: Option<u64>,
+        /// What to do with snapshots that no scenario refers to.
+        #[arg(long, value_enum, default_value = "warn")]
+        unreferenced: cli::check::Unreferenced,
+        /// Also write the results as JUnit XML to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Write a commented scenario skeleton to scenarios/NAME.yaml.
     New {
@@ -222,7 +239,15 @@ fn main() -> ExitCode {
             tolerance,
             duration_max,
             output,
-        } => cli::report::report(&dir, &targets, &tolerance, &duration_max, output.as_ref()),
+            junit,
+        } => cli::report::report(
+            &dir,
+            &targets,
+            &tolerance,
+            &duration_max,
+            output.as_ref(),
+            junit.as_ref(),
+        ),
         Command::Validate { files } => cli::validate::validate(&files),
         Command::Diagram {
             file,
@@ -240,7 +265,21 @@ fn main() -> ExitCode {
             format,
         ),
         Command::List { dir } => cli::list::list(&dir),
-        Command::Check { paths, update } => cli::check::check(&paths, update),
+        Command::Check {
+            paths,
+            update,
+            seed,
+            unreferenced,
+            junit,
+        } => cli::check::check(
+            &paths,
+            &cli::check::Options {
+                update,
+                seed,
+                unreferenced,
+                junit,
+            },
+        ),
         Command::New { name } => cli::new::new(&name),
         Command::Serve { listen, config } => cli::serve::serve(&listen, config.as_deref()),
         Command::Explore {

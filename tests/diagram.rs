@@ -375,3 +375,126 @@ fn a_huge_trace_is_cut_at_the_item_limit_and_says_so() {
     let svg = diagram::svg(&s, &r, &Options::default());
     assert!(svg.contains("10 events not drawn"));
 }
+
+/// The laid-out groups of `s`'s run, whole window.
+fn laid_out(s: &Scenario) -> diagram::layout::Layout {
+    let d = diagram::build(s, &run(s), &Options::default());
+    diagram::layout::layout(&d)
+}
+
+fn lifeline_x(l: &diagram::layout::Layout, host: &str) -> f64 {
+    l.groups
+        .iter()
+        .filter(|g| g.data.iter().any(|(k, v)| *k == "host" && v == host))
+        .find_map(|g| match g.shapes.first() {
+            Some(diagram::layout::Shape::Line { x1, .. }) => Some(*x1),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no lifeline for {host}"))
+}
+
+#[test]
+fn events_in_the_same_millisecond_get_rows_of_their_own() {
+    use diagram::layout::{Anchor, Shape};
+    // A resumed session: CONNACK and three queued PUBLISH arrive in one
+    // millisecond, and three PUBACK leave in it.
+    let l = laid_out(&load("scenarios/session/offline-queue.yaml"));
+    let sub = lifeline_x(&l, "sub");
+    let mut ends_at_sub: Vec<f64> = Vec::new();
+    let mut labels: Vec<(f64, f64, f64, String)> = Vec::new();
+    for g in l.groups.iter().filter(|g| g.class.starts_with("arrow")) {
+        for shape in &g.shapes {
+            match shape {
+                Shape::Arrow { x1, y1, x2, y2, .. } => {
+                    if (*x2 - sub).abs() < 0.5 {
+                        ends_at_sub.push(*y2);
+                    }
+                    if (*x1 - sub).abs() < 0.5 {
+                        ends_at_sub.push(*y1);
+                    }
+                }
+                Shape::Text {
+                    x, y, text, anchor, ..
+                } => {
+                    let w = text.chars().count() as f64 * 6.7;
+                    let x0 = match anchor {
+                        Anchor::Start => *x,
+                        Anchor::Middle => *x - w / 2.0,
+                        Anchor::End => *x - w,
+                    };
+                    labels.push((x0, x0 + w, *y, text.clone()));
+                }
+                _ => {}
+            }
+        }
+    }
+    ends_at_sub.sort_by(f64::total_cmp);
+    assert!(ends_at_sub.len() >= 11, "{ends_at_sub:?}");
+    for pair in ends_at_sub.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= diagram::axis::ROW_MIN_PX - 0.01,
+            "two arrow ends on sub's lifeline share a row: {ends_at_sub:?}"
+        );
+    }
+    for (i, a) in labels.iter().enumerate() {
+        for b in labels.iter().skip(i + 1) {
+            let overlap = a.0 < b.1 && b.0 < a.1 && (a.2 - b.2).abs() < 11.0;
+            assert!(!overlap, "labels print over each other: {a:?} and {b:?}");
+        }
+    }
+}
+
+#[test]
+fn a_partition_band_covers_only_the_lifelines_it_cuts() {
+    use diagram::layout::Shape;
+    let s = load("scenarios/faults/oneway-partition-heal-all.yaml");
+    let l = laid_out(&s);
+    let (observer, broker, sensor) = (
+        lifeline_x(&l, "observer"),
+        lifeline_x(&l, "broker"),
+        lifeline_x(&l, "sensor"),
+    );
+    let bands: Vec<(f64, f64)> = l
+        .groups
+        .iter()
+        .filter(|g| g.class == "fault")
+        .filter_map(|g| match g.shapes.first() {
+            Some(Shape::Rect { x, w, .. }) => Some((*x, *x + *w)),
+            _ => None,
+        })
+        .collect();
+    assert!(!bands.is_empty());
+    for (x0, x1) in bands {
+        assert!(
+            x0 < broker && sensor < x1,
+            "the band covers broker and sensor"
+        );
+        assert!(observer < x0, "the band leaves observer's lifeline clear");
+    }
+}
+
+#[test]
+fn broker_notes_fit_the_picture_and_the_page_does_not_clip_it() {
+    use diagram::layout::Shape;
+    let s = load("scenarios/faults/oneway-partition-heal-all.yaml");
+    let l = laid_out(&s);
+    let mut notes = 0;
+    for g in l.groups.iter().filter(|g| g.class.starts_with("note")) {
+        for shape in &g.shapes {
+            if let Shape::Text { x, text, .. } = shape {
+                notes += 1;
+                let end = x + text.chars().count() as f64 * 6.1;
+                assert!(end <= l.width, "`{text}` ends at {end}, past {}", l.width);
+            }
+        }
+    }
+    assert!(notes > 0);
+    // The page scales the picture to its width instead of scrolling it,
+    // which hid the notes at its right edge.
+    let page = diagram::html(&s, &run(&s), &Options::default());
+    assert!(page.contains(".figure svg { max-width: 100%; height: auto;"));
+    assert!(
+        !page.contains("overflow-x: auto; border"),
+        "the figure must not scroll"
+    );
+}

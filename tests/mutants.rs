@@ -46,10 +46,14 @@ fn there_are_at_least_ten_mutants_each_with_its_own_name() {
 #[test]
 fn each_name_parses_to_its_mutant() {
     for &m in Mutant::ALL {
-        let yaml = format!("mutant: {}\n", m.name());
-        let spec = scenario::parse_broker_config(&yaml, Path::new("broker.yaml"))
+        // Scenarios only: `serve --config` refuses a mutant.
+        let yaml = format!(
+            "duration: 1s\nbrokers: {{broker: {{mutant: {}}}}}\nclients: {{c: {{}}}}\n",
+            m.name()
+        );
+        let s = scenario::parse(&yaml, Path::new("mutant.yaml"))
             .unwrap_or_else(|e| panic!("{}: {e}", m.name()));
-        assert_eq!(spec.mutant, Some(m));
+        assert_eq!(s.brokers["broker"].mutant, Some(m));
     }
 }
 

@@ -328,3 +328,49 @@ fn the_broker_config_parser_checks_values_where_they_are() {
     let e = parse_broker_config("max_qos: 3\n", path).unwrap_err();
     assert!(e.to_string().starts_with("broker.yaml:1:10: "), "{e}");
 }
+
+#[test]
+fn a_target_that_stops_mid_run_is_named_as_the_cause() {
+    let server = Server::start(&[]);
+    let target = format!("tcp://{}", server.addr);
+    let run = std::thread::spawn(move || {
+        Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
+            .args([
+                "run",
+                "tests/fixtures/cli/target-dies.yaml",
+                "--target",
+                &target,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("MQTT_SIM_SEED")
+            .output()
+            .expect("the run")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    server.stop("-TERM");
+    let out = run.join().expect("the run thread");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("the target stopped accepting connections during the run"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_mutant_in_its_config() {
+    let dir = std::env::temp_dir().join(format!("mqtt-sim-serve-mutant-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let config = dir.join("broker.yaml");
+    std::fs::write(&config, "max_qos: 1\nmutant: no-keep-alive\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .expect("serve runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mutant"), "{stderr}");
+    assert!(stderr.contains("broker.yaml:2:"), "{stderr}");
+}

@@ -2,7 +2,7 @@
 //! subscribing or publishing on topics within a filter, for one user or for
 //! everyone. Anything no rule denies is allowed.
 
-use crate::scenario::AclRule;
+use super::AclRule;
 use crate::topic;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

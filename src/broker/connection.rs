@@ -13,12 +13,12 @@ use crate::wire::{
     Unsubscribe, WireError, Writer, connack_code,
 };
 
+use super::Mutant;
 use super::router::Publication;
 use super::session::{Send, Session};
 use super::strings;
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
 use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX, acl};
-use crate::scenario::Mutant;
 use crate::topic;
 
 /// Why a connection ended; decides the will and the note.

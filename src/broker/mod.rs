@@ -50,6 +50,7 @@
 //! (takeover_will: <profile>)`, and one per limit hit (see the constants).
 
 mod acl;
+mod config;
 mod connection;
 mod router;
 mod session;
@@ -68,7 +69,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 
-pub use crate::scenario::{BrokerSpec as BrokerConfig, TakeoverWill};
+/// The name the harness and broker plug-ins know the configuration by.
+pub use config::Config as BrokerConfig;
+pub use config::{AclRule, Config, Mutant, TakeoverWill};
 pub use session::{Message, Retained, Session, Store};
 
 use takeover::Live;
@@ -211,8 +214,8 @@ impl Broker {
     }
 
     /// Whether the test-only planted bug `m` is switched on; see
-    /// [`Mutant`](crate::scenario::Mutant).
-    fn mutant(&self, m: crate::scenario::Mutant) -> bool {
+    /// [`Mutant`].
+    fn mutant(&self, m: Mutant) -> bool {
         self.inner.config.mutant == Some(m)
     }
 }

@@ -3,9 +3,9 @@
 
 use bytes::Bytes;
 
+use super::Mutant;
 use super::session::{Message, Retained};
 use super::{Broker, RETAINED_MAX, acl};
-use crate::scenario::Mutant;
 use crate::topic;
 
 /// An application message as published: by a client or as a will.

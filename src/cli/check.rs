@@ -12,17 +12,56 @@ use mqtt_sim::scenario::{self, Scenario};
 use mqtt_sim::sim::RunOptions;
 use similar::{ChangeTag, TextDiff};
 
+use super::output::outln;
 use super::style::{self, ADDED, DIM, FAIL, OK, REMOVED, paint};
-use super::{EXIT_FAILED, EXIT_INVALID};
+use super::{EXIT_FAILED, EXIT_INVALID, expand, junit};
+
+/// What `check` does with a snapshot that no scenario file refers to (its
+/// scenario was renamed or deleted), as `cargo insta test --unreferenced`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Unreferenced {
+    /// List them and carry on.
+    Warn,
+    /// List them and fail (exit 1).
+    Reject,
+    /// Delete them and say so.
+    Delete,
+    /// Say nothing.
+    Ignore,
+}
+
+/// What `check` was asked to do beyond the paths.
+pub struct Options {
+    pub update: bool,
+    /// Runs every scenario with this seed instead of its own; the
+    /// snapshots, recorded with each scenario's own seed, are then not
+    /// compared (as `MQTT_SIM_SEED=N cargo test` does).
+    pub seed: Option<u64>,
+    pub unreferenced: Unreferenced,
+    /// Also write the results here as JUnit XML.
+    pub junit: Option<PathBuf>,
+}
 
 /// Lines of unchanged context around each change in a snapshot diff.
 const DIFF_CONTEXT_LINES: usize = 3;
 
-pub fn check(paths: &[PathBuf], update: bool) -> anyhow::Result<u8> {
-    let files = find(paths)?;
-    if files.is_empty() {
-        anyhow::bail!("no scenario files (*.yaml) under the given paths");
+pub fn check(paths: &[PathBuf], opts: &Options) -> anyhow::Result<u8> {
+    if opts.update && opts.seed.is_some() {
+        eprintln!(
+            "error: --update writes snapshots, which are taken with each scenario's own seed; drop --seed (or MQTT_SIM_SEED)"
+        );
+        return Ok(EXIT_INVALID);
     }
+    let paths = if paths.is_empty() {
+        vec![default_dir()?]
+    } else {
+        paths.to_vec()
+    };
+    let files = expand(&paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no scenario files (*.yaml, *.yml) under the given paths");
+    }
+    let update = opts.update;
     let mut loaded: Vec<(PathBuf, Scenario)> = Vec::new();
     let mut invalid = false;
     for f in files {
@@ -39,18 +78,38 @@ pub fn check(paths: &[PathBuf], update: bool) -> anyhow::Result<u8> {
     }
     let mut failed = 0;
     let mut written = 0;
+    let mut cases = Vec::new();
     for (path, s) in &loaded {
-        match check_one(path, s, update)? {
-            Outcome::Ok => anstream::println!("{} {}", paint(OK, "ok  "), path.display()),
+        let outcome = match check_one(path, s, opts)? {
+            Outcome::Ok => {
+                outln!("{} {}", paint(OK, "ok  "), path.display());
+                junit::Outcome::Pass
+            }
             Outcome::Written => {
                 written += 1;
-                anstream::println!("{} {}", paint(OK, "new "), path.display());
+                outln!("{} {}", paint(OK, "new "), path.display());
+                junit::Outcome::Pass
             }
             Outcome::Failed(why) => {
                 failed += 1;
-                anstream::println!("{} {}: {why}", paint(FAIL, "FAIL"), path.display());
+                outln!("{} {}: {why}", paint(FAIL, "FAIL"), path.display());
+                junit::Outcome::Fail {
+                    message: why.lines().next().unwrap_or_default().to_string(),
+                    text: why,
+                }
             }
-        }
+        };
+        cases.push(junit::Case {
+            name: path.display().to_string(),
+            outcome,
+        });
+    }
+    if let Some(file) = &opts.junit {
+        let suite = junit::Suite {
+            name: mqtt_sim::sim::TARGET_REFERENCE.to_string(),
+            cases,
+        };
+        junit::write(file, &[suite])?;
     }
     let summary = format!(
         "{} passed, {failed} failed{}",
@@ -62,8 +121,100 @@ pub fn check(paths: &[PathBuf], update: bool) -> anyhow::Result<u8> {
         }
     );
     let summary_style = if failed > 0 { FAIL } else { OK };
-    anstream::println!("\n{}", paint(summary_style, &summary));
-    Ok(if failed > 0 { EXIT_FAILED } else { 0 })
+    outln!("\n{}", paint(summary_style, &summary));
+    let orphans_failed = orphans(&paths, opts.unreferenced)?;
+    Ok(if failed > 0 || orphans_failed {
+        EXIT_FAILED
+    } else {
+        0
+    })
+}
+
+/// Without paths: the `scenarios` directory of the working directory or
+/// of the nearest directory above it that has one, so that `check` works
+/// from anywhere inside a project.
+fn default_dir() -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    // Relative, so that paths print as they do when given.
+    cwd.ancestors()
+        .enumerate()
+        .find(|(_, d)| d.join(snapshot::SCENARIOS_DIR).is_dir())
+        .map(|(up, _)| PathBuf::from("../".repeat(up)).join(snapshot::SCENARIOS_DIR))
+        .with_context(|| {
+            format!(
+                "no `{}` directory here or above {}; give the scenario files or directories",
+                snapshot::SCENARIOS_DIR,
+                cwd.display()
+            )
+        })
+}
+
+/// Finds the snapshots under the snapshot directories of the checked
+/// directories that belong to no scenario file, and handles them as
+/// `how` says. Returns whether that fails the check.
+fn orphans(paths: &[PathBuf], how: Unreferenced) -> anyhow::Result<bool> {
+    if how == Unreferenced::Ignore {
+        return Ok(false);
+    }
+    let mut found: Vec<PathBuf> = Vec::new();
+    for dir in paths.iter().filter(|p| p.is_dir()) {
+        let dir =
+            std::fs::canonicalize(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        // A scenario directory's snapshots mirror it under `snapshots`.
+        let Some(snaps) = snapshot::place(&dir.join("x.yaml"))
+            .and_then(|p| p.snap.parent().map(Path::to_path_buf))
+        else {
+            continue;
+        };
+        if !snaps.is_dir() {
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(&snaps).sort_by_file_name() {
+            let entry = entry.with_context(|| format!("cannot read {}", snaps.display()))?;
+            let name = entry.file_name().to_string_lossy();
+            let Some(stem) = name
+                .strip_suffix(".snap")
+                .or_else(|| name.strip_suffix(".snap.new"))
+            else {
+                continue;
+            };
+            // The directory also holds other tests' snapshots (those of
+            // tests/bad-scenarios); only scenario traces are ours.
+            let ours = snapshot::read(entry.path())
+                .ok()
+                .flatten()
+                .is_some_and(|snap| snap.field("source") == Some(snapshot::SOURCE));
+            if !ours {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(&snaps).unwrap_or(entry.path());
+            let scenario = dir.join(rel);
+            let exists = scenario::EXTENSIONS
+                .iter()
+                .any(|ext| scenario.with_file_name(format!("{stem}.{ext}")).is_file());
+            if !exists && !found.iter().any(|f| f == entry.path()) {
+                found.push(entry.path().to_path_buf());
+            }
+        }
+    }
+    for f in &found {
+        if how == Unreferenced::Delete {
+            std::fs::remove_file(f).with_context(|| format!("cannot delete {}", f.display()))?;
+            outln!("deleted unreferenced snapshot {}", f.display());
+        } else {
+            let style = if how == Unreferenced::Reject {
+                FAIL
+            } else {
+                DIM
+            };
+            outln!(
+                "{} {}: no scenario file refers to it; `--unreferenced delete` removes it",
+                paint(style, "unreferenced snapshot"),
+                f.display()
+            );
+        }
+    }
+    Ok(how == Unreferenced::Reject && !found.is_empty())
 }
 
 enum Outcome {
@@ -72,8 +223,12 @@ enum Outcome {
     Failed(String),
 }
 
-fn check_one(path: &Path, s: &Scenario, update: bool) -> anyhow::Result<Outcome> {
-    let checked = match check::run_twice(s, &RunOptions::default()) {
+fn check_one(path: &Path, s: &Scenario, opts: &Options) -> anyhow::Result<Outcome> {
+    let run = RunOptions {
+        seed: opts.seed,
+        ..RunOptions::default()
+    };
+    let checked = match check::run_twice(s, &run) {
         Ok(c) => c,
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
@@ -94,7 +249,14 @@ fn check_one(path: &Path, s: &Scenario, update: bool) -> anyhow::Result<Outcome>
             verdicts.join("\n")
         )));
     }
-    let Some(place) = snapshot::place(path) else {
+    if opts.seed.is_some_and(|seed| seed != s.seed) {
+        // The snapshot was taken with the scenario's own seed.
+        return Ok(Outcome::Ok);
+    }
+    // Canonical, so that a path given from inside `scenarios/` (or with
+    // `..`) still finds its snapshot.
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let Some(place) = snapshot::place(&canonical) else {
         return Ok(Outcome::Failed(format!(
             "not under a `{}` directory, so it has no snapshot",
             snapshot::SCENARIOS_DIR
@@ -108,7 +270,7 @@ fn check_one(path: &Path, s: &Scenario, update: bool) -> anyhow::Result<Outcome>
     {
         return Ok(Outcome::Ok);
     }
-    if update {
+    if opts.update {
         snapshot::write(&place.snap, &place.input_file, &checked.text)
             .with_context(|| format!("cannot write {}", place.snap.display()))?;
         return Ok(Outcome::Written);
@@ -153,24 +315,6 @@ fn diff(old: &str, new: &str) -> String {
         }
     }
     out
-}
-
-/// The `.yaml` files named or found under `paths`, sorted within each
-/// directory so the output order is stable.
-fn find(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_file() {
-            files.push(p.clone());
-            continue;
-        }
-        if !p.exists() {
-            anyhow::bail!("{} does not exist", p.display());
-        }
-        let found = scenario::find(p).with_context(|| format!("cannot read {}", p.display()))?;
-        files.extend(found.into_iter().map(|(_, path)| path));
-    }
-    Ok(files)
 }
 
 #[cfg(test)]

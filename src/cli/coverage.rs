@@ -13,6 +13,7 @@ use mqtt_sim::coverage::{self, Tagged};
 use mqtt_sim::scenario::{self, Protocol};
 
 use super::EXIT_INVALID;
+use super::output::{out, outln};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum SpecVersion {
@@ -75,7 +76,7 @@ pub fn coverage(
 
     let (tagged, mut invalid) = tags(dir, protocol)?;
     let report = coverage::compute(&statements, table.as_ref(), &tagged);
-    println!(
+    outln!(
         "MQTT {}: {} statements in {}, {} scenarios under {}",
         protocol.as_str(),
         statements.len(),
@@ -83,7 +84,7 @@ pub fn coverage(
         tagged.len(),
         dir.display()
     );
-    print!("{}", coverage::text(&report, uncovered_only));
+    out!("{}", coverage::text(&report, uncovered_only));
     for id in &report.unclassified {
         eprintln!("warning: {id} is not in the applicability table; it counts toward no share");
     }

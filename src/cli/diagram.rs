@@ -8,6 +8,7 @@ use mqtt_sim::diagram::{self, Options};
 use mqtt_sim::scenario::duration::parse_duration;
 use mqtt_sim::sim::{self, RunOptions};
 
+use super::output::out;
 use super::{EXIT_FAILED, load_all};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -30,7 +31,11 @@ pub fn diagram(
     let format = match (format, output) {
         (Some(f), _) => f,
         (None, Some(out)) => format_of(out)?,
-        (None, None) => DiagramFormat::Svg,
+        // An SVG or a page in the terminal helps nobody: ask where to put
+        // it. `--format` without `-o` is a deliberate choice of stdout.
+        (None, None) => bail!(
+            "give -o FILE (.svg, .html, .md or .mmd), or --format svg|html|mermaid to write to stdout"
+        ),
     };
     let window = |flag: &str, v: Option<&str>| {
         v.map(parse_duration)
@@ -76,7 +81,7 @@ pub fn diagram(
         Some(out) => {
             std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     if report.ok() {
         Ok(0)

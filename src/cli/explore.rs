@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mqtt_sim::sim::explore::{self, Options, Progress, SeedSet, Shard, Summary};
 
+use super::output::outln;
 use super::{EXIT_FAILED, load_all};
 
 /// How often a plain progress line is printed when stderr is not a terminal.
@@ -67,11 +68,20 @@ pub fn explore(file: &Path, args: Args) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let shard = args.shard.unwrap_or(Shard::WHOLE);
-    let mut opts = Options::new(SeedSet {
+    let seeds = SeedSet {
         start: args.seeds.0,
         end: args.seeds.1,
         shard,
-    });
+    };
+    if seeds.is_empty() {
+        // `--seeds 0..2 --shard 3/4`: a run of nothing would pass.
+        eprintln!(
+            "error: shard {}/{} of seeds {}..{} holds no seed; give more seeds or fewer shards",
+            shard.index, shard.count, args.seeds.0, args.seeds.1
+        );
+        return Ok(super::EXIT_INVALID);
+    }
+    let mut opts = Options::new(seeds);
     if let Some(j) = args.jobs {
         opts.jobs = j.max(1);
     }
@@ -153,24 +163,24 @@ impl Show {
 
 fn report(file: &Path, opts: &Options, s: &Summary) {
     for f in &s.failures {
-        println!("FAIL seed {}", f.seed);
+        outln!("FAIL seed {}", f.seed);
         if let Some(e) = &f.harness_error {
-            println!("  harness: {e}");
+            outln!("  harness: {e}");
         }
         if f.nondeterministic {
-            println!("  two runs with this seed gave different traces");
+            outln!("  two runs with this seed gave different traces");
         }
         for v in &f.failed {
-            println!("  line {}: {}", v.line, v.text);
+            outln!("  line {}: {}", v.line, v.text);
         }
-        println!(
+        outln!(
             "  replay: mqtt-sim run {} --seed {}",
             file.display(),
             f.seed
         );
     }
     if s.failed > s.failures.len() as u64 {
-        println!(
+        outln!(
             "... and {} more failing seeds (only the first {} are listed)",
             s.failed - s.failures.len() as u64,
             s.failures.len()
@@ -194,7 +204,7 @@ fn report(file: &Path, opts: &Options, s: &Summary) {
     } else {
         ""
     };
-    println!(
+    outln!(
         "explored {} of {} seeds in {range}{shard}{stopped}: {} passed, {} failed; {:.1}s, {:.1} seed-runs/s on {} threads{}",
         s.done,
         s.planned,

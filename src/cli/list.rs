@@ -6,17 +6,24 @@ use anyhow::Context;
 use mqtt_sim::scenario;
 
 use super::EXIT_INVALID;
+use super::output::outln;
 
 pub fn list(dir: &Path) -> anyhow::Result<u8> {
     let mut invalid = false;
     let found = scenario::find(dir).with_context(|| format!("cannot read {}", dir.display()))?;
-    for (name, path) in found {
+    for (_, path) in found {
+        // The path under `dir`, with the file's own extension (`.yml` too).
+        let shown = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         match scenario::load(&path) {
             Ok(s) => {
-                println!("{name}.yaml  {}  [{}]", s.name, s.spec.join(", "));
+                outln!("{shown}  {}  [{}]", s.name, s.spec.join(", "));
                 if let Some(about) = &s.about {
                     let about: Vec<&str> = about.split_whitespace().collect();
-                    println!("    {}", about.join(" "));
+                    outln!("    {}", about.join(" "));
                 }
             }
             Err(e) => {

@@ -5,9 +5,11 @@ pub mod check;
 pub mod coverage;
 pub mod diagram;
 pub mod explore;
+pub mod junit;
 pub mod list;
 pub mod mutants;
 pub mod new;
+pub mod output;
 pub mod pcap;
 pub mod report;
 pub mod run;
@@ -17,6 +19,7 @@ pub mod validate;
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::ValueEnum;
 use mqtt_sim::scenario::{self, Scenario};
 
@@ -27,6 +30,27 @@ pub const EXIT_INVALID: u8 = 2;
 pub enum Format {
     Text,
     Json,
+}
+
+/// The scenario files named in `paths` or found under the directories
+/// among them (`*.yaml` and `*.yml`, sorted within each directory so the
+/// order is stable).
+pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let found =
+                scenario::find(p).with_context(|| format!("cannot read {}", p.display()))?;
+            if found.is_empty() {
+                anyhow::bail!("no scenario files (*.yaml, *.yml) under {}", p.display());
+            }
+            files.extend(found.into_iter().map(|(_, path)| path));
+        } else {
+            // A missing file is reported when it is loaded, with the others.
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
 }
 
 /// Loads every file first, so that one invalid file stops the command

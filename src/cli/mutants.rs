@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mqtt_sim::mutants::{self, Named, Options};
 use mqtt_sim::scenario::Mutant;
 
+use super::output::out;
 use super::{EXIT_FAILED, load_all};
 
 /// How many plain progress lines at most when stderr is not a terminal.
@@ -66,7 +67,7 @@ pub fn mutants(dir: &Path, jobs: Option<usize>) -> anyhow::Result<u8> {
     };
     let matrix = mutants::check(&scenarios, Mutant::ALL, &opts, &progress);
     bar.finish_and_clear();
-    print!("{}", mutants::markdown(&matrix));
+    out!("{}", mutants::markdown(&matrix));
     eprintln!(
         "{} runs in {:.1}s",
         matrix.runs,

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::EXIT_INVALID;
+use super::output::outln;
 
 /// The directory new scenarios go to, relative to the working directory.
 const SCENARIOS_DIR: &str = "scenarios";
@@ -57,6 +58,8 @@ pub fn new(name: &str) -> anyhow::Result<u8> {
         eprintln!("error: `{name}` is not a scenario name: {why}");
         return Ok(EXIT_INVALID);
     }
+    // `new will/x.yaml` means will/x, not will/x.yaml.yaml.
+    let name = strip_extension(name);
     let path = PathBuf::from(SCENARIOS_DIR).join(format!("{name}.yaml"));
     let title = Path::new(name)
         .file_name()
@@ -84,8 +87,8 @@ pub fn new(name: &str) -> anyhow::Result<u8> {
         Err(e) => return Err(anyhow::anyhow!("cannot create {}: {e}", path.display())),
     };
     file.write_all(text.as_bytes())?;
-    println!("wrote {}", path.display());
-    println!("next: mqtt-sim run {}", path.display());
+    outln!("wrote {}", path.display());
+    outln!("next: mqtt-sim run {}", path.display());
     Ok(0)
 }
 
@@ -94,7 +97,7 @@ fn check_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() || name.len() > NAME_MAX_BYTES {
         return Err("give 1 to 200 characters");
     }
-    let name = name.strip_suffix(".yaml").unwrap_or(name);
+    let name = strip_extension(name);
     for part in name.split('/') {
         if part.is_empty() || part.starts_with(['-', '_']) {
             return Err("each part between `/` starts with a letter or digit");
@@ -107,6 +110,14 @@ fn check_name(name: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// NAME without a scenario file extension, if it was given one.
+fn strip_extension(name: &str) -> &str {
+    mqtt_sim::scenario::EXTENSIONS
+        .iter()
+        .find_map(|ext| name.strip_suffix(&format!(".{ext}")))
+        .unwrap_or(name)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use mqtt_sim::pcap;
 use mqtt_sim::sim::{self, RunOptions};
 
 use super::load_all;
+use super::output::out;
 
 /// Exit code 0 once the file is written, whatever the run's verdict: the
 /// capture is what was asked for. A failed run is reported on stderr.
@@ -29,7 +30,7 @@ pub fn pcap(file: &Path, seed: Option<u64>, out: &Path) -> anyhow::Result<u8> {
     write_file(&capture, out)?;
     // The legend tells which address is which host; stdout carries nothing
     // else, so it can be saved as a hosts file for Wireshark.
-    print!("{}", pcap::hosts::Hosts::of(scenario).legend());
+    out!("{}", pcap::hosts::Hosts::of(scenario).legend());
     eprintln!(
         "wrote {} frames to {}",
         capture.segments.len(),

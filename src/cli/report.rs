@@ -14,7 +14,8 @@ use mqtt_sim::live::{self, LiveOptions, Outcome, Target};
 use mqtt_sim::scenario::{self, duration::parse_duration};
 use mqtt_sim::sim::{self, RunOptions, TARGET_REFERENCE};
 
-use super::EXIT_INVALID;
+use super::output::out;
+use super::{EXIT_INVALID, junit};
 
 /// One column of the table.
 enum Column {
@@ -44,6 +45,7 @@ pub fn report(
     tolerance: &str,
     duration_max: &str,
     output: Option<&PathBuf>,
+    junit_file: Option<&PathBuf>,
 ) -> anyhow::Result<u8> {
     let tolerance = match parse_duration(tolerance) {
         Ok(t) => t,
@@ -73,14 +75,28 @@ pub fn report(
 
     let mut rows: Vec<(String, Vec<String>, Vec<Cell>)> = Vec::new();
     let found = scenario::find(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let mut loaded = Vec::new();
     for (rel, path) in found {
-        let s = match scenario::load(&path) {
-            Ok(s) => s,
+        match scenario::load(&path) {
+            Ok(s) => loaded.push((rel, s)),
             Err(e) => {
                 eprintln!("error: {e}");
                 return Ok(EXIT_INVALID);
             }
-        };
+        }
+    }
+    // An unreachable target is said once, before anything runs, rather
+    // than as a failure in every row.
+    let scenarios: Vec<_> = loaded.iter().map(|(_, s)| s.clone()).collect();
+    for c in &columns {
+        if let Column::Live(o) = c
+            && let Err(e) = super::run::reachable(o, &scenarios)
+        {
+            eprintln!("error: {e}; nothing was run");
+            return Ok(super::EXIT_FAILED);
+        }
+    }
+    for (rel, s) in loaded {
         let mut cells = Vec::new();
         for c in &columns {
             eprintln!("{rel} against {}", c.name());
@@ -108,13 +124,47 @@ pub fn report(
         rows.push((rel, s.spec.clone(), cells));
     }
 
+    if let Some(file) = junit_file {
+        junit::write(file, &junit_suites(&columns, &rows))?;
+    }
     let text = markdown(dir, &columns, &rows, targets, tolerance);
     match output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     Ok(0)
+}
+
+/// One suite per target, one case per scenario.
+fn junit_suites(
+    columns: &[Column],
+    rows: &[(String, Vec<String>, Vec<Cell>)],
+) -> Vec<junit::Suite> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| junit::Suite {
+            name: c.name().to_string(),
+            cases: rows
+                .iter()
+                .filter_map(|(rel, _, cells)| {
+                    let outcome = match cells.get(i)? {
+                        Cell::Pass => junit::Outcome::Pass,
+                        Cell::Skip(why) => junit::Outcome::Skip(why.clone()),
+                        Cell::Fail(why) => junit::Outcome::Fail {
+                            message: why.first().cloned().unwrap_or_default(),
+                            text: why.join("\n"),
+                        },
+                    };
+                    Some(junit::Case {
+                        name: rel.clone(),
+                        outcome,
+                    })
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 fn invalid(msg: &str) -> anyhow::Result<u8> {

@@ -5,10 +5,12 @@
 use std::path::PathBuf;
 
 use mqtt_sim::live::{self, LiveOptions, Outcome, Target};
+use mqtt_sim::scenario::Scenario;
 use mqtt_sim::scenario::duration::parse_duration;
 use mqtt_sim::sim::{self, RunOptions};
 use mqtt_sim::trace::{Report, render};
 
+use super::output::{out, outln};
 use super::{EXIT_FAILED, EXIT_INVALID, Format, load_all, style};
 
 /// The live options as given on the command line.
@@ -59,8 +61,9 @@ impl LiveArgs {
     }
 }
 
+/// `paths` are files or directories of them.
 pub fn run(
-    files: &[PathBuf],
+    paths: &[PathBuf],
     seed: Option<u64>,
     format: Format,
     live_args: &LiveArgs,
@@ -72,10 +75,17 @@ pub fn run(
             return Ok(EXIT_INVALID);
         }
     };
+    let files = &super::expand(paths)?;
     let scenarios = match load_all(files) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
+    if let Some(l) = &live
+        && let Err(e) = reachable(l, &scenarios)
+    {
+        eprintln!("error: {e}; nothing was run");
+        return Ok(EXIT_FAILED);
+    }
     let opts = RunOptions {
         seed,
         ..RunOptions::default()
@@ -87,16 +97,16 @@ pub fn run(
             None => Outcome::Ran(sim::run(s, &opts)),
         };
         if files.len() > 1 && matches!(format, Format::Text) {
-            println!("== {}", file.display());
+            outln!("== {}", file.display());
         }
         let report = match outcome {
             Outcome::Ran(r) => r,
             Outcome::Skipped(why) => {
                 skipped += 1;
                 match format {
-                    Format::Text => println!("skipped: {why}"),
+                    Format::Text => outln!("skipped: {why}"),
                     Format::Json => {
-                        println!("{}", serde_json::json!({"event": "skipped", "reason": why}))
+                        outln!("{}", serde_json::json!({"event": "skipped", "reason": why}))
                     }
                 }
                 eprintln!("SKIPPED {}: {why}", file.display());
@@ -131,9 +141,24 @@ pub fn run(
     Ok(if failed > 0 { EXIT_FAILED } else { 0 })
 }
 
+/// A running target that none of `scenarios` can reach is reported once,
+/// before anything runs. Scenarios that would be skipped do not need it.
+pub fn reachable(live: &LiveOptions, scenarios: &[Scenario]) -> Result<(), String> {
+    let Target::Addr(addr) = &live.target else {
+        return Ok(());
+    };
+    if scenarios
+        .iter()
+        .all(|s| live::skip_reason(s, live).is_some())
+    {
+        return Ok(());
+    }
+    live::probe(addr).map_err(|e| format!("the target {} is not reachable: {e}", live.target_name))
+}
+
 fn print_report(report: &Report, format: Format) {
     match format {
-        Format::Text => anstream::print!("{}", style::trace(&render::text(report))),
-        Format::Json => print!("{}", render::json_lines(report)),
+        Format::Text => out!("{}", style::trace(&render::text(report))),
+        Format::Json => out!("{}", render::json_lines(report)),
     }
 }

@@ -3,14 +3,17 @@
 use std::path::PathBuf;
 
 use super::load_all;
+use super::output::outln;
 
-pub fn validate(files: &[PathBuf]) -> anyhow::Result<u8> {
+/// `paths` are files or directories of them.
+pub fn validate(paths: &[PathBuf]) -> anyhow::Result<u8> {
+    let files = &super::expand(paths)?;
     let scenarios = match load_all(files) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
     for (f, s) in files.iter().zip(&scenarios) {
-        println!("ok {} ({})", f.display(), s.name);
+        outln!("ok {} ({})", f.display(), s.name);
     }
     Ok(0)
 }

@@ -7,6 +7,11 @@
 //! a few rows, not a thousand. Between knots the scale is linear, so an
 //! arrow that spans a latency stays sloped. Stretches longer than
 //! [`GAP_MIN`] are marked as gaps so that nobody reads distance as time.
+//!
+//! Many things can happen in one simulated millisecond (a resumed session's
+//! CONNACK and the queued messages behind it), so a point on the axis is a
+//! [`Moment`]: a time and a slot, the order among the things drawn at that
+//! time. Each slot is a row of its own.
 
 use std::time::Duration;
 
@@ -16,6 +21,26 @@ pub const ROW_MIN_PX: f64 = 22.0;
 pub const DOUBLING_PX: f64 = 5.0;
 /// Idle stretches at least this long get a gap marker.
 pub const GAP_MIN: Duration = Duration::from_millis(200);
+
+/// A point of the axis: a simulated time, and the row among those at the
+/// same time (0 first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Moment {
+    pub at: Duration,
+    pub slot: u32,
+}
+
+impl Moment {
+    pub fn new(at: Duration, slot: u32) -> Moment {
+        Moment { at, slot }
+    }
+}
+
+impl From<Duration> for Moment {
+    fn from(at: Duration) -> Moment {
+        Moment { at, slot: 0 }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Gap {
@@ -27,30 +52,31 @@ pub struct Gap {
 
 #[derive(Debug, Clone)]
 pub struct Axis {
-    /// Strictly increasing in both time and position.
-    knots: Vec<(Duration, f64)>,
+    /// Strictly increasing in both moment and position.
+    knots: Vec<(Moment, f64)>,
     gaps: Vec<Gap>,
 }
 
 impl Axis {
-    /// An axis through `times` (in any order, duplicates allowed), starting
-    /// at `top`.
-    pub fn new(times: impl IntoIterator<Item = Duration>, top: f64) -> Axis {
-        let mut times: Vec<Duration> = times.into_iter().collect();
-        times.sort();
-        times.dedup();
-        let mut knots: Vec<(Duration, f64)> = Vec::with_capacity(times.len());
+    /// An axis through `moments` (in any order, duplicates allowed),
+    /// starting at `top`.
+    pub fn new(moments: impl IntoIterator<Item = impl Into<Moment>>, top: f64) -> Axis {
+        let mut moments: Vec<Moment> = moments.into_iter().map(Into::into).collect();
+        moments.sort();
+        moments.dedup();
+        let mut knots: Vec<(Moment, f64)> = Vec::with_capacity(moments.len());
         let mut gaps = Vec::new();
-        for t in times {
+        for m in moments {
             let y = match knots.last() {
                 None => top,
                 Some(&(prev, y_prev)) => {
-                    let dt = t - prev;
+                    // Rows at the same time are one step of 0 ms apart.
+                    let dt = m.at - prev.at;
                     let y = y_prev + step_px(dt);
                     if dt >= GAP_MIN {
                         gaps.push(Gap {
-                            start: prev,
-                            end: t,
+                            start: prev.at,
+                            end: m.at,
                             y_start: y_prev,
                             y_end: y,
                         });
@@ -58,23 +84,28 @@ impl Axis {
                     y
                 }
             };
-            knots.push((t, y));
+            knots.push((m, y));
         }
         Axis { knots, gaps }
     }
 
-    /// The position of `t`: linear between the knots around it, and the
-    /// first or last knot's position outside them.
-    pub fn y(&self, t: Duration) -> f64 {
-        let after = self.knots.partition_point(|&(k, _)| k < t);
+    /// The position of `m`: linear in time between the knots around it
+    /// (and in slots between two knots of the same time), and the first or
+    /// last knot's position outside them.
+    pub fn y(&self, m: impl Into<Moment>) -> f64 {
+        let m = m.into();
+        let after = self.knots.partition_point(|&(k, _)| k < m);
         match (
             after.checked_sub(1).and_then(|i| self.knots.get(i)),
             self.knots.get(after),
         ) {
-            (_, Some(&(k, y))) if k == t => y,
-            (Some(&(t0, y0)), Some(&(t1, y1))) => {
-                let span = (t1 - t0).as_secs_f64();
-                let part = (t - t0).as_secs_f64();
+            (_, Some(&(k, y))) if k == m => y,
+            (Some(&(m0, y0)), Some(&(m1, y1))) => {
+                let (part, span) = if m0.at == m1.at {
+                    (f64::from(m.slot - m0.slot), f64::from(m1.slot - m0.slot))
+                } else {
+                    ((m.at - m0.at).as_secs_f64(), (m1.at - m0.at).as_secs_f64())
+                };
                 y0 + (y1 - y0) * part / span
             }
             (Some(&(_, y)), None) | (None, Some(&(_, y))) => y,
@@ -83,7 +114,7 @@ impl Axis {
     }
 
     /// The knots, for the time labels.
-    pub fn knots(&self) -> &[(Duration, f64)] {
+    pub fn knots(&self) -> &[(Moment, f64)] {
         &self.knots
     }
 
@@ -116,6 +147,25 @@ mod tests {
         let a = Axis::new([ms(0), ms(1), ms(2)], 0.0);
         assert!(a.y(ms(1)) - a.y(ms(0)) >= ROW_MIN_PX);
         assert!(a.y(ms(2)) - a.y(ms(1)) >= ROW_MIN_PX);
+    }
+
+    #[test]
+    fn things_in_the_same_millisecond_get_a_row_each() {
+        let a = Axis::new(
+            [
+                Moment::new(ms(5), 0),
+                Moment::new(ms(5), 1),
+                Moment::new(ms(5), 2),
+                ms(6).into(),
+            ],
+            0.0,
+        );
+        let rows: Vec<f64> = (0..3).map(|s| a.y(Moment::new(ms(5), s))).collect();
+        assert!(
+            rows[1] - rows[0] >= ROW_MIN_PX && rows[2] - rows[1] >= ROW_MIN_PX,
+            "{rows:?}"
+        );
+        assert!(a.y(ms(6)) - rows[2] >= ROW_MIN_PX);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! A standalone page: the SVG, the expectations and the text trace. No
-//! scripts, no external resources.
+//! scripts, no external resources. The SVG is scaled down to the page's
+//! width rather than scrolled: the broker notes sit at its right edge, and
+//! a scrolled figure hid them.
 
 use svg::Node as _;
 use svg::node::element::Element;
@@ -12,7 +14,8 @@ body { font-family: sans-serif; margin: 1.5em; color: #222; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 12px; }
 .ok { color: #1e7b34; } .fail { color: #a4161a; font-weight: bold; }
 li { font-family: monospace; margin: 0.2em 0; }
-.figure { overflow-x: auto; border: 1px solid #ddd; }
+.figure { border: 1px solid #ddd; }
+.figure svg { max-width: 100%; height: auto; display: block; }
 ";
 
 fn el(name: &str) -> Element {

@@ -4,9 +4,10 @@
 //! Text widths are estimated from the character count, which is right for
 //! the monospace font the SVG asks for and close enough for others.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::axis::Axis;
+use super::axis::{Axis, Moment};
 use super::label::cut;
 use super::model::{Diagram, Item};
 use crate::trace::render::seconds;
@@ -45,6 +46,8 @@ const MARGIN_PX: f64 = 20.0;
 const ACTIVE_W: f64 = 8.0;
 /// Time labels closer together than this are skipped.
 const TIME_LABEL_MIN_PX: f64 = 12.0;
+/// How far a fault band reaches beyond the lifelines it cuts.
+const FAULT_PAD_PX: f64 = 24.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Anchor {
@@ -136,7 +139,8 @@ pub struct Layout {
 }
 
 pub fn layout(d: &Diagram) -> Layout {
-    let axis = Axis::new(knot_times(d), TOP_Y);
+    let spans = moments(d);
+    let axis = Axis::new(knot_moments(d, &spans), TOP_Y);
     let xs = columns(d);
     let x_of = |i: usize| xs.get(i).copied().unwrap_or(TIME_AXIS_PX + OUTER_PX);
     let last_x = xs.last().copied().unwrap_or(TIME_AXIS_PX + OUTER_PX);
@@ -152,28 +156,27 @@ pub fn layout(d: &Diagram) -> Layout {
     backgrounds.push(header(d));
     backgrounds.extend(gaps(&axis, gutter_x));
     backgrounds.push(time_labels(&axis));
-    for item in &d.items {
+    for (item, &(start, end)) in d.items.iter().zip(&spans) {
         if let Item::Fault(f) = item {
-            let lo = f
-                .hosts
-                .iter()
-                .map(|&h| x_of(h))
-                .fold(f64::INFINITY, f64::min);
-            let hi = f
-                .hosts
-                .iter()
-                .map(|&h| x_of(h))
-                .fold(f64::NEG_INFINITY, f64::max);
-            let (lo, hi) = if lo.is_finite() {
-                (lo, hi)
-            } else {
-                (x_of(0), last_x)
+            // Across the lifelines the fault cuts, and no others: a
+            // partition of one client from its broker leaves the other
+            // clients' lines clear. A band for one host (a crash) is wide
+            // enough for its label.
+            let xs: Vec<f64> = f.hosts.iter().map(|&h| x_of(h)).collect();
+            let (lo, hi) = match (
+                xs.iter().copied().reduce(f64::min),
+                xs.iter().copied().reduce(f64::max),
+            ) {
+                (Some(lo), Some(hi)) => (lo, hi),
+                _ => (x_of(0), last_x),
             };
-            let _ = (lo, hi);
-            // Across every lifeline, so that whatever happens during the
-            // fault is inside it; the label says which hosts it concerns.
-            let (x0, x1) = (TIME_AXIS_PX + 2.0, gutter_x - 10.0);
-            let (y0, y1) = (axis.y(f.start), axis.y(f.end).max(axis.y(f.start) + 6.0));
+            // The label's lines: the kind, the hosts, `until 12.345s`.
+            let (kind, rest) = f.label.split_once(' ').unwrap_or((f.label.as_str(), ""));
+            let label_chars = kind.chars().count().max(rest.chars().count()).max(13);
+            let label_w = label_chars as f64 * SMALL_CHAR_PX;
+            let x0 = lo - FAULT_PAD_PX;
+            let x1 = (hi + FAULT_PAD_PX).max(x0 + label_w + 12.0);
+            let (y0, y1) = (axis.y(start), axis.y(end).max(axis.y(start) + 6.0));
             let until = if f.open {
                 "to the end".to_string()
             } else {
@@ -238,11 +241,12 @@ pub fn layout(d: &Diagram) -> Layout {
         middles.push(g);
     }
     let mut note_y_free = 0.0_f64;
-    for item in &d.items {
+    let mut placed_labels: Vec<(f64, f64, f64)> = Vec::new();
+    for (item, &(start, end)) in d.items.iter().zip(&spans) {
         match item {
             Item::Active(a) => {
                 let mut g = Group::new("active");
-                let (y0, y1) = (axis.y(a.start), axis.y(a.end));
+                let (y0, y1) = (axis.y(start), axis.y(end));
                 g.shapes.push(Shape::Rect {
                     x: x_of(a.host) - ACTIVE_W / 2.0,
                     y: y0,
@@ -254,7 +258,7 @@ pub fn layout(d: &Diagram) -> Layout {
             }
             Item::Message(m) => {
                 let (x1, x2) = (x_of(m.from), x_of(m.to));
-                let (y1, y2) = (axis.y(m.sent_at), axis.y(m.received_at));
+                let (y1, y2) = (axis.y(start), axis.y(end));
                 let mut class = String::from(if m.sent_by_client {
                     "arrow send"
                 } else {
@@ -271,7 +275,10 @@ pub fn layout(d: &Diagram) -> Layout {
                     y2,
                     class: "msg",
                 });
-                g.shapes.push(message_label(&m.label, (x1, y1), (x2, y2)));
+                g.shapes.push(clear_of(
+                    message_label(&m.label, (x1, y1), (x2, y2)),
+                    &mut placed_labels,
+                ));
                 if m.closest {
                     let (cx, cy) = if m.sent_by_client { (x1, y1) } else { (x2, y2) };
                     g.shapes.push(Shape::Circle {
@@ -286,7 +293,7 @@ pub fn layout(d: &Diagram) -> Layout {
             Item::Pings(p) => {
                 let (xa, xb) = (x_of(p.client), x_of(p.broker));
                 let (x0, x1) = (xa.min(xb), xa.max(xb));
-                let (y0, y1) = (axis.y(p.start), axis.y(p.end));
+                let (y0, y1) = (axis.y(start), axis.y(end));
                 let h = (y1 - y0).max(18.0);
                 let mut g = Group::new("pings").title(format!(
                     "{}: {} between {} and {}",
@@ -334,7 +341,7 @@ pub fn layout(d: &Diagram) -> Layout {
                 fronts.push(g);
             }
             Item::Close(c) => {
-                let (x, y) = (x_of(c.host), axis.y(c.at));
+                let (x, y) = (x_of(c.host), axis.y(start));
                 let mut g = Group::new(if c.closest { "close closest" } else { "close" })
                     .title(format!("{} closed by {}", seconds(c.at), c.by));
                 g.shapes.push(Shape::Cross {
@@ -362,7 +369,7 @@ pub fn layout(d: &Diagram) -> Layout {
                 fronts.push(g);
             }
             Item::Note(n) => {
-                let (x, y) = (x_of(n.host), axis.y(n.at));
+                let (x, y) = (x_of(n.host), axis.y(start));
                 // Notes at the same moment stack downwards in the gutter;
                 // the leader shows where each belongs.
                 let text_y = (y + 4.0).max(note_y_free);
@@ -428,21 +435,87 @@ pub fn layout(d: &Diagram) -> Layout {
     }
 }
 
-/// Every time the axis must place exactly: both ends of each message, the
-/// edges of faults, ping runs and activations, closes and notes.
-fn knot_times(d: &Diagram) -> Vec<Duration> {
-    let mut t = vec![d.window.from];
-    for item in &d.items {
-        match item {
-            Item::Message(m) => t.extend([m.sent_at, m.received_at]),
-            Item::Pings(p) => t.extend([p.start, p.end]),
-            Item::Fault(f) => t.extend([f.start, f.end]),
-            Item::Close(c) => t.push(c.at),
-            Item::Note(n) => t.push(n.at),
-            Item::Active(a) => t.extend([a.start, a.end]),
+/// Where each item starts and ends on the axis. Things traced at the same
+/// time get consecutive slots, in trace order, so each has a row of its
+/// own. The far ends of messages (the broker's, one latency away) get slots
+/// of their own at their time: arrivals before departures, since within
+/// one millisecond the broker can answer what arrived but nothing it sent
+/// can come back. Faults and activations begin before and end after what
+/// happens at their times.
+fn moments(d: &Diagram) -> Vec<(Moment, Moment)> {
+    fn counter() -> impl FnMut(Duration) -> u32 {
+        let mut next: BTreeMap<Duration, u32> = BTreeMap::new();
+        move |at| {
+            let s = next.entry(at).or_insert(0);
+            *s += 1;
+            *s - 1
         }
     }
-    t.push(d.window.to);
+    let mut traced = counter();
+    let mut spans: Vec<(Moment, Moment)> = d
+        .items
+        .iter()
+        .map(|item| match item {
+            Item::Message(m) => {
+                let at = if m.sent_by_client {
+                    m.sent_at
+                } else {
+                    m.received_at
+                };
+                let s = Moment::new(at, traced(at));
+                (s, s)
+            }
+            Item::Pings(p) => (Moment::new(p.start, traced(p.start)), p.end.into()),
+            Item::Close(c) => {
+                let at = Moment::new(c.at, traced(c.at));
+                (at, at)
+            }
+            Item::Note(n) => {
+                let at = Moment::new(n.at, traced(n.at));
+                (at, at)
+            }
+            Item::Fault(f) => (f.start.into(), Moment::new(f.end, u32::MAX)),
+            Item::Active(a) => (a.start.into(), Moment::new(a.end, u32::MAX)),
+        })
+        .collect();
+    // (time, departure, item): arrivals at the broker sort first.
+    let mut far: Vec<(Duration, bool, usize)> = d
+        .items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| match item {
+            Item::Message(m) if m.sent_by_client => Some((m.received_at, false, i)),
+            Item::Message(m) => Some((m.sent_at, true, i)),
+            _ => None,
+        })
+        .collect();
+    far.sort();
+    let mut far_slot = counter();
+    for (at, departure, i) in far {
+        if let Some(span) = spans.get_mut(i) {
+            let m = Moment::new(at, far_slot(at));
+            if departure {
+                span.0 = m;
+            } else {
+                span.1 = m;
+            }
+        }
+    }
+    spans
+}
+
+/// Every moment the axis must place exactly: both ends of each item, and
+/// the window's edges. The `u32::MAX` slots that only mean "after the
+/// others" are placed between knots, not made knots.
+fn knot_moments(d: &Diagram, spans: &[(Moment, Moment)]) -> Vec<Moment> {
+    let mut t = vec![Moment::from(d.window.from)];
+    t.extend(
+        spans
+            .iter()
+            .flat_map(|&(a, b)| [a, b])
+            .map(|m| if m.slot == u32::MAX { m.at.into() } else { m }),
+    );
+    t.push(d.window.to.into());
     t
 }
 
@@ -515,10 +588,14 @@ fn header(d: &Diagram) -> Group {
 fn time_labels(axis: &Axis) -> Group {
     let mut g = Group::new("time-axis");
     let mut last = f64::NEG_INFINITY;
-    for &(t, y) in axis.knots() {
-        if y - last < TIME_LABEL_MIN_PX {
+    let mut last_time = None;
+    for &(m, y) in axis.knots() {
+        // Rows of the same millisecond share its label.
+        if y - last < TIME_LABEL_MIN_PX || last_time == Some(m.at) {
             continue;
         }
+        last_time = Some(m.at);
+        let t = m.at;
         last = y;
         g.shapes.push(Shape::Line {
             x1: TIME_AXIS_PX - 4.0,
@@ -617,6 +694,41 @@ fn failures(d: &Diagram, top: f64) -> Option<Group> {
         });
     }
     Some(g)
+}
+
+/// Height a message label needs to itself.
+const LABEL_H_PX: f64 = 12.0;
+
+/// Moves `label` up until it overlaps none of the labels placed before
+/// (x from, x to, baseline), and records it. A burst of arrows in one
+/// millisecond is steep, and their labels would otherwise print over each
+/// other.
+fn clear_of(mut label: Shape, placed: &mut Vec<(f64, f64, f64)>) -> Shape {
+    if let Shape::Text {
+        x, y, text, anchor, ..
+    } = &mut label
+    {
+        let w = text.chars().count() as f64 * CHAR_PX;
+        let x0 = match anchor {
+            Anchor::Start => *x,
+            Anchor::Middle => *x - w / 2.0,
+            Anchor::End => *x - w,
+        };
+        let x1 = x0 + w;
+        // Each move goes above one label, so this ends within
+        // `placed.len()` rounds.
+        for _ in 0..=placed.len() {
+            let hit = placed
+                .iter()
+                .find(|&&(a, b, py)| a < x1 && x0 < b && (py - *y).abs() < LABEL_H_PX);
+            match hit {
+                Some(&(_, _, py)) => *y = py - LABEL_H_PX,
+                None => break,
+            }
+        }
+        placed.push((x0, x1, *y));
+    }
+    label
 }
 
 /// A message's label: above the arrow, near the end it points at (where

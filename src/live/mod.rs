@@ -55,19 +55,52 @@ pub enum Target {
     Command(String),
 }
 
+/// The one scheme `--target` takes: plain MQTT over TCP.
+pub const TARGET_SCHEME: &str = "tcp://";
+
+/// How long the up-front reachability check waits for a TCP connection.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Target {
-    /// Parses `tcp://host:port` (the scheme is optional).
+    /// Parses `tcp://host:port`. Anything else (`ws://`, `ssl://`,
+    /// `mqtts://`, a bare `host:port`) is refused with what is accepted:
+    /// only plain TCP is supported, and a bare address is refused rather
+    /// than guessed at.
     pub fn parse_addr(text: &str) -> Result<Target, String> {
-        let rest = text.strip_prefix("tcp://").unwrap_or(text);
+        let accepted = "a live target is tcp://HOST:PORT (plain MQTT over TCP; \
+                        WebSocket and TLS targets are not supported)";
+        let Some(rest) = text.strip_prefix(TARGET_SCHEME) else {
+            return Err(format!("`{text}` is not a broker address: {accepted}"));
+        };
         match rest.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Some((host, port))
+                if !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok() =>
+            {
                 Ok(Target::Addr(rest.to_string()))
             }
-            _ => Err(format!(
-                "`{text}` is not a broker address; expected tcp://host:port"
-            )),
+            _ => Err(format!("`{text}` is not a broker address: {accepted}")),
         }
     }
+}
+
+/// Whether a TCP connection to the target at `addr` (`host:port`) opens,
+/// within [`PROBE_TIMEOUT`]. Used once before a live run, so that an
+/// unreachable target is one clear error rather than a failure per
+/// scenario, and after a failed run, to name a target that went away.
+pub fn probe(addr: &str) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<_> = addr
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+        .collect();
+    let mut last = format!("{addr} resolves to no address");
+    for a in addrs {
+        match std::net::TcpStream::connect_timeout(&a, PROBE_TIMEOUT) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+        }
+    }
+    Err(last)
 }
 
 #[derive(Debug, Clone)]
@@ -107,15 +140,20 @@ impl Outcome {
     }
 }
 
-/// Runs a scenario against the live target, or says why it cannot.
-pub fn run(scenario: &Scenario, opts: &LiveOptions) -> Outcome {
+/// Why `scenario` would be skipped against this target, if it would.
+pub fn skip_reason(scenario: &Scenario, opts: &LiveOptions) -> Option<String> {
     let starts_broker = matches!(opts.target, Target::Command(_));
-    if let Some(why) = skip::reason(
+    skip::reason(
         scenario,
         &opts.target_name,
         opts.duration_max,
         starts_broker,
-    ) {
+    )
+}
+
+/// Runs a scenario against the live target, or says why it cannot.
+pub fn run(scenario: &Scenario, opts: &LiveOptions) -> Outcome {
+    if let Some(why) = skip_reason(scenario, opts) {
         return Outcome::Skipped(why);
     }
     let seed = opts.seed.unwrap_or(scenario.seed);
@@ -163,7 +201,10 @@ async fn run_local(scenario: &Scenario, opts: &LiveOptions, seed: u64) -> Report
             a
         }
     };
-    let report = drive(scenario, opts, seed, &addr, &mut process).await;
+    let mut report = drive(scenario, opts, seed, &addr, &mut process).await;
+    if !report.ok() && report.harness_error.is_none() {
+        report.harness_error = target_gone(&addr, &mut process);
+    }
     match &mut process {
         Some(p) => p.kill().await,
         None => {
@@ -175,6 +216,22 @@ async fn run_local(scenario: &Scenario, opts: &LiveOptions, seed: u64) -> Report
         }
     }
     report
+}
+
+/// After a failed run: the target itself as the cause, when it went away
+/// during the run (its process exited, or it no longer accepts
+/// connections), so that the report does not read as the broker's
+/// misbehaviour. A broker the scenario crashed on purpose is not running
+/// and not asked.
+fn target_gone(addr: &str, process: &mut Option<BrokerProcess>) -> Option<String> {
+    match process {
+        Some(p) => p.exited().map(|status| {
+            format!("the target broker's process exited during the run ({status}); failures after that are its absence")
+        }),
+        None => probe(addr).err().map(|e| {
+            format!("the target stopped accepting connections during the run ({e}); failures after that are its absence")
+        }),
+    }
 }
 
 /// Runs the clients and the fault timeline for the scenario's duration.

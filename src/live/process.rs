@@ -77,6 +77,12 @@ impl BrokerProcess {
         }
     }
 
+    /// The exit status of a started broker that has ended on its own;
+    /// `None` while it runs, and after [`kill`](Self::kill).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
     /// Kills the broker at once (SIGKILL to its process group): its
     /// connections are reset.
     pub async fn kill(&mut self) {

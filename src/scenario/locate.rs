@@ -33,7 +33,7 @@ impl Pos {
         index: 0,
     };
 
-    fn from_marker(m: &Marker) -> Pos {
+    pub(super) fn from_marker(m: &Marker) -> Pos {
         // yaml-rust2 0.13 counts lines from 1 and columns from 0.
         Pos {
             line: m.line().max(1),

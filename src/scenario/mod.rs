@@ -26,6 +26,8 @@
 //!
 //! - A file is at most [`MAX_SOURCE_BYTES`] (1 MiB); every list in it is
 //!   therefore bounded too.
+//! - Maps and lists nest at most [`MAX_NESTING`] (64) levels deep,
+//!   checked by a cheap pre-scan before the file is parsed.
 //! - At most [`validate::MAX_HOSTS`] (64) hosts, brokers and clients
 //!   together; host names at most 63 characters.
 //! - At most [`validate::MAX_EXPANDED`] (10,000) faults, and as many network
@@ -54,6 +56,7 @@
 //! - Chaos generators without `between` act on every client paired with its
 //!   broker; `crashes.restart_after` restarts crashed brokers only.
 
+mod depth;
 pub mod duration;
 mod explain;
 mod locate;
@@ -69,6 +72,7 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
+pub use depth::MAX_NESTING;
 pub use model::*;
 pub use validate::{MAX_EXPANDED, MAX_HOSTS};
 
@@ -101,6 +105,7 @@ fn parse_unexplained(source: &str, path: &Path) -> Result<Scenario, Error> {
             ),
         ));
     }
+    nesting(source, path)?;
     let raw: raw::RawScenario = match serde_yaml::from_str(source) {
         Ok(raw) => raw,
         Err(e) => return Err(from_serde(&e, source, path)),
@@ -134,6 +139,7 @@ pub fn parse_broker_config(source: &str, path: &Path) -> Result<BrokerSpec, Erro
             column: 1,
         }));
     }
+    nesting(source, path)?;
     let raw: Option<raw::RawBroker> =
         serde_yaml::from_str(source).map_err(|e| from_serde(&e, source, path))?;
     let index = locate::PosIndex::build(source).map_err(|e| {
@@ -148,6 +154,26 @@ pub fn parse_broker_config(source: &str, path: &Path) -> Result<BrokerSpec, Erro
         })
     })?;
     validate::broker_alone(raw.unwrap_or_default(), &index, path)
+}
+
+/// Refuses a file that nests deeper than [`MAX_NESTING`], before
+/// any parser spends time on it.
+fn nesting(source: &str, path: &Path) -> Result<(), Error> {
+    match depth::too_deep(source) {
+        None => Ok(()),
+        Some(pos) => Err(Error::new(
+            ErrorKind::Scenario,
+            format!(
+                "maps and lists nest deeper than {} levels here; a scenario needs far fewer",
+                depth::MAX_NESTING
+            ),
+        )
+        .at(Location {
+            file: path.to_path_buf(),
+            line: pos.line,
+            column: pos.column,
+        })),
+    }
 }
 
 /// Reads and parses a scenario file. An unreadable file is
@@ -266,7 +292,16 @@ fn relocate(
     None
 }
 
-/// The `.yaml` files under `dir`, sorted by path, each with its name: the
+/// The file extensions of scenario files.
+pub const EXTENSIONS: [&str; 2] = ["yaml", "yml"];
+
+/// Whether `path` names a scenario file by its extension.
+pub fn is_scenario_file(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| EXTENSIONS.iter().any(|x| e == *x))
+}
+
+/// The scenario files (`.yaml`, `.yml`) under `dir`, sorted by path, each with its name: the
 /// path under `dir` without the extension, with `/` separators (the test
 /// name and the snapshot path).
 pub fn find(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
@@ -274,7 +309,7 @@ pub fn find(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.map_err(std::io::Error::other)?;
         let path = entry.path();
-        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "yaml") {
+        if !entry.file_type().is_file() || !is_scenario_file(path) {
             continue;
         }
         let rel = path.strip_prefix(dir).unwrap_or(path).with_extension("");

@@ -11,6 +11,10 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 use rand::Rng;
 
+/// A scenario's broker entry is the broker's own configuration; the
+/// broker owns the type so that it imports nothing from `scenario`.
+pub use crate::broker::{AclRule, Config as BrokerSpec, Mutant, TakeoverWill};
+
 /// The MQTT protocol version a client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Protocol {
@@ -108,148 +112,6 @@ impl Default for Network {
 pub struct LinkSpec {
     pub between: (String, String),
     pub latency: DurationSpec,
-}
-
-/// What a takeover does with the old connection's will.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TakeoverWill {
-    /// Published: the old connection closed without DISCONNECT.
-    #[default]
-    Spec,
-    /// Published unless both the old and the new connection are persistent.
-    Mosquitto,
-    /// Never published on a takeover.
-    Never,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct BrokerSpec {
-    pub keep_alive_factor: f64,
-    /// 5.0 server keep alive override; zero means none.
-    pub max_keep_alive: Duration,
-    pub max_qos: u8,
-    pub persistence: bool,
-    /// When present, CONNECT must carry a matching login.
-    pub users: Option<IndexMap<String, String>>,
-    pub allow_anonymous: bool,
-    pub takeover_will: TakeoverWill,
-    /// Access control: rules that deny subscribing or publishing, in file
-    /// order. Empty allows everything.
-    pub acl: Vec<AclRule>,
-    /// Close a connection whose strings hold control characters
-    /// (U+0001..U+001F, U+007F..U+009F), as MQTT 3.1.1 section 1.5.3 allows.
-    pub strict_strings: bool,
-    /// Test-only: a deliberately broken broker, to show that scenarios and
-    /// `explore` catch the bug. `None` in every real scenario.
-    pub mutant: Option<Mutant>,
-}
-
-/// One access control rule: it denies the named actions on topics matching
-/// `filter`, for one user or (when `user` is `None`) for everyone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AclRule {
-    pub user: Option<String>,
-    /// Denies SUBSCRIBE to filters within `filter`, and delivery of messages
-    /// on matching topics (so a wider wildcard subscription cannot leak them).
-    pub subscribe: bool,
-    /// Denies PUBLISH to matching topics: acknowledged and dropped, as
-    /// 3.1.1 allows.
-    pub publish: bool,
-    pub filter: String,
-}
-
-/// A deliberately planted broker bug, switched on with the broker option
-/// `mutant: <name>`. Test-only: it exists so that the harness can show it
-/// finds bugs (mutation testing). Each variant is consulted by the broker at
-/// the one place where its bug lives; adding a mutant is one variant here,
-/// one name in the parser and one check in the broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Mutant {
-    /// A resumed persistent session loses the messages queued for it while
-    /// it was offline.
-    DropQueueOnReconnect,
-    /// The will is published after a DISCONNECT too [MQTT-3.1.2-10].
-    WillOnDisconnect,
-    /// Keep-alive is not enforced: a silent connection stays open forever
-    /// [MQTT-3.1.2-24].
-    NoKeepAlive,
-    /// Keep-alive expires after 1.0 x keep-alive instead of 1.5 x
-    /// [MQTT-3.1.2-24].
-    KeepAliveFactorOne,
-    /// A takeover leaves the old connection open [MQTT-3.1.4-2].
-    NoTakeoverClose,
-    /// CONNACK says session present 0 even when a session is resumed
-    /// [MQTT-3.2.2-2].
-    SessionPresentAlwaysFalse,
-    /// Unacknowledged messages are sent again on reconnect with DUP=0
-    /// [MQTT-3.3.1-1].
-    RedeliverWithoutDup,
-    /// A retained PUBLISH with an empty payload leaves the retained message
-    /// in place [MQTT-3.3.1-10].
-    RetainedNeverCleared,
-    /// A filter starting with `#` or `+` matches topics starting with `$`
-    /// [MQTT-4.7.2-1].
-    HashMatchesSys,
-    /// A QoS 2 PUBLISH resent before PUBREL is delivered again
-    /// [MQTT-4.3.3-2].
-    Qos2DeliveredTwice,
-    /// Live forwarding of a retained PUBLISH keeps RETAIN=1 [MQTT-3.3.1-9].
-    LiveKeepsRetain,
-    /// Messages are delivered at the publisher's QoS, not at min(publish
-    /// QoS, granted QoS).
-    NoQosDowngrade,
-}
-
-impl Mutant {
-    pub const ALL: &[Mutant] = &[
-        Mutant::DropQueueOnReconnect,
-        Mutant::WillOnDisconnect,
-        Mutant::NoKeepAlive,
-        Mutant::KeepAliveFactorOne,
-        Mutant::NoTakeoverClose,
-        Mutant::SessionPresentAlwaysFalse,
-        Mutant::RedeliverWithoutDup,
-        Mutant::RetainedNeverCleared,
-        Mutant::HashMatchesSys,
-        Mutant::Qos2DeliveredTwice,
-        Mutant::LiveKeepsRetain,
-        Mutant::NoQosDowngrade,
-    ];
-
-    /// The kebab-case name written in a scenario file.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mutant::DropQueueOnReconnect => "drop-queue-on-reconnect",
-            Mutant::WillOnDisconnect => "will-on-disconnect",
-            Mutant::NoKeepAlive => "no-keep-alive",
-            Mutant::KeepAliveFactorOne => "keep-alive-factor-one",
-            Mutant::NoTakeoverClose => "no-takeover-close",
-            Mutant::SessionPresentAlwaysFalse => "session-present-always-false",
-            Mutant::RedeliverWithoutDup => "redeliver-without-dup",
-            Mutant::RetainedNeverCleared => "retained-never-cleared",
-            Mutant::HashMatchesSys => "hash-matches-sys",
-            Mutant::Qos2DeliveredTwice => "qos2-delivered-twice",
-            Mutant::LiveKeepsRetain => "live-keeps-retain",
-            Mutant::NoQosDowngrade => "no-qos-downgrade",
-        }
-    }
-}
-
-impl Default for BrokerSpec {
-    fn default() -> Self {
-        BrokerSpec {
-            keep_alive_factor: 1.5,
-            max_keep_alive: Duration::ZERO,
-            max_qos: 2,
-            persistence: false,
-            users: None,
-            allow_anonymous: true,
-            takeover_will: TakeoverWill::Spec,
-            acl: Vec::new(),
-            strict_strings: true,
-            mutant: None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

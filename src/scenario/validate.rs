@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Location};
 
 /// Most hosts (brokers plus clients) a file may declare. Every host is
 /// polled on every simulation tick, and the cost grows faster than
-/// linearly (see DESIGN.md); large populations belong in pool hosts.
+/// linearly (see ARCHITECTURE.md, "Dependencies"); large populations belong in pool hosts.
 pub const MAX_HOSTS: usize = 64;
 
 /// Most faults after `clients` has been expanded into one fault per host
@@ -366,6 +366,14 @@ pub fn broker_alone(raw: RawBroker, idx: &PosIndex, file: &Path) -> Result<Broke
         clients: Vec::new(),
         filler: FillerPool::default(),
     };
+    // Mutants are planted bugs for testing the scenarios; a broker that
+    // serves real clients must not be able to switch one on.
+    if raw.mutant.is_some() {
+        return Err(cx.at_key(
+            "mutant",
+            "`mutant` plants a bug for testing scenarios; `serve` does not take it",
+        ));
+    }
     broker(&cx, "", raw)
 }
 

@@ -2,7 +2,7 @@
 //! and writer over any `AsyncRead + AsyncWrite`.
 //!
 //! mqttbytes is the codec, and it is used here alone; its known defects (see
-//! DESIGN.md) are worked around in this module:
+//! ARCHITECTURE.md, "Dependencies") are worked around in this module:
 //!
 //! - `header`: the fixed header, parsed by us so oversized packets are
 //!   refused before they are buffered.

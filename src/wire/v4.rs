@@ -1,5 +1,5 @@
 //! MQTT 3.1.1 (protocol level 4): the one place where our [`Packet`] and
-//! mqttbytes' v4 packets meet. A `v5.rs` beside it will do the same for 5.0.
+//! mqttbytes' v4 packets meet. A 5.0 module beside it will do the same for 5.0.
 
 use bytes::{Bytes, BytesMut};
 use mqttbytes::v4 as mb;
@@ -183,7 +183,7 @@ pub(crate) fn encode(p: &Packet) -> Result<BytesMut, WireError> {
             mb::Disconnect.write(&mut out)
         }
     };
-    // The returned length is unreliable (DESIGN.md); only the error counts.
+    // The returned length is unreliable (ARCHITECTURE.md, "Dependencies"); only the error counts.
     written.map_err(|e| {
         WireError::unsupported(format!("{} could not be encoded: {e:?}", p.type_name()))
     })?;

@@ -1,4 +1,4 @@
-//! mqttbytes 0.6's defects (DESIGN.md), each asserted still present, so that
+//! mqttbytes 0.6's defects (ARCHITECTURE.md), each asserted still present, so that
 //! an upgrade that fixes one shows up here and whoever adds v5 knows what to
 //! work around. The v4 ones are paired with the proof that we work around it.
 
@@ -31,9 +31,9 @@ fn v5_disconnect_with_reason_only_fails_after_consuming_the_frame() {
 }
 
 /// mqttbytes' v5 UNSUBSCRIBE reader runs `dbg!(pkid)`, printing a line to
-/// stderr on every read (src/v5/unsubscribe.rs). Capturing stderr in-process
+/// stderr on every read (in its v5 unsubscribe module). Capturing stderr in-process
 /// would need fd redirection, so this test only drives that code path; run
-/// it with `--nocapture` to see `[.../v5/unsubscribe.rs:47] pkid = 7`.
+/// it with `--nocapture` to see its `pkid = 7` line.
 #[test]
 fn v5_unsubscribe_read_prints_a_dbg_line() {
     // pkid 7, properties length 0, filter "a".
