@@ -26,7 +26,7 @@
 //!
 //! - A file is at most [`MAX_SOURCE_BYTES`] (1 MiB); every list in it is
 //!   therefore bounded too.
-//! - At most [`validate::MAX_HOSTS`] (64) hosts, brokers and clients
+//! - At most [`validate::MAX_HOSTS`] (10,100) hosts, brokers and clients
 //!   together; host names at most 63 characters.
 //! - At most [`validate::MAX_EXPANDED`] (10,000) faults, and as many network
 //!   links, after `clients` is expanded into host pairs.
