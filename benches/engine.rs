@@ -37,16 +37,24 @@ fn day_of_pings() -> Scenario {
     )
 }
 
-/// `n` clients; each connects at 0, subscribes to its own topic at 100ms
-/// and publishes one QoS 1 message to it at 200ms, which comes back to it.
+/// `n` clients, one of them a publisher: each other client connects at 0
+/// and subscribes to `t/all` at 100ms; the publisher's one QoS 1 message to
+/// `t/all` at 200ms fans out to all of them, and each acknowledges it. The
+/// work per client is the same whatever `n` is. (A publish from every
+/// client would not be: the reference broker scans every session per
+/// publish, see docs/performance.md.) A YAML alias keeps 10,000 clients
+/// under the file size limit.
 pub fn clients(n: usize) -> Scenario {
-    let mut yaml = String::from("duration: 1s\nbrokers:\n  broker: {}\nclients:\n");
-    for i in 0..n {
-        yaml.push_str(&format!(
-            "  c{i}:\n    steps:\n      - connect: {{}}\n      - {{at: 100ms, subscribe: {{filter: d/{i}, qos: 1}}}}\n      - {{at: 200ms, publish: {{topic: d/{i}, payload: x, qos: 1}}}}\n"
-        ));
+    let mut yaml = String::from(
+        "duration: 1s\nbrokers:\n  broker: {}\nclients:\n  p: {steps: [{connect: {}}, {at: 200ms, publish: {topic: t/all, payload: x, qos: 1}}]}\n  c0: &c {steps: [{connect: {}}, {at: 100ms, subscribe: {filter: t/all, qos: 1}}]}\n",
+    );
+    for i in 1..n - 1 {
+        yaml.push_str(&format!("  c{i}: *c\n"));
     }
-    yaml.push_str("expect:\n  - {client: c0, receives: {topic: d/0}, count: 1}\n");
+    yaml.push_str(&format!(
+        "expect:\n  - {{client: c{}, receives: {{topic: t/all}}, count: 1}}\n",
+        n - 2
+    ));
     parse(&yaml)
 }
 
@@ -100,7 +108,9 @@ fn many_clients(c: &mut Criterion) {
     let mut g = c.benchmark_group("clients");
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(500));
-    for n in [10, 100, 1_000, 10_000] {
+    // 10,000 clients take seconds per run: measured with the CLI instead
+    // (docs/performance.md), as criterion wants ten samples.
+    for n in [10, 100, 1_000] {
         let s = clients(n);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::new(NEW, n), &s, |b, s| {
