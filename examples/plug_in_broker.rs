@@ -13,7 +13,7 @@
 //! `only_for`/`not_for` see it by its name, `tiny`.
 //!
 //! To plug in your own broker, implement `BrokerUnderTest::host`: return a
-//! factory that the harness calls with turmoil's listener each time the
+//! factory that the harness calls with a `sim::Listener` each time the
 //! broker host starts (again after a `restart`; what the factory captures
 //! survives a crash, what its future creates does not).
 
@@ -50,7 +50,7 @@ impl BrokerUnderTest for Tiny {
 
 type Subscribers = Rc<RefCell<Vec<(String, mpsc::UnboundedSender<Packet>)>>>;
 
-async fn serve(listener: turmoil::net::TcpListener) -> io::Result<()> {
+async fn serve(listener: sim::Listener) -> io::Result<()> {
     let subscribers = Subscribers::default();
     loop {
         let (stream, _) = listener.accept().await?;
@@ -58,7 +58,7 @@ async fn serve(listener: turmoil::net::TcpListener) -> io::Result<()> {
     }
 }
 
-async fn connection(stream: turmoil::net::TcpStream, subscribers: Subscribers) {
+async fn connection(stream: sim::Stream, subscribers: Subscribers) {
     let (r, w) = tokio::io::split(stream);
     let mut reader = Reader::new(r, None);
     let mut writer = Writer::new(w, LEVEL_V311);

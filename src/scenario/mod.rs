@@ -28,7 +28,7 @@
 //!   therefore bounded too.
 //! - Maps and lists nest at most [`MAX_NESTING`] (64) levels deep,
 //!   checked by a cheap pre-scan before the file is parsed.
-//! - At most [`validate::MAX_HOSTS`] (64) hosts, brokers and clients
+//! - At most [`validate::MAX_HOSTS`] (10,100) hosts, brokers and clients
 //!   together; host names at most 63 characters.
 //! - At most [`validate::MAX_EXPANDED`] (10,000) faults, and as many network
 //!   links, after `clients` is expanded into host pairs.

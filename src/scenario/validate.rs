@@ -14,10 +14,10 @@ use super::raw::*;
 use super::values::{ALL_CLIENTS, Fields};
 use crate::error::{Error, ErrorKind, Location};
 
-/// Most hosts (brokers plus clients) a file may declare. Every host is
-/// polled on every simulation tick, and the cost grows faster than
-/// linearly (see ARCHITECTURE.md, "Dependencies"); large populations belong in pool hosts.
-pub const MAX_HOSTS: usize = 64;
+/// Most hosts (brokers plus clients) a file may declare: room for 10,000
+/// clients and their brokers. The engine's cost grows linearly with the
+/// number of hosts (docs/performance.md).
+pub const MAX_HOSTS: usize = 10_100;
 
 /// Most faults after `clients` has been expanded into one fault per host
 /// pair, and likewise most network links.

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 
-use super::latency::Links;
 use crate::scenario::{Fault, FaultAction};
 
 /// A fault with its time decided.
@@ -37,46 +36,4 @@ pub fn merge(first: Vec<Timed>, second: Vec<Timed>) -> Vec<Timed> {
         .collect();
     all.sort_by_key(|(list, t)| (t.at, *list));
     all.into_iter().map(|(_, t)| t).collect()
-}
-
-/// What the faults in force are, for `heal: all`.
-#[derive(Debug, Default)]
-pub struct State {
-    /// Partitions in force, in the order they were made.
-    partitioned: Vec<(String, String)>,
-}
-
-impl State {
-    /// Applies one fault to the simulation.
-    pub fn apply(&mut self, sim: &mut turmoil::Sim<'_>, links: &mut Links, fault: &FaultAction) {
-        match fault {
-            FaultAction::Partition { a, b, oneway } => {
-                if *oneway {
-                    sim.partition_oneway(a.as_str(), b.as_str());
-                } else {
-                    sim.partition(a.as_str(), b.as_str());
-                }
-                self.partitioned.push((a.clone(), b.clone()));
-            }
-            FaultAction::Heal(Some((a, b))) => {
-                // turmoil's repair makes both directions healthy, which also
-                // ends a one-way partition.
-                sim.repair(a.as_str(), b.as_str());
-                self.partitioned
-                    .retain(|(x, y)| !((x == a && y == b) || (x == b && y == a)));
-            }
-            FaultAction::Heal(None) => {
-                for (a, b) in self.partitioned.drain(..) {
-                    sim.repair(a.as_str(), b.as_str());
-                }
-            }
-            FaultAction::Hold(a, b) => sim.hold(a.as_str(), b.as_str()),
-            FaultAction::Release(a, b) => sim.release(a.as_str(), b.as_str()),
-            FaultAction::Latency { a, b, value } => links.set(a, b, *value),
-            FaultAction::Crash(h) => sim.crash(h.as_str()),
-            // turmoil's bounce starts the host's software again whether it
-            // was crashed or running; a running broker is restarted.
-            FaultAction::Restart(h) => sim.bounce(h.as_str()),
-        }
-    }
 }

@@ -1,36 +1,45 @@
-//! turmoil wiring: one host per broker and per client, the fault timeline,
-//! and the driver loop that steps the simulation to the scenario's end.
+//! The simulation: one host per broker and per client on turmoil-net's TCP,
+//! the fault timeline, and the event-driven engine that runs a scenario to
+//! its end (see `engine`).
 
 mod chaos;
+mod engine;
 pub mod explore;
 mod faults;
-mod latency;
+pub mod net;
+mod network;
 mod seeds;
 mod target;
+#[doc(hidden)]
+pub mod tick;
+mod tick_latency;
 
-use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::broker::PORT;
-use crate::client::{Client, SimConnector};
 use crate::scenario::Scenario;
-use crate::trace::{self, EventKind, Recorder, Report};
+use crate::trace::Report;
 pub use chaos::CHAOS_EVENTS_MAX;
 pub use faults::Timed;
-use latency::Links;
+pub use net::{Listener, Stream};
 pub use seeds::Seeds;
 pub use target::{BrokerUnderTest, HostFactory, Reference, ServeFuture};
 
 /// The target name of the built-in broker, for `only_for` and `not_for`.
 pub const TARGET_REFERENCE: &str = "reference";
 
-/// The simulation step when the scenario does not set `network.tick`.
+/// The time resolution of packet delivery when the scenario does not set
+/// `network.tick`: a packet is due at the first tick after its latency.
 pub const TICK_DEFAULT: Duration = Duration::from_millis(1);
 
 /// How long one run may take in real time before it is abandoned. A broker
 /// that spins without yielding would otherwise hang the harness.
 pub const WALL_CLOCK_MAX_DEFAULT: Duration = Duration::from_secs(120);
+
+/// How long a run that hit the wall-clock cap gets to hand over its trace so
+/// far. A run whose tasks never yield cannot, and its trace is lost.
+pub const WALL_CLOCK_GRACE: Duration = Duration::from_secs(5);
 
 /// Simulated time every run starts at (2020-01-01T00:00:00Z), so that
 /// nothing depends on when the run happened.
@@ -70,21 +79,36 @@ pub fn run_with(
     let seed = opts.seed.unwrap_or(scenario.seed);
     let (tx, rx) = mpsc::channel();
     let owned = scenario.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_run = stop.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("sim-{}", scenario.name))
         .spawn(move || {
-            let _ = tx.send(run_here_with(&owned, seed, target.as_ref()));
+            let _ = tx.send(engine::run(&owned, seed, target.as_ref(), &stop_run));
         });
     let failed = |why: String| Report::harness_failure(seed, why);
     if let Err(e) = spawned {
         return failed(format!("cannot start the simulation thread: {e}"));
     }
+    let over_cap = format!(
+        "the run did not finish within {}s of real time",
+        opts.wall_clock_max.as_secs_f64()
+    );
     match rx.recv_timeout(opts.wall_clock_max) {
         Ok(report) => report,
-        Err(mpsc::RecvTimeoutError::Timeout) => failed(format!(
-            "the run did not finish within {}s of real time",
-            opts.wall_clock_max.as_secs()
-        )),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            // Ask the run to stop where it is and hand over its trace.
+            stop.store(true, Ordering::Relaxed);
+            match rx.recv_timeout(WALL_CLOCK_GRACE) {
+                Ok(mut report) => {
+                    // Expectations judged on half a run would mislead.
+                    report.verdicts.clear();
+                    report.harness_error = Some(over_cap);
+                    report
+                }
+                Err(_) => failed(format!("{over_cap}, and never yielded: its trace is lost")),
+            }
+        }
         // The thread died without sending: something panicked.
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             failed("the simulation panicked (see stderr)".to_string())
@@ -99,68 +123,7 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
 
 /// Runs a scenario against `target` on the current thread.
 pub fn run_here_with(scenario: &Scenario, seed: u64, target: &dyn BrokerUnderTest) -> Report {
-    let seeds = Seeds::new(seed);
-    let tick = scenario.network.tick.unwrap_or(TICK_DEFAULT);
-    let mut builder = turmoil::Builder::new();
-    // Every link the driver manages gets its latency from `latency::Links`;
-    // the global setting only covers links no message ever uses.
-    let latency_floor = scenario.network.latency.min();
-    builder
-        .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_S))
-        .rng_seed(seeds.turmoil())
-        .tick_duration(tick)
-        // The driver stops the run; turmoil's own limit only has to be out
-        // of the way.
-        .simulation_duration(scenario.duration + Duration::from_secs(3600))
-        .min_message_latency(latency_floor)
-        .max_message_latency(latency_floor)
-        .tcp_capacity(backlog(scenario));
-    let mut sim = builder.build();
-
-    let rec = Recorder::new(Rc::new(|| turmoil::sim_elapsed().unwrap_or_default()));
-    add_brokers(&mut sim, scenario, &rec, target);
-    add_clients(&mut sim, scenario, &rec, &seeds);
-    let mut links = Links::new(&sim, scenario, seeds.network());
-
-    let timeline = timeline(scenario, seed);
-    let mut state = faults::State::default();
-    let mut harness_error = None;
-    let mut next_fault = 0;
-    loop {
-        let now = sim.elapsed();
-        while let Some(fault) = timeline.get(next_fault) {
-            if fault.at > now {
-                break;
-            }
-            state.apply(&mut sim, &mut links, &fault.action);
-            rec.record_at(
-                now,
-                EventKind::Fault {
-                    fault: fault.action.clone(),
-                },
-            );
-            next_fault += 1;
-        }
-        if now >= scenario.duration {
-            break;
-        }
-        links.before_step(&sim);
-        if let Err(e) = sim.step() {
-            harness_error = Some(format!("a host failed: {e}"));
-            break;
-        }
-    }
-    let end = sim.elapsed().min(scenario.duration);
-    let (events, dropped) = rec.take();
-    let verdicts = trace::expect::check_all(&scenario.expect, &events, target.name());
-    Report {
-        seed,
-        end,
-        events,
-        dropped,
-        verdicts,
-        harness_error,
-    }
+    engine::run(scenario, seed, target, &AtomicBool::new(false))
 }
 
 /// Every fault of a run in the order the driver applies them: the
@@ -172,59 +135,4 @@ pub fn timeline(scenario: &Scenario, seed: u64) -> Vec<Timed> {
         faults::schedule(&scenario.faults, &mut seeds.faults()),
         chaos::generate(scenario, &seeds),
     )
-}
-
-/// Room in every accept backlog for each client to connect at once, twice
-/// over; overflowing it panics inside turmoil.
-fn backlog(s: &Scenario) -> usize {
-    (s.clients.len() * 2).max(64)
-}
-
-fn add_brokers(
-    sim: &mut turmoil::Sim<'_>,
-    scenario: &Scenario,
-    rec: &Recorder,
-    target: &dyn BrokerUnderTest,
-) {
-    for (name, spec) in &scenario.brokers {
-        let rec = rec.clone();
-        let host = name.clone();
-        let notes: crate::broker::Notes = Rc::new(move |text| {
-            rec.record(EventKind::Note {
-                host: host.clone(),
-                text,
-            })
-        });
-        let factory: Rc<HostFactory> = Rc::new(target.host(name, spec, notes));
-        sim.host(name.as_str(), move || {
-            let factory = factory.clone();
-            async move {
-                let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
-                factory(listener).await?;
-                Ok(())
-            }
-        });
-    }
-}
-
-fn add_clients(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, rec: &Recorder, seeds: &Seeds) {
-    for (index, (name, spec)) in scenario.clients.iter().enumerate() {
-        let rng = seeds.client(index);
-        let spec = spec.clone();
-        let rec = rec.clone();
-        let name_owned = name.clone();
-        sim.host(name.as_str(), move || {
-            let client = Client::new(
-                &name_owned,
-                spec.clone(),
-                SimConnector,
-                rec.clone(),
-                rng.clone(),
-            );
-            async move {
-                client.run().await;
-                Ok(())
-            }
-        });
-    }
 }

@@ -4,7 +4,7 @@
 //! A [`BrokerUnderTest`] is asked once per broker host of a run for a
 //! [`HostFactory`]; the harness calls that factory every time the host
 //! starts, at the beginning of the run and again after each `restart`, with
-//! a freshly bound turmoil listener. State created inside the returned future
+//! a freshly bound [`Listener`](super::Listener). State created inside the returned future
 //! dies with a `crash`; state the factory captures survives it. That is how
 //! the reference broker keeps its store for `persistence: true`, and it is
 //! a broker's own business: the trait does not know about it.
@@ -26,8 +26,10 @@ use crate::broker::{Broker, BrokerConfig, Notes, Store};
 pub type ServeFuture = Pin<Box<dyn Future<Output = io::Result<()>>>>;
 
 /// Starts a broker host on the listener the harness bound for it (port
-/// [`crate::broker::PORT`]); called again after every restart.
-pub type HostFactory = Box<dyn Fn(turmoil::net::TcpListener) -> ServeFuture>;
+/// [`crate::broker::PORT`]); called again after every restart. The
+/// listener implements [`crate::broker::Listener`]; its streams are tokio
+/// `AsyncRead + AsyncWrite`, and tokio's timers work as usual.
+pub type HostFactory = Box<dyn Fn(super::Listener) -> ServeFuture>;
 
 /// A broker that the scenarios can run against in simulation.
 pub trait BrokerUnderTest: Send + Sync {
