@@ -22,6 +22,10 @@
 //!    the item's map starts on the line after a lone `-`, the line of its
 //!    first key).
 //!
+//! Between 1 and 3, [`groups`] expands client groups (`count: N` with
+//! `{i}`) into their members, and expectations on a group into one per
+//! member.
+//!
 //! # Limits
 //!
 //! - A file is at most [`MAX_SOURCE_BYTES`] (1 MiB); every list in it is
@@ -56,6 +60,7 @@
 
 pub mod duration;
 mod explain;
+pub mod groups;
 mod locate;
 mod model;
 pub mod payload;
@@ -104,13 +109,14 @@ fn parse_unexplained(source: &str, path: &Path) -> Result<Scenario, Error> {
         Ok(raw) => raw,
         Err(e) => return Err(from_serde(&e, source, path)),
     };
-    let index = locate::PosIndex::build(source).map_err(|e| {
+    let mut index = locate::PosIndex::build(source).map_err(|e| {
         located(
             e.pos.line,
             e.pos.column,
             format!("the YAML could not be read: {}", e.message),
         )
     })?;
+    let raw = groups::expand(raw, &mut index, source, path, MAX_HOSTS)?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
