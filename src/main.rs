@@ -81,9 +81,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Run one scenario once per seed and report every failing seed.
+    /// Run one scenario once per seed and report every failing seed; or,
+    /// with --merge, merge the JSON reports of shards into one.
     Explore {
-        file: PathBuf,
+        #[arg(required_unless_present = "merge")]
+        file: Option<PathBuf>,
         /// Seeds to run: START..END (END excluded) or a single seed.
         #[arg(long, default_value = "0..1000", value_parser = cli::explore::parse_seeds)]
         seeds: (u64, u64),
@@ -99,6 +101,13 @@ enum Command {
         /// Run every seed twice and compare the traces.
         #[arg(long)]
         check_determinism: bool,
+        /// Report as text (default) or as one JSON document (for --merge).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Merge the JSON reports of `explore --shard K/N --format json`
+        /// into one report, checking that the shards fit together.
+        #[arg(long, num_args = 1.., conflicts_with_all = ["file", "shard", "fail_fast", "check_determinism", "jobs"])]
+        merge: Vec<PathBuf>,
     },
     /// Run every scenario under DIR against each planted broker bug
     /// (mutant) and list the scenarios that catch each; exit 1 when a
@@ -249,16 +258,22 @@ fn main() -> ExitCode {
             fail_fast,
             shard,
             check_determinism,
-        } => cli::explore::explore(
-            &file,
-            cli::explore::Args {
-                seeds,
-                jobs,
-                fail_fast,
-                shard,
-                check_determinism,
-            },
-        ),
+            format,
+            merge,
+        } => match file {
+            None => cli::explore_merge::merge(&merge, format),
+            Some(file) => cli::explore::explore(
+                &file,
+                cli::explore::Args {
+                    seeds,
+                    jobs,
+                    fail_fast,
+                    shard,
+                    check_determinism,
+                    format,
+                },
+            ),
+        },
         Command::Mutants { dir, jobs } => cli::mutants::mutants(&dir, jobs),
         Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
         Command::Coverage {
