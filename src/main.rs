@@ -56,6 +56,16 @@ enum Command {
         /// Skip live scenarios whose duration is longer (default: 60s).
         #[arg(long)]
         duration_max: Option<String>,
+        /// Show only these clients' events (and the faults and broker notes
+        /// that concern them): a name, a glob with `*`, or a group's name
+        /// with `{i}`. Repeatable. Failed expectations are always shown.
+        #[arg(long = "client", value_name = "NAME")]
+        clients: Vec<String>,
+        /// Print a summary of each run (counts of events, packets,
+        /// closes and faults, and every failed expectation) instead of its
+        /// trace.
+        #[arg(long, conflicts_with = "format")]
+        summary: bool,
     },
     /// Run every scenario under a directory against each target and write
     /// a Markdown table of pass, fail and skip, with a summary per target.
@@ -154,6 +164,11 @@ enum Command {
         /// svg, html or mermaid; overrides the extension of --output.
         #[arg(long, value_enum)]
         format: Option<cli::diagram::DiagramFormat>,
+        /// Draw only these clients' lifelines: a name, a glob with `*`, or a
+        /// group's name with `{i}`; repeatable. Without it, a scenario of
+        /// more than 32 clients draws its first 32.
+        #[arg(long = "client", value_name = "NAME")]
+        clients: Vec<String>,
     },
     /// List the scenarios under a directory: name, spec ids and about text.
     List {
@@ -214,6 +229,8 @@ fn main() -> ExitCode {
             tolerance,
             target_cmd,
             duration_max,
+            clients,
+            summary,
         } => {
             let live = cli::run::LiveArgs {
                 target,
@@ -222,7 +239,8 @@ fn main() -> ExitCode {
                 target_cmd,
                 duration_max,
             };
-            cli::run::run(&files, seed, format, &live)
+            let view = cli::run::View { clients, summary };
+            cli::run::run(&files, seed, format, &live, &view)
         }
         Command::Report {
             dir,
@@ -239,6 +257,7 @@ fn main() -> ExitCode {
             to,
             output,
             format,
+            clients,
         } => cli::diagram::diagram(
             &file,
             seed,
@@ -246,6 +265,7 @@ fn main() -> ExitCode {
             to.as_deref(),
             output.as_ref(),
             format,
+            &clients,
         ),
         Command::List { dir } => cli::list::list(&dir),
         Command::Check { paths, update } => cli::check::check(&paths, update),

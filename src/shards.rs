@@ -365,7 +365,11 @@ mod tests {
         assert_eq!(m.missing_shards, [2, 4]);
         assert_eq!(m.incomplete_shards, [3]);
         assert_eq!(m.planned, 10);
-        assert_eq!(m.done, 3 + 2 - 1, "shard 1/4 holds 0, 4, 8; shard 3/4 holds 2, 6");
+        assert_eq!(
+            m.done,
+            3 + 2 - 1,
+            "shard 1/4 holds 0, 4, 8; shard 3/4 holds 2, 6"
+        );
         assert!(!m.ok());
     }
 
