@@ -31,7 +31,8 @@
 //! - A file is at most [`MAX_SOURCE_BYTES`] (1 MiB); every list in it is
 //!   therefore bounded too.
 //! - At most [`validate::MAX_HOSTS`] (64) hosts, brokers and clients
-//!   together; host names at most 63 characters.
+//!   together, a client group counting as its `count`; host names at most
+//!   63 characters.
 //! - At most [`validate::MAX_EXPANDED`] (10,000) faults, and as many network
 //!   links, after `clients` is expanded into host pairs.
 //! - A duration is at most 24 h ([`duration::MAX_DURATION`]) and resolves to
