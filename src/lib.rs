@@ -20,6 +20,7 @@ pub mod live;
 pub mod mutants;
 pub mod pcap;
 pub mod scenario;
+pub mod shards;
 pub mod sim;
 pub mod topic;
 pub mod trace;

@@ -57,6 +57,16 @@ enum Command {
         /// Skip live scenarios whose duration is longer (default: 60s).
         #[arg(long)]
         duration_max: Option<String>,
+        /// Show only these clients' events (and the faults and broker notes
+        /// that concern them): a name, a glob with `*`, or a group's name
+        /// with `{i}`. Repeatable. Failed expectations are always shown.
+        #[arg(long = "client", value_name = "NAME")]
+        clients: Vec<String>,
+        /// Print a summary of each run (counts of events, packets,
+        /// closes and faults, and every failed expectation) instead of its
+        /// trace.
+        #[arg(long, conflicts_with = "format")]
+        summary: bool,
     },
     /// Run every scenario under a directory against each target and write
     /// a Markdown table of pass, fail and skip, with a summary per target.
@@ -87,9 +97,11 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Run one scenario once per seed and report every failing seed.
+    /// Run one scenario once per seed and report every failing seed; or,
+    /// with --merge, merge the JSON reports of shards into one.
     Explore {
-        file: PathBuf,
+        #[arg(required_unless_present = "merge")]
+        file: Option<PathBuf>,
         /// Seeds to run: START..END (END excluded) or a single seed.
         #[arg(long, default_value = "0..1000", value_parser = cli::explore::parse_seeds)]
         seeds: (u64, u64),
@@ -105,6 +117,13 @@ enum Command {
         /// Run every seed twice and compare the traces.
         #[arg(long)]
         check_determinism: bool,
+        /// Report as text (default) or as one JSON document (for --merge).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Merge the JSON reports of `explore --shard K/N --format json`
+        /// into one report, checking that the shards fit together.
+        #[arg(long, num_args = 1.., conflicts_with_all = ["file", "shard", "fail_fast", "check_determinism", "jobs"])]
+        merge: Vec<PathBuf>,
     },
     /// Run every scenario under DIR against each planted broker bug
     /// (mutant) and list the scenarios that catch each; exit 1 when a
@@ -152,6 +171,11 @@ enum Command {
         /// svg, html or mermaid; overrides the extension of --output.
         #[arg(long, value_enum)]
         format: Option<cli::diagram::DiagramFormat>,
+        /// Draw only these clients' lifelines: a name, a glob with `*`, or a
+        /// group's name with `{i}`; repeatable. Without it, a scenario of
+        /// more than 32 clients draws its first 32.
+        #[arg(long = "client", value_name = "NAME")]
+        clients: Vec<String>,
     },
     /// List the scenarios under a directory: name, spec ids and about text.
     List {
@@ -223,6 +247,8 @@ fn main() -> ExitCode {
             tolerance,
             target_cmd,
             duration_max,
+            clients,
+            summary,
         } => {
             let live = cli::run::LiveArgs {
                 target,
@@ -231,7 +257,8 @@ fn main() -> ExitCode {
                 target_cmd,
                 duration_max,
             };
-            cli::run::run(&files, seed, format, &live)
+            let view = cli::run::View { clients, summary };
+            cli::run::run(&files, seed, format, &live, &view)
         }
         Command::Report {
             dir,
@@ -256,6 +283,7 @@ fn main() -> ExitCode {
             to,
             output,
             format,
+            clients,
         } => cli::diagram::diagram(
             &file,
             seed,
@@ -263,6 +291,7 @@ fn main() -> ExitCode {
             to.as_deref(),
             output.as_ref(),
             format,
+            &clients,
         ),
         Command::List { dir } => cli::list::list(&dir),
         Command::Check {
@@ -289,16 +318,22 @@ fn main() -> ExitCode {
             fail_fast,
             shard,
             check_determinism,
-        } => cli::explore::explore(
-            &file,
-            cli::explore::Args {
-                seeds,
-                jobs,
-                fail_fast,
-                shard,
-                check_determinism,
-            },
-        ),
+            format,
+            merge,
+        } => match file {
+            None => cli::explore_merge::merge(&merge, format),
+            Some(file) => cli::explore::explore(
+                &file,
+                cli::explore::Args {
+                    seeds,
+                    jobs,
+                    fail_fast,
+                    shard,
+                    check_determinism,
+                    format,
+                },
+            ),
+        },
         Command::Mutants { dir, jobs } => cli::mutants::mutants(&dir, jobs),
         Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
         Command::Coverage {

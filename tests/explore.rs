@@ -140,3 +140,99 @@ fn bad_arguments_and_files_exit_2() {
         );
     }
 }
+
+/// `explore --format json` of the whole range, parsed.
+fn json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = mqtt_sim(args);
+    let doc = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&out.stdout)));
+    (out.status.code(), doc)
+}
+
+fn failing_seeds(doc: &serde_json::Value) -> Vec<u64> {
+    doc["failures"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["seed"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn shard_reports_merge_into_what_one_machine_finds() {
+    let dir = std::env::temp_dir().join(format!("mqtt-sim-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let whole_args = [
+        "explore", MUTANT, "--seeds", "0..12", "--jobs", "2", "--format", "json",
+    ];
+    let (code, whole) = json(&whole_args);
+    assert_eq!(code, Some(1));
+    let mut files = Vec::new();
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let mut args = whole_args.to_vec();
+        args.extend(["--shard", &shard]);
+        let out = mqtt_sim(&args);
+        let file = dir.join(format!("shard-{k}.json"));
+        std::fs::write(&file, &out.stdout).expect("writable");
+        files.push(file.to_string_lossy().into_owned());
+    }
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let mut args = vec!["explore", "--format", "json", "--merge"];
+    args.extend(&files);
+    let (code, merged) = json(&args);
+    assert_eq!(code, Some(1), "failures make the merge fail");
+    assert!(!failing_seeds(&whole).is_empty());
+    assert_eq!(failing_seeds(&merged), failing_seeds(&whole));
+    for key in ["planned", "done", "passed", "failed"] {
+        assert_eq!(merged[key], whole[key], "{key}");
+    }
+    assert_eq!(merged["missing_shards"], serde_json::json!([]));
+    // The failed expectations and replay lines come through unchanged.
+    assert_eq!(merged["failures"][0], whole["failures"][0]);
+    assert_eq!(
+        merged["failures"][0]["replay"],
+        format!("mqtt-sim run {MUTANT} --seed {}", failing_seeds(&whole)[0])
+    );
+
+    // The text report; a missing shard is named and fails the merge.
+    let mut args = vec!["explore", "--merge"];
+    args.extend(&files[..2]);
+    let out = mqtt_sim(&args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("missing shards: 3 (of 3)"), "{stdout}");
+    assert!(
+        stdout.contains("merged 2 of 3 shards of seeds 0..12"),
+        "{stdout}"
+    );
+
+    // Shards that do not fit together are refused with the reason.
+    let other = dir.join("other.json");
+    let (_, doc) = json(&[
+        "explore", CHAOS, "--seeds", "0..12", "--shard", "3/3", "--format", "json",
+    ]);
+    std::fs::write(&other, doc.to_string()).expect("writable");
+    let mut args = vec!["explore", "--merge"];
+    args.extend(&files[..2]);
+    let other_s = other.to_string_lossy().into_owned();
+    args.push(&other_s);
+    let out = mqtt_sim(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the scenario is"),
+        "{}",
+        text(&out.stderr)
+    );
+    args.truncate(3);
+    args.push(files[0]);
+    let out = mqtt_sim(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is also in"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&other, "not json").expect("writable");
+    let out = mqtt_sim(&["explore", "--merge", &other_s]);
+    assert_eq!(out.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

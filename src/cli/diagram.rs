@@ -7,6 +7,7 @@ use clap::ValueEnum;
 use mqtt_sim::diagram::{self, Options};
 use mqtt_sim::scenario::duration::parse_duration;
 use mqtt_sim::sim::{self, RunOptions};
+use mqtt_sim::trace::select::{DIAGRAM_CLIENTS_MAX, Selection};
 
 use super::output::out;
 use super::{EXIT_FAILED, load_all};
@@ -27,6 +28,7 @@ pub fn diagram(
     to: Option<&str>,
     output: Option<&PathBuf>,
     format: Option<DiagramFormat>,
+    clients: &[String],
 ) -> anyhow::Result<u8> {
     let format = match (format, output) {
         (Some(f), _) => f,
@@ -63,6 +65,24 @@ pub fn diagram(
             ..RunOptions::default()
         },
     );
+    let selection = if !clients.is_empty() {
+        Some(Selection::new(&scenario, clients).map_err(anyhow::Error::msg)?)
+    } else if scenario.clients.len() > DIAGRAM_CLIENTS_MAX {
+        eprintln!(
+            "note: drawing the first {DIAGRAM_CLIENTS_MAX} of {} clients; choose others with --client NAME (a name, a glob with `*`, or a group's name with {{i}})",
+            scenario.clients.len()
+        );
+        Some(Selection::first(&scenario, DIAGRAM_CLIENTS_MAX))
+    } else {
+        None
+    };
+    let (scenario, report) = match &selection {
+        Some(sel) => (
+            sel.scenario(&scenario),
+            sel.report(&scenario, &report, sim::TARGET_REFERENCE),
+        ),
+        None => (scenario, report),
+    };
     let opts = Options { from, to };
     let text = match format {
         DiagramFormat::Svg => diagram::svg(&scenario, &report, &opts),

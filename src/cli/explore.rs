@@ -10,7 +10,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mqtt_sim::sim::explore::{self, Options, Progress, SeedSet, Shard, Summary};
 
 use super::output::outln;
-use super::{EXIT_FAILED, load_all};
+use mqtt_sim::shards::{FailingSeed, ScenarioId, ShardReport};
+
+use super::{EXIT_FAILED, Format, load_all};
 
 /// How often a plain progress line is printed when stderr is not a terminal.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -57,6 +59,7 @@ pub struct Args {
     pub fail_fast: bool,
     pub shard: Option<Shard>,
     pub check_determinism: bool,
+    pub format: Format,
 }
 
 pub fn explore(file: &Path, args: Args) -> anyhow::Result<u8> {
@@ -95,10 +98,18 @@ pub fn explore(file: &Path, args: Args) -> anyhow::Result<u8> {
         }
     });
 
+    // Hashed before the runs, so that the document names the file that ran.
+    let bytes = std::fs::read(file)?;
+    let id = ScenarioId::new(file, &scenario.name, &bytes);
+
     let mut show = Show::new(opts.seeds.len());
     let summary = explore::explore(&scenario, &opts, &mut |p| show.update(p));
     show.finish();
-    report(file, &opts, &summary);
+    let doc = ShardReport::new(id, &opts, &summary);
+    match args.format {
+        Format::Text => report(&opts, &summary, &doc),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
+    }
     Ok(if summary.ok() { 0 } else { EXIT_FAILED })
 }
 
@@ -161,31 +172,8 @@ impl Show {
     }
 }
 
-fn report(file: &Path, opts: &Options, s: &Summary) {
-    for f in &s.failures {
-        outln!("FAIL seed {}", f.seed);
-        if let Some(e) = &f.harness_error {
-            outln!("  harness: {e}");
-        }
-        if f.nondeterministic {
-            outln!("  two runs with this seed gave different traces");
-        }
-        for v in &f.failed {
-            outln!("  line {}: {}", v.line, v.text);
-        }
-        outln!(
-            "  replay: mqtt-sim run {} --seed {}",
-            file.display(),
-            f.seed
-        );
-    }
-    if s.failed > s.failures.len() as u64 {
-        outln!(
-            "... and {} more failing seeds (only the first {} are listed)",
-            s.failed - s.failures.len() as u64,
-            s.failures.len()
-        );
-    }
+fn report(opts: &Options, s: &Summary, doc: &ShardReport) {
+    print_failures(&doc.failures, doc.failures_not_listed);
     let range = format!("{}..{}", opts.seeds.start, opts.seeds.end);
     let shard = if opts.seeds.shard == Shard::WHOLE {
         String::new()
@@ -219,4 +207,28 @@ fn report(file: &Path, opts: &Options, s: &Summary) {
             ""
         }
     );
+}
+
+/// Each failing seed with its failed expectations and replay line, then how
+/// many more failed than are listed.
+pub fn print_failures(failures: &[FailingSeed], not_listed: u64) {
+    for f in failures {
+        outln!("FAIL seed {}", f.seed);
+        if let Some(e) = &f.harness_error {
+            outln!("  harness: {e}");
+        }
+        if f.nondeterministic {
+            outln!("  two runs with this seed gave different traces");
+        }
+        for v in &f.failed {
+            outln!("  line {}: {}", v.line, v.text);
+        }
+        outln!("  replay: {}", f.replay);
+    }
+    if not_listed > 0 {
+        outln!(
+            "... and {not_listed} more failing seeds (only the first {} are listed)",
+            failures.len()
+        );
+    }
 }

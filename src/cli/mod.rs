@@ -5,6 +5,7 @@ pub mod check;
 pub mod coverage;
 pub mod diagram;
 pub mod explore;
+pub mod explore_merge;
 pub mod junit;
 pub mod list;
 pub mod mutants;

@@ -8,6 +8,7 @@ use mqtt_sim::live::{self, LiveOptions, Outcome, Target};
 use mqtt_sim::scenario::Scenario;
 use mqtt_sim::scenario::duration::parse_duration;
 use mqtt_sim::sim::{self, RunOptions};
+use mqtt_sim::trace::select::{self, Selection};
 use mqtt_sim::trace::{Report, render};
 
 use super::output::{out, outln};
@@ -61,12 +62,24 @@ impl LiveArgs {
     }
 }
 
+/// What of each run is printed: `--client` and `--summary`.
+#[derive(Debug, Default)]
+pub struct View {
+    pub clients: Vec<String>,
+    pub summary: bool,
+}
+
+/// A hint on stderr for runs with more clients than this: the trace is
+/// long, and `--summary` or `--client` make it readable.
+const HINT_CLIENTS_MIN: usize = 100;
+
 /// `paths` are files or directories of them.
 pub fn run(
     paths: &[PathBuf],
     seed: Option<u64>,
     format: Format,
     live_args: &LiveArgs,
+    view: &View,
 ) -> anyhow::Result<u8> {
     let live = match live_args.resolve(seed) {
         Ok(l) => l,
@@ -86,12 +99,29 @@ pub fn run(
         eprintln!("error: {e}; nothing was run");
         return Ok(EXIT_FAILED);
     }
+    let mut selections = Vec::new();
+    for s in &scenarios {
+        if view.clients.is_empty() {
+            selections.push(None);
+            continue;
+        }
+        match Selection::new(s, &view.clients) {
+            Ok(sel) => selections.push(Some(sel)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(EXIT_INVALID);
+            }
+        }
+    }
     let opts = RunOptions {
         seed,
         ..RunOptions::default()
     };
+    let target = live
+        .as_ref()
+        .map_or(sim::TARGET_REFERENCE, |l| l.target_name.as_str());
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for (file, s) in files.iter().zip(&scenarios) {
+    for ((file, s), selection) in files.iter().zip(&scenarios).zip(&selections) {
         let outcome = match &live {
             Some(l) => live::run(s, l),
             None => Outcome::Ran(sim::run(s, &opts)),
@@ -113,7 +143,19 @@ pub fn run(
                 continue;
             }
         };
-        print_report(&report, format);
+        if view.summary {
+            print!("{}", select::summary(s, &report));
+        } else if let Some(sel) = selection {
+            print_report(&sel.report(s, &report, target), format);
+        } else {
+            print_report(&report, format);
+            if s.clients.len() >= HINT_CLIENTS_MIN && matches!(format, Format::Text) {
+                eprintln!(
+                    "note: {} clients; `--summary` or `--client NAME` give a shorter view",
+                    s.clients.len()
+                );
+            }
+        }
         if report.ok() {
             passed += 1;
         } else {

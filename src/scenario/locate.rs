@@ -100,6 +100,9 @@ pub struct PosIndex {
     nodes: BTreeMap<String, Node>,
     /// The start of a second document, which the format does not allow.
     pub second_document: Option<Pos>,
+    /// Paths that stand for other paths: a client group's member
+    /// (`clients.sensor-7`) for its group (`clients.sensor-{i}`).
+    aliases: BTreeMap<String, String>,
 }
 
 /// Why the index could not be built: yaml-rust2's message and position.
@@ -221,8 +224,29 @@ impl PosIndex {
         }
     }
 
+    /// Makes `path` and everything under it stand for `stands_for`.
+    pub fn alias(&mut self, path: String, stands_for: String) {
+        self.aliases.insert(path, stands_for);
+    }
+
+    /// `path` with its nearest aliased ancestor replaced.
+    fn resolve<'p>(&self, path: &'p str) -> std::borrow::Cow<'p, str> {
+        if !self.aliases.is_empty() {
+            let mut p = Some(path);
+            while let Some(cur) = p {
+                if let Some(target) = self.aliases.get(cur) {
+                    let rest = path.get(cur.len()..).unwrap_or_default();
+                    return format!("{target}{rest}").into();
+                }
+                p = parent_of(cur);
+            }
+        }
+        path.into()
+    }
+
     fn lookup(&self, path: &str) -> Option<&Node> {
-        let mut p = Some(path);
+        let path = self.resolve(path);
+        let mut p = Some(path.as_ref());
         while let Some(cur) = p {
             if let Some(n) = self.nodes.get(cur) {
                 return Some(n);

@@ -22,6 +22,10 @@
 //!    the item's map starts on the line after a lone `-`, the line of its
 //!    first key).
 //!
+//! Between 1 and 3, [`groups`] expands client groups (`count: N` with
+//! `{i}`) into their members, and expectations on a group into one per
+//! member.
+//!
 //! # Limits
 //!
 //! - A file is at most [`MAX_SOURCE_BYTES`] (1 MiB); every list in it is
@@ -29,7 +33,8 @@
 //! - Maps and lists nest at most [`MAX_NESTING`] (64) levels deep,
 //!   checked by a cheap pre-scan before the file is parsed.
 //! - At most [`validate::MAX_HOSTS`] (10,100) hosts, brokers and clients
-//!   together; host names at most 63 characters.
+//!   together, a client group counting as its `count`; host names at most
+//!   63 characters.
 //! - At most [`validate::MAX_EXPANDED`] (10,000) faults, and as many network
 //!   links, after `clients` is expanded into host pairs.
 //! - A duration is at most 24 h ([`duration::MAX_DURATION`]) and resolves to
@@ -59,6 +64,7 @@
 mod depth;
 pub mod duration;
 mod explain;
+pub mod groups;
 mod locate;
 mod matcher;
 mod model;
@@ -110,13 +116,14 @@ fn parse_unexplained(source: &str, path: &Path) -> Result<Scenario, Error> {
         Ok(raw) => raw,
         Err(e) => return Err(from_serde(&e, source, path)),
     };
-    let index = locate::PosIndex::build(source).map_err(|e| {
+    let mut index = locate::PosIndex::build(source).map_err(|e| {
         located(
             e.pos.line,
             e.pos.column,
             format!("the YAML could not be read: {}", e.message),
         )
     })?;
+    let raw = groups::expand(raw, &mut index, source, path, MAX_HOSTS)?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -26,7 +26,7 @@ pub struct RawScenario {
     pub duration: Option<FixedDur>,
     pub network: Option<RawNetwork>,
     pub brokers: Option<OrderedMap<Option<RawBroker>, HostKeys>>,
-    pub clients: Option<OrderedMap<Option<RawClient>, HostKeys>>,
+    pub clients: Option<OrderedMap<Option<RawClient>, super::groups::ClientKeys>>,
     pub faults: Option<Vec<Timed<RawFaultAction>>>,
     pub chaos: Option<RawChaos>,
     pub expect: Option<Vec<RawExpect>>,
@@ -216,6 +216,8 @@ pub struct RawClient {
     pub username: Option<String>,
     pub password: Option<String>,
     pub will: Option<RawWill>,
+    /// Makes the entry a client group of this many members (`groups`).
+    pub count: Option<u64>,
 }
 
 impl RawClient {

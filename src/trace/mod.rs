@@ -9,6 +9,7 @@ mod event;
 pub mod expect;
 pub mod json;
 pub mod render;
+pub mod select;
 
 use std::time::Duration;
 

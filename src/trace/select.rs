@@ -1,0 +1,308 @@
+//! Traces of many clients, made readable: a [`Selection`] of clients
+//! narrows a report to what concerns them (`run --client`, `diagram
+//! --client`), and [`summary`] condenses a whole run into counts
+//! (`run --summary`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::event::EventKind;
+use super::render::seconds;
+use super::{Report, json};
+use crate::scenario::{FaultAction, Scenario};
+
+/// Most clients a diagram draws when none are chosen: beyond this a chart
+/// is a wall of lifelines. `diagram --client` chooses others.
+pub const DIAGRAM_CLIENTS_MAX: usize = 32;
+
+/// Most passing expectations a summary lists one by one; failed ones are
+/// always listed.
+const SUMMARY_FAILED_MAX: usize = 20;
+
+/// A set of clients of one scenario, chosen by name. A pattern is a client
+/// name, a glob with `*` (`device-1*`), or a client group's name
+/// (`device-{i}`, every member).
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Host names, in the scenario's order.
+    pub clients: Vec<String>,
+    /// Their client ids, to find the broker notes that concern them.
+    client_ids: Vec<String>,
+}
+
+/// Whether `name` matches `pattern`: `*` stands for any text and `{i}` for
+/// a member's index (digits).
+pub fn matches(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p {
+            [] => n.is_empty(),
+            [b'*', rest @ ..] => (0..=n.len()).any(|k| go(rest, &n[k..])),
+            [b'{', b'i', b'}', rest @ ..] => {
+                let digits = n.iter().take_while(|b| b.is_ascii_digit()).count();
+                (1..=digits).any(|k| go(rest, &n[k..]))
+            }
+            [c, rest @ ..] => n.first() == Some(c) && go(rest, &n[1..]),
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+impl Selection {
+    /// The clients matching any of `patterns`. A pattern that matches no
+    /// client is an error that names the clients there are.
+    pub fn new(scenario: &Scenario, patterns: &[String]) -> Result<Selection, String> {
+        for p in patterns {
+            if !scenario.clients.keys().any(|c| matches(p, c)) {
+                let names: Vec<&str> = scenario.clients.keys().map(String::as_str).collect();
+                let shown = names
+                    .iter()
+                    .take(10)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let more = names.len().saturating_sub(10);
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
+                return Err(format!(
+                    "--client {p} matches no client; the clients are {shown}{more}"
+                ));
+            }
+        }
+        Ok(Self::of(scenario, |c| {
+            patterns.iter().any(|p| matches(p, c))
+        }))
+    }
+
+    /// The first `n` clients in file order.
+    pub fn first(scenario: &Scenario, n: usize) -> Selection {
+        let keep: Vec<&String> = scenario.clients.keys().take(n).collect();
+        Self::of(scenario, |c| keep.iter().any(|k| *k == c))
+    }
+
+    fn of(scenario: &Scenario, pick: impl Fn(&str) -> bool) -> Selection {
+        let (clients, client_ids) = scenario
+            .clients
+            .iter()
+            .filter(|(name, _)| pick(name))
+            .map(|(name, c)| (name.clone(), c.options.client_id.clone()))
+            .unzip();
+        Selection {
+            clients,
+            client_ids,
+        }
+    }
+
+    fn has(&self, host: &str) -> bool {
+        self.clients.iter().any(|c| c == host)
+    }
+
+    /// Whether a broker's note names a selected client id as a word.
+    fn concerns(&self, note: &str) -> bool {
+        note.split(|c: char| c.is_whitespace() || ",;()\"'".contains(c))
+            .map(|w| w.trim_end_matches(':'))
+            .any(|w| self.client_ids.iter().any(|id| id == w))
+    }
+
+    /// The scenario with only the selected clients (and every broker).
+    pub fn scenario(&self, scenario: &Scenario) -> Scenario {
+        let mut s = scenario.clone();
+        s.clients.retain(|name, _| self.has(name));
+        s
+    }
+
+    /// The report narrowed to the selection: the selected clients' events;
+    /// the faults that touch a selected client or no client at all; the
+    /// broker notes that name a selected client's id; the verdicts on the
+    /// selected clients, and every failed verdict, so that the end line
+    /// stays true.
+    pub fn report(&self, scenario: &Scenario, report: &Report, target: &str) -> Report {
+        let is_client = |h: &str| scenario.clients.contains_key(h);
+        let mut out = report.clone();
+        out.events.retain(|e| match &e.kind {
+            EventKind::Fault { fault } => {
+                let hosts = fault_hosts(fault);
+                hosts.iter().any(|h| self.has(h)) || !hosts.iter().any(|h| is_client(h))
+            }
+            EventKind::Note { text, .. } => self.concerns(text),
+            other => other.host().is_some_and(|h| self.has(h)),
+        });
+        // Verdicts come in the order of the expectations that apply.
+        let applying = scenario.expect.iter().filter(|e| e.applies_to(target));
+        out.verdicts = applying
+            .zip(&report.verdicts)
+            .filter(|(e, v)| !v.ok || self.has(&e.client))
+            .map(|(_, v)| v.clone())
+            .collect();
+        out
+    }
+}
+
+/// The hosts a fault names.
+fn fault_hosts(f: &FaultAction) -> Vec<&str> {
+    match f {
+        FaultAction::Partition { a, b, .. }
+        | FaultAction::Hold(a, b)
+        | FaultAction::Release(a, b)
+        | FaultAction::Latency { a, b, .. }
+        | FaultAction::Heal(Some((a, b))) => vec![a, b],
+        FaultAction::Heal(None) => Vec::new(),
+        FaultAction::Crash(h) | FaultAction::Restart(h) => vec![h],
+    }
+}
+
+/// Counts by name, as `A 3, B 1`, in name order.
+fn counts(map: &BTreeMap<String, usize>) -> String {
+    if map.is_empty() {
+        return "none".to_string();
+    }
+    map.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A run in a few lines: what happened, counted, instead of every event.
+/// Failed expectations are listed in full, with their closest events; the
+/// last line is the trace's end line.
+pub fn summary(scenario: &Scenario, report: &Report) -> String {
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sent: BTreeMap<String, usize> = BTreeMap::new();
+    let mut received: BTreeMap<String, usize> = BTreeMap::new();
+    let mut closed: BTreeMap<String, usize> = BTreeMap::new();
+    let mut faults: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_client: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut first_error = None;
+    for e in &report.events {
+        *kinds.entry(e.kind.name().to_string()).or_default() += 1;
+        if let (Some(h), false) = (e.kind.host(), matches!(e.kind, EventKind::Note { .. })) {
+            *per_client.entry(h).or_default() += 1;
+        }
+        let packet_type = |p| {
+            json::packet(p)
+                .get("type")
+                .and_then(|t| t.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        match &e.kind {
+            EventKind::Send { packet, .. } => *sent.entry(packet_type(packet)).or_default() += 1,
+            EventKind::SendRaw { .. } => *sent.entry("raw".to_string()).or_default() += 1,
+            EventKind::Recv { packet, .. } => {
+                *received.entry(packet_type(packet)).or_default() += 1
+            }
+            EventKind::Closed { by, .. } => {
+                *closed
+                    .entry(format!("by {}", super::expect::by_name(*by)))
+                    .or_default() += 1
+            }
+            EventKind::Fault { fault } => {
+                let name = json::fault(fault)
+                    .as_object()
+                    .and_then(|o| o.keys().next().cloned())
+                    .unwrap_or_default();
+                *faults.entry(name).or_default() += 1;
+            }
+            EventKind::Error { client, text } if first_error.is_none() => {
+                first_error = Some(format!("{client} at {}: {text}", seconds(e.at)));
+            }
+            _ => {}
+        }
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}: {} brokers, {} clients; seed {}, {} simulated",
+        scenario.name,
+        scenario.brokers.len(),
+        scenario.clients.len(),
+        report.seed,
+        seconds(report.end)
+    );
+    let _ = writeln!(
+        s,
+        "events      {} ({})",
+        report.events.len(),
+        counts(&kinds)
+    );
+    let _ = writeln!(s, "sent        {}", counts(&sent));
+    let _ = writeln!(s, "received    {}", counts(&received));
+    let _ = writeln!(s, "closed      {}", counts(&closed));
+    let _ = writeln!(s, "faults      {}", counts(&faults));
+    let silent = scenario
+        .clients
+        .keys()
+        .filter(|c| !per_client.contains_key(c.as_str()))
+        .count();
+    let busiest = per_client
+        .iter()
+        .filter(|(h, _)| scenario.clients.contains_key(**h))
+        .max_by_key(|(h, n)| (**n, std::cmp::Reverse(**h)));
+    if let Some((h, n)) = busiest {
+        let _ = writeln!(
+            s,
+            "clients     busiest {h} ({n} events); {silent} with no event"
+        );
+    }
+    if let Some(e) = first_error {
+        let _ = writeln!(s, "first error {e}");
+    }
+    if report.dropped > 0 {
+        let _ = writeln!(
+            s,
+            "dropped     {} events over the limit of {}",
+            report.dropped,
+            super::EVENTS_MAX
+        );
+    }
+    let failed: Vec<_> = report.verdicts.iter().filter(|v| !v.ok).collect();
+    let _ = writeln!(
+        s,
+        "expect      {} passed, {} failed",
+        report.verdicts.len() - failed.len(),
+        failed.len()
+    );
+    for v in failed.iter().take(SUMMARY_FAILED_MAX) {
+        let _ = writeln!(s, "FAIL  line {}: {}", v.line, v.text);
+        for c in &v.closest {
+            let _ = writeln!(s, "        closest: {c}");
+        }
+    }
+    if failed.len() > SUMMARY_FAILED_MAX {
+        let _ = writeln!(
+            s,
+            "... and {} more failed expectations",
+            failed.len() - SUMMARY_FAILED_MAX
+        );
+    }
+    if let Some(e) = &report.harness_error {
+        let _ = writeln!(s, "harness     {e}");
+    }
+    let _ = writeln!(
+        s,
+        "end {} seed {}: {}",
+        seconds(report.end),
+        report.seed,
+        if report.ok() { "ok" } else { "FAILED" }
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_names_globs_and_groups() {
+        assert!(matches("device-7", "device-7"));
+        assert!(!matches("device-7", "device-70"));
+        assert!(matches("device-*", "device-70"));
+        assert!(matches("device-1*", "device-1"));
+        assert!(!matches("device-1*", "device-2"));
+        assert!(matches("device-{i}", "device-123"));
+        assert!(!matches("device-{i}", "device-"));
+        assert!(!matches("device-{i}", "device-x"));
+        assert!(matches("a-{i}-b", "a-12-b"));
+    }
+}
