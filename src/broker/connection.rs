@@ -9,12 +9,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::time::{Sleep, sleep, timeout};
 
 use crate::wire::{
-    ConnAck, Connect, LEVEL_V311, LastWill, Packet, Publish, Reader, SubAck, Subscribe,
-    Unsubscribe, WireError, Writer, connack_code,
+    Ack, ConnAck, Connect, LEVEL_V311, LastWill, Packet, Properties, Publish, QoS, Reader, SubAck,
+    Subscribe, UnsubAck, Unsubscribe, WireError, Writer, connack_code,
 };
 
 use super::router::Publication;
-use super::session::{Send, Session};
+use super::session::{Send, Session, SessionExpiry};
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
 use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX, acl};
 use crate::scenario::Mutant;
@@ -119,7 +119,7 @@ where
         keep_alive,
         deadline: None,
         will: accepted.will,
-        persistent: accepted.persistent,
+        session_expiry: accepted.session_expiry,
     };
     conn.serve(accepted.session_present).await;
 }
@@ -139,7 +139,7 @@ fn keep_alive_limit(keep_alive_s: u16, factor: f64) -> Option<Duration> {
 
 struct Accepted {
     client_id: String,
-    persistent: bool,
+    session_expiry: SessionExpiry,
     keep_alive_s: u16,
     will: Option<LastWill>,
     session_present: bool,
@@ -161,6 +161,7 @@ async fn refuse<W: AsyncWrite + Unpin>(
         .write(&Packet::ConnAck(ConnAck {
             session_present: false,
             code,
+            properties: Properties::default(),
         }))
         .await;
 }
@@ -201,7 +202,6 @@ async fn accept<W: AsyncWrite + Unpin>(
     if let Some(w) = &c.will {
         let bad = match topic::validate_name(&w.topic) {
             Err(e) => Some(format!("will topic: {e}")),
-            Ok(()) if w.qos > 2 => Some("will QoS 3".to_string()),
             Ok(()) => None,
         };
         if let Some(why) = bad {
@@ -272,11 +272,13 @@ async fn accept<W: AsyncWrite + Unpin>(
     let session_present = {
         let mut store = broker.inner.store.borrow_mut();
         let existing = store.sessions.remove(&client_id);
-        let discarded = existing.as_ref().is_some_and(|s| s.persistent);
+        let discarded = existing
+            .as_ref()
+            .is_some_and(|s| s.expiry.outlives_connection());
         // A stored non-persistent session is left over from a connection
         // that died with the broker; it is not a session to resume.
         let mut resumed = match existing {
-            Some(s) if s.persistent && !c.clean => Some(s),
+            Some(s) if s.expiry.outlives_connection() && !c.clean => Some(s),
             _ => None,
         };
         // Test-only planted bug; see `Mutant`.
@@ -286,7 +288,8 @@ async fn accept<W: AsyncWrite + Unpin>(
             s.queue.clear();
         }
         let present = resumed.is_some();
-        let mut session = resumed.unwrap_or(Session::new(!c.clean));
+        let mut session =
+            resumed.unwrap_or(Session::new(SessionExpiry::from_clean_session(c.clean)));
         // The latest login decides what the session may receive (acl).
         session.user = c.username.clone();
         store.sessions.insert(client_id.clone(), session);
@@ -299,7 +302,7 @@ async fn accept<W: AsyncWrite + Unpin>(
 
     Some(Accepted {
         client_id,
-        persistent: !c.clean,
+        session_expiry: SessionExpiry::from_clean_session(c.clean),
         keep_alive_s: c.keep_alive_s,
         will: c.will,
         session_present,
@@ -370,7 +373,7 @@ struct Conn<S> {
     keep_alive: Option<Duration>,
     deadline: Deadline,
     will: Option<LastWill>,
-    persistent: bool,
+    session_expiry: SessionExpiry,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
@@ -395,6 +398,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             session_present: session_present
                 && !self.broker.mutant(Mutant::SessionPresentAlwaysFalse),
             code: connack_code::ACCEPTED,
+            properties: Properties::default(),
         })];
         if session_present {
             let mut resend = self.with_session(|s| s.resend()).unwrap_or_default();
@@ -468,25 +472,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         match packet {
             Packet::Connect(_) => violation("second CONNECT".into()),
             Packet::Publish(p) => self.on_publish(p),
-            Packet::PubAck(id) => {
+            Packet::PubAck(Ack { packet_id: id, .. }) => {
                 self.with_session(|s| s.puback(id));
                 Ok(vec![])
             }
-            Packet::PubRec(id) => {
+            Packet::PubRec(Ack { packet_id: id, .. }) => {
                 let known = self.with_session(|s| s.pubrec(id)).unwrap_or(false);
                 Ok(if known {
-                    vec![Packet::PubRel(id)]
+                    vec![Packet::PubRel(Ack::new(id))]
                 } else {
                     vec![]
                 })
             }
-            Packet::PubRel(id) => {
+            Packet::PubRel(Ack { packet_id: id, .. }) => {
                 // PUBCOMP even for an unknown id: the PUBREL may be a resend
                 // after our PUBCOMP was lost [MQTT-4.3.3-2].
                 self.with_session(|s| s.inbound_qos2.remove(&id));
-                Ok(vec![Packet::PubComp(id)])
+                Ok(vec![Packet::PubComp(Ack::new(id))])
             }
-            Packet::PubComp(id) => {
+            Packet::PubComp(Ack { packet_id: id, .. }) => {
                 self.with_session(|s| s.pubcomp(id));
                 Ok(vec![])
             }
@@ -497,7 +501,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             other @ (Packet::ConnAck(_)
             | Packet::SubAck(_)
             | Packet::UnsubAck(_)
-            | Packet::PingResp) => violation(format!("{} from a client", other.type_name())),
+            | Packet::PingResp
+            | Packet::Auth(_)) => violation(format!("{} from a client", other.type_name())),
         }
     }
 
@@ -505,10 +510,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         if let Err(e) = topic::validate_name(&p.topic) {
             return Err(End::Violation(format!("PUBLISH topic: {e}")));
         }
-        if p.qos > 2 {
-            return Err(End::Violation("PUBLISH with QoS 3".into()));
-        }
-        if p.qos > 0 && p.packet_id == 0 {
+        if p.qos != QoS::AtMostOnce && p.packet_id == 0 {
             return Err(End::Violation("PUBLISH with packet id 0".into()));
         }
         let user = self.with_session(|s| s.user.clone()).flatten();
@@ -531,19 +533,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             retain: p.retain,
         };
         match p.qos {
-            0 => {
+            QoS::AtMostOnce => {
                 if !denied {
                     self.broker.route(&publication);
                 }
                 Ok(vec![])
             }
-            1 => {
+            QoS::AtLeastOnce => {
                 if !denied {
                     self.broker.route(&publication);
                 }
-                Ok(vec![Packet::PubAck(p.packet_id)])
+                Ok(vec![Packet::PubAck(Ack::new(p.packet_id))])
             }
-            _ => {
+            QoS::ExactlyOnce => {
                 // Delivered once, on first receipt; a resend before PUBREL
                 // only gets its PUBREC again [MQTT-4.3.3-2].
                 let first = self
@@ -553,7 +555,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 if (first || again) && !denied {
                     self.broker.route(&publication);
                 }
-                Ok(vec![Packet::PubRec(p.packet_id)])
+                Ok(vec![Packet::PubRec(Ack::new(p.packet_id))])
             }
         }
     }
@@ -565,13 +567,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         if s.filters.is_empty() {
             return Err(End::Violation("SUBSCRIBE without filters".into()));
         }
-        if let Some(f) = s.filters.iter().find(|f| f.qos > 2) {
-            return Err(End::Violation(format!(
-                "SUBSCRIBE with QoS {} for {}",
-                f.qos, f.filter
-            )));
-        }
-        let max_qos = self.broker.config().max_qos.min(2);
+        let max_qos =
+            QoS::try_from(self.broker.config().max_qos.min(2)).unwrap_or(QoS::ExactlyOnce);
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut notes = Vec::new();
         let user = self.with_session(|s| s.user.clone()).flatten();
@@ -608,7 +605,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 codes.push(0x80);
                 continue;
             }
-            codes.push(granted);
+            codes.push(granted.level());
             // Also on a repeated subscription [MQTT-3.8.4-3].
             let retained = self.broker.retained_for(&f.filter, granted);
             let full = self
@@ -632,6 +629,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         Ok(vec![Packet::SubAck(SubAck {
             packet_id: s.packet_id,
             codes,
+            properties: Properties::default(),
         })])
     }
 
@@ -647,7 +645,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 s.subscriptions.remove(f);
             }
         });
-        Ok(vec![Packet::UnsubAck(u.packet_id)])
+        Ok(vec![Packet::UnsubAck(UnsubAck::new(u.packet_id))])
     }
 
     /// Closes the stream, then deals with the will and the session. The
@@ -662,7 +660,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             writer,
             keep_alive,
             will,
-            persistent,
+            session_expiry,
             ..
         } = self;
         drop((reader, writer));
@@ -697,7 +695,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             }
             End::Kicked(kick) => {
                 let profile = broker.config().takeover_will;
-                let publish = will_on_takeover(profile, persistent, *kick);
+                let publish =
+                    will_on_takeover(profile, session_expiry.outlives_connection(), *kick);
                 if !publish && will.is_some() {
                     broker.note(format!(
                         "will of {client_id} not published on takeover (takeover_will: {})",
@@ -717,7 +716,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             });
         }
         let mut store = broker.inner.store.borrow_mut();
-        if persistent {
+        if session_expiry.outlives_connection() {
             if let Some(s) = store.sessions.get_mut(&client_id) {
                 s.went_offline();
             }
@@ -738,6 +737,6 @@ fn profile_name(p: super::TakeoverWill) -> &'static str {
 fn to_packet(s: Send) -> Packet {
     match s {
         Send::Publish(p) => Packet::Publish(p),
-        Send::PubRel(id) => Packet::PubRel(id),
+        Send::PubRel(id) => Packet::PubRel(Ack::new(id)),
     }
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use crate::scenario::{DurationSpec, FaultAction};
-use crate::wire::{LEVEL_V311, Packet};
+use crate::wire::{LEVEL_V311, Packet, QoS};
 
 /// A payload as text when it is printable UTF-8, otherwise `{"hex": ".."}`,
 /// mirroring the scenario file's payload forms.
@@ -46,7 +46,7 @@ pub fn packet(p: &Packet) -> Map<String, Value> {
             if let Some(w) = &c.will {
                 m.insert(
                     "will".into(),
-                    json!({"topic": w.topic, "payload": payload(&w.payload), "qos": w.qos, "retain": w.retain}),
+                    json!({"topic": w.topic, "payload": payload(&w.payload), "qos": w.qos.level(), "retain": w.retain}),
                 );
             }
             if let Some(u) = &c.username {
@@ -60,26 +60,25 @@ pub fn packet(p: &Packet) -> Map<String, Value> {
         Packet::Publish(p) => {
             m.insert("topic".into(), p.topic.clone().into());
             m.insert("payload".into(), payload(&p.payload));
-            m.insert("qos".into(), p.qos.into());
+            m.insert("qos".into(), p.qos.level().into());
             m.insert("retain".into(), p.retain.into());
             m.insert("dup".into(), p.dup.into());
-            if p.qos > 0 {
+            if p.qos != QoS::AtMostOnce {
                 m.insert("packet_id".into(), p.packet_id.into());
             }
         }
-        Packet::PubAck(id)
-        | Packet::PubRec(id)
-        | Packet::PubRel(id)
-        | Packet::PubComp(id)
-        | Packet::UnsubAck(id) => {
-            m.insert("packet_id".into(), (*id).into());
+        Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+            m.insert("packet_id".into(), a.packet_id.into());
+        }
+        Packet::UnsubAck(u) => {
+            m.insert("packet_id".into(), u.packet_id.into());
         }
         Packet::Subscribe(s) => {
             m.insert("packet_id".into(), s.packet_id.into());
             let filters: Vec<Value> = s
                 .filters
                 .iter()
-                .map(|f| json!({"filter": f.filter, "qos": f.qos}))
+                .map(|f| json!({"filter": f.filter, "qos": f.qos.level()}))
                 .collect();
             m.insert("filters".into(), filters.into());
         }
@@ -96,6 +95,9 @@ pub fn packet(p: &Packet) -> Map<String, Value> {
             if let Some(r) = d.reason {
                 m.insert("reason".into(), r.into());
             }
+        }
+        Packet::Auth(a) => {
+            m.insert("reason".into(), a.reason.into());
         }
     }
     m

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::cursor::Cursor;
 use super::header::{self, FixedHeader};
-use super::{Packet, WireError};
+use super::{Packet, QoS, WireError};
 
 /// Reserved packet types and flag bits [MQTT-2.2.2-1/2], PUBLISH QoS 3
 /// [MQTT-3.3.1-4].
@@ -136,7 +136,7 @@ pub(crate) fn packet(p: &Packet) -> Result<(), WireError> {
         }
         Packet::Publish(publish) => {
             topic_name(&publish.topic)?;
-            if publish.qos > 0 && publish.packet_id == 0 {
+            if publish.qos != QoS::AtMostOnce && publish.packet_id == 0 {
                 return Err(WireError::malformed(
                     "PUBLISH with QoS > 0 and packet identifier 0 [MQTT-2.3.1-1]",
                 ));
@@ -175,7 +175,8 @@ pub(crate) fn packet(p: &Packet) -> Result<(), WireError> {
         | Packet::UnsubAck(_)
         | Packet::PingReq
         | Packet::PingResp
-        | Packet::Disconnect(_) => {}
+        | Packet::Disconnect(_)
+        | Packet::Auth(_) => {}
     }
     Ok(())
 }

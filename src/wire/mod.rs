@@ -24,6 +24,7 @@ mod error;
 mod framed;
 mod header;
 mod packet;
+mod properties;
 mod v4;
 
 #[cfg(test)]

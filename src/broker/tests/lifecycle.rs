@@ -168,7 +168,7 @@ async fn will_on_drop_discarded_on_disconnect() {
         drop(c);
         let p = obs.recv_publish().await;
         assert_eq!(
-            (p.topic.as_str(), &p.payload[..], p.qos),
+            (p.topic.as_str(), &p.payload[..], p.qos.level()),
             ("will/a", &b"gone"[..], 1)
         );
         assert!(!p.retain);

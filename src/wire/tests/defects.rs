@@ -98,10 +98,11 @@ fn strings_over_65535_bytes_are_silently_truncated() {
         &Packet::Publish(Publish {
             topic: "x".repeat(65_536 + 3),
             payload: Bytes::new(),
-            qos: 0,
+            qos: QoS::AtMostOnce,
             retain: false,
             dup: false,
             packet_id: 0,
+            properties: Default::default(),
         }),
         LEVEL_V311,
     );

@@ -26,6 +26,7 @@ pub(super) fn sample_packets() -> Vec<Packet> {
         will: None,
         username: None,
         password: None,
+        properties: Default::default(),
     };
     vec![
         Packet::Connect(connect.clone()),
@@ -36,8 +37,9 @@ pub(super) fn sample_packets() -> Vec<Packet> {
             will: Some(LastWill {
                 topic: "dev/1/status".into(),
                 payload: Bytes::from_static(b"offline"),
-                qos: 2,
+                qos: QoS::ExactlyOnce,
                 retain: true,
+                properties: Default::default(),
             }),
             // Empty strings and a binary password are legal in 3.1.1 and
             // exactly what mqttbytes' v4 CONNECT loses.
@@ -49,8 +51,9 @@ pub(super) fn sample_packets() -> Vec<Packet> {
             will: Some(LastWill {
                 topic: "w".into(),
                 payload: Bytes::new(),
-                qos: 1,
+                qos: QoS::AtLeastOnce,
                 retain: false,
+                properties: Default::default(),
             }),
             username: Some("user".into()),
             ..connect
@@ -58,68 +61,70 @@ pub(super) fn sample_packets() -> Vec<Packet> {
         Packet::ConnAck(ConnAck {
             session_present: true,
             code: connack_code::ACCEPTED,
+            properties: Default::default(),
         }),
         Packet::ConnAck(ConnAck {
             session_present: false,
             code: connack_code::NOT_AUTHORIZED,
+            properties: Default::default(),
         }),
         Packet::Publish(Publish {
             topic: "a/b".into(),
             payload: Bytes::from_static(b"hello"),
-            qos: 0,
+            qos: QoS::AtMostOnce,
             retain: false,
             dup: false,
             packet_id: 0,
+            properties: Default::default(),
         }),
         Packet::Publish(Publish {
             topic: "a/\u{e9}t\u{e9}".into(),
             payload: Bytes::new(),
-            qos: 1,
+            qos: QoS::AtLeastOnce,
             retain: true,
             dup: true,
             packet_id: 1,
+            properties: Default::default(),
         }),
         Packet::Publish(Publish {
             topic: "x".into(),
             payload: Bytes::from(vec![7u8; 300]),
-            qos: 2,
+            qos: QoS::ExactlyOnce,
             retain: false,
             dup: false,
             packet_id: u16::MAX,
+            properties: Default::default(),
         }),
-        Packet::PubAck(1),
-        Packet::PubRec(2),
-        Packet::PubRel(3),
-        Packet::PubComp(u16::MAX),
+        Packet::PubAck(Ack::new(1)),
+        Packet::PubRec(Ack::new(2)),
+        Packet::PubRel(Ack::new(3)),
+        Packet::PubComp(Ack::new(u16::MAX)),
         Packet::Subscribe(Subscribe {
             packet_id: 10,
             filters: vec![
-                SubscribeFilter {
-                    filter: "a/+".into(),
-                    qos: 0,
-                },
-                SubscribeFilter {
-                    filter: "#".into(),
-                    qos: 1,
-                },
-                SubscribeFilter {
-                    filter: "a/b/c".into(),
-                    qos: 2,
-                },
+                SubscribeFilter::new("a/+", QoS::AtMostOnce),
+                SubscribeFilter::new("#", QoS::AtLeastOnce),
+                SubscribeFilter::new("a/b/c", QoS::ExactlyOnce),
             ],
+            properties: Default::default(),
         }),
         Packet::SubAck(SubAck {
             packet_id: 10,
             codes: vec![0, 1, 2, 0x80],
+            properties: Default::default(),
         }),
         Packet::Unsubscribe(Unsubscribe {
             packet_id: 11,
             filters: vec!["a/+".into(), "#".into()],
+            properties: Default::default(),
         }),
-        Packet::UnsubAck(11),
+        Packet::UnsubAck(UnsubAck::new(11)),
         Packet::PingReq,
         Packet::PingResp,
-        Packet::Disconnect(Disconnect { reason: None }),
+        Packet::Disconnect(Disconnect {
+            reason: None,
+            properties: Default::default(),
+        }),
     ]
 }
 
