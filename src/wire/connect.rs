@@ -33,6 +33,7 @@ pub(crate) fn decode_v4(body: Bytes) -> Result<Connect, WireError> {
     let protocol_level = cursor.u8("protocol level")?;
     let flags = cursor.u8("connect flags")?;
     check::connect_flags(flags)?;
+    check::password_needs_username_v4(flags)?;
     let keep_alive_s = cursor.u16("keep alive")?;
     let client_id = cursor.string("client identifier")?;
     let will = if flags & flag::WILL != 0 {
@@ -138,7 +139,7 @@ pub(crate) fn too_long(field: &str, len: usize) -> WireError {
     ))
 }
 
-mod flag {
+pub(crate) mod flag {
     pub const CLEAN: u8 = 0b0000_0010;
     pub const WILL: u8 = 0b0000_0100;
     pub const WILL_QOS_SHIFT: u8 = 3;

@@ -6,6 +6,7 @@ mod framing;
 mod malformed;
 mod protocol;
 mod robustness;
+mod v5;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
