@@ -240,3 +240,119 @@ pub fn samples_v5() -> Vec<Packet> {
         }),
     ]
 }
+
+/// One of every 3.1.1 packet type, and the variants of each that change
+/// its bytes: the seeds of the mutations, and the unit tests' samples.
+pub fn samples_v4() -> Vec<Packet> {
+    use super::*;
+    use bytes::Bytes;
+    let connect = Connect {
+        protocol_name: "MQTT".into(),
+        protocol_level: LEVEL_V311,
+        client_id: "dev-1".into(),
+        clean: true,
+        keep_alive_s: 30,
+        will: None,
+        username: None,
+        password: None,
+        properties: Default::default(),
+    };
+    vec![
+        Packet::Connect(connect.clone()),
+        Packet::Connect(Connect {
+            clean: false,
+            keep_alive_s: 0,
+            client_id: String::new(),
+            will: Some(LastWill {
+                topic: "dev/1/status".into(),
+                payload: Bytes::from_static(b"offline"),
+                qos: QoS::ExactlyOnce,
+                retain: true,
+                properties: Default::default(),
+            }),
+            // Empty strings and a binary password are legal in 3.1.1 and
+            // exactly what mqttbytes' v4 CONNECT loses.
+            username: Some(String::new()),
+            password: Some(Bytes::from_static(&[0xff, 0x00, 0xfe])),
+            ..connect.clone()
+        }),
+        Packet::Connect(Connect {
+            will: Some(LastWill {
+                topic: "w".into(),
+                payload: Bytes::new(),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                properties: Default::default(),
+            }),
+            username: Some("user".into()),
+            ..connect
+        }),
+        Packet::ConnAck(ConnAck {
+            session_present: true,
+            code: connack_code::ACCEPTED,
+            properties: Default::default(),
+        }),
+        Packet::ConnAck(ConnAck {
+            session_present: false,
+            code: connack_code::NOT_AUTHORIZED,
+            properties: Default::default(),
+        }),
+        Packet::Publish(Publish {
+            topic: "a/b".into(),
+            payload: Bytes::from_static(b"hello"),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            dup: false,
+            packet_id: 0,
+            properties: Default::default(),
+        }),
+        Packet::Publish(Publish {
+            topic: "a/\u{e9}t\u{e9}".into(),
+            payload: Bytes::new(),
+            qos: QoS::AtLeastOnce,
+            retain: true,
+            dup: true,
+            packet_id: 1,
+            properties: Default::default(),
+        }),
+        Packet::Publish(Publish {
+            topic: "x".into(),
+            payload: Bytes::from(vec![7u8; 300]),
+            qos: QoS::ExactlyOnce,
+            retain: false,
+            dup: false,
+            packet_id: u16::MAX,
+            properties: Default::default(),
+        }),
+        Packet::PubAck(Ack::new(1)),
+        Packet::PubRec(Ack::new(2)),
+        Packet::PubRel(Ack::new(3)),
+        Packet::PubComp(Ack::new(u16::MAX)),
+        Packet::Subscribe(Subscribe {
+            packet_id: 10,
+            filters: vec![
+                SubscribeFilter::new("a/+", QoS::AtMostOnce),
+                SubscribeFilter::new("#", QoS::AtLeastOnce),
+                SubscribeFilter::new("a/b/c", QoS::ExactlyOnce),
+            ],
+            properties: Default::default(),
+        }),
+        Packet::SubAck(SubAck {
+            packet_id: 10,
+            codes: vec![0, 1, 2, 0x80],
+            properties: Default::default(),
+        }),
+        Packet::Unsubscribe(Unsubscribe {
+            packet_id: 11,
+            filters: vec!["a/+".into(), "#".into()],
+            properties: Default::default(),
+        }),
+        Packet::UnsubAck(UnsubAck::new(11)),
+        Packet::PingReq,
+        Packet::PingResp,
+        Packet::Disconnect(Disconnect {
+            reason: None,
+            properties: Default::default(),
+        }),
+    ]
+}

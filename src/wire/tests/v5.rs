@@ -283,118 +283,113 @@ fn repeatable_properties_keep_their_order() {
 const MALFORMED: u8 = reason::MALFORMED_PACKET;
 const PROTOCOL_ERROR: u8 = reason::PROTOCOL_ERROR;
 
-#[test]
-fn properties_out_of_place_or_repeated_are_refused() {
+/// Frames that break a rule: the bytes, the reason code the spec gives
+/// and a word the error message must contain.
+pub(super) const MALFORMED_CASES: &[(&str, u8, &str)] = &[
     // Session Expiry Interval in PUBACK: not allowed there.
-    refused(
+    (
         "40 09 00 01 00 05 11 00 00 00 01",
         MALFORMED,
         "not allowed in PUBACK",
-    );
+    ),
     // Will Delay Interval in CONNECT's own properties.
-    refused(
+    (
         "10 12 00 04 4d 51 54 54 05 02 00 3c 05 18 00 00 00 05 00 00",
         MALFORMED,
         "Will Delay Interval is not allowed in CONNECT",
-    );
+    ),
     // Receive Maximum twice in CONNACK.
-    refused(
+    (
         "20 09 00 00 06 21 00 0a 21 00 0b",
         PROTOCOL_ERROR,
         "more than once",
-    );
+    ),
     // Subscription Identifier twice in SUBSCRIBE (once is the most).
-    refused(
+    (
         "82 0b 00 01 04 0b 01 0b 02 00 01 61 00",
         PROTOCOL_ERROR,
         "more than once",
-    );
+    ),
     // An identifier that does not exist (0x04).
-    refused("30 06 00 01 74 02 04 00", MALFORMED, "unknown property");
+    ("30 06 00 01 74 02 04 00", MALFORMED, "unknown property"),
     // A property block longer than the packet.
-    refused("30 05 00 01 74 09 01", MALFORMED, "ends inside");
-}
-
-#[test]
-fn property_values_out_of_range_are_protocol_errors() {
-    refused(
+    ("30 05 00 01 74 09 01", MALFORMED, "ends inside"),
+    (
         "30 06 00 01 74 02 01 02",
         PROTOCOL_ERROR,
         "Payload Format Indicator is 2",
-    );
-    refused(
+    ),
+    (
         "82 09 00 01 02 0b 00 00 01 61 00",
         PROTOCOL_ERROR,
         "Subscription Identifier 0",
-    );
-    refused(
+    ),
+    (
         "10 10 00 04 4d 51 54 54 05 02 00 3c 03 21 00 00 00 00",
         PROTOCOL_ERROR,
         "Receive Maximum is 0",
-    );
-    refused(
+    ),
+    (
         "30 07 00 01 74 03 23 00 00",
         PROTOCOL_ERROR,
         "Topic Alias is 0",
-    );
-    refused("20 05 00 00 02 24 02", PROTOCOL_ERROR, "Maximum QoS is 2");
-}
-
-#[test]
-fn reason_codes_foreign_to_the_packet_are_malformed() {
-    refused(
+    ),
+    ("20 05 00 00 02 24 02", PROTOCOL_ERROR, "Maximum QoS is 2"),
+    (
         "40 03 00 01 8e",
         MALFORMED,
         "reason code 0x8e does not exist for PUBACK",
-    );
-    refused("62 03 00 01 10", MALFORMED, "for PUBREL");
-    refused("e0 01 05", MALFORMED, "for DISCONNECT");
-    refused("f0 02 01 00", MALFORMED, "for AUTH");
-    refused("20 03 00 01 00", MALFORMED, "for CONNACK");
-    refused("90 04 00 01 00 03", MALFORMED, "for SUBACK");
-    refused("b0 04 00 01 00 02", MALFORMED, "for UNSUBACK");
-}
-
-#[test]
-fn utf8_and_variable_byte_integer_rules_are_enforced() {
+    ),
+    ("62 03 00 01 10", MALFORMED, "for PUBREL"),
+    ("e0 01 05", MALFORMED, "for DISCONNECT"),
+    ("f0 02 01 00", MALFORMED, "for AUTH"),
+    ("20 03 00 01 00", MALFORMED, "for CONNACK"),
+    ("90 04 00 01 00 03", MALFORMED, "for SUBACK"),
+    ("b0 04 00 01 00 02", MALFORMED, "for UNSUBACK"),
     // U+0000 in a topic name [MQTT-1.5.4-2].
-    refused("30 05 00 02 61 00 00", MALFORMED, "U+0000");
+    ("30 05 00 02 61 00 00", MALFORMED, "U+0000"),
     // A UTF-16 surrogate, U+D800 as ed a0 80 [MQTT-1.5.4-1].
-    refused("30 06 00 03 ed a0 80 00", MALFORMED, "UTF-8");
+    ("30 06 00 03 ed a0 80 00", MALFORMED, "UTF-8"),
     // A remaining length of 0 in two bytes [MQTT-1.5.5-1].
-    refused("c0 80 00", MALFORMED, "MQTT-1.5.5-1");
+    ("c0 80 00", MALFORMED, "MQTT-1.5.5-1"),
     // A property length of 0 in two bytes.
-    refused("40 05 00 01 00 80 00", MALFORMED, "MQTT-1.5.5-1");
+    ("40 05 00 01 00 80 00", MALFORMED, "MQTT-1.5.5-1"),
     // A Subscription Identifier of 1 in two bytes.
-    refused("30 07 00 01 74 03 0b 81 00", MALFORMED, "MQTT-1.5.5-1");
-}
-
-#[test]
-fn structure_errors_are_refused() {
+    ("30 07 00 01 74 03 0b 81 00", MALFORMED, "MQTT-1.5.5-1"),
     // Bytes after the last field.
-    refused("c0 01 00", MALFORMED, "after its last field");
-    refused("20 04 00 00 00 00", MALFORMED, "after its last field");
+    ("c0 01 00", MALFORMED, "after its last field"),
+    ("20 04 00 00 00 00", MALFORMED, "after its last field"),
     // A 5.0 CONNACK must carry its property length.
-    refused("20 02 00 00", MALFORMED, "property length");
-    refused("20 03 02 00 00", MALFORMED, "reserved bits");
+    ("20 02 00 00", MALFORMED, "property length"),
+    ("20 03 02 00 00", MALFORMED, "reserved bits"),
     // AUTH with a reason but no property length.
-    refused("f0 01 00", MALFORMED, "property length");
+    ("f0 01 00", MALFORMED, "property length"),
     // SUBSCRIBE: reserved option bits, Retain Handling 3, no filters.
-    refused("82 07 00 01 00 00 01 61 40", MALFORMED, "MQTT-3.8.3-5");
-    refused(
+    ("82 07 00 01 00 00 01 61 40", MALFORMED, "MQTT-3.8.3-5"),
+    (
         "82 07 00 01 00 00 01 61 30",
         PROTOCOL_ERROR,
         "Retain Handling 3",
-    );
-    refused("82 03 00 01 00", PROTOCOL_ERROR, "without topic filters");
-    refused("a2 03 00 01 00", PROTOCOL_ERROR, "without topic filters");
+    ),
+    ("82 03 00 01 00", PROTOCOL_ERROR, "without topic filters"),
+    ("a2 03 00 01 00", PROTOCOL_ERROR, "without topic filters"),
     // An empty topic name without a Topic Alias.
-    refused("30 03 00 00 00", PROTOCOL_ERROR, "no Topic Alias");
-    // AUTH is a reserved type in 3.1.1.
+    ("30 03 00 00 00", PROTOCOL_ERROR, "no Topic Alias"),
+];
+
+#[test]
+fn auth_is_a_reserved_type_in_3_1_1() {
     assert!(matches!(
         decode(&hex("f0 00"), LEVEL_V311),
         Err(WireError::Malformed(_))
     ));
+}
+
+#[test]
+fn every_malformed_case_is_refused_with_its_reason_code() {
+    for &(bytes, reason, mentions) in MALFORMED_CASES {
+        refused(bytes, reason, mentions);
+    }
 }
 
 #[tokio::test]
