@@ -4,7 +4,7 @@
 //! around from outside (it has no AUTH, cannot read a DISCONNECT without
 //! properties, writes a CONNACK its own reader refuses, accepts repeated
 //! properties and trailing bytes). ARCHITECTURE.md has the measurements
-//! behind this choice; `tests/v5_candidates.rs` re-runs them.
+//! behind this choice; `tests/candidates.rs` re-runs them.
 //!
 //! Decoding checks every well-formedness rule the spec states for a single
 //! packet; encoding writes what it is given (a harness must be able to send
