@@ -21,8 +21,8 @@ pub enum WireError {
     /// The packet cannot be encoded (or a stream cannot be decoded) at this
     /// protocol level.
     Unsupported(String),
-    /// A CONNECT names a protocol this module does not speak. Only
-    /// `"MQTT"` at level 4 (3.1.1) is accepted today.
+    /// A CONNECT names a protocol this module does not speak: anything but
+    /// `"MQTT"` at level 4 (3.1.1) or 5 (5.0).
     ///
     /// What the broker does with it is its call, but the spec says: for
     /// `name == "MQTT"` with another level, answer CONNACK 0x01 and close

@@ -1,5 +1,5 @@
 //! MQTT 3.1.1 (protocol level 4): the one place where our [`Packet`] and
-//! mqttbytes' v4 packets meet. A `v5.rs` beside it will do the same for 5.0.
+//! mqttbytes' v4 packets meet. 5.0 has its own codec, `v5`.
 
 use bytes::{Bytes, BytesMut};
 use mqttbytes::v4 as mb;
