@@ -99,7 +99,7 @@ fn ours_and_mqttbytes_v5_on_the_codec_suite() {
         (mb_failures, mb_refused),
         (
             vec!["CONNECT", "CONNACK", "PUBLISH", "DISCONNECT", "AUTH"],
-            15
+            18
         ),
         "{table}"
     );

@@ -375,6 +375,34 @@ pub(super) const MALFORMED_CASES: &[(&str, u8, &str)] = &[
     ("a2 03 00 01 00", PROTOCOL_ERROR, "without topic filters"),
     // An empty topic name without a Topic Alias.
     ("30 03 00 00 00", PROTOCOL_ERROR, "no Topic Alias"),
+    // A will property (Will Delay Interval) in PUBLISH.
+    (
+        "30 09 00 01 74 05 18 00 00 00 01",
+        MALFORMED,
+        "not allowed in PUBLISH",
+    ),
+    // Topic Alias among the will properties.
+    (
+        "10 17 00 04 4d 51 54 54 05 06 00 3c 00 00 01 63 03 23 00 01 00 01 77 00 00",
+        MALFORMED,
+        "not allowed in the will properties",
+    ),
+    // Session Expiry Interval twice in DISCONNECT.
+    (
+        "e0 0c 00 0a 11 00 00 00 01 11 00 00 00 02",
+        PROTOCOL_ERROR,
+        "more than once",
+    ),
+    // Request Problem Information 2.
+    (
+        "10 0f 00 04 4d 51 54 54 05 02 00 3c 02 17 02 00 00",
+        PROTOCOL_ERROR,
+        "Request Problem Information is 2",
+    ),
+    // PUBREL with fixed header flags 0000 [MQTT-2.1.3-1].
+    ("60 02 00 01", MALFORMED, "fixed header flags"),
+    // PUBLISH with both QoS bits set.
+    ("36 05 00 01 74 00 01", MALFORMED, "both QoS bits"),
 ];
 
 #[test]
