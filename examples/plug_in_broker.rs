@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use mqtt_sim::broker::{BrokerConfig, Notes};
 use mqtt_sim::sim::{self, BrokerUnderTest, HostFactory, RunOptions};
-use mqtt_sim::wire::{ConnAck, LEVEL_V311, Packet, Publish, Reader, SubAck, Writer};
+use mqtt_sim::wire::{Ack, ConnAck, LEVEL_V311, Packet, Publish, QoS, Reader, SubAck, Writer};
 use mqtt_sim::{scenario, topic};
 use tokio::sync::mpsc;
 
@@ -89,6 +89,7 @@ fn on_packet(
         Packet::Connect(_) => Some(Packet::ConnAck(ConnAck {
             session_present: false,
             code: 0,
+            properties: Default::default(),
         })),
         Packet::Subscribe(s) => {
             let mut subs = subscribers.borrow_mut();
@@ -106,6 +107,7 @@ fn on_packet(
             Some(Packet::SubAck(SubAck {
                 packet_id: s.packet_id,
                 codes,
+                properties: Default::default(),
             }))
         }
         Packet::Publish(p) => {
@@ -113,7 +115,7 @@ fn on_packet(
                 if topic::matches(filter, &p.topic) {
                     // A closed subscriber's channel refuses; nothing to do.
                     let _ = to.send(Packet::Publish(Publish {
-                        qos: 0,
+                        qos: QoS::AtMostOnce,
                         packet_id: 0,
                         dup: false,
                         retain: false,
@@ -121,13 +123,13 @@ fn on_packet(
                     }));
                 }
             }
-            match p.qos {
-                1 => Some(Packet::PubAck(p.packet_id)),
-                2 => Some(Packet::PubRec(p.packet_id)),
+            match p.qos.level() {
+                1 => Some(Packet::PubAck(Ack::new(p.packet_id))),
+                2 => Some(Packet::PubRec(Ack::new(p.packet_id))),
                 _ => None,
             }
         }
-        Packet::PubRel(id) => Some(Packet::PubComp(id)),
+        Packet::PubRel(Ack { packet_id: id, .. }) => Some(Packet::PubComp(Ack::new(id))),
         Packet::PingReq => Some(Packet::PingResp),
         _ => None,
     }

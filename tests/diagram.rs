@@ -357,7 +357,7 @@ fn a_huge_trace_is_cut_at_the_item_limit_and_says_so() {
         at: ms(i as u64),
         kind: EventKind::Send {
             client: "a".into(),
-            packet: mqtt_sim::wire::Packet::PubAck(1),
+            packet: mqtt_sim::wire::Packet::PubAck(mqtt_sim::wire::Ack::new(1)),
         },
     };
     let n = diagram::model::ITEMS_MAX + 10;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mqtt_sim::scenario::{self, FaultAction, Scenario};
 use mqtt_sim::sim;
 use mqtt_sim::trace::EventKind;
-use mqtt_sim::wire::Packet;
+use mqtt_sim::wire::{Ack, Packet};
 
 fn load(rel: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
@@ -177,7 +177,7 @@ fn a_latency_range_is_drawn_uniformly() {
                 sent.insert(p.packet_id, e.at);
             }
             EventKind::Recv {
-                packet: Packet::PubAck(id),
+                packet: Packet::PubAck(Ack { packet_id: id, .. }),
                 ..
             } => {
                 if let Some(t) = sent.remove(id) {

@@ -58,6 +58,7 @@ fn type_number(p: &Packet) -> u8 {
         Packet::PingReq => 12,
         Packet::PingResp => 13,
         Packet::Disconnect(_) => 14,
+        Packet::Auth(_) => 15,
     }
 }
 

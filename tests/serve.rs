@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use mqtt_sim::wire::{
-    ConnAck, Connect, LEVEL_V311, Packet, Publish, Reader, SubAck, Subscribe, SubscribeFilter,
-    Writer,
+    Ack, ConnAck, Connect, LEVEL_V311, Packet, Publish, QoS, Reader, SubAck, Subscribe,
+    SubscribeFilter, Writer,
 };
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -128,16 +128,18 @@ fn connect(client_id: &str, username: Option<&str>) -> Packet {
         will: None,
         username: username.map(Into::into),
         password: username.map(|_| "secret".into()),
+        properties: Default::default(),
     })
 }
 
 fn subscribe(filter: &str, qos: u8) -> Packet {
     Packet::Subscribe(Subscribe {
         packet_id: 1,
-        filters: vec![SubscribeFilter {
-            filter: filter.into(),
-            qos,
-        }],
+        filters: vec![SubscribeFilter::new(
+            filter,
+            QoS::try_from(qos).expect("test QoS"),
+        )],
+        properties: Default::default(),
     })
 }
 
@@ -151,7 +153,8 @@ async fn serves_a_real_tcp_client_and_stops_on_sigterm() {
         c.recv().await,
         Packet::ConnAck(ConnAck {
             session_present: false,
-            code: 0
+            code: 0,
+            properties: Default::default()
         })
     );
 
@@ -160,24 +163,26 @@ async fn serves_a_real_tcp_client_and_stops_on_sigterm() {
         c.recv().await,
         Packet::SubAck(SubAck {
             packet_id: 1,
-            codes: vec![1]
+            codes: vec![1],
+            properties: Default::default()
         })
     );
 
     c.send(Packet::Publish(Publish {
         topic: "serve/t".into(),
         payload: "round trip".into(),
-        qos: 1,
+        qos: QoS::AtLeastOnce,
         retain: false,
         dup: false,
         packet_id: 7,
+        properties: Default::default(),
     }))
     .await;
     // Our PUBACK and the delivery to our own subscription: either order.
     let (mut acked, mut delivered) = (false, None);
     for _ in 0..2 {
         match c.recv().await {
-            Packet::PubAck(7) => acked = true,
+            Packet::PubAck(Ack { packet_id: 7, .. }) => acked = true,
             Packet::Publish(p) => delivered = Some(p),
             other => panic!("unexpected {other:?}"),
         }
@@ -185,11 +190,11 @@ async fn serves_a_real_tcp_client_and_stops_on_sigterm() {
     assert!(acked, "no PUBACK for packet 7");
     let p = delivered.expect("the message delivered back");
     assert_eq!(
-        (p.topic.as_str(), &p.payload[..], p.qos),
+        (p.topic.as_str(), &p.payload[..], p.qos.level()),
         ("serve/t", &b"round trip"[..], 1)
     );
     assert!(!p.retain && !p.dup && p.packet_id != 0);
-    c.send(Packet::PubAck(p.packet_id)).await;
+    c.send(Packet::PubAck(Ack::new(p.packet_id))).await;
 
     c.send(Packet::PingReq).await;
     assert_eq!(c.recv().await, Packet::PingResp);
@@ -234,7 +239,8 @@ async fn the_config_file_sets_the_brokers_options() {
         anon.recv().await,
         Packet::ConnAck(ConnAck {
             session_present: false,
-            code: 4
+            code: 4,
+            properties: Default::default()
         })
     );
 
@@ -249,7 +255,8 @@ async fn the_config_file_sets_the_brokers_options() {
         alice.recv().await,
         Packet::SubAck(SubAck {
             packet_id: 1,
-            codes: vec![1]
+            codes: vec![1],
+            properties: Default::default()
         }),
         "max_qos: 1 grants QoS 1 for a QoS 2 subscription"
     );

@@ -9,13 +9,13 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::time::{Sleep, sleep, timeout};
 
 use crate::wire::{
-    ConnAck, Connect, LEVEL_V311, LastWill, Packet, Publish, Reader, SubAck, Subscribe,
-    Unsubscribe, WireError, Writer, connack_code,
+    Ack, ConnAck, Connect, LEVEL_V311, LastWill, Packet, Properties, Publish, QoS, Reader, SubAck,
+    Subscribe, UnsubAck, Unsubscribe, WireError, Writer, connack_code,
 };
 
 use super::Mutant;
 use super::router::Publication;
-use super::session::{Send, Session};
+use super::session::{Send, Session, SessionExpiry};
 use super::strings;
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
 use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX, acl};
@@ -126,7 +126,7 @@ where
         keep_alive,
         deadline: None,
         will: accepted.will,
-        persistent: accepted.persistent,
+        session_expiry: accepted.session_expiry,
     };
     conn.serve(accepted.session_present).await;
 }
@@ -146,7 +146,7 @@ fn keep_alive_limit(keep_alive_s: u16, factor: f64) -> Option<Duration> {
 
 struct Accepted {
     client_id: String,
-    persistent: bool,
+    session_expiry: SessionExpiry,
     keep_alive_s: u16,
     will: Option<LastWill>,
     session_present: bool,
@@ -168,6 +168,7 @@ async fn refuse<W: AsyncWrite + Unpin>(
         .write(&Packet::ConnAck(ConnAck {
             session_present: false,
             code,
+            properties: Properties::default(),
         }))
         .await;
 }
@@ -208,7 +209,6 @@ async fn accept<W: AsyncWrite + Unpin>(
     if let Some(w) = &c.will {
         let bad = match topic::validate_name(&w.topic) {
             Err(e) => Some(format!("will topic: {e}")),
-            Ok(()) if w.qos > 2 => Some("will QoS 3".to_string()),
             Ok(()) => None,
         };
         if let Some(why) = bad {
@@ -279,11 +279,13 @@ async fn accept<W: AsyncWrite + Unpin>(
     let session_present = {
         let mut store = broker.inner.store.borrow_mut();
         let existing = store.sessions.remove(&client_id);
-        let discarded = existing.as_ref().is_some_and(|s| s.persistent);
+        let discarded = existing
+            .as_ref()
+            .is_some_and(|s| s.expiry.outlives_connection());
         // A stored non-persistent session is left over from a connection
         // that died with the broker; it is not a session to resume.
         let mut resumed = match existing {
-            Some(s) if s.persistent && !c.clean => Some(s),
+            Some(s) if s.expiry.outlives_connection() && !c.clean => Some(s),
             _ => None,
         };
         // Test-only planted bug; see `Mutant`.
@@ -293,7 +295,8 @@ async fn accept<W: AsyncWrite + Unpin>(
             s.queue.clear();
         }
         let present = resumed.is_some();
-        let mut session = resumed.unwrap_or(Session::new(!c.clean));
+        let mut session =
+            resumed.unwrap_or(Session::new(SessionExpiry::from_clean_session(c.clean)));
         // The latest login decides what the session may receive (acl).
         session.user = c.username.clone();
         store.sessions.insert(client_id.clone(), session);
@@ -306,7 +309,7 @@ async fn accept<W: AsyncWrite + Unpin>(
 
     Some(Accepted {
         client_id,
-        persistent: !c.clean,
+        session_expiry: SessionExpiry::from_clean_session(c.clean),
         keep_alive_s: c.keep_alive_s,
         will: c.will,
         session_present,
@@ -377,7 +380,7 @@ struct Conn<S> {
     keep_alive: Option<Duration>,
     deadline: Deadline,
     will: Option<LastWill>,
-    persistent: bool,
+    session_expiry: SessionExpiry,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
@@ -402,6 +405,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             session_present: session_present
                 && !self.broker.mutant(Mutant::SessionPresentAlwaysFalse),
             code: connack_code::ACCEPTED,
+            properties: Properties::default(),
         })];
         if session_present {
             let mut resend = self.with_session(|s| s.resend()).unwrap_or_default();
@@ -480,24 +484,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         match packet {
             Packet::Connect(_) => violation("second CONNECT".into()),
             Packet::Publish(p) => self.on_publish(p),
-            Packet::PubAck(id) => {
+            Packet::PubAck(Ack { packet_id: id, .. }) => {
                 self.with_session(|s| s.puback(id));
                 Ok(vec![])
             }
-            Packet::PubRec(id) => {
+            Packet::PubRec(Ack { packet_id: id, .. }) => {
                 // PUBREL even for an unknown id, as PUBCOMP answers an
                 // unknown PUBREL: the PUBREC may be a resend after our
                 // PUBREL was lost, and the client's flow must be able to end.
                 self.with_session(|s| s.pubrec(id));
-                Ok(vec![Packet::PubRel(id)])
+                Ok(vec![Packet::PubRel(Ack::new(id))])
             }
-            Packet::PubRel(id) => {
+            Packet::PubRel(Ack { packet_id: id, .. }) => {
                 // PUBCOMP even for an unknown id: the PUBREL may be a resend
                 // after our PUBCOMP was lost [MQTT-4.3.3-2].
                 self.with_session(|s| s.inbound_qos2.remove(&id));
-                Ok(vec![Packet::PubComp(id)])
+                Ok(vec![Packet::PubComp(Ack::new(id))])
             }
-            Packet::PubComp(id) => {
+            Packet::PubComp(Ack { packet_id: id, .. }) => {
                 self.with_session(|s| s.pubcomp(id));
                 Ok(vec![])
             }
@@ -508,7 +512,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             other @ (Packet::ConnAck(_)
             | Packet::SubAck(_)
             | Packet::UnsubAck(_)
-            | Packet::PingResp) => violation(format!("{} from a client", other.type_name())),
+            | Packet::PingResp
+            | Packet::Auth(_)) => violation(format!("{} from a client", other.type_name())),
         }
     }
 
@@ -516,10 +521,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         if let Err(e) = topic::validate_name(&p.topic) {
             return Err(End::Violation(format!("PUBLISH topic: {e}")));
         }
-        if p.qos > 2 {
-            return Err(End::Violation("PUBLISH with QoS 3".into()));
-        }
-        if p.qos > 0 && p.packet_id == 0 {
+        if p.qos != QoS::AtMostOnce && p.packet_id == 0 {
             return Err(End::Violation("PUBLISH with packet id 0".into()));
         }
         let user = self.with_session(|s| s.user.clone()).flatten();
@@ -542,19 +544,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             retain: p.retain,
         };
         match p.qos {
-            0 => {
+            QoS::AtMostOnce => {
                 if !denied {
                     self.broker.route(&publication);
                 }
                 Ok(vec![])
             }
-            1 => {
+            QoS::AtLeastOnce => {
                 if !denied {
                     self.broker.route(&publication);
                 }
-                Ok(vec![Packet::PubAck(p.packet_id)])
+                Ok(vec![Packet::PubAck(Ack::new(p.packet_id))])
             }
-            _ => {
+            QoS::ExactlyOnce => {
                 // Delivered once, on first receipt; a resend before PUBREL
                 // only gets its PUBREC again [MQTT-4.3.3-2].
                 let first = self
@@ -564,7 +566,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 if (first || again) && !denied {
                     self.broker.route(&publication);
                 }
-                Ok(vec![Packet::PubRec(p.packet_id)])
+                Ok(vec![Packet::PubRec(Ack::new(p.packet_id))])
             }
         }
     }
@@ -576,13 +578,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         if s.filters.is_empty() {
             return Err(End::Violation("SUBSCRIBE without filters".into()));
         }
-        if let Some(f) = s.filters.iter().find(|f| f.qos > 2) {
-            return Err(End::Violation(format!(
-                "SUBSCRIBE with QoS {} for {}",
-                f.qos, f.filter
-            )));
-        }
-        let max_qos = self.broker.config().max_qos.min(2);
+        let max_qos =
+            QoS::try_from(self.broker.config().max_qos.min(2)).unwrap_or(QoS::ExactlyOnce);
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut notes = Vec::new();
         let user = self.with_session(|s| s.user.clone()).flatten();
@@ -619,7 +616,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 codes.push(0x80);
                 continue;
             }
-            codes.push(granted);
+            codes.push(granted.level());
             // Also on a repeated subscription [MQTT-3.8.4-3].
             let retained = self.broker.retained_for(&f.filter, granted);
             let full = self
@@ -643,6 +640,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         Ok(vec![Packet::SubAck(SubAck {
             packet_id: s.packet_id,
             codes,
+            properties: Properties::default(),
         })])
     }
 
@@ -658,7 +656,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 s.subscriptions.remove(f);
             }
         });
-        Ok(vec![Packet::UnsubAck(u.packet_id)])
+        Ok(vec![Packet::UnsubAck(UnsubAck::new(u.packet_id))])
     }
 
     /// Closes the stream, then deals with the will and the session. The
@@ -673,7 +671,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             writer,
             keep_alive,
             will,
-            persistent,
+            session_expiry,
             ..
         } = self;
         drop((reader, writer));
@@ -708,7 +706,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             }
             End::Kicked(kick) => {
                 let profile = broker.config().takeover_will;
-                let publish = will_on_takeover(profile, persistent, *kick);
+                let publish =
+                    will_on_takeover(profile, session_expiry.outlives_connection(), *kick);
                 if !publish && will.is_some() {
                     broker.note(format!(
                         "will of {client_id} not published on takeover (takeover_will: {})",
@@ -728,7 +727,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             });
         }
         let mut store = broker.inner.store.borrow_mut();
-        if persistent {
+        if session_expiry.outlives_connection() {
             if let Some(s) = store.sessions.get_mut(&client_id) {
                 s.went_offline();
             }
@@ -749,6 +748,6 @@ fn profile_name(p: super::TakeoverWill) -> &'static str {
 fn to_packet(s: Send) -> Packet {
     match s {
         Send::Publish(p) => Packet::Publish(p),
-        Send::PubRel(id) => Packet::PubRel(id),
+        Send::PubRel(id) => Packet::PubRel(Ack::new(id)),
     }
 }

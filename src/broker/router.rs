@@ -7,13 +7,14 @@ use super::Mutant;
 use super::session::{Message, Retained};
 use super::{Broker, RETAINED_MAX, acl};
 use crate::topic;
+use crate::wire::QoS;
 
 /// An application message as published: by a client or as a will.
 #[derive(Debug, Clone)]
 pub struct Publication {
     pub topic: String,
     pub payload: Bytes,
-    pub qos: u8,
+    pub qos: QoS,
     pub retain: bool,
 }
 
@@ -56,7 +57,9 @@ impl Broker {
                     qos = p.qos;
                 }
                 let conn = live.by_client.get(client_id);
-                if conn.is_none() && (qos == 0 || !session.persistent) {
+                if conn.is_none()
+                    && (qos == QoS::AtMostOnce || !session.expiry.outlives_connection())
+                {
                     continue;
                 }
                 let message = Message {
@@ -112,7 +115,7 @@ impl Broker {
     /// The retained messages a new subscription to `filter` receives, with
     /// RETAIN=1, at min(message QoS, granted QoS) [MQTT-3.3.1-6],
     /// [MQTT-3.3.1-8].
-    pub(super) fn retained_for(&self, filter: &str, granted: u8) -> Vec<Message> {
+    pub(super) fn retained_for(&self, filter: &str, granted: QoS) -> Vec<Message> {
         let store = self.inner.store.borrow();
         store
             .retained

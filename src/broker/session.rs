@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use bytes::Bytes;
 use indexmap::IndexMap;
 
-use crate::wire::Publish;
+use crate::wire::{Properties, Publish, QoS};
 
 use super::{INFLIGHT_MAX, QUEUED_MAX};
 
@@ -20,7 +20,7 @@ pub struct Message {
     pub topic: String,
     pub payload: Bytes,
     /// The QoS it is delivered at: already min(publish QoS, granted QoS).
-    pub qos: u8,
+    pub qos: QoS,
     /// Set only for retained messages sent because of a new subscription.
     pub retain: bool,
 }
@@ -49,10 +49,10 @@ pub enum Send {
 
 #[derive(Debug, Clone, Default)]
 pub struct Session {
-    /// Clean session 0: the session outlives the connection.
-    pub persistent: bool,
+    /// How long the session outlives its connection.
+    pub expiry: SessionExpiry,
     /// Filter -> granted QoS. Bounded by `SUBSCRIPTIONS_MAX`.
-    pub subscriptions: BTreeMap<String, u8>,
+    pub subscriptions: BTreeMap<String, QoS>,
     /// Messages not sent yet, in order. Bounded by `QUEUED_MAX`.
     pub queue: VecDeque<Message>,
     /// Sent QoS 1 and 2 messages not yet completed, in the order they were
@@ -67,14 +67,40 @@ pub struct Session {
     last_packet_id: u16,
 }
 
+/// How long a session outlives its connection, in seconds: the Session
+/// Expiry Interval of 5.0, where 0 ends the session with the connection and
+/// `u32::MAX` never expires it. 3.1.1 has only the two ends of that range:
+/// clean session 1 is 0, clean session 0 is "never" (until evicted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionExpiry(pub u32);
+
+impl SessionExpiry {
+    pub const WITH_CONNECTION: SessionExpiry = SessionExpiry(0);
+    pub const NEVER: SessionExpiry = SessionExpiry(u32::MAX);
+
+    /// The expiry a 3.1.1 CONNECT asks for with its clean session flag.
+    pub fn from_clean_session(clean: bool) -> SessionExpiry {
+        if clean {
+            SessionExpiry::WITH_CONNECTION
+        } else {
+            SessionExpiry::NEVER
+        }
+    }
+
+    /// Whether the session is kept after its connection closes.
+    pub fn outlives_connection(self) -> bool {
+        self != SessionExpiry::WITH_CONNECTION
+    }
+}
+
 /// Why a message was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueFull;
 
 impl Session {
-    pub fn new(persistent: bool) -> Session {
+    pub fn new(expiry: SessionExpiry) -> Session {
         Session {
-            persistent,
+            expiry,
             ..Session::default()
         }
     }
@@ -107,13 +133,13 @@ impl Session {
     pub fn take_sendable(&mut self) -> Vec<Send> {
         let mut out = Vec::new();
         while let Some(head) = self.queue.front() {
-            if head.qos > 0 && self.outbound.len() >= INFLIGHT_MAX {
+            if head.qos != QoS::AtMostOnce && self.outbound.len() >= INFLIGHT_MAX {
                 break;
             }
             let Some(message) = self.queue.pop_front() else {
                 break;
             };
-            let packet_id = if message.qos > 0 {
+            let packet_id = if message.qos != QoS::AtMostOnce {
                 let Some(id) = self.allocate_packet_id() else {
                     self.queue.push_front(message);
                     break;
@@ -150,7 +176,7 @@ impl Session {
     /// message in flight.
     pub fn puback(&mut self, id: u16) -> bool {
         match self.outbound.get(&id) {
-            Some(o) if o.message.qos == 1 => {
+            Some(o) if o.message.qos == QoS::AtLeastOnce => {
                 self.outbound.shift_remove(&id);
                 true
             }
@@ -162,7 +188,7 @@ impl Session {
     /// id was not a QoS 2 message in flight.
     pub fn pubrec(&mut self, id: u16) -> bool {
         match self.outbound.get_mut(&id) {
-            Some(o) if o.message.qos == 2 => {
+            Some(o) if o.message.qos == QoS::ExactlyOnce => {
                 o.state = OutboundState::Released;
                 true
             }
@@ -184,7 +210,7 @@ impl Session {
     /// The connection is gone: QoS 0 messages are not kept for an offline
     /// session.
     pub fn went_offline(&mut self) {
-        self.queue.retain(|m| m.qos > 0);
+        self.queue.retain(|m| m.qos != QoS::AtMostOnce);
     }
 }
 
@@ -194,8 +220,9 @@ fn to_publish(m: &Message, packet_id: u16, dup: bool) -> Publish {
         payload: m.payload.clone(),
         qos: m.qos,
         retain: m.retain,
-        dup: dup && m.qos > 0,
+        dup: dup && m.qos != QoS::AtMostOnce,
         packet_id,
+        properties: Properties::default(),
     }
 }
 
@@ -203,7 +230,7 @@ fn to_publish(m: &Message, packet_id: u16, dup: bool) -> Publish {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retained {
     pub payload: Bytes,
-    pub qos: u8,
+    pub qos: QoS,
 }
 
 /// The broker's durable state: sessions and retained messages.
@@ -230,7 +257,7 @@ impl Store {
     /// Keeps what outlives connections: persistent sessions, without their
     /// QoS 0 messages, and retained messages.
     pub(super) fn all_offline(&mut self) {
-        self.sessions.retain(|_, s| s.persistent);
+        self.sessions.retain(|_, s| s.expiry.outlives_connection());
         for s in self.sessions.values_mut() {
             s.went_offline();
         }
@@ -245,14 +272,14 @@ mod tests {
         Message {
             topic: "t".into(),
             payload: Bytes::from_static(b"x"),
-            qos,
+            qos: QoS::try_from(qos).expect("test QoS"),
             retain: false,
         }
     }
 
     #[test]
     fn packet_ids_skip_those_in_flight() {
-        let mut s = Session::new(true);
+        let mut s = Session::new(SessionExpiry::NEVER);
         s.last_packet_id = u16::MAX - 1;
         s.outbound.insert(
             1,
@@ -276,7 +303,7 @@ mod tests {
 
     #[test]
     fn inflight_is_bounded_and_order_kept() {
-        let mut s = Session::new(true);
+        let mut s = Session::new(SessionExpiry::NEVER);
         for _ in 0..INFLIGHT_MAX + 1 {
             s.enqueue(msg(1)).ok();
         }
@@ -290,7 +317,7 @@ mod tests {
 
     #[test]
     fn queue_is_bounded() {
-        let mut s = Session::new(true);
+        let mut s = Session::new(SessionExpiry::NEVER);
         for _ in 0..QUEUED_MAX {
             assert_eq!(s.enqueue(msg(1)), Ok(()));
         }
@@ -299,7 +326,7 @@ mod tests {
 
     #[test]
     fn resend_marks_dup_and_keeps_ids() {
-        let mut s = Session::new(true);
+        let mut s = Session::new(SessionExpiry::NEVER);
         s.enqueue(msg(1)).ok();
         s.enqueue(msg(2)).ok();
         s.take_sendable();

@@ -52,16 +52,17 @@ pub(super) fn control_character(p: &Packet) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{Publish, Unsubscribe};
+    use crate::wire::{Publish, QoS, Unsubscribe};
 
     fn publish(topic: &str) -> Packet {
         Packet::Publish(Publish {
             topic: topic.into(),
             payload: "\u{1}\u{7f}".into(),
-            qos: 0,
+            qos: QoS::AtMostOnce,
             retain: false,
             dup: false,
             packet_id: 0,
+            properties: Default::default(),
         })
     }
 
@@ -81,6 +82,7 @@ mod tests {
         let u = Packet::Unsubscribe(Unsubscribe {
             packet_id: 1,
             filters: vec!["ok".into(), "x\u{7}".into()],
+            properties: Default::default(),
         });
         assert!(control_character(&u).is_some());
     }

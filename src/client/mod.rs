@@ -19,8 +19,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 use crate::scenario::{Ack, Action, ClientSpec, ClosedBy, ConnectOptions, Ping, Protocol, Step};
 use crate::trace::{EventKind, Recorder};
 use crate::wire::{
-    self, Connect, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Publish, Reader, Subscribe,
-    SubscribeFilter, Unsubscribe, Writer,
+    self, Connect, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Properties, Publish, QoS,
+    Reader, Subscribe, SubscribeFilter, Unsubscribe, Writer,
 };
 use session::Session;
 
@@ -289,8 +289,11 @@ impl<C: Connector> Client<C> {
                 }
                 self.graceful = true;
                 self.reconnect_at = None;
-                self.send(Packet::Disconnect(Disconnect { reason: *reason }))
-                    .await;
+                self.send(Packet::Disconnect(Disconnect {
+                    reason: *reason,
+                    properties: Properties::default(),
+                }))
+                .await;
                 self.close(ClosedBy::Client).await;
             }
             Action::Drop => {
@@ -326,14 +329,15 @@ impl<C: Connector> Client<C> {
                 };
                 let filters = subs
                     .iter()
-                    .map(|s| SubscribeFilter {
-                        filter: s.filter.clone(),
-                        qos: s.qos,
-                    })
+                    .map(|s| SubscribeFilter::new(s.filter.clone(), scenario_qos(s.qos)))
                     .collect();
                 self.wait_for(step, "SUBACK", packet_id);
-                self.send(Packet::Subscribe(Subscribe { packet_id, filters }))
-                    .await;
+                self.send(Packet::Subscribe(Subscribe {
+                    packet_id,
+                    filters,
+                    properties: Properties::default(),
+                }))
+                .await;
             }
             Action::Unsubscribe(filters) => {
                 let Some(packet_id) = self.packet_id(step) else {
@@ -343,6 +347,7 @@ impl<C: Connector> Client<C> {
                 self.send(Packet::Unsubscribe(Unsubscribe {
                     packet_id,
                     filters: filters.clone(),
+                    properties: Properties::default(),
                 }))
                 .await;
             }
@@ -363,10 +368,11 @@ impl<C: Connector> Client<C> {
                 let publish = Publish {
                     topic: topic.clone(),
                     payload: payload.clone(),
-                    qos: *qos,
+                    qos: scenario_qos(*qos),
                     retain: *retain,
                     dup: false,
                     packet_id,
+                    properties: Properties::default(),
                 };
                 self.session.published(&publish);
                 match qos {
@@ -482,7 +488,8 @@ impl<C: Connector> Client<C> {
             return false;
         };
         let packet_id = match packet {
-            Packet::PubAck(i) | Packet::PubComp(i) | Packet::UnsubAck(i) => *i,
+            Packet::PubAck(a) | Packet::PubComp(a) => a.packet_id,
+            Packet::UnsubAck(u) => u.packet_id,
             Packet::SubAck(s) => s.packet_id,
             _ => return false,
         };
@@ -613,16 +620,26 @@ impl<C: Connector> Client<C> {
                 }
             }
             Packet::Publish(p) => match (p.qos, self.spec.ack) {
-                (1, Ack::Auto) => self.send_auto(Packet::PubAck(p.packet_id)).await,
-                (2, Ack::Auto) => self.send_auto(Packet::PubRec(p.packet_id)).await,
+                (QoS::AtLeastOnce, Ack::Auto) => {
+                    self.send_auto(Packet::PubAck(wire::Ack::new(p.packet_id)))
+                        .await
+                }
+                (QoS::ExactlyOnce, Ack::Auto) => {
+                    self.send_auto(Packet::PubRec(wire::Ack::new(p.packet_id)))
+                        .await
+                }
                 _ => {}
             },
-            Packet::PubAck(id) | Packet::PubComp(id) => self.session.completed(id),
-            Packet::PubRec(id) => {
-                self.session.received(id);
-                self.send_auto(Packet::PubRel(id)).await;
+            Packet::PubAck(a) | Packet::PubComp(a) => self.session.completed(a.packet_id),
+            Packet::PubRec(a) => {
+                self.session.received(a.packet_id);
+                self.send_auto(Packet::PubRel(wire::Ack::new(a.packet_id)))
+                    .await;
             }
-            Packet::PubRel(id) => self.send_auto(Packet::PubComp(id)).await,
+            Packet::PubRel(a) => {
+                self.send_auto(Packet::PubComp(wire::Ack::new(a.packet_id)))
+                    .await
+            }
             Packet::PingResp => {
                 if let Some(c) = &mut self.conn {
                     c.ping_sent = None;
@@ -651,12 +668,19 @@ fn connect_packet(o: &ConnectOptions) -> Connect {
         will: o.will.as_ref().map(|w| LastWill {
             topic: w.topic.clone(),
             payload: w.payload.clone(),
-            qos: w.qos,
+            qos: scenario_qos(w.qos),
             retain: w.retain,
+            properties: Properties::default(),
         }),
         username: o.username.clone(),
         password: o.password.clone().map(Into::into),
+        properties: Properties::default(),
     }
+}
+
+/// A scenario's QoS, validated to be 0, 1 or 2 when the scenario was loaded.
+fn scenario_qos(level: u8) -> QoS {
+    QoS::try_from(level).unwrap_or(QoS::ExactlyOnce)
 }
 
 /// Reads from the connection, or waits forever when there is none, so that

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::wire::{Packet, Publish};
+use crate::wire::{Ack, Packet, Publish, QoS};
 
 /// Where an outbound QoS 1 or 2 message stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +36,7 @@ impl Session {
     }
 
     pub fn published(&mut self, p: &Publish) {
-        if p.qos > 0 {
+        if p.qos != QoS::AtMostOnce {
             self.inflight
                 .insert(p.packet_id, Stage::Published(p.clone()));
         }
@@ -64,7 +64,7 @@ impl Session {
                     dup: true,
                     ..p.clone()
                 }),
-                Stage::Released => Packet::PubRel(*id),
+                Stage::Released => Packet::PubRel(Ack::new(*id)),
             })
             .collect()
     }
@@ -84,10 +84,11 @@ mod tests {
         Publish {
             topic: "t".into(),
             payload: Bytes::from_static(b"x"),
-            qos,
+            qos: QoS::try_from(qos).expect("test QoS"),
             retain: false,
             dup: false,
             packet_id: id,
+            properties: Default::default(),
         }
     }
 
@@ -116,7 +117,7 @@ mod tests {
                     dup: true,
                     ..publish(1, 1)
                 }),
-                Packet::PubRel(2)
+                Packet::PubRel(Ack::new(2))
             ]
         );
         s.completed(1);

@@ -83,13 +83,14 @@ pub fn cut(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{ConnAck, Subscribe, SubscribeFilter};
+    use crate::wire::{ConnAck, Properties, QoS, Subscribe, SubscribeFilter};
 
     #[test]
     fn connack_shows_session_present_and_code() {
         let p = Packet::ConnAck(ConnAck {
             session_present: true,
             code: 2,
+            properties: Properties::default(),
         });
         assert_eq!(packet(&p), "CONNACK session_present=true code=2");
     }
@@ -98,10 +99,8 @@ mod tests {
     fn subscribe_shows_filters_with_qos() {
         let p = Packet::Subscribe(Subscribe {
             packet_id: 7,
-            filters: vec![SubscribeFilter {
-                filter: "will/#".into(),
-                qos: 1,
-            }],
+            filters: vec![SubscribeFilter::new("will/#", QoS::AtLeastOnce)],
+            properties: Properties::default(),
         });
         assert_eq!(packet(&p), "SUBSCRIBE packet_id=7 filters=will/#:1");
     }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 
 use crate::scenario::{Action, ConnectOptions, Protocol, Scenario};
-use crate::wire::{Connect, LEVEL_V5, LEVEL_V311, Packet, Publish, Reader, Writer};
+use crate::wire::{Connect, LEVEL_V5, LEVEL_V311, Packet, Publish, QoS, Reader, Writer};
 
 /// The longest one connect-and-disconnect may take.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -80,6 +80,7 @@ async fn session(addr: &str, o: &ConnectOptions, topics: &[String]) -> Option<()
         will: None,
         username: o.username.clone(),
         password: o.password.clone().map(Bytes::from),
+        properties: Default::default(),
     };
     writer.write(&Packet::Connect(connect)).await.ok()?;
     match reader.read().await.ok()?? {
@@ -90,17 +91,16 @@ async fn session(addr: &str, o: &ConnectOptions, topics: &[String]) -> Option<()
         let publish = Publish {
             topic: topic.clone(),
             payload: Bytes::new(),
-            qos: 0,
+            qos: QoS::AtMostOnce,
             retain: true,
             dup: false,
             packet_id: 0,
+            properties: Default::default(),
         };
         writer.write(&Packet::Publish(publish)).await.ok()?;
     }
     writer
-        .write(&Packet::Disconnect(crate::wire::Disconnect {
-            reason: None,
-        }))
+        .write(&Packet::Disconnect(crate::wire::Disconnect::default()))
         .await
         .ok()?;
     let _ = writer.shutdown().await;

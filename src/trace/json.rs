@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 
 use crate::scenario::{DurationSpec, FaultAction};
 use crate::wire::{
-    ConnAck, Connect, Disconnect, LEVEL_V311, LastWill, Packet, Publish, SubAck, Subscribe,
-    SubscribeFilter, Unsubscribe,
+    Ack, ConnAck, Connect, Disconnect, LEVEL_V311, LastWill, Packet, Publish, QoS, SubAck,
+    Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
 
 /// A payload as text when it is printable UTF-8, otherwise `{"hex": ".."}`,
@@ -49,7 +49,7 @@ pub fn packet(p: &Packet) -> Map<String, Value> {
             if let Some(w) = &c.will {
                 m.insert(
                     "will".into(),
-                    json!({"topic": w.topic, "payload": payload(&w.payload), "qos": w.qos, "retain": w.retain}),
+                    json!({"topic": w.topic, "payload": payload(&w.payload), "qos": w.qos.level(), "retain": w.retain}),
                 );
             }
             if let Some(u) = &c.username {
@@ -63,26 +63,25 @@ pub fn packet(p: &Packet) -> Map<String, Value> {
         Packet::Publish(p) => {
             m.insert("topic".into(), p.topic.clone().into());
             m.insert("payload".into(), payload(&p.payload));
-            m.insert("qos".into(), p.qos.into());
+            m.insert("qos".into(), p.qos.level().into());
             m.insert("retain".into(), p.retain.into());
             m.insert("dup".into(), p.dup.into());
-            if p.qos > 0 {
+            if p.qos != QoS::AtMostOnce {
                 m.insert("packet_id".into(), p.packet_id.into());
             }
         }
-        Packet::PubAck(id)
-        | Packet::PubRec(id)
-        | Packet::PubRel(id)
-        | Packet::PubComp(id)
-        | Packet::UnsubAck(id) => {
-            m.insert("packet_id".into(), (*id).into());
+        Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+            m.insert("packet_id".into(), a.packet_id.into());
+        }
+        Packet::UnsubAck(u) => {
+            m.insert("packet_id".into(), u.packet_id.into());
         }
         Packet::Subscribe(s) => {
             m.insert("packet_id".into(), s.packet_id.into());
             let filters: Vec<Value> = s
                 .filters
                 .iter()
-                .map(|f| json!({"filter": f.filter, "qos": f.qos}))
+                .map(|f| json!({"filter": f.filter, "qos": f.qos.level()}))
                 .collect();
             m.insert("filters".into(), filters.into());
         }
@@ -99,6 +98,9 @@ pub fn packet(p: &Packet) -> Map<String, Value> {
             if let Some(r) = d.reason {
                 m.insert("reason".into(), r.into());
             }
+        }
+        Packet::Auth(a) => {
+            m.insert("reason".into(), a.reason.into());
         }
     }
     m
@@ -127,48 +129,53 @@ fn widest(type_name: &str, level: u8) -> Option<Packet> {
             will: Some(LastWill {
                 topic: String::new(),
                 payload: Bytes::new(),
-                qos: 1,
+                qos: QoS::AtLeastOnce,
                 retain: false,
+                properties: Default::default(),
             }),
             username: Some(String::new()),
             password: Some(Bytes::new()),
+            properties: Default::default(),
         }),
         "CONNACK" => Packet::ConnAck(ConnAck {
             session_present: false,
             code: 0,
+            properties: Default::default(),
         }),
         "PUBLISH" => Packet::Publish(Publish {
             topic: String::new(),
             payload: Bytes::new(),
-            qos: 1,
+            qos: QoS::AtLeastOnce,
             retain: false,
             dup: false,
             packet_id: id,
+            properties: Default::default(),
         }),
-        "PUBACK" => Packet::PubAck(id),
-        "PUBREC" => Packet::PubRec(id),
-        "PUBREL" => Packet::PubRel(id),
-        "PUBCOMP" => Packet::PubComp(id),
+        "PUBACK" => Packet::PubAck(Ack::new(id)),
+        "PUBREC" => Packet::PubRec(Ack::new(id)),
+        "PUBREL" => Packet::PubRel(Ack::new(id)),
+        "PUBCOMP" => Packet::PubComp(Ack::new(id)),
         "SUBSCRIBE" => Packet::Subscribe(Subscribe {
             packet_id: id,
-            filters: vec![SubscribeFilter {
-                filter: String::new(),
-                qos: 0,
-            }],
+            filters: vec![SubscribeFilter::new(String::new(), QoS::AtMostOnce)],
+            properties: Default::default(),
         }),
         "SUBACK" => Packet::SubAck(SubAck {
             packet_id: id,
             codes: vec![0],
+            properties: Default::default(),
         }),
         "UNSUBSCRIBE" => Packet::Unsubscribe(Unsubscribe {
             packet_id: id,
             filters: vec![String::new()],
+            properties: Default::default(),
         }),
-        "UNSUBACK" => Packet::UnsubAck(id),
+        "UNSUBACK" => Packet::UnsubAck(UnsubAck::new(id)),
         "PINGREQ" => Packet::PingReq,
         "PINGRESP" => Packet::PingResp,
         "DISCONNECT" => Packet::Disconnect(Disconnect {
             reason: (level != LEVEL_V311).then_some(0),
+            properties: Default::default(),
         }),
         _ => return None,
     })

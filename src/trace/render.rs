@@ -234,6 +234,7 @@ mod tests {
             Packet::ConnAck(ConnAck {
                 session_present: false,
                 code,
+                properties: Default::default(),
             })
         };
         assert_eq!(code_names(&connack(0)).as_deref(), Some("accepted"));
@@ -246,6 +247,7 @@ mod tests {
         let suback = Packet::SubAck(SubAck {
             packet_id: 1,
             codes: vec![2, 0x80],
+            properties: Default::default(),
         });
         assert_eq!(
             detail(&EventKind::Recv {

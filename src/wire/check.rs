@@ -9,11 +9,12 @@ use bytes::Bytes;
 
 use super::cursor::Cursor;
 use super::header::{self, FixedHeader};
-use super::{Packet, WireError};
+use super::{LEVEL_V5, Packet, Property, QoS, WireError};
 
 /// Reserved packet types and flag bits [MQTT-2.2.2-1/2], PUBLISH QoS 3
 /// [MQTT-3.3.1-4].
-pub(crate) fn fixed_header(h: &FixedHeader) -> Result<(), WireError> {
+/// AUTH (type 15) exists only at level 5.
+pub(crate) fn fixed_header(h: &FixedHeader, level: u8) -> Result<(), WireError> {
     let packet_type = h.packet_type();
     let flags = h.flags();
     let expected = match packet_type {
@@ -27,6 +28,7 @@ pub(crate) fn fixed_header(h: &FixedHeader) -> Result<(), WireError> {
         }
         header::PUBREL | header::SUBSCRIBE | header::UNSUBSCRIBE => 0b0010,
         header::CONNECT..=header::DISCONNECT => 0,
+        header::AUTH if level == LEVEL_V5 => 0,
         other => {
             return Err(WireError::malformed(format!(
                 "reserved packet type {other}"
@@ -94,14 +96,12 @@ pub(crate) fn subscribe_options_v4(body: Bytes) -> Result<(), WireError> {
 }
 
 /// CONNECT flags [MQTT-3.1.2-3] [MQTT-3.1.2-11] [MQTT-3.1.2-13]
-/// [MQTT-3.1.2-14] [MQTT-3.1.2-15] [MQTT-3.1.2-22]; the bit layout is the
-/// same in 3.1.1 and 5.0.
+/// [MQTT-3.1.2-14] [MQTT-3.1.2-15]; the bit layout is the same in 3.1.1
+/// and 5.0.
 pub(crate) fn connect_flags(flags: u8) -> Result<(), WireError> {
     let will = flags & 0b0000_0100 != 0;
     let will_qos = (flags >> 3) & 0b11;
     let will_retain = flags & 0b0010_0000 != 0;
-    let password = flags & 0b0100_0000 != 0;
-    let username = flags & 0b1000_0000 != 0;
     let fail = |m: &str| Err(WireError::malformed(format!("CONNECT {m}")));
     if flags & 0b1 != 0 {
         return fail("reserved flag bit is set [MQTT-3.1.2-3]");
@@ -115,8 +115,17 @@ pub(crate) fn connect_flags(flags: u8) -> Result<(), WireError> {
     if will_qos == 3 {
         return fail("will QoS is 3 [MQTT-3.1.2-14]");
     }
+    Ok(())
+}
+
+/// 3.1.1 only: 5.0 allows a password without a user name.
+pub(crate) fn password_needs_username_v4(flags: u8) -> Result<(), WireError> {
+    let password = flags & 0b0100_0000 != 0;
+    let username = flags & 0b1000_0000 != 0;
     if password && !username {
-        return fail("password flag is set without the user name flag [MQTT-3.1.2-22]");
+        return Err(WireError::malformed(
+            "CONNECT password flag is set without the user name flag [MQTT-3.1.2-22]",
+        ));
     }
     Ok(())
 }
@@ -135,13 +144,20 @@ pub(crate) fn packet(p: &Packet) -> Result<(), WireError> {
             }
         }
         Packet::Publish(publish) => {
-            topic_name(&publish.topic)?;
-            if publish.qos > 0 && publish.packet_id == 0 {
+            // 5.0: a Topic Alias stands in for an empty topic name.
+            let alias = publish
+                .properties
+                .iter()
+                .any(|p| matches!(p, Property::TopicAlias(_)));
+            if !(alias && publish.topic.is_empty()) {
+                topic_name(&publish.topic)?;
+            }
+            if publish.qos != QoS::AtMostOnce && publish.packet_id == 0 {
                 return Err(WireError::malformed(
                     "PUBLISH with QoS > 0 and packet identifier 0 [MQTT-2.3.1-1]",
                 ));
             }
-            if publish.qos == 0 && publish.dup {
+            if publish.qos == QoS::AtMostOnce && publish.dup {
                 return Err(WireError::malformed(
                     "QoS 0 PUBLISH with DUP=1 [MQTT-3.3.1-2]",
                 ));
@@ -172,15 +188,16 @@ pub(crate) fn packet(p: &Packet) -> Result<(), WireError> {
                 topic_filter(f)?;
             }
         }
-        Packet::PubAck(id) | Packet::PubRec(id) | Packet::PubRel(id) | Packet::PubComp(id) => {
-            packet_id_nonzero(*id, p.type_name())?;
+        Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+            packet_id_nonzero(a.packet_id, p.type_name())?;
         }
         Packet::ConnAck(_)
         | Packet::SubAck(_)
         | Packet::UnsubAck(_)
         | Packet::PingReq
         | Packet::PingResp
-        | Packet::Disconnect(_) => {}
+        | Packet::Disconnect(_)
+        | Packet::Auth(_) => {}
     }
     Ok(())
 }

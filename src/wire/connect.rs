@@ -9,7 +9,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::cursor::Cursor;
-use super::{Connect, LastWill, WireError, check, header};
+use super::{Connect, LastWill, Properties, QoS, WireError, check, header};
 
 /// Protocol name and level, the first fields of every version's CONNECT.
 /// Reads from a slice so that peeking copies nothing.
@@ -33,6 +33,7 @@ pub(crate) fn decode_v4(body: Bytes) -> Result<Connect, WireError> {
     let protocol_level = cursor.u8("protocol level")?;
     let flags = cursor.u8("connect flags")?;
     check::connect_flags(flags)?;
+    check::password_needs_username_v4(flags)?;
     let keep_alive_s = cursor.u16("keep alive")?;
     let client_id = cursor.string("client identifier")?;
     let will = if flags & flag::WILL != 0 {
@@ -41,8 +42,9 @@ pub(crate) fn decode_v4(body: Bytes) -> Result<Connect, WireError> {
         Some(LastWill {
             topic,
             payload,
-            qos: (flags >> flag::WILL_QOS_SHIFT) & 0b11,
+            qos: will_qos(flags)?,
             retain: flags & flag::WILL_RETAIN != 0,
+            properties: Properties::default(),
         })
     } else {
         None
@@ -72,7 +74,14 @@ pub(crate) fn decode_v4(body: Bytes) -> Result<Connect, WireError> {
         will,
         username,
         password,
+        properties: Properties::default(),
     })
+}
+
+/// The will QoS bits of checked connect flags.
+pub(crate) fn will_qos(flags: u8) -> Result<QoS, WireError> {
+    QoS::try_from((flags >> flag::WILL_QOS_SHIFT) & 0b11)
+        .map_err(|_| WireError::malformed("CONNECT will QoS is 3 [MQTT-3.1.2-14]"))
 }
 
 /// A whole 3.1.1 CONNECT frame. The protocol name and level are written as
@@ -92,13 +101,7 @@ pub(crate) fn encode_v4(c: &Connect) -> Result<BytesMut, WireError> {
     body.put_u16(c.keep_alive_s);
     put_binary(&mut body, c.client_id.as_bytes(), "client identifier")?;
     if let Some(will) = &c.will {
-        if will.qos > 2 {
-            return Err(WireError::unsupported(format!(
-                "will QoS {} is not 0, 1 or 2",
-                will.qos
-            )));
-        }
-        flags |= flag::WILL | (will.qos << flag::WILL_QOS_SHIFT);
+        flags |= flag::WILL | (will.qos.level() << flag::WILL_QOS_SHIFT);
         if will.retain {
             flags |= flag::WILL_RETAIN;
         }
@@ -136,7 +139,7 @@ pub(crate) fn too_long(field: &str, len: usize) -> WireError {
     ))
 }
 
-mod flag {
+pub(crate) mod flag {
     pub const CLEAN: u8 = 0b0000_0010;
     pub const WILL: u8 = 0b0000_0100;
     pub const WILL_QOS_SHIFT: u8 = 3;

@@ -10,6 +10,10 @@ pub enum WireError {
     /// this connection. The receiver closes the connection. The message names
     /// the spec statement that was broken, where there is one.
     Malformed(String),
+    /// The bytes parse, but break a rule that 5.0 calls a Protocol Error
+    /// (a property given twice, a value out of its range, ...). Only the
+    /// 5.0 codec makes this distinction; 3.1.1 has no reason codes.
+    ProtocolError(String),
     /// The packet is larger than the reader's limit.
     TooLarge { size: usize, max: usize },
     /// The stream ended in the middle of a packet.
@@ -17,8 +21,8 @@ pub enum WireError {
     /// The packet cannot be encoded (or a stream cannot be decoded) at this
     /// protocol level.
     Unsupported(String),
-    /// A CONNECT names a protocol this module does not speak. Only
-    /// `"MQTT"` at level 4 (3.1.1) is accepted today.
+    /// A CONNECT names a protocol this module does not speak: anything but
+    /// `"MQTT"` at level 4 (3.1.1) or 5 (5.0).
     ///
     /// What the broker does with it is its call, but the spec says: for
     /// `name == "MQTT"` with another level, answer CONNACK 0x01 and close
@@ -33,9 +37,33 @@ impl WireError {
         WireError::Malformed(message.into())
     }
 
+    pub(crate) fn protocol_error(message: impl Into<String>) -> Self {
+        WireError::ProtocolError(message.into())
+    }
+
     pub(crate) fn unsupported(message: impl Into<String>) -> Self {
         WireError::Unsupported(message.into())
     }
+
+    /// The 5.0 reason code that a receiver gives for this error in its
+    /// CONNACK or DISCONNECT, where the spec names one.
+    pub fn reason_code(&self) -> Option<u8> {
+        match self {
+            WireError::Malformed(_) => Some(reason::MALFORMED_PACKET),
+            WireError::ProtocolError(_) => Some(reason::PROTOCOL_ERROR),
+            WireError::TooLarge { .. } => Some(reason::PACKET_TOO_LARGE),
+            WireError::UnacceptableProtocol { .. } => Some(reason::UNSUPPORTED_PROTOCOL_VERSION),
+            WireError::Io(_) | WireError::Truncated | WireError::Unsupported(_) => None,
+        }
+    }
+}
+
+/// The 5.0 reason codes that decoding errors map to.
+pub mod reason {
+    pub const MALFORMED_PACKET: u8 = 0x81;
+    pub const PROTOCOL_ERROR: u8 = 0x82;
+    pub const UNSUPPORTED_PROTOCOL_VERSION: u8 = 0x84;
+    pub const PACKET_TOO_LARGE: u8 = 0x95;
 }
 
 impl std::fmt::Display for WireError {
@@ -43,6 +71,7 @@ impl std::fmt::Display for WireError {
         match self {
             WireError::Io(e) => write!(f, "i/o error: {e}"),
             WireError::Malformed(m) => write!(f, "malformed packet: {m}"),
+            WireError::ProtocolError(m) => write!(f, "protocol error: {m}"),
             WireError::TooLarge { size, max } => {
                 write!(f, "packet of {size} bytes exceeds the limit of {max}")
             }

@@ -19,6 +19,8 @@ pub(crate) const UNSUBACK: u8 = 11;
 pub(crate) const PINGREQ: u8 = 12;
 pub(crate) const PINGRESP: u8 = 13;
 pub(crate) const DISCONNECT: u8 = 14;
+/// 5.0 only; reserved in 3.1.1.
+pub(crate) const AUTH: u8 = 15;
 
 /// The remaining length takes at most this many bytes (MQTT 3.1.1 2.2.3).
 const REMAINING_LENGTH_BYTES_MAX: usize = 4;
@@ -107,14 +109,33 @@ pub(crate) fn write(
         )));
     }
     out.put_u8(byte1);
-    let mut x = remaining_len;
+    put_variable_int(out, remaining_len);
+    Ok(())
+}
+
+/// A variable byte integer (the remaining length's encoding, and 5.0's),
+/// in the fewest bytes [MQTT-1.5.5-1]. The caller has checked that
+/// `value <= REMAINING_LEN_MAX`.
+pub(crate) fn put_variable_int(out: &mut bytes::BytesMut, value: usize) {
+    use bytes::BufMut;
+    let mut x = value;
     loop {
         let digit = (x % 128) as u8;
         x /= 128;
         if x == 0 {
             out.put_u8(digit);
-            return Ok(());
+            return;
         }
         out.put_u8(digit | 0x80);
+    }
+}
+
+/// The bytes a variable byte integer of `value` takes.
+pub(crate) fn variable_int_len(value: usize) -> usize {
+    match value {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
     }
 }

@@ -1,20 +1,21 @@
 //! MQTT on the wire: the version-neutral [`Packet`] type and a framed reader
 //! and writer over any `AsyncRead + AsyncWrite`.
 //!
-//! mqttbytes is the codec, and it is used here alone; its known defects (see
-//! ARCHITECTURE.md, "Dependencies") are worked around in this module:
+//! mqttbytes is the codec of 3.1.1, and it is used here alone; its known
+//! defects are worked around in this module. 5.0 has a codec of its own:
 //!
 //! - `header`: the fixed header, parsed by us so oversized packets are
 //!   refused before they are buffered.
 //! - `check`: the spec's well-formedness checks that mqttbytes skips.
 //! - `connect`: CONNECT by hand, which mqttbytes' v4 cannot carry faithfully.
-//! - `v4`: conversion between [`Packet`] and mqttbytes' v4 packets; a `v5`
-//!   module will sit beside it, chosen in `codec`.
+//! - `v4`: conversion between [`Packet`] and mqttbytes' v4 packets.
+//! - `v5`: MQTT 5.0 decoded and encoded by hand, properties and reason codes
+//!   checked; chosen beside `v4` in `codec` by protocol level.
 //! - `framed`: [`Reader`] and [`Writer`].
 //!
-//! Only MQTT 3.1.1 (level 4) is implemented. Level 5 is refused:
-//! `UnacceptableProtocol` when a CONNECT asks for it, `Unsupported` when
-//! encoding or decoding at it.
+//! A decode error is a [`WireError`]; [`WireError::reason_code`] gives the
+//! 5.0 reason code for it (0x81 malformed, 0x82 protocol error, 0x95 too
+//! large).
 
 mod check;
 mod codec;
@@ -22,14 +23,17 @@ mod connect;
 mod cursor;
 mod error;
 mod framed;
+pub mod fuzz;
 mod header;
 mod packet;
+mod properties;
 mod v4;
+mod v5;
 
 #[cfg(test)]
 mod tests;
 
-pub use error::WireError;
+pub use error::{WireError, reason};
 pub use framed::{Reader, Writer};
 pub use packet::*;
 
@@ -49,4 +53,26 @@ pub const PACKET_SIZE_MAX_DEFAULT: usize = 1024 * 1024;
 /// a DISCONNECT reason code, a PUBLISH packet id that contradicts its QoS.
 pub fn encode(packet: &Packet, level: u8) -> Result<BytesMut, WireError> {
     codec::encode(packet, level)
+}
+
+/// Decodes one whole frame at a protocol level, with every check the
+/// [`Reader`] makes after it has framed the bytes: `bytes` must hold
+/// exactly one packet. For tools, fuzzing and benchmarks; connections use
+/// the [`Reader`].
+pub fn decode(bytes: &[u8], level: u8) -> Result<Packet, WireError> {
+    let h = header::parse(bytes)?.ok_or(WireError::Truncated)?;
+    if h.frame_len() > PACKET_SIZE_MAX_DEFAULT {
+        return Err(WireError::TooLarge {
+            size: h.frame_len(),
+            max: PACKET_SIZE_MAX_DEFAULT,
+        });
+    }
+    match bytes.len().cmp(&h.frame_len()) {
+        std::cmp::Ordering::Less => Err(WireError::Truncated),
+        std::cmp::Ordering::Greater => Err(WireError::malformed(format!(
+            "{} bytes after the packet",
+            bytes.len() - h.frame_len()
+        ))),
+        std::cmp::Ordering::Equal => codec::decode(level, &h, BytesMut::from(bytes)),
+    }
 }

@@ -8,7 +8,7 @@ use tokio::task::LocalSet;
 
 use super::support::*;
 use crate::broker::{QUEUED_MAX, SUBSCRIPTIONS_MAX, Store};
-use crate::wire::{Disconnect, Packet, Publish, Unsubscribe};
+use crate::wire::{Ack, Disconnect, Packet, Publish, UnsubAck, Unsubscribe};
 
 #[tokio::test(start_paused = true)]
 async fn suback_codes() {
@@ -35,21 +35,24 @@ async fn qos0_and_qos1_both_ways() {
         publ.send(Packet::Publish(publish("t/0", "zero", 0, 0)))
             .await;
         let p = sub.recv_publish().await;
-        assert_eq!((p.topic.as_str(), p.qos, p.packet_id), ("t/0", 0, 0));
+        assert_eq!(
+            (p.topic.as_str(), p.qos.level(), p.packet_id),
+            ("t/0", 0, 0)
+        );
 
         publ.send(Packet::Publish(publish("t/1", "one", 1, 9)))
             .await;
-        assert_eq!(publ.recv().await, Packet::PubAck(9));
+        assert_eq!(publ.recv().await, Packet::PubAck(Ack::new(9)));
         let p = sub.recv_publish().await;
-        assert_eq!((p.topic.as_str(), p.qos, p.dup), ("t/1", 1, false));
+        assert_eq!((p.topic.as_str(), p.qos.level(), p.dup), ("t/1", 1, false));
         assert_ne!(p.packet_id, 0);
-        sub.send(Packet::PubAck(p.packet_id)).await;
+        sub.send(Packet::PubAck(Ack::new(p.packet_id))).await;
 
         // Delivered at min(publish QoS, granted QoS).
         publ.send(Packet::Publish(publish("t/2", "two", 2, 10)))
             .await;
-        assert_eq!(publ.recv().await, Packet::PubRec(10));
-        assert_eq!(sub.recv_publish().await.qos, 1);
+        assert_eq!(publ.recv().await, Packet::PubRec(Ack::new(10)));
+        assert_eq!(sub.recv_publish().await.qos.level(), 1);
     })
     .await;
 }
@@ -63,7 +66,7 @@ async fn overlapping_subscriptions_deliver_one_copy_at_highest_qos() {
             .await;
         let (mut publ, _) = h.connected(connect("pub", true)).await;
         publ.send(Packet::Publish(publish("a/b", "x", 2, 1))).await;
-        assert_eq!(sub.recv_publish().await.qos, 1);
+        assert_eq!(sub.recv_publish().await.qos.level(), 1);
         sub.quiet_for(Duration::from_secs(5)).await;
     })
     .await;
@@ -77,9 +80,10 @@ async fn unsubscribe_stops_delivery() {
         sub.send(Packet::Unsubscribe(Unsubscribe {
             packet_id: 4,
             filters: vec!["t".into(), "never-subscribed".into()],
+            properties: Default::default(),
         }))
         .await;
-        assert_eq!(sub.recv().await, Packet::UnsubAck(4));
+        assert_eq!(sub.recv().await, Packet::UnsubAck(UnsubAck::new(4)));
         let (mut publ, _) = h.connected(connect("pub", true)).await;
         publ.send(Packet::Publish(publish("t", "x", 0, 0))).await;
         sub.quiet_for(Duration::from_secs(5)).await;
@@ -116,19 +120,19 @@ async fn qos2_inbound_exactly_once() {
         let (mut publ, _) = h.connected(connect("pub", true)).await;
         let mut p = publish("t", "x", 2, 5);
         publ.send(Packet::Publish(p.clone())).await;
-        assert_eq!(publ.recv().await, Packet::PubRec(5));
+        assert_eq!(publ.recv().await, Packet::PubRec(Ack::new(5)));
         p.dup = true;
         publ.send(Packet::Publish(p)).await;
-        assert_eq!(publ.recv().await, Packet::PubRec(5));
-        publ.send(Packet::PubRel(5)).await;
-        assert_eq!(publ.recv().await, Packet::PubComp(5));
+        assert_eq!(publ.recv().await, Packet::PubRec(Ack::new(5)));
+        publ.send(Packet::PubRel(Ack::new(5))).await;
+        assert_eq!(publ.recv().await, Packet::PubComp(Ack::new(5)));
 
         // Outbound QoS 2: PUBLISH, PUBREC, PUBREL, PUBCOMP; one copy.
         let got = sub.recv_publish().await;
-        assert_eq!(got.qos, 2);
-        sub.send(Packet::PubRec(got.packet_id)).await;
-        assert_eq!(sub.recv().await, Packet::PubRel(got.packet_id));
-        sub.send(Packet::PubComp(got.packet_id)).await;
+        assert_eq!(got.qos.level(), 2);
+        sub.send(Packet::PubRec(Ack::new(got.packet_id))).await;
+        assert_eq!(sub.recv().await, Packet::PubRel(Ack::new(got.packet_id)));
+        sub.send(Packet::PubComp(Ack::new(got.packet_id))).await;
         sub.quiet_for(Duration::from_secs(5)).await;
     })
     .await;
@@ -203,7 +207,10 @@ async fn retained_messages() {
         let (mut sub, _) = h.connected(connect("sub", true)).await;
         sub.subscribe(1, &[("r/#", 0)]).await;
         let p = sub.recv_publish().await;
-        assert_eq!((p.topic.as_str(), p.retain, p.qos), ("r/a", true, 0));
+        assert_eq!(
+            (p.topic.as_str(), p.retain, p.qos.level()),
+            ("r/a", true, 0)
+        );
         sub.quiet_for(Duration::from_secs(1)).await;
 
         // Live forwarding clears RETAIN.
@@ -216,7 +223,7 @@ async fn retained_messages() {
         let mut topics = [sub.recv_publish().await, sub.recv_publish().await];
         topics.sort_by(|a, b| a.topic.cmp(&b.topic));
         assert!(topics.iter().all(|p| p.retain));
-        assert_eq!(topics[0].qos, 1);
+        assert_eq!(topics[0].qos.level(), 1);
         assert_eq!(topics[1].topic, "r/c");
     })
     .await;
@@ -312,7 +319,7 @@ async fn offline_queue_is_bounded() {
         for i in 0..=QUEUED_MAX {
             let id = u16::try_from(i % 60_000 + 1).unwrap_or(1);
             publ.send(Packet::Publish(publish("t", "x", 1, id))).await;
-            assert_eq!(publ.recv().await, Packet::PubAck(id));
+            assert_eq!(publ.recv().await, Packet::PubAck(Ack::new(id)));
         }
         h.assert_note("queue of sub full: dropped message to t");
         assert_eq!(

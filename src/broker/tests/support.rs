@@ -13,7 +13,7 @@ use tokio::time::timeout;
 
 use crate::broker::{Broker, BrokerConfig, Store};
 use crate::wire::{
-    ConnAck, Connect, LEVEL_V311, LastWill, Packet, Publish, Reader, SubAck, Subscribe,
+    ConnAck, Connect, LEVEL_V311, LastWill, Packet, Publish, QoS, Reader, SubAck, Subscribe,
     SubscribeFilter, WireError, Writer,
 };
 
@@ -112,6 +112,7 @@ pub fn connect(id: &str, clean: bool) -> Connect {
         will: None,
         username: None,
         password: None,
+        properties: Default::default(),
     }
 }
 
@@ -119,8 +120,9 @@ pub fn with_will(mut c: Connect, topic: &str, payload: &str) -> Connect {
     c.will = Some(LastWill {
         topic: topic.into(),
         payload: Bytes::from(payload.to_string()),
-        qos: 1,
+        qos: QoS::AtLeastOnce,
         retain: false,
+        properties: Default::default(),
     });
     c
 }
@@ -129,10 +131,11 @@ pub fn publish(topic: &str, payload: &str, qos: u8, packet_id: u16) -> Publish {
     Publish {
         topic: topic.into(),
         payload: Bytes::from(payload.to_string()),
-        qos,
+        qos: QoS::try_from(qos).expect("test QoS"),
         retain: false,
         dup: false,
         packet_id,
+        properties: Default::default(),
     }
 }
 
@@ -187,13 +190,14 @@ impl Client {
     pub async fn subscribe(&mut self, packet_id: u16, filters: &[(&str, u8)]) -> SubAck {
         let filters = filters
             .iter()
-            .map(|&(f, qos)| SubscribeFilter {
-                filter: f.into(),
-                qos,
-            })
+            .map(|&(f, qos)| SubscribeFilter::new(f, QoS::try_from(qos).expect("test QoS")))
             .collect();
-        self.send(Packet::Subscribe(Subscribe { packet_id, filters }))
-            .await;
+        self.send(Packet::Subscribe(Subscribe {
+            packet_id,
+            filters,
+            properties: Default::default(),
+        }))
+        .await;
         match self.recv().await {
             Packet::SubAck(a) => {
                 assert_eq!(a.packet_id, packet_id);

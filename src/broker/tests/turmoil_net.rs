@@ -36,10 +36,11 @@ fn keep_alive_and_will_over_turmoil() {
         obs_w
             .write(&Packet::Subscribe(crate::wire::Subscribe {
                 packet_id: 1,
-                filters: vec![crate::wire::SubscribeFilter {
-                    filter: "will/#".into(),
-                    qos: 1,
-                }],
+                filters: vec![crate::wire::SubscribeFilter::new(
+                    "will/#",
+                    crate::wire::QoS::AtLeastOnce,
+                )],
+                properties: Default::default(),
             }))
             .await?;
         assert!(matches!(obs_r.read().await?, Some(Packet::SubAck(_))));

@@ -302,6 +302,7 @@ mod tests {
             will: None,
             username: None,
             password: None,
+            properties: Default::default(),
         })
     }
 
@@ -340,7 +341,7 @@ mod tests {
         let (mut cr, mut cw) = tokio::io::split(client);
         let mut out = encode(&connect("dev-1"), LEVEL_V311).unwrap().to_vec();
         out.extend_from_slice(
-            &encode(&Packet::Disconnect(Disconnect { reason: None }), LEVEL_V311).unwrap(),
+            &encode(&Packet::Disconnect(Disconnect::default()), LEVEL_V311).unwrap(),
         );
         cw.write_all(&out).await.unwrap();
         let mut buf = vec![0u8; out.len()];
@@ -348,6 +349,7 @@ mod tests {
         let ack = Packet::ConnAck(ConnAck {
             session_present: true,
             code: 0,
+            properties: Default::default(),
         });
         tapped
             .write_all(&encode(&ack, LEVEL_V311).unwrap())

@@ -6,10 +6,11 @@ fn publish(topic: String, qos: u8, packet_id: u16) -> Packet {
     Packet::Publish(Publish {
         topic,
         payload: Bytes::new(),
-        qos,
+        qos: QoS::try_from(qos).expect("test QoS"),
         retain: false,
         dup: false,
         packet_id,
+        properties: Default::default(),
     })
 }
 
@@ -30,21 +31,21 @@ fn strings_longer_than_a_length_prefix_are_refused() {
     let will = LastWill {
         topic: "w".into(),
         payload: Bytes::new(),
-        qos: 0,
+        qos: QoS::AtMostOnce,
         retain: false,
+        properties: Default::default(),
     };
     let cases = [
         publish(long.clone(), 0, 0),
         Packet::Subscribe(Subscribe {
             packet_id: 1,
-            filters: vec![SubscribeFilter {
-                filter: long.clone(),
-                qos: 0,
-            }],
+            filters: vec![SubscribeFilter::new(long.clone(), QoS::AtMostOnce)],
+            properties: Default::default(),
         }),
         Packet::Unsubscribe(Unsubscribe {
             packet_id: 1,
             filters: vec!["a".into(), long.clone()],
+            properties: Default::default(),
         }),
         Packet::Connect(Connect {
             client_id: long.clone(),
@@ -84,28 +85,50 @@ fn strings_longer_than_a_length_prefix_are_refused() {
 
 #[test]
 fn values_the_frame_cannot_carry_are_refused() {
-    refused(&publish("t".into(), 3, 1));
     refused(&publish("t".into(), 1, 0));
     refused(&publish("t".into(), 0, 7));
     refused(&Packet::ConnAck(ConnAck {
         session_present: false,
         code: 6,
+        properties: Default::default(),
     }));
     refused(&Packet::SubAck(SubAck {
         packet_id: 1,
         codes: vec![0, 3],
+        properties: Default::default(),
     }));
+}
+
+#[test]
+fn what_only_5_0_can_say_is_refused_at_3_1_1() {
+    let with_property = Properties::from(vec![Property::ReasonString("r".into())]);
+    if let Packet::Publish(mut p) = publish("t".into(), 0, 0) {
+        p.properties = with_property.clone();
+        let m = refused(&Packet::Publish(p));
+        assert!(m.contains("properties exists only in MQTT 5.0"), "{m}");
+    }
+    let mut ack = Ack::new(1);
+    ack.reason = 0x10;
+    refused(&Packet::PubAck(ack));
+    let mut filter = SubscribeFilter::new("a", QoS::AtMostOnce);
+    filter.no_local = true;
     refused(&Packet::Subscribe(Subscribe {
         packet_id: 1,
-        filters: vec![SubscribeFilter {
-            filter: "a".into(),
-            qos: 3,
-        }],
+        filters: vec![filter],
+        properties: Default::default(),
     }));
-    refused(&Packet::Disconnect(Disconnect { reason: Some(0) }));
+    refused(&Packet::UnsubAck(UnsubAck {
+        codes: vec![0],
+        ..UnsubAck::new(1)
+    }));
+    refused(&Packet::Disconnect(Disconnect {
+        reason: Some(0),
+        properties: Default::default(),
+    }));
+    refused(&Packet::Auth(Auth::default()));
     if let Packet::Connect(mut c) = sample_packets()[2].clone() {
         if let Some(w) = c.will.as_mut() {
-            w.qos = 3;
+            w.properties = with_property;
         }
         refused(&Packet::Connect(c));
     }
@@ -117,6 +140,7 @@ async fn what_the_spec_forbids_but_the_frame_carries_is_encoded_for_the_reader_t
     let empty_subscribe = Packet::Subscribe(Subscribe {
         packet_id: 0,
         filters: vec![],
+        properties: Default::default(),
     });
     assert_eq!(encode_v4(&empty_subscribe), vec![0x82, 2, 0, 0]);
     let level_3 = Packet::Connect(Connect {

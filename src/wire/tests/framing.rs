@@ -34,11 +34,13 @@ async fn connect_bytes_follow_the_spec() {
         will: Some(LastWill {
             topic: "/a".into(),
             payload: Bytes::from_static(b"offline"),
-            qos: 1,
+            qos: QoS::AtLeastOnce,
             retain: false,
+            properties: Default::default(),
         }),
         username: Some("rust".into()),
         password: Some(Bytes::from_static(b"mq")),
+        properties: Default::default(),
     });
     let mut expected = vec![
         0x10,
@@ -161,10 +163,11 @@ async fn the_limit_counts_the_whole_frame() {
     let p = Packet::Publish(Publish {
         topic: "t".into(),
         payload: Bytes::from(vec![1u8; 100]),
-        qos: 0,
+        qos: QoS::AtMostOnce,
         retain: false,
         dup: false,
         packet_id: 0,
+        properties: Default::default(),
     });
     let bytes = encode_v4(&p);
     let mut at_limit = Reader::new(&bytes[..], Some(LEVEL_V311));
@@ -213,6 +216,7 @@ async fn writer_sends_exactly_the_encoded_frame_and_raw_bytes() {
     let bad = Packet::ConnAck(ConnAck {
         session_present: false,
         code: 0x80,
+        properties: Default::default(),
     });
     assert!(matches!(
         writer.write(&bad).await,
@@ -245,10 +249,11 @@ async fn a_packet_larger_than_the_buffer_steps_arrives_whole() {
     let p = Packet::Publish(Publish {
         topic: "big".into(),
         payload: Bytes::from((0..200_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>()),
-        qos: 1,
+        qos: QoS::AtLeastOnce,
         retain: false,
         dup: false,
         packet_id: 9,
+        properties: Default::default(),
     });
     let (ours, theirs) = tokio::io::duplex(1000);
     let sent = p.clone();

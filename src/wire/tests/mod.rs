@@ -1,11 +1,13 @@
 //! Tests of the wire module. Helpers shared by the test files live here.
 
+mod candidates;
 mod defects;
 mod encoding;
 mod framing;
 mod malformed;
 mod protocol;
 mod robustness;
+mod v5;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -15,112 +17,10 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use super::*;
 
-/// One of every packet type, and the variants of each that change its bytes.
+/// One of every 3.1.1 packet type, and the variants of each that change
+/// its bytes.
 pub(super) fn sample_packets() -> Vec<Packet> {
-    let connect = Connect {
-        protocol_name: "MQTT".into(),
-        protocol_level: LEVEL_V311,
-        client_id: "dev-1".into(),
-        clean: true,
-        keep_alive_s: 30,
-        will: None,
-        username: None,
-        password: None,
-    };
-    vec![
-        Packet::Connect(connect.clone()),
-        Packet::Connect(Connect {
-            clean: false,
-            keep_alive_s: 0,
-            client_id: String::new(),
-            will: Some(LastWill {
-                topic: "dev/1/status".into(),
-                payload: Bytes::from_static(b"offline"),
-                qos: 2,
-                retain: true,
-            }),
-            // Empty strings and a binary password are legal in 3.1.1 and
-            // exactly what mqttbytes' v4 CONNECT loses.
-            username: Some(String::new()),
-            password: Some(Bytes::from_static(&[0xff, 0x00, 0xfe])),
-            ..connect.clone()
-        }),
-        Packet::Connect(Connect {
-            will: Some(LastWill {
-                topic: "w".into(),
-                payload: Bytes::new(),
-                qos: 1,
-                retain: false,
-            }),
-            username: Some("user".into()),
-            ..connect
-        }),
-        Packet::ConnAck(ConnAck {
-            session_present: true,
-            code: connack_code::ACCEPTED,
-        }),
-        Packet::ConnAck(ConnAck {
-            session_present: false,
-            code: connack_code::NOT_AUTHORIZED,
-        }),
-        Packet::Publish(Publish {
-            topic: "a/b".into(),
-            payload: Bytes::from_static(b"hello"),
-            qos: 0,
-            retain: false,
-            dup: false,
-            packet_id: 0,
-        }),
-        Packet::Publish(Publish {
-            topic: "a/\u{e9}t\u{e9}".into(),
-            payload: Bytes::new(),
-            qos: 1,
-            retain: true,
-            dup: true,
-            packet_id: 1,
-        }),
-        Packet::Publish(Publish {
-            topic: "x".into(),
-            payload: Bytes::from(vec![7u8; 300]),
-            qos: 2,
-            retain: false,
-            dup: false,
-            packet_id: u16::MAX,
-        }),
-        Packet::PubAck(1),
-        Packet::PubRec(2),
-        Packet::PubRel(3),
-        Packet::PubComp(u16::MAX),
-        Packet::Subscribe(Subscribe {
-            packet_id: 10,
-            filters: vec![
-                SubscribeFilter {
-                    filter: "a/+".into(),
-                    qos: 0,
-                },
-                SubscribeFilter {
-                    filter: "#".into(),
-                    qos: 1,
-                },
-                SubscribeFilter {
-                    filter: "a/b/c".into(),
-                    qos: 2,
-                },
-            ],
-        }),
-        Packet::SubAck(SubAck {
-            packet_id: 10,
-            codes: vec![0, 1, 2, 0x80],
-        }),
-        Packet::Unsubscribe(Unsubscribe {
-            packet_id: 11,
-            filters: vec!["a/+".into(), "#".into()],
-        }),
-        Packet::UnsubAck(11),
-        Packet::PingReq,
-        Packet::PingResp,
-        Packet::Disconnect(Disconnect { reason: None }),
-    ]
+    fuzz::samples_v4()
 }
 
 /// Every packet read from `bytes` until the first error or the end.

@@ -88,7 +88,7 @@ async fn mutated_valid_packets_never_panic() {
         let (original, level) = &samples[i % samples.len()];
         let mut bytes = original.clone();
         for _ in 0..rng.random_range(1..4) {
-            mutate(&mut rng, &mut bytes);
+            fuzz::mutate(&mut rng, &mut bytes);
         }
         exercise(&bytes, *level, &mut tally).await;
         // Also as the second packet of a stream, behind a valid one.
@@ -99,23 +99,4 @@ async fn mutated_valid_packets_never_panic() {
     // Both outcomes must be common, or the mutations test nothing.
     assert!(tally.accepted > MUTATED_INPUTS / 4, "{tally:?}");
     assert!(tally.refused > MUTATED_INPUTS / 4, "{tally:?}");
-}
-
-fn mutate(rng: &mut ChaCha8Rng, bytes: &mut Vec<u8>) {
-    if bytes.is_empty() {
-        bytes.push(rng.random());
-        return;
-    }
-    let at = rng.random_range(0..bytes.len());
-    match rng.random_range(0..6) {
-        0 => bytes[at] ^= 1 << rng.random_range(0..8),
-        1 => bytes[at] = rng.random(),
-        2 => bytes.truncate(at),
-        3 => bytes.insert(at, rng.random()),
-        4 => {
-            bytes.remove(at);
-        }
-        // Interesting values: NUL, wildcards, bytes that are never UTF-8.
-        _ => bytes[at] = [0x00, b'+', b'#', 0xff, 0xc0, 0x80][rng.random_range(0..6)],
-    }
 }
