@@ -24,11 +24,11 @@ use std::path::Path;
 
 use serde_yaml::Value;
 
-use super::locate::{Pos, PosIndex, child, item};
+use super::locate::{Locator, PosIndex, child, item};
 use super::raw::{RawClient, RawScenario};
 use super::validate::MAX_EXPANDED;
 use super::values::{KeyRule, OrderedMap, check_host_name};
-use crate::error::{Error, ErrorKind, Location};
+use crate::error::Error;
 
 /// The placeholder a group replaces with each member's index.
 pub const PLACEHOLDER: &str = "{i}";
@@ -100,23 +100,17 @@ struct Pass<'a> {
     aliases: RefCell<Vec<(String, String)>>,
 }
 
+impl Locator for Pass<'_> {
+    fn index(&self) -> &PosIndex {
+        self.idx
+    }
+
+    fn file(&self) -> &Path {
+        self.file
+    }
+}
+
 impl Pass<'_> {
-    fn error(&self, pos: Pos, message: impl Into<String>) -> Error {
-        Error::new(ErrorKind::Scenario, message).at(Location {
-            file: self.file.to_path_buf(),
-            line: pos.line,
-            column: pos.column,
-        })
-    }
-
-    fn at_value(&self, path: &str, message: impl Into<String>) -> Error {
-        self.error(self.idx.value(path), message)
-    }
-
-    fn at_key(&self, path: &str, message: impl Into<String>) -> Error {
-        self.error(self.idx.key(path), message)
-    }
-
     /// Refuses any placeholder in `value` (at `path`): it is not inside a
     /// group. `why` ends the message with what to do instead.
     fn no_placeholders(&self, path: &str, value: &Value, why: &str) -> Result<(), Error> {

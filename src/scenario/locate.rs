@@ -275,6 +275,34 @@ impl PosIndex {
     }
 }
 
+/// Scenario errors located through a [`PosIndex`]: the validator and the
+/// client-group pass both point their errors at the file's text this way.
+pub(super) trait Locator {
+    fn index(&self) -> &PosIndex;
+    fn file(&self) -> &std::path::Path;
+
+    /// A scenario error at `pos` of this file.
+    fn error(&self, pos: Pos, message: impl Into<String>) -> crate::error::Error {
+        crate::error::Error::new(crate::error::ErrorKind::Scenario, message).at(
+            crate::error::Location {
+                file: self.file().to_path_buf(),
+                line: pos.line,
+                column: pos.column,
+            },
+        )
+    }
+
+    /// An error at the value found at `path`.
+    fn at_value(&self, path: &str, message: impl Into<String>) -> crate::error::Error {
+        self.error(self.index().value(path), message)
+    }
+
+    /// An error at the key of the entry at `path`.
+    fn at_key(&self, path: &str, message: impl Into<String>) -> crate::error::Error {
+        self.error(self.index().key(path), message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

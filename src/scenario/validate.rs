@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use super::locate::{Pos, PosIndex, child, item};
+use super::locate::{Locator, PosIndex, child, item};
 use super::model::*;
 use super::payload::FillerPool;
 use super::raw::*;
 use super::values::{ALL_CLIENTS, Fields};
-use crate::error::{Error, ErrorKind, Location};
+use crate::error::Error;
 
 /// Most hosts (brokers plus clients) a file may declare: room for 10,000
 /// clients and their brokers. The engine's cost grows linearly with the
@@ -37,25 +37,17 @@ struct Ctx<'a> {
     filler: FillerPool,
 }
 
+impl Locator for Ctx<'_> {
+    fn index(&self) -> &PosIndex {
+        self.idx
+    }
+
+    fn file(&self) -> &Path {
+        self.file
+    }
+}
+
 impl Ctx<'_> {
-    fn error(&self, pos: Pos, message: impl Into<String>) -> Error {
-        Error::new(ErrorKind::Scenario, message).at(Location {
-            file: self.file.to_path_buf(),
-            line: pos.line,
-            column: pos.column,
-        })
-    }
-
-    /// An error at the value found at `path`.
-    fn at_value(&self, path: &str, message: impl Into<String>) -> Error {
-        self.error(self.idx.value(path), message)
-    }
-
-    /// An error at the key of the entry at `path`.
-    fn at_key(&self, path: &str, message: impl Into<String>) -> Error {
-        self.error(self.idx.key(path), message)
-    }
-
     fn line(&self, path: &str) -> usize {
         self.idx.value(path).line
     }
