@@ -218,6 +218,13 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print the JSON Schema of the scenario format, for editors that
+    /// complete and check YAML (yaml-language-server, VS Code).
+    Schema {
+        /// Write the schema to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Which normative statements the scenarios' `spec:` tags cover.
     Coverage {
         #[arg(default_value = "scenarios")]
@@ -336,6 +343,7 @@ fn main() -> ExitCode {
         },
         Command::Mutants { dir, jobs } => cli::mutants::mutants(&dir, jobs),
         Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
+        Command::Schema { output } => cli::schema::schema(output.as_deref()),
         Command::Coverage {
             dir,
             spec_dir,

@@ -56,20 +56,22 @@ fn scenario_text(path: &str) -> String {
 
 #[test]
 fn a_closed_stdout_ends_the_command_quietly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
-        .arg("list")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    // The reader goes away before the first line, as `| head -0` would.
-    drop(child.stdout.take());
-    let out = child.wait_with_output().expect("wait");
-    let stderr = text(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stderr.is_empty(), "{stderr}");
-    assert_eq!(out.status.code(), Some(1));
+    for command in ["list", "schema"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
+            .arg(command)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The reader goes away before the first line, as `| head -0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+        assert!(stderr.is_empty(), "{command}: {stderr}");
+        assert_eq!(out.status.code(), Some(1), "{command}");
+    }
 }
 
 #[test]

@@ -1,58 +1,14 @@
 //! The docs' YAML examples load. Every ```yaml block in docs/*.md is a
 //! complete scenario, or, when its first line is `# fragment: ...`, some
-//! top-level keys that are completed from [`BASE`] (keys the fragment gives
-//! win) before loading.
+//! top-level keys that are completed ([`markdown::complete`]) before
+//! loading.
 
 use std::path::Path;
 
 use mqtt_sim::scenario;
 
-/// What a fragment is completed with: the hosts the docs' fragments name.
-const BASE: &str = "
-duration: 10s
-brokers:
-  broker: {}
-clients:
-  a: {}
-  b: {}
-  sensor: {}
-  observer: {}
-";
-
-const DOCS: [&str; 2] = ["docs/scenario-format.md", "docs/authoring.md"];
-
-/// The ```yaml blocks of a Markdown text, with the line each starts on.
-fn yaml_blocks(markdown: &str) -> Vec<(usize, String)> {
-    let mut blocks = Vec::new();
-    let mut current: Option<(usize, String)> = None;
-    for (i, line) in markdown.lines().enumerate() {
-        match &mut current {
-            None if line.trim_start().starts_with("```yaml") => {
-                current = Some((i + 2, String::new()))
-            }
-            Some(_) if line.trim_start().starts_with("```") => blocks.extend(current.take()),
-            Some((_, text)) => {
-                text.push_str(line);
-                text.push('\n');
-            }
-            None => {}
-        }
-    }
-    assert!(current.is_none(), "an unclosed ```yaml block");
-    blocks
-}
-
-fn complete(fragment: &str) -> String {
-    let mut doc: serde_yaml::Mapping =
-        serde_yaml::from_str(fragment).expect("a fragment is a YAML map of top-level keys");
-    let base: serde_yaml::Mapping = serde_yaml::from_str(BASE).expect("BASE is YAML");
-    for (k, v) in base {
-        if !doc.contains_key(&k) {
-            doc.insert(k, v);
-        }
-    }
-    serde_yaml::to_string(&doc).expect("a map prints")
-}
+mod markdown;
+use markdown::{DOCS, FRAGMENT, complete, yaml_blocks};
 
 #[test]
 fn every_yaml_example_in_the_docs_loads() {
@@ -62,7 +18,7 @@ fn every_yaml_example_in_the_docs_loads() {
     for doc in DOCS {
         let markdown = std::fs::read_to_string(root.join(doc)).expect("the doc exists");
         for (line, block) in yaml_blocks(&markdown) {
-            let text = if block.starts_with("# fragment") {
+            let text = if block.starts_with(FRAGMENT) {
                 complete(&block)
             } else {
                 block.clone()

@@ -14,6 +14,7 @@ pub mod output;
 pub mod pcap;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod serve;
 pub mod style;
 pub mod validate;

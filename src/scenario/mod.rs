@@ -70,6 +70,7 @@ mod matcher;
 mod model;
 pub mod payload;
 mod raw;
+pub mod schema;
 mod validate;
 mod values;
 

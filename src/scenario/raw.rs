@@ -7,6 +7,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -15,7 +16,7 @@ use super::payload::{Hex, RawPayload};
 use super::values::{Empty, Fields, HostKeys, OrderedMap, ProtocolValue, Qos, present};
 use crate::scenario::model::{Ack, ClosedBy, Mutant, Ping, TakeoverWill};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     pub name: Option<String>,
@@ -32,7 +33,7 @@ pub struct RawScenario {
     pub expect: Option<Vec<RawExpect>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNetwork {
     pub latency: Option<Dur>,
@@ -40,14 +41,14 @@ pub struct RawNetwork {
     pub links: Option<Vec<RawLink>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLink {
     pub between: Vec<String>,
     pub latency: Dur,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBroker {
     pub keep_alive_factor: Option<f64>,
@@ -63,7 +64,7 @@ pub struct RawBroker {
     pub mutant: Option<RawMutant>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAclRule {
     pub deny: RawAclActions,
@@ -71,7 +72,7 @@ pub struct RawAclRule {
     pub user: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RawAclAction {
     Subscribe,
@@ -79,7 +80,7 @@ pub enum RawAclAction {
 }
 
 /// `deny: publish` or `deny: [subscribe, publish]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged, expecting = "`subscribe`, `publish`, or a list of them")]
 pub enum RawAclActions {
     One(RawAclAction),
@@ -125,7 +126,7 @@ impl From<RawMutant> for Mutant {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RawTakeoverWill {
     Spec,
@@ -143,7 +144,7 @@ impl From<RawTakeoverWill> for TakeoverWill {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RawPing {
     Auto,
@@ -159,7 +160,7 @@ impl From<RawPing> for Ping {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RawAck {
     Auto,
@@ -177,7 +178,7 @@ impl From<RawAck> for Ack {
 
 /// The options that build a CONNECT, shared by a client and its `connect`
 /// steps.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConnect {
     pub client_id: Option<String>,
@@ -198,7 +199,7 @@ pub struct RawConnect {
 /// A client: its own options plus the CONNECT options, listed again rather
 /// than flattened because serde's `flatten` defeats both
 /// `deny_unknown_fields` and serde_yaml's error positions.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawClient {
     pub broker: Option<String>,
@@ -237,7 +238,7 @@ impl RawClient {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWill {
     pub topic: String,
@@ -250,13 +251,13 @@ pub struct RawWill {
     pub delay: Option<FixedDur>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDisconnect {
     pub reason: Option<u8>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSubscription {
     pub filter: String,
@@ -264,7 +265,7 @@ pub struct RawSubscription {
     pub qos: Qos,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSubscribe {
     pub filter: Option<String>,
@@ -272,7 +273,7 @@ pub struct RawSubscribe {
     pub filters: Option<Vec<RawSubscription>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUnsubscribeFilter {
     pub filter: String,
@@ -303,14 +304,14 @@ impl<'de> Deserialize<'de> for RawUnsubscribeItem {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUnsubscribe {
     pub filter: Option<String>,
     pub filters: Option<Vec<RawUnsubscribeItem>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPublish {
     pub topic: String,
@@ -322,7 +323,7 @@ pub struct RawPublish {
     pub retain: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSend {
     pub hex: Hex,
@@ -401,9 +402,9 @@ pub enum RawPartition {
     OneWay { from: String, to: String },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawOneWay {
+pub(super) struct RawOneWay {
     from: String,
     to: String,
 }
@@ -465,7 +466,7 @@ impl<'de> Deserialize<'de> for RawHeal {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLatencyFault {
     pub between: Vec<String>,
@@ -623,7 +624,7 @@ impl<'de, A: ActionSet> Deserialize<'de> for Timed<A> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawChaos {
     pub partitions: Option<RawChaosLinks>,
@@ -633,7 +634,7 @@ pub struct RawChaos {
     pub settle: Option<FixedDur>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawChaosLinks {
     pub every: Dur,
@@ -641,7 +642,7 @@ pub struct RawChaosLinks {
     pub between: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawChaosLatency {
     pub every: Dur,
@@ -650,7 +651,7 @@ pub struct RawChaosLatency {
     pub between: Option<Vec<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawChaosCrashes {
     pub every: Dur,
@@ -658,7 +659,7 @@ pub struct RawChaosCrashes {
     pub restart_after: Option<Dur>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RawClosedBy {
     Broker,
@@ -674,25 +675,29 @@ impl From<RawClosedBy> for ClosedBy {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawClosed {
     pub by: Option<RawClosedBy>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub client: Option<String>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "super::schema::receives")]
     pub receives: Option<Fields>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "super::schema::connack")]
     pub connack: Option<Fields>,
     #[serde(default, deserialize_with = "present")]
     pub closed: Option<Option<RawClosed>>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "super::schema::any_packet")]
     pub recv: Option<Fields>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "super::schema::any_packet")]
     pub send: Option<Fields>,
     pub count: Option<usize>,
     pub at_least: Option<usize>,
