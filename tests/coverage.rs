@@ -130,10 +130,14 @@ fn a_missing_spec_dir_exits_2() {
     assert!(text(&out.stderr).contains("--spec-dir"));
 }
 
-/// 5.0 has no applicability table: the statements are listed, no share is
-/// given, and 3.1.1 scenarios do not count (ids mean other things in 5.0).
+/// 5.0 has its own applicability table: the share is of the 5.0
+/// statements classified `server` or `both`, counted here from the table
+/// itself; 3.1.1 scenarios do not count (ids mean other things in 5.0).
 #[test]
-fn five_point_oh_lists_statements_without_a_share() {
+fn five_point_oh_has_a_server_share_of_its_own() {
+    let table = mqtt_sim::coverage::parse_applicability(mqtt_sim::coverage::TABLE_V5)
+        .expect("the 5.0 table parses");
+    let server = table.values().filter(|r| r.applies.to_server()).count();
     let out = mqtt_sim(&[
         "coverage",
         "tests/fixtures/coverage/tagged",
@@ -141,10 +145,27 @@ fn five_point_oh_lists_statements_without_a_share() {
         "5.0",
     ]);
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("not in the applicability table"),
+        "{stderr}"
+    );
     assert!(stdout.contains("0 scenarios"), "{stdout}");
-    assert!(stdout.contains("no applicability table"), "{stdout}");
-    assert!(stdout.contains("MQTT-1.5.4-1"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "server-side statements (server or both): 0 of {server} covered (0.0%)"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-        both     MQTT-1.5.4-1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-        client   MQTT-3.1.0-1"),
+        "{stdout}"
+    );
 }
 
 /// The repository's own scenarios use only known ids.

@@ -69,13 +69,13 @@ pub fn coverage(
         SpecVersion::V5 => coverage::parse_md(&text),
     }
     .with_context(|| format!("in {source}"))?;
-    let table = match version {
-        SpecVersion::V311 => Some(coverage::parse_applicability(coverage::TABLE_V311)?),
-        SpecVersion::V5 => None,
-    };
+    let table = coverage::parse_applicability(match version {
+        SpecVersion::V311 => coverage::TABLE_V311,
+        SpecVersion::V5 => coverage::TABLE_V5,
+    })?;
 
     let (tagged, mut invalid) = tags(dir, protocol)?;
-    let report = coverage::compute(&statements, table.as_ref(), &tagged);
+    let report = coverage::compute(&statements, Some(&table), &tagged);
     outln!(
         "MQTT {}: {} statements in {}, {} scenarios under {}",
         protocol.as_str(),

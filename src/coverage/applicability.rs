@@ -1,7 +1,7 @@
-//! Which statements bind a server: a committed table, one line per 3.1.1
-//! statement id, so that the classification is reviewed like code rather
-//! than guessed from keywords. The rule it follows is written at the top of
-//! `applicability-3.1.1.tsv`.
+//! Which statements bind a server: a committed table per protocol version,
+//! one line per statement id, so that the classification is reviewed like
+//! code rather than guessed from keywords. The rule it follows is written
+//! at the top of `applicability-3.1.1.tsv` and `applicability-5.0.tsv`.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +44,9 @@ pub struct Rule {
 
 /// The committed table for MQTT 3.1.1.
 pub const TABLE_V311: &str = include_str!("applicability-3.1.1.tsv");
+
+/// The committed table for MQTT 5.0.
+pub const TABLE_V5: &str = include_str!("applicability-5.0.tsv");
 
 /// Parses a table: `#` comment lines and blank lines are skipped; other
 /// lines are `id<TAB>applies<TAB>reason`.

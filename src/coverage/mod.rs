@@ -11,7 +11,7 @@ mod statements;
 
 use std::collections::BTreeMap;
 
-pub use applicability::{Applies, Rule, TABLE_V311, parse as parse_applicability};
+pub use applicability::{Applies, Rule, TABLE_V5, TABLE_V311, parse as parse_applicability};
 pub use render::text;
 pub use statements::{Statement, is_id, parse_md, parse_tsv};
 

@@ -41,20 +41,39 @@ fn the_markdown_joins_the_lines_under_each_heading() {
     assert_eq!(s[1].text, "second");
 }
 
+/// Parses a committed table and checks that it classifies each of
+/// `statements` exactly once (a duplicate is a parse error).
+fn classifies_each_once(table: &str, statements: &[Statement]) -> BTreeMap<String, Rule> {
+    let table = parse_applicability(table).unwrap();
+    let mut ids: Vec<&str> = statements.iter().map(|s| s.id.as_str()).collect();
+    ids.sort_unstable();
+    let classified: Vec<&str> = table.keys().map(String::as_str).collect();
+    assert_eq!(ids, classified);
+    table
+}
+
 #[test]
 fn the_committed_table_classifies_every_vendored_statement_once() {
-    let table = parse_applicability(TABLE_V311).unwrap();
-    let statements = parse_tsv(STATEMENTS_V311).unwrap();
-    let ids: Vec<&str> = statements.iter().map(|s| s.id.as_str()).collect();
-    let classified: Vec<&str> = table.keys().map(String::as_str).collect();
-    let mut sorted = ids.clone();
-    sorted.sort_unstable();
-    assert_eq!(sorted, classified);
+    let table = classifies_each_once(TABLE_V311, &parse_tsv(STATEMENTS_V311).unwrap());
     // Spot checks of the rule: the subject of the MUST decides.
     assert_eq!(table["MQTT-3.1.0-2"].applies, Applies::Server);
     assert_eq!(table["MQTT-3.1.0-1"].applies, Applies::Client);
     assert_eq!(table["MQTT-4.8.0-1"].applies, Applies::Both);
     assert_eq!(table["MQTT-7.1.1-1"].applies, Applies::Neither);
+}
+
+#[test]
+fn the_5_0_table_classifies_every_vendored_statement_once() {
+    let table = classifies_each_once(TABLE_V5, &parse_md(STATEMENTS_V5).unwrap());
+    // Spot checks: the subject of the MUST decides ...
+    assert_eq!(table["MQTT-3.1.0-2"].applies, Applies::Server);
+    assert_eq!(table["MQTT-3.1.0-1"].applies, Applies::Client);
+    assert_eq!(table["MQTT-3.3.4-9"].applies, Applies::Server);
+    assert_eq!(table["MQTT-3.3.4-7"].applies, Applies::Client);
+    // ... the server sends DISCONNECT in 5.0, so its sender rules bind it ...
+    assert_eq!(table["MQTT-3.14.4-2"].applies, Applies::Both);
+    // ... and a permission binds no one.
+    assert_eq!(table["MQTT-3.1.2-12"].applies, Applies::Neither);
 }
 
 #[test]
