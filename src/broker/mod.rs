@@ -49,9 +49,11 @@
 //! discarded (DISCONNECT)`, `will of <id> not published on takeover
 //! (takeover_will: <profile>)`, and one per limit hit (see the constants).
 
+mod accept;
 mod acl;
 mod config;
 mod connection;
+mod expiry;
 mod router;
 mod session;
 mod strings;
@@ -79,8 +81,10 @@ use takeover::Live;
 /// Open connections at once; a connection beyond this is closed at once,
 /// before any byte is read.
 pub const CONNECTIONS_MAX: usize = 10_000;
-/// Stored sessions, persistent or not; a CONNECT that would create one more
-/// gets CONNACK 0x03 (server unavailable).
+/// Stored sessions, persistent or not, by default (`Config::sessions_max`).
+/// A CONNECT that needs one more evicts the least recently disconnected
+/// session, with a note; when every session is connected it gets CONNACK
+/// 0x03 (server unavailable) under 3.1.1, 0x97 (quota exceeded) under 5.0.
 pub const SESSIONS_MAX: usize = 10_000;
 /// Subscriptions per session; a filter beyond this gets 0x80 in SUBACK.
 pub const SUBSCRIPTIONS_MAX: usize = 1_000;
@@ -169,6 +173,11 @@ impl Broker {
     /// that the host fails visibly instead of the panic being swallowed.
     pub async fn serve<L: Listener>(&self, listener: L) -> io::Result<()> {
         let mut tasks = JoinSet::new();
+        // Sessions kept from before a restart wait again for what was due.
+        for (client_id, offline_since) in self.waiting_sessions() {
+            let broker = self.clone();
+            tasks.spawn_local(async move { broker.linger(client_id, offline_since).await });
+        }
         loop {
             tokio::select! {
                 biased;
