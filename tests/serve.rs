@@ -302,7 +302,9 @@ async fn a_full_session_table_evicts_rather_than_locking_out_new_clients() {
         assert_eq!(code(c.recv().await), (0, false));
         c.send(Packet::Disconnect(Default::default())).await;
         // The broker closes once it has taken the session offline.
-        let closed = timeout(WAIT, c.reader.read()).await.expect("closed in time");
+        let closed = timeout(WAIT, c.reader.read())
+            .await
+            .expect("closed in time");
         assert!(matches!(closed, Ok(None)), "{closed:?}");
     }
     // Full of offline sessions: a fourth id gets in, evicting s1.
@@ -334,7 +336,8 @@ async fn a_full_session_table_evicts_rather_than_locking_out_new_clients() {
     assert_eq!(code(v5.recv().await), (0x97, false));
 
     let log = server.stop("-TERM");
-    let evicted = "session limit of 3 reached: evicted the session of s1, the least recently disconnected";
+    let evicted =
+        "session limit of 3 reached: evicted the session of s1, the least recently disconnected";
     assert!(log.iter().any(|l| l.ends_with(evicted)), "{log:#?}");
     let _ = std::fs::remove_dir_all(dir);
 }
