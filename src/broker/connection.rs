@@ -283,6 +283,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
     /// on a takeover [MQTT-3.1.4-3], 0x8D on keep-alive expiry (the spec
     /// allows it; the close is still "as if the network had failed"), and
     /// the reason of a protocol error. 3.1.1 closes without a word.
+    ///
+    /// The DISCONNECT carries the why as a Reason String, unless that would
+    /// exceed the client's maximum packet size. Besides saying why, it
+    /// makes paho-mqtt (2.1) read the reason code: paho ignores the reason
+    /// of a DISCONNECT whose remaining length is under 3, which the spec
+    /// allows when there are no properties.
     async fn farewell(&mut self, end: &End) {
         if !self.v5() {
             return;
@@ -298,10 +304,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             "sent DISCONNECT {code:#04x} to {} ({why})",
             self.client_id
         ));
-        let packet = Packet::Disconnect(Disconnect {
+        let detail = match end {
+            End::Violation(text, _) => text.as_str(),
+            _ => why,
+        };
+        let mut disconnect = Disconnect {
             reason: Some(code),
-            properties: Properties::default(),
-        });
+            properties: vec![Property::ReasonString(detail.to_string())].into(),
+        };
+        let size = crate::wire::encode(&Packet::Disconnect(disconnect.clone()), self.level)
+            .map_or(usize::MAX, |b| b.len());
+        let fits = self
+            .client_packet_max
+            .is_none_or(|max| u64::try_from(size).is_ok_and(|s| s <= u64::from(max)));
+        if !fits {
+            disconnect.properties = Properties::default();
+        }
+        let packet = Packet::Disconnect(disconnect);
         // Closing follows either way; a failed or slow write changes nothing.
         let _ = timeout(FAREWELL_WAIT, self.writer.write(&packet)).await;
     }

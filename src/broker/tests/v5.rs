@@ -232,9 +232,27 @@ async fn a_takeover_tells_the_old_5_0_client_0x8e() {
         let h = Harness::new(config());
         let (mut old, _) = h.connected(v5("a")).await;
         let (_new, _) = h.connected(v5("a")).await;
-        assert_eq!(expect_disconnect(&mut old).await, 0x8e);
+        assert_eq!(
+            old.recv().await,
+            Packet::Disconnect(Disconnect {
+                reason: Some(0x8e),
+                properties: vec![Property::ReasonString("session taken over".into())].into(),
+            })
+        );
         old.expect_closed().await;
         h.assert_note("sent DISCONNECT 0x8e to a (session taken over)");
+        // No reason string where it would exceed the client's maximum
+        // packet size.
+        let small = vec![Property::MaximumPacketSize(8)];
+        let (mut old, _) = h.connected(connect_v5("b", true, small)).await;
+        let (_new, _) = h.connected(v5("b")).await;
+        assert_eq!(
+            old.recv().await,
+            Packet::Disconnect(Disconnect {
+                reason: Some(0x8e),
+                properties: Default::default(),
+            })
+        );
 
         let h = Harness::new(BrokerConfig {
             mutant: Some(Mutant::NoTakeoverDisconnect),
