@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use mqtt_sim::wire::{
-    Ack, ConnAck, Connect, LEVEL_V311, Packet, Publish, QoS, Reader, SubAck, Subscribe,
+    Ack, ConnAck, Connect, LEVEL_V5, LEVEL_V311, Packet, Publish, QoS, Reader, SubAck, Subscribe,
     SubscribeFilter, Writer,
 };
 use tokio::net::TcpStream;
@@ -274,6 +274,74 @@ async fn the_config_file_sets_the_brokers_options() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Persistent sessions cannot lock a public broker: with `sessions_max: 3`
+/// (the config file lowers SESSIONS_MAX so the test needs 4 clients, not
+/// 10,001), a new client id evicts the least recently disconnected session,
+/// and only a table of connected sessions refuses, 0x03 in 3.1.1 and 0x97
+/// in 5.0. Real TCP, real time.
+#[tokio::test]
+async fn a_full_session_table_evicts_rather_than_locking_out_new_clients() {
+    let dir = temp_dir("sessions-max");
+    let file = dir.join("broker.yaml");
+    std::fs::write(&file, "sessions_max: 3\n").unwrap();
+    let server = Server::start(&["--config", file.to_str().unwrap()]);
+    let persistent = |id: &str| {
+        let Packet::Connect(mut c) = connect(id, None) else {
+            unreachable!()
+        };
+        c.clean = false;
+        Packet::Connect(c)
+    };
+    let code = |p: Packet| match p {
+        Packet::ConnAck(a) => (a.code, a.session_present),
+        other => panic!("expected CONNACK, got {other:?}"),
+    };
+    for id in ["s1", "s2", "s3"] {
+        let mut c = Conn::open(&server.addr).await;
+        c.send(persistent(id)).await;
+        assert_eq!(code(c.recv().await), (0, false));
+        c.send(Packet::Disconnect(Default::default())).await;
+        // The broker closes once it has taken the session offline.
+        let closed = timeout(WAIT, c.reader.read())
+            .await
+            .expect("closed in time");
+        assert!(matches!(closed, Ok(None)), "{closed:?}");
+    }
+    // Full of offline sessions: a fourth id gets in, evicting s1.
+    let mut s4 = Conn::open(&server.addr).await;
+    s4.send(persistent("s4")).await;
+    assert_eq!(code(s4.recv().await), (0, false));
+    // s2 and s3 are still stored, and now connected with s4.
+    let mut s2 = Conn::open(&server.addr).await;
+    s2.send(persistent("s2")).await;
+    assert_eq!(code(s2.recv().await), (0, true));
+    let mut s3 = Conn::open(&server.addr).await;
+    s3.send(persistent("s3")).await;
+    assert_eq!(code(s3.recv().await), (0, true));
+    // Every stored session is connected: refused, in each version.
+    let mut s5 = Conn::open(&server.addr).await;
+    s5.send(persistent("s5")).await;
+    assert_eq!(code(s5.recv().await), (3, false));
+    let stream = TcpStream::connect(&server.addr).await.unwrap();
+    let (r, w) = stream.into_split();
+    let mut v5 = Conn {
+        reader: Reader::new(r, Some(LEVEL_V5)),
+        writer: Writer::new(w, LEVEL_V5),
+    };
+    let Packet::Connect(mut c) = persistent("s6") else {
+        unreachable!()
+    };
+    c.protocol_level = LEVEL_V5;
+    v5.send(Packet::Connect(c)).await;
+    assert_eq!(code(v5.recv().await), (0x97, false));
+
+    let log = server.stop("-TERM");
+    let evicted =
+        "session limit of 3 reached: evicted the session of s1, the least recently disconnected";
+    assert!(log.iter().any(|l| l.ends_with(evicted)), "{log:#?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn a_bad_config_file_is_a_located_error_with_exit_2() {
     let dir = temp_dir("config-bad");
@@ -334,6 +402,54 @@ fn the_broker_config_parser_checks_values_where_they_are() {
     );
     let e = parse_broker_config("max_qos: 3\n", path).unwrap_err();
     assert!(e.to_string().starts_with("broker.yaml:1:10: "), "{e}");
+
+    // The 5.0 options and the session limits.
+    let c = parse_broker_config(
+        "session_expiry_max: 1h\nreceive_maximum: 20\nmaximum_packet_size: 2048\n\
+         topic_alias_maximum: 0\nretain_available: false\n\
+         wildcard_subscription_available: false\nshared_subscription_available: false\n\
+         subscription_identifiers_available: false\npersistent_session_expiry: 2h\n\
+         sessions_max: 5\n",
+        path,
+    )
+    .unwrap();
+    assert_eq!(
+        c,
+        BrokerConfig {
+            session_expiry_max: Some(Duration::from_secs(3600)),
+            receive_maximum: 20,
+            maximum_packet_size: 2048,
+            topic_alias_maximum: 0,
+            retain_available: false,
+            wildcard_subscription_available: false,
+            shared_subscription_available: false,
+            subscription_identifiers_available: false,
+            persistent_session_expiry: Some(Duration::from_secs(7200)),
+            sessions_max: 5,
+            ..BrokerConfig::default()
+        }
+    );
+    for (yaml, error) in [
+        (
+            "receive_maximum: 0\n",
+            "broker.yaml:1:18: `receive_maximum` must be 1 to 65535; 0 is a protocol error in 5.0",
+        ),
+        (
+            "maximum_packet_size: 10\n",
+            "broker.yaml:1:22: `maximum_packet_size` must be 64 to 268435460 bytes, got 10",
+        ),
+        (
+            "session_expiry_max: 1.5s\n",
+            "broker.yaml:1:21: `session_expiry_max` must be whole seconds; it goes on the wire in seconds",
+        ),
+        (
+            "sessions_max: 0\n",
+            "broker.yaml:1:15: `sessions_max` must be 1 to 10000, got 0",
+        ),
+    ] {
+        let e = parse_broker_config(yaml, path).unwrap_err();
+        assert_eq!(e.to_string(), error);
+    }
 }
 
 #[test]

@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+/// The default `maximum_packet_size`: the wire module's own read limit.
+pub const MAXIMUM_PACKET_SIZE_DEFAULT: u32 = crate::wire::PACKET_SIZE_MAX_DEFAULT as u32;
+/// The default `topic_alias_maximum`, as the scenario format gives it.
+pub const TOPIC_ALIAS_MAXIMUM_DEFAULT: u16 = 10;
+
 /// The options of one reference broker. `Default` is the broker of
 /// `brokers: {broker: {}}`.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +31,28 @@ pub struct Config {
     /// Close a connection whose strings hold control characters
     /// (U+0001..U+001F, U+007F..U+009F), as MQTT 3.1.1 section 1.5.3 allows.
     pub strict_strings: bool,
+    /// 5.0: the longest session expiry granted; a client asking for more
+    /// (or for `never`) gets this, and CONNACK says so. `None`: no cap.
+    pub session_expiry_max: Option<Duration>,
+    /// 5.0: QoS 1 and 2 PUBLISH packets a client may have unacknowledged
+    /// towards the broker (CONNACK receive maximum); 65535 means no limit.
+    pub receive_maximum: u16,
+    /// The largest packet the broker reads, fixed header included, in bytes
+    /// (5.0 CONNACK maximum packet size). Applies to 3.1.1 connections too.
+    pub maximum_packet_size: u32,
+    /// 5.0: the highest inbound topic alias accepted; 0 means none.
+    pub topic_alias_maximum: u16,
+    /// 5.0: whether retained messages are supported (CONNACK retain available).
+    pub retain_available: bool,
+    pub wildcard_subscription_available: bool,
+    pub shared_subscription_available: bool,
+    pub subscription_identifiers_available: bool,
+    /// 3.1.1: how long a clean session 0 session outlives its connection;
+    /// `None` keeps it until it is evicted (the 3.1.1 default).
+    pub persistent_session_expiry: Option<Duration>,
+    /// Stored sessions at most; see [`SESSIONS_MAX`](super::SESSIONS_MAX),
+    /// its default. Lower only to test the limit without 10,000 clients.
+    pub sessions_max: usize,
     /// Test-only: a deliberately broken broker, to show that scenarios and
     /// `explore` catch the bug. `None` in every real scenario.
     pub mutant: Option<Mutant>,
@@ -43,6 +70,16 @@ impl Default for Config {
             takeover_will: TakeoverWill::Spec,
             acl: Vec::new(),
             strict_strings: true,
+            session_expiry_max: None,
+            receive_maximum: u16::MAX,
+            maximum_packet_size: MAXIMUM_PACKET_SIZE_DEFAULT,
+            topic_alias_maximum: TOPIC_ALIAS_MAXIMUM_DEFAULT,
+            retain_available: true,
+            wildcard_subscription_available: true,
+            shared_subscription_available: true,
+            subscription_identifiers_available: true,
+            persistent_session_expiry: None,
+            sessions_max: super::SESSIONS_MAX,
             mutant: None,
         }
     }
@@ -114,6 +151,24 @@ pub enum Mutant {
     /// Messages are delivered at the publisher's QoS, not at min(publish
     /// QoS, granted QoS).
     NoQosDowngrade,
+    /// 5.0: the will is published as soon as the connection is lost, its
+    /// will delay interval ignored (5.0 section 3.1.3.2.2).
+    WillDelayIgnored,
+    /// 5.0: a reconnect within the will delay does not cancel the will; it
+    /// is published when the client comes back [MQTT-3.1.3-9].
+    WillDespiteReconnect,
+    /// 5.0: a session with a finite expiry interval never expires (5.0
+    /// section 3.1.2.11.2).
+    SessionExpiryIgnored,
+    /// 5.0: a takeover closes the old connection without DISCONNECT 0x8E
+    /// [MQTT-3.1.4-3].
+    NoTakeoverDisconnect,
+    /// 5.0: the server keep alive is announced in CONNACK but the client's
+    /// own keep-alive is enforced [MQTT-3.2.2-21].
+    ServerKeepAliveNotEnforced,
+    /// 5.0: a DISCONNECT that sets a non-zero session expiry after CONNECT
+    /// set 0 is obeyed instead of refused (5.0 section 3.14.2.2.2).
+    SessionExpiryFromZeroAccepted,
 }
 
 impl Mutant {
@@ -130,6 +185,27 @@ impl Mutant {
         Mutant::Qos2DeliveredTwice,
         Mutant::LiveKeepsRetain,
         Mutant::NoQosDowngrade,
+        Mutant::WillDelayIgnored,
+        Mutant::WillDespiteReconnect,
+        Mutant::SessionExpiryIgnored,
+        Mutant::NoTakeoverDisconnect,
+        Mutant::ServerKeepAliveNotEnforced,
+        Mutant::SessionExpiryFromZeroAccepted,
+    ];
+
+    /// The 5.0 mutants that no scenario can catch yet: 5.0 scenarios need
+    /// the 5.0 scripted client (issue 10 step 3). Until then each is shown
+    /// to change the broker's behaviour by a broker unit test
+    /// (`broker::tests::v5`, `broker::tests::v5_session`). The mutation
+    /// test asserts that exactly these go uncaught, so it fails, and this
+    /// list must be emptied, once `scenarios/v5/` catches them.
+    pub const AWAITING_SCENARIOS: &[Mutant] = &[
+        Mutant::WillDelayIgnored,
+        Mutant::WillDespiteReconnect,
+        Mutant::SessionExpiryIgnored,
+        Mutant::NoTakeoverDisconnect,
+        Mutant::ServerKeepAliveNotEnforced,
+        Mutant::SessionExpiryFromZeroAccepted,
     ];
 
     /// The kebab-case name written in a scenario file.
@@ -147,6 +223,12 @@ impl Mutant {
             Mutant::Qos2DeliveredTwice => "qos2-delivered-twice",
             Mutant::LiveKeepsRetain => "live-keeps-retain",
             Mutant::NoQosDowngrade => "no-qos-downgrade",
+            Mutant::WillDelayIgnored => "will-delay-ignored",
+            Mutant::WillDespiteReconnect => "will-despite-reconnect",
+            Mutant::SessionExpiryIgnored => "session-expiry-ignored",
+            Mutant::NoTakeoverDisconnect => "no-takeover-disconnect",
+            Mutant::ServerKeepAliveNotEnforced => "server-keep-alive-not-enforced",
+            Mutant::SessionExpiryFromZeroAccepted => "session-expiry-from-zero-accepted",
         }
     }
 }

@@ -8,28 +8,87 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 use tokio::time::{Sleep, sleep, timeout};
 
+use std::collections::BTreeMap;
+
 use crate::wire::{
-    Ack, ConnAck, Connect, LEVEL_V311, LastWill, Packet, Properties, Publish, QoS, Reader, SubAck,
-    Subscribe, UnsubAck, Unsubscribe, WireError, Writer, connack_code,
+    Ack, ConnAck, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Properties, Property,
+    Publish, QoS, Reader, SubAck, Subscribe, UnsubAck, Unsubscribe, WireError, Writer,
+    connack_code, reason,
 };
 
 use super::Mutant;
+use super::accept::{accept, cap_session_expiry, connack_v5, in_version, keep_alive_limit, refuse};
+use super::expiry::will_delay_s;
 use super::router::Publication;
-use super::session::{Send, Session, SessionExpiry};
+use super::session::{HeldWill, Send, Session, SessionExpiry};
 use super::strings;
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
-use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SESSIONS_MAX, SUBSCRIPTIONS_MAX, acl};
+use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SUBSCRIPTIONS_MAX, acl};
 use crate::topic;
 
-/// Why a connection ended; decides the will and the note.
+/// Why a connection ended; decides the will, the note and, under 5.0, the
+/// server's DISCONNECT.
 #[derive(Debug)]
 enum End {
-    Disconnect,
+    /// DISCONNECT from the client, with its reason (0x00 under 3.1.1).
+    Disconnect(u8),
     /// The peer closed the stream, or the transport failed.
     Lost,
     Kicked(Kick),
     KeepAlive,
-    Violation(String),
+    /// A protocol error, and the 5.0 reason code the server's DISCONNECT
+    /// gives for it.
+    Violation(String, u8),
+}
+
+impl End {
+    /// A protocol error; `reason` is what 5.0 says about it.
+    fn violation(reason: u8, why: impl Into<String>) -> End {
+        End::Violation(why.into(), reason)
+    }
+
+    /// A packet that could not be read: the stream ended, or the peer broke
+    /// the protocol (with the reason code the wire module gives).
+    fn from_wire(e: WireError) -> End {
+        match e {
+            WireError::Io(_) | WireError::Truncated => End::Lost,
+            e => {
+                let reason = e.reason_code().unwrap_or(reason::MALFORMED_PACKET);
+                End::Violation(e.to_string(), reason)
+            }
+        }
+    }
+}
+
+/// How long the server's DISCONNECT may take to write before the
+/// connection closes anyway: the peer may not be reading.
+const FAREWELL_WAIT: Duration = Duration::from_secs(1);
+
+/// 5.0 DISCONNECT reason codes the broker sends beyond those of
+/// [`reason`] (5.0 section 3.14.2.1).
+mod disconnect_code {
+    pub const NORMAL: u8 = 0x00;
+    pub const IMPLEMENTATION_SPECIFIC_ERROR: u8 = 0x83;
+    pub const KEEP_ALIVE_TIMEOUT: u8 = 0x8d;
+    pub const SESSION_TAKEN_OVER: u8 = 0x8e;
+    pub const TOPIC_NAME_INVALID: u8 = 0x90;
+    pub const RECEIVE_MAXIMUM_EXCEEDED: u8 = 0x93;
+    pub const TOPIC_ALIAS_INVALID: u8 = 0x94;
+    pub const RETAIN_NOT_SUPPORTED: u8 = 0x9a;
+    pub const QOS_NOT_SUPPORTED: u8 = 0x9b;
+    pub const SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED: u8 = 0xa1;
+}
+
+/// SUBACK and UNSUBACK reason codes of 5.0 (sections 3.9.3, 3.11.3).
+mod ack_code {
+    pub const UNSPECIFIED_ERROR: u8 = 0x80;
+    pub const NOT_AUTHORIZED: u8 = 0x87;
+    pub const TOPIC_FILTER_INVALID: u8 = 0x8f;
+    pub const QUOTA_EXCEEDED: u8 = 0x97;
+    pub const SHARED_SUBSCRIPTIONS_NOT_SUPPORTED: u8 = 0x9e;
+    pub const WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED: u8 = 0xa2;
+    pub const NO_SUBSCRIPTION_EXISTED: u8 = 0x11;
+    pub const PACKET_IDENTIFIER_NOT_FOUND: u8 = 0x92;
 }
 
 /// Holds one of the `CONNECTIONS_MAX` places while the connection is open.
@@ -57,7 +116,7 @@ pub(super) async fn run<S>(broker: Broker, stream: S, peer: String)
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let Some(_slot) = Slot::take(&broker) else {
+    let Some(slot) = Slot::take(&broker) else {
         broker.note(format!(
             "connection limit of {CONNECTIONS_MAX} reached: closed {peer}"
         ));
@@ -65,8 +124,15 @@ where
     };
     let (r, w) = tokio::io::split(stream);
     let mut reader = Reader::new(r, None);
+    let packet_max = usize::try_from(broker.config().maximum_packet_size).unwrap_or(usize::MAX);
+    reader.set_packet_size_max(packet_max);
     let mut writer = Writer::new(w, LEVEL_V311);
-    let connect = match timeout(CONNECT_WAIT, reader.read()).await {
+    let read = timeout(CONNECT_WAIT, reader.read()).await;
+    // The level is known as soon as CONNECT's first fields were read, even
+    // if the rest of it fails: a refusal is said in the client's version.
+    let level = reader.level().unwrap_or(LEVEL_V311);
+    writer.set_level(level);
+    let connect = match read {
         Err(_) => {
             broker.note(format!(
                 "no CONNECT from {peer} within {}s: closed",
@@ -86,7 +152,14 @@ where
         Ok(Err(WireError::UnacceptableProtocol { name, level })) => {
             if name == "MQTT" {
                 let why = format!("unsupported protocol level {level}");
-                let code = connack_code::UNACCEPTABLE_PROTOCOL_VERSION;
+                // A level above 5 is a client newer than this broker: it
+                // reads 5.0's CONNACK (0x84) sooner than 3.1.1's (0x01).
+                let code = if level > LEVEL_V5 {
+                    writer.set_level(LEVEL_V5);
+                    in_version(LEVEL_V5, connack_code::UNACCEPTABLE_PROTOCOL_VERSION)
+                } else {
+                    connack_code::UNACCEPTABLE_PROTOCOL_VERSION
+                };
                 refuse(&broker, &mut writer, &peer, code, &why).await;
             } else {
                 // [MQTT-3.1.2-1]: not this protocol at all; no CONNACK.
@@ -95,14 +168,29 @@ where
             return;
         }
         Ok(Err(e)) => {
-            broker.note(format!("protocol violation by {peer}: {e}"));
+            // 5.0 answers a CONNECT it cannot read with its reason
+            // (0x81, 0x82, 0x95); 3.1.1 has no code for it and closes.
+            match e.reason_code().filter(|_| level == LEVEL_V5) {
+                Some(code) => refuse(&broker, &mut writer, &peer, code, &e.to_string()).await,
+                None => broker.note(format!("protocol violation by {peer}: {e}")),
+            }
             return;
         }
     };
     if broker.config().strict_strings
         && let Some(why) = strings::control_character(&Packet::Connect(connect.clone()))
     {
-        broker.note(format!("protocol violation by {peer}: {why}"));
+        if level == LEVEL_V5 {
+            // 5.0 section 1.5.4 lets the receiver treat it as malformed.
+            let code = if strings::has_control(&connect.client_id) {
+                in_version(LEVEL_V5, connack_code::IDENTIFIER_REJECTED)
+            } else {
+                connack_v5::MALFORMED_PACKET
+            };
+            refuse(&broker, &mut writer, &peer, code, &why).await;
+        } else {
+            broker.note(format!("protocol violation by {peer}: {why}"));
+        }
         return;
     }
     let Some(accepted) = accept(&broker, &mut writer, connect, &peer).await else {
@@ -116,9 +204,11 @@ where
     if broker.mutant(Mutant::NoKeepAlive) {
         keep_alive = None;
     }
+    let client_id = accepted.client_id.clone();
     let conn = Conn {
-        broker,
+        broker: broker.clone(),
         client_id: accepted.client_id,
+        level: accepted.level,
         shared: accepted.shared,
         _finish: accepted.finish,
         reader,
@@ -127,234 +217,16 @@ where
         deadline: None,
         will: accepted.will,
         session_expiry: accepted.session_expiry,
+        connack_properties: accepted.connack_properties,
+        inflight_max: accepted.inflight_max,
+        client_packet_max: accepted.client_packet_max,
+        aliases: BTreeMap::new(),
     };
-    conn.serve(accepted.session_present).await;
-}
-
-/// Silence allowed: factor x keep-alive [MQTT-3.1.2-24]; zero disables it.
-fn keep_alive_limit(keep_alive_s: u16, factor: f64) -> Option<Duration> {
-    if keep_alive_s == 0 {
-        return None;
-    }
-    let factor = if factor.is_finite() && factor > 0.0 {
-        factor
-    } else {
-        1.5
-    };
-    Duration::try_from_secs_f64(f64::from(keep_alive_s) * factor).ok()
-}
-
-struct Accepted {
-    client_id: String,
-    session_expiry: SessionExpiry,
-    keep_alive_s: u16,
-    will: Option<LastWill>,
-    session_present: bool,
-    shared: Rc<ConnShared>,
-    finish: FinishGuard,
-}
-
-/// Sends a refusing CONNACK; the caller then closes [MQTT-3.2.2-5].
-async fn refuse<W: AsyncWrite + Unpin>(
-    broker: &Broker,
-    writer: &mut Writer<W>,
-    who: &str,
-    code: u8,
-    why: &str,
-) {
-    broker.note(format!("refused {who}: {why}"));
-    // The connection closes either way; a failed write changes nothing.
-    let _ = writer
-        .write(&Packet::ConnAck(ConnAck {
-            session_present: false,
-            code,
-            properties: Properties::default(),
-        }))
-        .await;
-}
-
-/// Checks CONNECT, claims the client id (taking it over if connected) and
-/// sets up the session. `None`: the connection is to be closed.
-async fn accept<W: AsyncWrite + Unpin>(
-    broker: &Broker,
-    writer: &mut Writer<W>,
-    c: Connect,
-    peer: &str,
-) -> Option<Accepted> {
-    if c.protocol_name != "MQTT" {
-        // [MQTT-3.1.2-1]: not this protocol; no CONNACK.
-        broker.note(format!(
-            "refused {peer}: protocol name {:?}",
-            c.protocol_name
-        ));
-        return None;
-    }
-    let who = if c.client_id.is_empty() {
-        peer.to_string()
-    } else {
-        c.client_id.clone()
-    };
-    if c.protocol_level != LEVEL_V311 {
-        let why = format!("unsupported protocol level {}", c.protocol_level);
-        refuse(
-            broker,
-            writer,
-            &who,
-            connack_code::UNACCEPTABLE_PROTOCOL_VERSION,
-            &why,
-        )
-        .await;
-        return None;
-    }
-    if let Some(w) = &c.will {
-        let bad = match topic::validate_name(&w.topic) {
-            Err(e) => Some(format!("will topic: {e}")),
-            Ok(()) => None,
-        };
-        if let Some(why) = bad {
-            broker.note(format!("protocol violation by {who}: {why}"));
-            return None;
-        }
-    }
-    if c.client_id.is_empty() && !c.clean {
-        refuse(
-            broker,
-            writer,
-            &who,
-            connack_code::IDENTIFIER_REJECTED,
-            "empty client id with clean session 0",
-        )
-        .await;
-        return None;
-    }
-    if let Some((code, why)) = check_login(broker, &c) {
-        refuse(broker, writer, &who, code, why).await;
-        return None;
-    }
-    let client_id = if c.client_id.is_empty() {
-        let id = assign_client_id(broker);
-        broker.note(format!("assigned client id {id}"));
-        id
-    } else {
-        c.client_id
-    };
-    let sessions_full = {
-        let store = broker.inner.store.borrow();
-        !store.sessions.contains_key(&client_id) && store.sessions.len() >= SESSIONS_MAX
-    };
-    if sessions_full {
-        refuse(
-            broker,
-            writer,
-            &client_id,
-            connack_code::SERVER_UNAVAILABLE,
-            "session limit reached",
-        )
-        .await;
-        return None;
-    }
-
-    let (shared, old) = {
-        let mut live = broker.inner.live.borrow_mut();
-        live.next_conn_id += 1;
-        let shared = Rc::new(ConnShared::new(live.next_conn_id));
-        let old = live.by_client.insert(client_id.clone(), shared.clone());
-        (shared, old)
-    };
-    let finish = FinishGuard(shared.clone());
-    if let Some(old) = old
-        && !broker.mutant(Mutant::NoTakeoverClose)
-    {
-        broker.note(format!("takeover: closing old connection of {client_id}"));
-        old.kick(Kick {
-            new_persistent: !c.clean,
-        });
-        old.finished().await;
-        if shared.was_kicked().is_some() {
-            // Taken over in turn while waiting: the newest CONNECT wins.
-            return None;
-        }
-    }
-
-    let session_present = {
-        let mut store = broker.inner.store.borrow_mut();
-        let existing = store.sessions.remove(&client_id);
-        let discarded = existing
-            .as_ref()
-            .is_some_and(|s| s.expiry.outlives_connection());
-        // A stored non-persistent session is left over from a connection
-        // that died with the broker; it is not a session to resume.
-        let mut resumed = match existing {
-            Some(s) if s.expiry.outlives_connection() && !c.clean => Some(s),
-            _ => None,
-        };
-        // Test-only planted bug; see `Mutant`.
-        if broker.mutant(Mutant::DropQueueOnReconnect)
-            && let Some(s) = &mut resumed
-        {
-            s.queue.clear();
-        }
-        let present = resumed.is_some();
-        let mut session =
-            resumed.unwrap_or(Session::new(SessionExpiry::from_clean_session(c.clean)));
-        // The latest login decides what the session may receive (acl).
-        session.user = c.username.clone();
-        store.sessions.insert(client_id.clone(), session);
-        drop(store);
-        if c.clean && discarded {
-            broker.note(format!("session of {client_id} discarded (clean session)"));
-        }
-        present
-    };
-
-    Some(Accepted {
-        client_id,
-        session_expiry: SessionExpiry::from_clean_session(c.clean),
-        keep_alive_s: c.keep_alive_s,
-        will: c.will,
-        session_present,
-        shared,
-        finish,
-    })
-}
-
-/// `None` when the login is acceptable, else the CONNACK code and why.
-///
-/// With `users` set a login is required: a missing user name gets 0x04 like
-/// a wrong one, except that `allow_anonymous: false` answers a missing user
-/// name with 0x05 whether or not `users` is set.
-fn check_login(broker: &Broker, c: &Connect) -> Option<(u8, &'static str)> {
-    let config = broker.config();
-    let Some(user) = &c.username else {
-        if !config.allow_anonymous {
-            return Some((connack_code::NOT_AUTHORIZED, "no user name"));
-        }
-        if config.users.is_some() {
-            return Some((connack_code::BAD_USERNAME_OR_PASSWORD, "no user name"));
-        }
-        return None;
-    };
-    let users = config.users.as_ref()?;
-    let expected = users.get(user).map(|p| p.as_bytes());
-    match (expected, c.password.as_deref()) {
-        (Some(want), Some(got)) if want == got => None,
-        (None, _) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "unknown user")),
-        (Some(_), None) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "no password")),
-        (Some(_), Some(_)) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "wrong password")),
-    }
-}
-
-/// A unique client id for a zero-length one [MQTT-3.1.3-6]. A counter, not
-/// randomness, so that traces are stable; skips ids that are in use.
-fn assign_client_id(broker: &Broker) -> String {
-    let live = broker.inner.live.borrow();
-    let mut store = broker.inner.store.borrow_mut();
-    loop {
-        store.assigned_ids += 1;
-        let id = format!("mqtt-sim-{}", store.assigned_ids);
-        if !store.sessions.contains_key(&id) && !live.by_client.contains_key(&id) {
-            return id;
-        }
+    let linger = conn.serve(accepted.session_present).await;
+    // The connection is closed: it no longer holds a place.
+    drop(slot);
+    if let Some(offline_since) = linger {
+        broker.linger(client_id, offline_since).await;
     }
 }
 
@@ -371,6 +243,8 @@ async fn expired(deadline: &mut Deadline) {
 struct Conn<S> {
     broker: Broker,
     client_id: String,
+    /// The client's protocol level: 4 (3.1.1) or 5 (5.0).
+    level: u8,
     shared: Rc<ConnShared>,
     /// Dropped last, after the will and the session were dealt with, so a
     /// connection taking over sees the final state.
@@ -381,12 +255,74 @@ struct Conn<S> {
     deadline: Deadline,
     will: Option<LastWill>,
     session_expiry: SessionExpiry,
+    /// Sent with the CONNACK, then empty.
+    connack_properties: Properties,
+    /// QoS 1 and 2 messages in flight to the client at most.
+    inflight_max: usize,
+    /// The client's maximum packet size (5.0).
+    client_packet_max: Option<u32>,
+    /// Inbound topic aliases of this connection (5.0) [MQTT-3.3.2-7].
+    aliases: BTreeMap<u16, String>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
-    async fn serve(mut self, session_present: bool) {
+    /// Serves the connection to its end. Returns the offline number of a
+    /// session that something waits for (a finite expiry, a held will):
+    /// the caller lingers on it once the connection's place is free.
+    async fn serve(mut self, session_present: bool) -> Option<u64> {
         let end = self.exchange(session_present).await;
-        self.finish(end);
+        self.farewell(&end).await;
+        self.finish(end)
+    }
+
+    fn v5(&self) -> bool {
+        self.level == LEVEL_V5
+    }
+
+    /// Under 5.0 the server says why it closes (5.0 section 4.13): 0x8E
+    /// on a takeover [MQTT-3.1.4-3], 0x8D on keep-alive expiry (the spec
+    /// allows it; the close is still "as if the network had failed"), and
+    /// the reason of a protocol error. 3.1.1 closes without a word.
+    ///
+    /// The DISCONNECT carries the why as a Reason String, unless that would
+    /// exceed the client's maximum packet size. Besides saying why, it
+    /// makes paho-mqtt (2.1) read the reason code: paho ignores the reason
+    /// of a DISCONNECT whose remaining length is under 3, which the spec
+    /// allows when there are no properties.
+    async fn farewell(&mut self, end: &End) {
+        if !self.v5() {
+            return;
+        }
+        let (code, why) = match end {
+            End::Kicked(_) if self.broker.mutant(Mutant::NoTakeoverDisconnect) => return,
+            End::Kicked(_) => (disconnect_code::SESSION_TAKEN_OVER, "session taken over"),
+            End::KeepAlive => (disconnect_code::KEEP_ALIVE_TIMEOUT, "keep alive timeout"),
+            End::Violation(_, code) => (*code, "protocol error"),
+            End::Disconnect(_) | End::Lost => return,
+        };
+        self.broker.note(format!(
+            "sent DISCONNECT {code:#04x} to {} ({why})",
+            self.client_id
+        ));
+        let detail = match end {
+            End::Violation(text, _) => text.as_str(),
+            _ => why,
+        };
+        let mut disconnect = Disconnect {
+            reason: Some(code),
+            properties: vec![Property::ReasonString(detail.to_string())].into(),
+        };
+        let size = crate::wire::encode(&Packet::Disconnect(disconnect.clone()), self.level)
+            .map_or(usize::MAX, |b| b.len());
+        let fits = self
+            .client_packet_max
+            .is_none_or(|max| u64::try_from(size).is_ok_and(|s| s <= u64::from(max)));
+        if !fits {
+            disconnect.properties = Properties::default();
+        }
+        let packet = Packet::Disconnect(disconnect);
+        // Closing follows either way; a failed or slow write changes nothing.
+        let _ = timeout(FAREWELL_WAIT, self.writer.write(&packet)).await;
     }
 
     fn restart_deadline(&mut self) {
@@ -405,7 +341,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             session_present: session_present
                 && !self.broker.mutant(Mutant::SessionPresentAlwaysFalse),
             code: connack_code::ACCEPTED,
-            properties: Properties::default(),
+            properties: std::mem::take(&mut self.connack_properties),
         })];
         if session_present {
             let mut resend = self.with_session(|s| s.resend()).unwrap_or_default();
@@ -416,20 +352,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                     }
                 }
             }
-            first.extend(resend.into_iter().map(to_packet));
+            first.extend(self.outgoing(resend));
         }
         self.restart_deadline();
         if let Err(end) = self.send(first).await {
             return end;
         }
         loop {
-            let Some(sendable) = self.with_session(|s| s.take_sendable()) else {
-                return End::Violation("session vanished".into());
+            let inflight_max = self.inflight_max;
+            let Some(sendable) = self.with_session(|s| s.take_sendable(inflight_max)) else {
+                return End::violation(reason::PROTOCOL_ERROR, "session vanished");
             };
-            if let Err(end) = self
-                .send(sendable.into_iter().map(to_packet).collect())
-                .await
-            {
+            let packets = self.outgoing(sendable);
+            if let Err(end) = self.send(packets).await {
                 return end;
             }
             let read = tokio::select! {
@@ -441,8 +376,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             };
             let packet = match read {
                 Ok(Some(p)) => p,
-                Ok(None) | Err(WireError::Io(_)) | Err(WireError::Truncated) => return End::Lost,
-                Err(e) => return End::Violation(e.to_string()),
+                Ok(None) => return End::Lost,
+                Err(e) => return End::from_wire(e),
             };
             self.restart_deadline();
             let replies = match self.on_packet(packet) {
@@ -466,7 +401,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 written = self.writer.write(&p) => match written {
                     Ok(()) => {}
                     Err(WireError::Io(_)) => return Err(End::Lost),
-                    Err(e) => return Err(End::Violation(format!("cannot send {}: {e}", p.type_name()))),
+                    Err(e) => return Err(End::violation(
+                        disconnect_code::IMPLEMENTATION_SPECIFIC_ERROR,
+                        format!("cannot send {}: {e}", p.type_name()),
+                    )),
                 },
             }
         }
@@ -475,11 +413,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
 
     /// Acts on one packet from the client; returns the replies to send.
     fn on_packet(&mut self, packet: Packet) -> Result<Vec<Packet>, End> {
-        let violation = |why: String| Err(End::Violation(why));
+        let violation = |why: String| Err(End::violation(reason::PROTOCOL_ERROR, why));
         if self.broker.config().strict_strings
             && let Some(why) = strings::control_character(&packet)
         {
-            return violation(why);
+            // 5.0 section 1.5.4: a receiver may treat it as malformed.
+            return Err(End::violation(reason::MALFORMED_PACKET, why));
         }
         match packet {
             Packet::Connect(_) => violation("second CONNECT".into()),
@@ -497,9 +436,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             }
             Packet::PubRel(Ack { packet_id: id, .. }) => {
                 // PUBCOMP even for an unknown id: the PUBREL may be a resend
-                // after our PUBCOMP was lost [MQTT-4.3.3-2].
-                self.with_session(|s| s.inbound_qos2.remove(&id));
-                Ok(vec![Packet::PubComp(Ack::new(id))])
+                // after our PUBCOMP was lost [MQTT-4.3.3-2]. 5.0 says so
+                // with 0x92 (packet identifier not found).
+                let known = self
+                    .with_session(|s| s.inbound_qos2.remove(&id))
+                    .unwrap_or(false);
+                let mut ack = Ack::new(id);
+                if self.v5() && !known {
+                    ack.reason = ack_code::PACKET_IDENTIFIER_NOT_FOUND;
+                }
+                Ok(vec![Packet::PubComp(ack)])
             }
             Packet::PubComp(Ack { packet_id: id, .. }) => {
                 self.with_session(|s| s.pubcomp(id));
@@ -508,7 +454,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             Packet::Subscribe(s) => self.on_subscribe(s),
             Packet::Unsubscribe(u) => self.on_unsubscribe(u),
             Packet::PingReq => Ok(vec![Packet::PingResp]),
-            Packet::Disconnect(_) => Err(End::Disconnect),
+            Packet::Disconnect(d) => self.on_disconnect(d),
             other @ (Packet::ConnAck(_)
             | Packet::SubAck(_)
             | Packet::UnsubAck(_)
@@ -517,12 +463,105 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         }
     }
 
-    fn on_publish(&mut self, p: Publish) -> Result<Vec<Packet>, End> {
+    /// DISCONNECT from the client. Under 5.0 it may change the session
+    /// expiry, but not from 0 (5.0 section 3.14.2.2.2), and its reason
+    /// decides the will: 0x00 discards it, anything else (0x04 above all)
+    /// keeps it, to be published as on a lost connection [MQTT-3.14.4-3].
+    fn on_disconnect(&mut self, d: Disconnect) -> Result<Vec<Packet>, End> {
+        let code = d.reason.unwrap_or(disconnect_code::NORMAL);
+        if code != disconnect_code::NORMAL {
+            self.broker.note(format!(
+                "DISCONNECT from {} with reason {code:#04x}",
+                self.client_id
+            ));
+        }
+        let asked = d.properties.iter().find_map(|p| match p {
+            Property::SessionExpiryInterval(s) => Some(SessionExpiry(*s)),
+            _ => None,
+        });
+        if let Some(asked) = asked {
+            let from_zero = !self.session_expiry.outlives_connection()
+                && asked.outlives_connection()
+                && !self.broker.mutant(Mutant::SessionExpiryFromZeroAccepted);
+            if from_zero {
+                return Err(End::violation(
+                    reason::PROTOCOL_ERROR,
+                    "DISCONNECT sets a session expiry after CONNECT set 0 (5.0 section 3.14.2.2.2)",
+                ));
+            }
+            let expiry = cap_session_expiry(&self.broker, asked);
+            self.session_expiry = expiry;
+            self.with_session(|s| s.expiry = expiry);
+        }
+        Err(End::Disconnect(code))
+    }
+
+    /// A 5.0 PUBLISH's topic: the topic alias resolved or recorded
+    /// [MQTT-3.3.2-12], the maximum QoS and retain availability checked.
+    /// The alias property is taken out: it belongs to this connection.
+    fn publish_v5(&mut self, p: &mut Publish) -> Result<(), End> {
+        let config = self.broker.config();
+        if p.qos.level() > config.max_qos {
+            return Err(End::violation(
+                disconnect_code::QOS_NOT_SUPPORTED,
+                format!(
+                    "PUBLISH at QoS {} above the maximum QoS {}",
+                    p.qos, config.max_qos
+                ),
+            ));
+        }
+        if p.retain && !config.retain_available {
+            return Err(End::violation(
+                disconnect_code::RETAIN_NOT_SUPPORTED,
+                "retained PUBLISH, retain not available [MQTT-3.2.2-14]",
+            ));
+        }
+        let alias = p.properties.iter().find_map(|p| match p {
+            Property::TopicAlias(a) => Some(*a),
+            _ => None,
+        });
+        let Some(alias) = alias else { return Ok(()) };
+        let max = config.topic_alias_maximum;
+        if alias == 0 || alias > max {
+            return Err(End::violation(
+                disconnect_code::TOPIC_ALIAS_INVALID,
+                format!("topic alias {alias} outside 1..={max} [MQTT-3.2.2-17]"),
+            ));
+        }
+        p.properties
+            .0
+            .retain(|p| !matches!(p, Property::TopicAlias(_)));
+        if p.topic.is_empty() {
+            match self.aliases.get(&alias) {
+                Some(t) => p.topic = t.clone(),
+                None => {
+                    return Err(End::violation(
+                        reason::PROTOCOL_ERROR,
+                        format!("topic alias {alias} was never set on this connection"),
+                    ));
+                }
+            }
+        } else {
+            self.aliases.insert(alias, p.topic.clone());
+        }
+        Ok(())
+    }
+
+    fn on_publish(&mut self, mut p: Publish) -> Result<Vec<Packet>, End> {
+        if self.v5() {
+            self.publish_v5(&mut p)?;
+        }
         if let Err(e) = topic::validate_name(&p.topic) {
-            return Err(End::Violation(format!("PUBLISH topic: {e}")));
+            return Err(End::violation(
+                disconnect_code::TOPIC_NAME_INVALID,
+                format!("PUBLISH topic: {e}"),
+            ));
         }
         if p.qos != QoS::AtMostOnce && p.packet_id == 0 {
-            return Err(End::Violation("PUBLISH with packet id 0".into()));
+            return Err(End::violation(
+                reason::PROTOCOL_ERROR,
+                "PUBLISH with packet id 0",
+            ));
         }
         let user = self.with_session(|s| s.user.clone()).flatten();
         let denied = !acl::allows(
@@ -542,6 +581,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             payload: p.payload,
             qos: p.qos,
             retain: p.retain,
+            properties: p.properties,
         };
         match p.qos {
             QoS::AtMostOnce => {
@@ -557,6 +597,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 Ok(vec![Packet::PubAck(Ack::new(p.packet_id))])
             }
             QoS::ExactlyOnce => {
+                // Under 5.0 the broker's receive maximum bounds the QoS 2
+                // messages awaiting PUBREL (QoS 1 is acknowledged at once).
+                let receive_maximum = usize::from(self.broker.config().receive_maximum);
+                let over = self
+                    .with_session(|s| {
+                        !s.inbound_qos2.contains(&p.packet_id)
+                            && s.inbound_qos2.len() >= receive_maximum
+                    })
+                    .unwrap_or(false);
+                if self.v5() && over {
+                    return Err(End::violation(
+                        disconnect_code::RECEIVE_MAXIMUM_EXCEEDED,
+                        format!(
+                            "more than the receive maximum of {receive_maximum} QoS 2 messages unacknowledged"
+                        ),
+                    ));
+                }
                 // Delivered once, on first receipt; a resend before PUBREL
                 // only gets its PUBREC again [MQTT-4.3.3-2].
                 let first = self
@@ -573,10 +630,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
 
     fn on_subscribe(&mut self, s: Subscribe) -> Result<Vec<Packet>, End> {
         if s.packet_id == 0 {
-            return Err(End::Violation("SUBSCRIBE with packet id 0".into()));
+            return Err(End::violation(
+                reason::PROTOCOL_ERROR,
+                "SUBSCRIBE with packet id 0",
+            ));
         }
         if s.filters.is_empty() {
-            return Err(End::Violation("SUBSCRIBE without filters".into()));
+            return Err(End::violation(
+                reason::PROTOCOL_ERROR,
+                "SUBSCRIBE without filters",
+            ));
+        }
+        let sub_id = s
+            .properties
+            .iter()
+            .any(|p| matches!(p, Property::SubscriptionIdentifier(_)));
+        if self.v5() && sub_id && !self.broker.config().subscription_identifiers_available {
+            return Err(End::violation(
+                disconnect_code::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
+                "SUBSCRIBE with a subscription identifier, which is not available",
+            ));
         }
         let max_qos =
             QoS::try_from(self.broker.config().max_qos.min(2)).unwrap_or(QoS::ExactlyOnce);
@@ -585,7 +658,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         let user = self.with_session(|s| s.user.clone()).flatten();
         for f in &s.filters {
             if topic::validate_filter(&f.filter).is_err() {
-                codes.push(0x80);
+                codes.push(self.refused(ack_code::TOPIC_FILTER_INVALID));
+                continue;
+            }
+            if let Some(code) = self.unavailable_feature(&f.filter) {
+                codes.push(code);
                 continue;
             }
             let acl = &self.broker.config().acl;
@@ -594,7 +671,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                     "acl: refused subscription of {} to {}",
                     self.client_id, f.filter
                 ));
-                codes.push(0x80);
+                codes.push(self.refused(ack_code::NOT_AUTHORIZED));
                 continue;
             }
             let granted = f.qos.min(max_qos);
@@ -613,7 +690,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                     "subscription limit of {SUBSCRIPTIONS_MAX} reached for {}: refused {}",
                     self.client_id, f.filter
                 ));
-                codes.push(0x80);
+                codes.push(self.refused(ack_code::QUOTA_EXCEEDED));
                 continue;
             }
             codes.push(granted.level());
@@ -646,22 +723,71 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
 
     fn on_unsubscribe(&mut self, u: Unsubscribe) -> Result<Vec<Packet>, End> {
         if u.packet_id == 0 {
-            return Err(End::Violation("UNSUBSCRIBE with packet id 0".into()));
+            return Err(End::violation(
+                reason::PROTOCOL_ERROR,
+                "UNSUBSCRIBE with packet id 0",
+            ));
         }
         if u.filters.is_empty() {
-            return Err(End::Violation("UNSUBSCRIBE without filters".into()));
+            return Err(End::violation(
+                reason::PROTOCOL_ERROR,
+                "UNSUBSCRIBE without filters",
+            ));
         }
-        self.with_session(|s| {
-            for f in &u.filters {
-                s.subscriptions.remove(f);
-            }
-        });
-        Ok(vec![Packet::UnsubAck(UnsubAck::new(u.packet_id))])
+        let removed = self
+            .with_session(|s| {
+                u.filters
+                    .iter()
+                    .map(|f| s.subscriptions.remove(f).is_some())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let mut ack = UnsubAck::new(u.packet_id);
+        if self.v5() {
+            // One reason code per filter (5.0 section 3.11.3).
+            ack.codes = removed
+                .into_iter()
+                .map(|r| {
+                    if r {
+                        0x00
+                    } else {
+                        ack_code::NO_SUBSCRIPTION_EXISTED
+                    }
+                })
+                .collect();
+        }
+        Ok(vec![Packet::UnsubAck(ack)])
+    }
+
+    /// A SUBACK failure code: the 5.0 one, or 0x80, all 3.1.1 has.
+    fn refused(&self, v5_code: u8) -> u8 {
+        if self.v5() {
+            v5_code
+        } else {
+            ack_code::UNSPECIFIED_ERROR
+        }
+    }
+
+    /// The 5.0 SUBACK code for a filter that needs a feature this broker
+    /// was configured without; `None` under 3.1.1, whose filters these
+    /// options do not touch.
+    fn unavailable_feature(&self, filter: &str) -> Option<u8> {
+        let config = self.broker.config();
+        if !self.v5() {
+            return None;
+        }
+        if filter.starts_with("$share/") && !config.shared_subscription_available {
+            return Some(ack_code::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED);
+        }
+        if filter.contains(['+', '#']) && !config.wildcard_subscription_available {
+            return Some(ack_code::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED);
+        }
+        None
     }
 
     /// Closes the stream, then deals with the will and the session. The
     /// finish guard drops last, releasing a connection that takes over.
-    fn finish(self, end: End) {
+    fn finish(self, end: End) -> Option<u64> {
         let Conn {
             broker,
             client_id,
@@ -686,12 +812,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             }
         }
         let publish_will = match &end {
-            End::Disconnect => {
+            End::Disconnect(disconnect_code::NORMAL) => {
                 if will.is_some() {
                     broker.note(format!("will of {client_id} discarded (DISCONNECT)"));
                 }
                 broker.mutant(Mutant::WillOnDisconnect)
             }
+            // 5.0: any other reason (0x04 "with will message" above all)
+            // keeps the will [MQTT-3.14.4-3].
+            End::Disconnect(_) => true,
             End::Lost => true,
             End::KeepAlive => {
                 let s = keep_alive.map(|d| d.as_secs_f64()).unwrap_or_default();
@@ -700,7 +829,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 ));
                 true
             }
-            End::Violation(why) => {
+            End::Violation(why, _) => {
                 broker.note(format!("protocol violation by {client_id}: {why}"));
                 true
             }
@@ -717,23 +846,75 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 publish
             }
         };
+        // A 5.0 will with a delay waits in the session, if the session
+        // outlives the connection; without one the session's end is now,
+        // and so is the will [MQTT-3.1.3-9].
+        let mut held = None;
         if publish_will && let Some(w) = will {
-            broker.note(format!("will of {client_id} published to {}", w.topic));
-            broker.route(&Publication {
-                topic: w.topic,
-                payload: w.payload,
-                qos: w.qos,
-                retain: w.retain,
-            });
+            let delay_s = will_delay_s(&w);
+            let delayed = delay_s > 0
+                && session_expiry.outlives_connection()
+                && !broker.mutant(Mutant::WillDelayIgnored);
+            if delayed {
+                broker.note(format!(
+                    "will of {client_id} held for its delay of {delay_s}s"
+                ));
+                held = Some(HeldWill { will: w, delay_s });
+            } else {
+                broker.publish_will(&client_id, w, "");
+            }
         }
         let mut store = broker.inner.store.borrow_mut();
-        if session_expiry.outlives_connection() {
-            if let Some(s) = store.sessions.get_mut(&client_id) {
-                s.went_offline();
-            }
-        } else {
+        if !session_expiry.outlives_connection() {
             store.sessions.remove(&client_id);
+            return None;
         }
+        let waits = session_expiry.finite().is_some() || held.is_some();
+        if let Some(s) = store.sessions.get_mut(&client_id) {
+            s.held_will = held;
+        }
+        let offline_since = store.went_offline(&client_id)?;
+        waits.then_some(offline_since)
+    }
+
+    /// What the session hands out, as packets for this client: without
+    /// properties under 3.1.1, and under 5.0 without a PUBLISH larger than
+    /// the client's maximum packet size, which is dropped as if delivered
+    /// [MQTT-3.1.2-25].
+    fn outgoing(&mut self, sends: Vec<Send>) -> Vec<Packet> {
+        let mut out = Vec::with_capacity(sends.len());
+        for s in sends {
+            let mut p = match s {
+                Send::Publish(p) => p,
+                Send::PubRel(id) => {
+                    out.push(Packet::PubRel(Ack::new(id)));
+                    continue;
+                }
+            };
+            if !self.v5() {
+                p.properties = Properties::default();
+            }
+            if let Some(max) = self.client_packet_max
+                && let Some(size) = self.too_large(&p, max)
+            {
+                self.broker.note(format!(
+                    "message to {} not sent to {}: {size} bytes exceed its maximum packet size of {max}",
+                    p.topic, self.client_id
+                ));
+                let id = p.packet_id;
+                self.with_session(|s| s.outbound.shift_remove(&id));
+                continue;
+            }
+            out.push(Packet::Publish(p));
+        }
+        out
+    }
+
+    /// The encoded size of `p` if it is over `max` bytes.
+    fn too_large(&self, p: &Publish, max: u32) -> Option<usize> {
+        let packet = Packet::Publish(p.clone());
+        let size = crate::wire::encode(&packet, self.level).map_or(0, |b| b.len());
+        (u64::try_from(size).unwrap_or(u64::MAX) > u64::from(max)).then_some(size)
     }
 }
 
@@ -742,12 +923,5 @@ fn profile_name(p: super::TakeoverWill) -> &'static str {
         super::TakeoverWill::Spec => "spec",
         super::TakeoverWill::Mosquitto => "mosquitto",
         super::TakeoverWill::Never => "never",
-    }
-}
-
-fn to_packet(s: Send) -> Packet {
-    match s {
-        Send::Publish(p) => Packet::Publish(p),
-        Send::PubRel(id) => Packet::PubRel(Ack::new(id)),
     }
 }

@@ -1,4 +1,5 @@
-//! The reference broker, MQTT 3.1.1.
+//! The reference broker, MQTT 3.1.1 and 5.0: each connection in its
+//! client's protocol level.
 //!
 //! It is generic over its listener and streams, so the same code serves
 //! turmoil's simulated TCP and real tokio TCP. It runs on one thread: the
@@ -8,8 +9,10 @@
 //! The broker knows nothing about scenarios or traces. It reports what it
 //! decides (takeovers, keep-alive expiry, wills) through a [`Notes`] sink.
 //!
-//! Files: `connection` (one connection's task: CONNECT checks, the packet
-//! loop, the end), `takeover` (open connections and the takeover order),
+//! Files: `accept` (CONNECT checks, the session taken or made, CONNACK),
+//! `connection` (one connection's task: the packet loop, the end),
+//! `expiry` (a session after its connection: held wills, expiry,
+//! eviction), `takeover` (open connections and the takeover order),
 //! `session` (sessions and the durable [`Store`]), `router` (routing and
 //! retained messages), `topic` (names and filters).
 //!
@@ -40,6 +43,18 @@
 //!   1.5.3 allows closing; `strict_strings: false` accepts them).
 //! - A PUBREC for an unknown packet id gets PUBREL, as an unknown PUBREL
 //!   gets PUBCOMP: the sender's flow can always end.
+//! - A full session table evicts the least recently disconnected session;
+//!   only a table of connected sessions refuses (0x03, or 0x97 in 5.0).
+//!
+//! 5.0 decisions (ARCHITECTURE.md lists them with their reasons): CONNACK
+//! properties only where they differ from their absence, Maximum Packet
+//! Size always; a level above 5 gets a 5.0 CONNACK 0x84; a DISCONNECT
+//! reason other than 0x00 keeps the will; a will with a delay waits in its
+//! session, and any new connection for the client id cancels it; the
+//! server's DISCONNECT says 0x8E on takeover, 0x8D on keep-alive expiry and
+//! the reason of a protocol error; `receive_maximum` counts inbound QoS 2
+//! messages awaiting PUBREL; a message over the client's Maximum Packet
+//! Size is dropped with a note; no topic aliases are sent.
 //!
 //! Notes (stable texts; they end up in snapshots): `assigned client id
 //! <id>`, `refused <id or peer>: <why>`, `protocol violation by <id or
@@ -48,10 +63,21 @@
 //! <s>s of silence`, `will of <id> published to <topic>`, `will of <id>
 //! discarded (DISCONNECT)`, `will of <id> not published on takeover
 //! (takeover_will: <profile>)`, and one per limit hit (see the constants).
+//! 5.0 adds: `will of <id> held for its delay of <s>s`, `will of <id>
+//! published to <topic> after its delay of <s>s`, `will of <id> published
+//! to <topic>: its session ended`, `will of <id> cancelled: reconnected
+//! within its delay`, `session of <id> expired after <s>s`, `session of
+//! <id> discarded (clean start)`, `DISCONNECT from <id> with reason
+//! <0xNN>` (not for 0x00), `sent DISCONNECT <0xnn> to <id> (<why>)`, and
+//! `message to <topic> not sent to <id>: <n> bytes exceed its maximum
+//! packet size of <max>`. Both versions: `session limit of <n> reached:
+//! evicted the session of <id>, the least recently disconnected`.
 
+mod accept;
 mod acl;
 mod config;
 mod connection;
+mod expiry;
 mod router;
 mod session;
 mod strings;
@@ -79,8 +105,10 @@ use takeover::Live;
 /// Open connections at once; a connection beyond this is closed at once,
 /// before any byte is read.
 pub const CONNECTIONS_MAX: usize = 10_000;
-/// Stored sessions, persistent or not; a CONNECT that would create one more
-/// gets CONNACK 0x03 (server unavailable).
+/// Stored sessions, persistent or not, by default (`Config::sessions_max`).
+/// A CONNECT that needs one more evicts the least recently disconnected
+/// session, with a note; when every session is connected it gets CONNACK
+/// 0x03 (server unavailable) under 3.1.1, 0x97 (quota exceeded) under 5.0.
 pub const SESSIONS_MAX: usize = 10_000;
 /// Subscriptions per session; a filter beyond this gets 0x80 in SUBACK.
 pub const SUBSCRIPTIONS_MAX: usize = 1_000;
@@ -169,6 +197,11 @@ impl Broker {
     /// that the host fails visibly instead of the panic being swallowed.
     pub async fn serve<L: Listener>(&self, listener: L) -> io::Result<()> {
         let mut tasks = JoinSet::new();
+        // Sessions kept from before a restart wait again for what was due.
+        for (client_id, offline_since) in self.waiting_sessions() {
+            let broker = self.clone();
+            tasks.spawn_local(async move { broker.linger(client_id, offline_since).await });
+        }
         loop {
             tokio::select! {
                 biased;

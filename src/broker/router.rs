@@ -7,7 +7,7 @@ use super::Mutant;
 use super::session::{Message, Retained};
 use super::{Broker, RETAINED_MAX, acl};
 use crate::topic;
-use crate::wire::QoS;
+use crate::wire::{Properties, QoS};
 
 /// An application message as published: by a client or as a will.
 #[derive(Debug, Clone)]
@@ -16,6 +16,9 @@ pub struct Publication {
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
+    /// 5.0 properties forwarded to 5.0 subscribers (no topic alias, no
+    /// subscription identifier: those belong to one connection).
+    pub properties: Properties,
 }
 
 impl Broker {
@@ -67,6 +70,7 @@ impl Broker {
                     payload: p.payload.clone(),
                     qos,
                     retain: p.retain && self.mutant(Mutant::LiveKeepsRetain),
+                    properties: p.properties.clone(),
                 };
                 if session.enqueue(message).is_err() {
                     dropped.push(client_id.clone());
@@ -108,6 +112,7 @@ impl Broker {
             Retained {
                 payload: p.payload.clone(),
                 qos: p.qos,
+                properties: p.properties.clone(),
             },
         );
     }
@@ -126,6 +131,7 @@ impl Broker {
                 payload: r.payload.clone(),
                 qos: r.qos.min(granted),
                 retain: true,
+                properties: r.properties.clone(),
             })
             .collect()
     }

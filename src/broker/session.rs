@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use bytes::Bytes;
 use indexmap::IndexMap;
 
-use crate::wire::{Properties, Publish, QoS};
+use crate::wire::{LastWill, Properties, Publish, QoS};
 
 use super::{INFLIGHT_MAX, QUEUED_MAX};
 
@@ -23,6 +23,9 @@ pub struct Message {
     pub qos: QoS,
     /// Set only for retained messages sent because of a new subscription.
     pub retain: bool,
+    /// The 5.0 PUBLISH properties forwarded with it; empty from a 3.1.1
+    /// publisher, and not sent to a 3.1.1 subscriber.
+    pub properties: Properties,
 }
 
 /// Where an outbound QoS 1 or 2 message stands.
@@ -64,27 +67,59 @@ pub struct Session {
     pub inbound_qos2: BTreeSet<u16>,
     /// The user name of the latest connection, for access control.
     pub user: Option<String>,
+    /// While no connection holds the session: when it went offline, as a
+    /// number from [`Store::went_offline`], so that the least recently
+    /// disconnected session is the one with the smallest.
+    pub offline_since: Option<u64>,
+    /// A 5.0 will waiting for its delay after the connection ended.
+    pub held_will: Option<HeldWill>,
     last_packet_id: u16,
+}
+
+/// A will that waits for its will delay interval (5.0): published when
+/// the delay passes or the session ends, whichever is first; dropped if a
+/// connection for the client id comes first [MQTT-3.1.3-9].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldWill {
+    pub will: LastWill,
+    pub delay_s: u32,
 }
 
 /// How long a session outlives its connection, in seconds: the Session
 /// Expiry Interval of 5.0, where 0 ends the session with the connection and
 /// `u32::MAX` never expires it. 3.1.1 has only the two ends of that range:
 /// clean session 1 is 0, clean session 0 is "never" (until evicted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct SessionExpiry(pub u32);
 
 impl SessionExpiry {
     pub const WITH_CONNECTION: SessionExpiry = SessionExpiry(0);
     pub const NEVER: SessionExpiry = SessionExpiry(u32::MAX);
 
-    /// The expiry a 3.1.1 CONNECT asks for with its clean session flag.
-    pub fn from_clean_session(clean: bool) -> SessionExpiry {
+    /// The expiry a 3.1.1 CONNECT asks for with its clean session flag;
+    /// `persistent` is what clean session 0 gets (the broker option
+    /// `persistent_session_expiry`, `NEVER` by default).
+    pub fn from_clean_session(clean: bool, persistent: SessionExpiry) -> SessionExpiry {
         if clean {
             SessionExpiry::WITH_CONNECTION
         } else {
-            SessionExpiry::NEVER
+            persistent
         }
+    }
+
+    /// A session expiry in whole seconds, saturating below `NEVER`, so that
+    /// a configured duration never turns into "never" by accident.
+    pub fn from_duration(d: std::time::Duration) -> SessionExpiry {
+        SessionExpiry(
+            u32::try_from(d.as_secs())
+                .unwrap_or(u32::MAX - 1)
+                .min(u32::MAX - 1),
+        )
+    }
+
+    /// How long the session lasts once offline; `None` for `NEVER`.
+    pub fn finite(self) -> Option<std::time::Duration> {
+        (self != SessionExpiry::NEVER).then(|| std::time::Duration::from_secs(u64::from(self.0)))
     }
 
     /// Whether the session is kept after its connection closes.
@@ -128,12 +163,14 @@ impl Session {
     }
 
     /// Takes what may be sent now from the queue, moving QoS 1 and 2
-    /// messages into flight while fewer than `INFLIGHT_MAX` are. Order is
-    /// kept: a QoS 0 message behind a blocked QoS 1 message waits too.
-    pub fn take_sendable(&mut self) -> Vec<Send> {
+    /// messages into flight while fewer than `inflight_max` (at most
+    /// `INFLIGHT_MAX`) are. Order is kept: a QoS 0 message behind a blocked
+    /// QoS 1 message waits too.
+    pub fn take_sendable(&mut self, inflight_max: usize) -> Vec<Send> {
+        let inflight_max = inflight_max.clamp(1, INFLIGHT_MAX);
         let mut out = Vec::new();
         while let Some(head) = self.queue.front() {
-            if head.qos != QoS::AtMostOnce && self.outbound.len() >= INFLIGHT_MAX {
+            if head.qos != QoS::AtMostOnce && self.outbound.len() >= inflight_max {
                 break;
             }
             let Some(message) = self.queue.pop_front() else {
@@ -209,7 +246,7 @@ impl Session {
 
     /// The connection is gone: QoS 0 messages are not kept for an offline
     /// session.
-    pub fn went_offline(&mut self) {
+    fn drop_qos0(&mut self) {
         self.queue.retain(|m| m.qos != QoS::AtMostOnce);
     }
 }
@@ -222,7 +259,7 @@ fn to_publish(m: &Message, packet_id: u16, dup: bool) -> Publish {
         retain: m.retain,
         dup: dup && m.qos != QoS::AtMostOnce,
         packet_id,
-        properties: Properties::default(),
+        properties: m.properties.clone(),
     }
 }
 
@@ -231,6 +268,8 @@ fn to_publish(m: &Message, packet_id: u16, dup: bool) -> Publish {
 pub struct Retained {
     pub payload: Bytes,
     pub qos: QoS,
+    /// The 5.0 properties it was published with.
+    pub properties: Properties,
 }
 
 /// The broker's durable state: sessions and retained messages.
@@ -247,6 +286,8 @@ pub struct Store {
     /// The counter behind assigned client ids; kept here so that ids stay
     /// unique across restarts.
     pub assigned_ids: u64,
+    /// The counter behind [`Session::offline_since`].
+    offline_count: u64,
 }
 
 impl Store {
@@ -258,9 +299,38 @@ impl Store {
     /// QoS 0 messages, and retained messages.
     pub(super) fn all_offline(&mut self) {
         self.sessions.retain(|_, s| s.expiry.outlives_connection());
-        for s in self.sessions.values_mut() {
-            s.went_offline();
+        let ids: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.offline_since.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.went_offline(&id);
         }
+    }
+
+    /// The session of `client_id` has no connection any more: its QoS 0
+    /// messages go, and it takes its place in the eviction order. Returns
+    /// its offline number, which tells a timer set now whether the session
+    /// is still the one it was set for.
+    pub(super) fn went_offline(&mut self, client_id: &str) -> Option<u64> {
+        self.offline_count += 1;
+        let n = self.offline_count;
+        let s = self.sessions.get_mut(client_id)?;
+        s.drop_qos0();
+        s.offline_since = Some(n);
+        Some(n)
+    }
+
+    /// The session that went offline longest ago: the one a full table
+    /// evicts. Connected sessions are never evicted.
+    pub(super) fn least_recently_disconnected(&self) -> Option<String> {
+        self.sessions
+            .iter()
+            .filter_map(|(id, s)| s.offline_since.map(|n| (n, id)))
+            .min()
+            .map(|(_, id)| id.clone())
     }
 }
 
@@ -274,6 +344,7 @@ mod tests {
             payload: Bytes::from_static(b"x"),
             qos: QoS::try_from(qos).expect("test QoS"),
             retain: false,
+            properties: Properties::default(),
         }
     }
 
@@ -291,7 +362,7 @@ mod tests {
         s.enqueue(msg(1)).ok();
         s.enqueue(msg(2)).ok();
         let ids: Vec<u16> = s
-            .take_sendable()
+            .take_sendable(INFLIGHT_MAX)
             .into_iter()
             .filter_map(|p| match p {
                 Send::Publish(p) => Some(p.packet_id),
@@ -302,17 +373,29 @@ mod tests {
     }
 
     #[test]
+    fn a_receive_maximum_bounds_inflight_below_the_broker_limit() {
+        let mut s = Session::new(SessionExpiry::NEVER);
+        for _ in 0..3 {
+            s.enqueue(msg(1)).ok();
+        }
+        assert_eq!(s.take_sendable(2).len(), 2);
+        assert!(s.take_sendable(2).is_empty());
+        assert!(s.puback(1) && s.puback(2));
+        assert_eq!(s.take_sendable(2).len(), 1);
+    }
+
+    #[test]
     fn inflight_is_bounded_and_order_kept() {
         let mut s = Session::new(SessionExpiry::NEVER);
         for _ in 0..INFLIGHT_MAX + 1 {
             s.enqueue(msg(1)).ok();
         }
         s.enqueue(msg(0)).ok();
-        assert_eq!(s.take_sendable().len(), INFLIGHT_MAX);
+        assert_eq!(s.take_sendable(INFLIGHT_MAX).len(), INFLIGHT_MAX);
         assert_eq!(s.queue.len(), 2);
         assert!(s.puback(1));
         assert!(!s.puback(1));
-        assert_eq!(s.take_sendable().len(), 2);
+        assert_eq!(s.take_sendable(INFLIGHT_MAX).len(), 2);
     }
 
     #[test]
@@ -325,11 +408,29 @@ mod tests {
     }
 
     #[test]
+    fn the_least_recently_disconnected_session_is_found_and_connected_ones_never() {
+        let mut store = Store::new();
+        for id in ["a", "b", "c"] {
+            store
+                .sessions
+                .insert(id.into(), Session::new(SessionExpiry::NEVER));
+        }
+        assert_eq!(store.least_recently_disconnected(), None);
+        store.went_offline("c");
+        store.went_offline("a");
+        assert_eq!(store.least_recently_disconnected().as_deref(), Some("c"));
+        if let Some(c) = store.sessions.get_mut("c") {
+            c.offline_since = None;
+        }
+        assert_eq!(store.least_recently_disconnected().as_deref(), Some("a"));
+    }
+
+    #[test]
     fn resend_marks_dup_and_keeps_ids() {
         let mut s = Session::new(SessionExpiry::NEVER);
         s.enqueue(msg(1)).ok();
         s.enqueue(msg(2)).ok();
-        s.take_sendable();
+        s.take_sendable(INFLIGHT_MAX);
         assert!(s.pubrec(2));
         assert!(!s.pubrec(1), "PUBREC for a QoS 1 message");
         let again = s.resend();

@@ -11,6 +11,11 @@ fn is_control(c: char) -> bool {
     matches!(c, '\u{1}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
 }
 
+/// Whether `s` holds a control character.
+pub(super) fn has_control(s: &str) -> bool {
+    s.chars().any(is_control)
+}
+
 /// The first string of `p` that holds a control character, described for
 /// the broker's note; `None` when there is none.
 pub(super) fn control_character(p: &Packet) -> Option<String> {

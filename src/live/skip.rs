@@ -112,5 +112,85 @@ pub fn non_default_options(b: &BrokerSpec) -> Vec<String> {
     if b.strict_strings != d.strict_strings {
         out.push(format!("strict_strings: {}", b.strict_strings));
     }
+    let optional_duration =
+        |name: &str, v: Option<Duration>| v.map(|d| format!("{name}: {}", json::duration(d)));
+    out.extend(optional_duration(
+        "session_expiry_max",
+        b.session_expiry_max,
+    ));
+    out.extend(optional_duration(
+        "persistent_session_expiry",
+        b.persistent_session_expiry,
+    ));
+    let numbers = [
+        (
+            "receive_maximum",
+            u64::from(b.receive_maximum),
+            u64::from(d.receive_maximum),
+        ),
+        (
+            "maximum_packet_size",
+            u64::from(b.maximum_packet_size),
+            u64::from(d.maximum_packet_size),
+        ),
+        (
+            "topic_alias_maximum",
+            u64::from(b.topic_alias_maximum),
+            u64::from(d.topic_alias_maximum),
+        ),
+        ("sessions_max", b.sessions_max as u64, d.sessions_max as u64),
+    ];
+    for (name, v, default) in numbers {
+        if v != default {
+            out.push(format!("{name}: {v}"));
+        }
+    }
+    let flags = [
+        ("retain_available", b.retain_available, d.retain_available),
+        (
+            "wildcard_subscription_available",
+            b.wildcard_subscription_available,
+            d.wildcard_subscription_available,
+        ),
+        (
+            "shared_subscription_available",
+            b.shared_subscription_available,
+            d.shared_subscription_available,
+        ),
+        (
+            "subscription_identifiers_available",
+            b.subscription_identifiers_available,
+            d.subscription_identifiers_available,
+        ),
+    ];
+    for (name, v, default) in flags {
+        if v != default {
+            out.push(format!("{name}: {v}"));
+        }
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_and_5_0_options_are_non_default_options() {
+        assert!(non_default_options(&BrokerSpec::default()).is_empty());
+        let b = BrokerSpec {
+            sessions_max: 3,
+            session_expiry_max: Some(Duration::from_secs(60)),
+            retain_available: false,
+            ..BrokerSpec::default()
+        };
+        assert_eq!(
+            non_default_options(&b),
+            vec![
+                "session_expiry_max: 60s".to_string(),
+                "sessions_max: 3".to_string(),
+                "retain_available: false".to_string(),
+            ]
+        );
+    }
 }

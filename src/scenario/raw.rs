@@ -60,6 +60,16 @@ pub struct RawBroker {
     pub takeover_will: Option<RawTakeoverWill>,
     pub acl: Option<Vec<RawAclRule>>,
     pub strict_strings: Option<bool>,
+    pub session_expiry_max: Option<FixedDur>,
+    pub receive_maximum: Option<u16>,
+    pub maximum_packet_size: Option<u32>,
+    pub topic_alias_maximum: Option<u16>,
+    pub retain_available: Option<bool>,
+    pub wildcard_subscription_available: Option<bool>,
+    pub shared_subscription_available: Option<bool>,
+    pub subscription_identifiers_available: Option<bool>,
+    pub persistent_session_expiry: Option<FixedDur>,
+    pub sessions_max: Option<usize>,
     /// Test-only: see [`Mutant`].
     pub mutant: Option<RawMutant>,
 }

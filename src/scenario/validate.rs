@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use super::duration::FixedDur;
 use super::locate::{Locator, PosIndex, child, item};
 use super::model::*;
 use super::payload::FillerPool;
@@ -28,6 +29,13 @@ const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(60);
 /// Largest `keep_alive_factor`: beyond it keep-alive is effectively off,
 /// which `keep_alive: 0s` says more clearly.
 const MAX_KEEP_ALIVE_FACTOR: f64 = 100.0;
+
+/// The smallest `maximum_packet_size`: room for a CONNECT with a short
+/// client id, so that the broker can still be reached at all.
+const MIN_PACKET_SIZE: u32 = 64;
+/// The largest `maximum_packet_size`: the largest packet MQTT can frame
+/// (a remaining length of 268,435,455 and a 5-byte fixed header).
+const MAX_PACKET_SIZE: u32 = 268_435_460;
 
 struct Ctx<'a> {
     idx: &'a PosIndex,
@@ -391,8 +399,75 @@ fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, Error> {
         takeover_will: b.takeover_will.map_or(d.takeover_will, Into::into),
         acl: acl(cx, path, b.acl.unwrap_or_default())?,
         strict_strings: b.strict_strings.unwrap_or(d.strict_strings),
+        session_expiry_max: whole_seconds(cx, path, "session_expiry_max", b.session_expiry_max)?,
+        receive_maximum: match b.receive_maximum {
+            None => d.receive_maximum,
+            Some(0) => {
+                return Err(cx.at_value(
+                    &child(path, "receive_maximum"),
+                    "`receive_maximum` must be 1 to 65535; 0 is a protocol error in 5.0",
+                ));
+            }
+            Some(n) => n,
+        },
+        maximum_packet_size: match b.maximum_packet_size {
+            None => d.maximum_packet_size,
+            Some(n) if (MIN_PACKET_SIZE..=MAX_PACKET_SIZE).contains(&n) => n,
+            Some(n) => {
+                return Err(cx.at_value(
+                    &child(path, "maximum_packet_size"),
+                    format!("`maximum_packet_size` must be {MIN_PACKET_SIZE} to {MAX_PACKET_SIZE} bytes, got {n}"),
+                ));
+            }
+        },
+        topic_alias_maximum: b.topic_alias_maximum.unwrap_or(d.topic_alias_maximum),
+        retain_available: b.retain_available.unwrap_or(d.retain_available),
+        wildcard_subscription_available: b
+            .wildcard_subscription_available
+            .unwrap_or(d.wildcard_subscription_available),
+        shared_subscription_available: b
+            .shared_subscription_available
+            .unwrap_or(d.shared_subscription_available),
+        subscription_identifiers_available: b
+            .subscription_identifiers_available
+            .unwrap_or(d.subscription_identifiers_available),
+        persistent_session_expiry: whole_seconds(
+            cx,
+            path,
+            "persistent_session_expiry",
+            b.persistent_session_expiry,
+        )?,
+        sessions_max: match b.sessions_max {
+            None => d.sessions_max,
+            Some(n) if (1..=crate::broker::SESSIONS_MAX).contains(&n) => n,
+            Some(n) => {
+                return Err(cx.at_value(
+                    &child(path, "sessions_max"),
+                    format!(
+                        "`sessions_max` must be 1 to {}, got {n}",
+                        crate::broker::SESSIONS_MAX
+                    ),
+                ));
+            }
+        },
         mutant: b.mutant.map(Into::into),
     })
+}
+
+/// A broker duration that goes on the wire in whole seconds.
+fn whole_seconds(
+    cx: &Ctx,
+    path: &str,
+    key: &str,
+    d: Option<FixedDur>,
+) -> Result<Option<Duration>, Error> {
+    match d {
+        Some(FixedDur(d)) if d.subsec_nanos() != 0 => Err(cx.at_value(
+            &child(path, key),
+            format!("`{key}` must be whole seconds; it goes on the wire in seconds"),
+        )),
+        other => Ok(other.map(|d| d.0)),
+    }
 }
 
 fn acl(cx: &Ctx, path: &str, rules: Vec<RawAclRule>) -> Result<Vec<AclRule>, Error> {

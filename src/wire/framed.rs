@@ -46,8 +46,10 @@ impl<R: AsyncRead + Unpin> Reader<R> {
         self.packet_size_max = bytes;
     }
 
-    /// The protocol level in use: given at creation or fixed by CONNECT.
-    /// The broker passes it on to its [`Writer`] with `set_level`.
+    /// The protocol level in use: given at creation or fixed by CONNECT,
+    /// as soon as its protocol name and level are read (even if the rest
+    /// of it then fails to decode). The broker passes it on to its
+    /// [`Writer`] with `set_level`.
     pub fn level(&self) -> Option<u8> {
         self.level
     }
@@ -97,6 +99,16 @@ impl<R: AsyncRead + Unpin> Reader<R> {
         };
         let frame_len = h.frame_len();
         if frame_len > self.packet_size_max {
+            if self.level.is_none() {
+                // A CONNECT too large to read may still say its level, so
+                // that the broker can refuse it in the client's version.
+                let body = self.buf.get(h.header_len..).unwrap_or_default();
+                if let Ok((name, level)) = connect::protocol(body)
+                    && codec::accepts(&name, level)
+                {
+                    self.level = Some(level);
+                }
+            }
             return Err(WireError::TooLarge {
                 size: frame_len,
                 max: self.packet_size_max,
@@ -124,8 +136,10 @@ impl<R: AsyncRead + Unpin> Reader<R> {
                 known.unwrap_or(level)
             }
         };
-        let packet = codec::decode(level, &h, frame)?;
+        // Fixed before the body is decoded, so that a CONNECT that fails
+        // to decode can still be answered in the client's version.
         self.level.get_or_insert(level);
+        let packet = codec::decode(level, &h, frame)?;
         Ok(Some(packet))
     }
 }

@@ -18,17 +18,6 @@ async fn connack_codes() {
     local(async {
         let h = Harness::new(config());
 
-        // A well-formed 5.0 CONNECT: the broker speaks 3.1.1 only.
-        let mut c = h.open();
-        c.writer.set_level(crate::wire::LEVEL_V5);
-        let mut bad_level = connect("a", true);
-        bad_level.protocol_level = crate::wire::LEVEL_V5;
-        assert_eq!(
-            c.connect(bad_level).await.code,
-            connack_code::UNACCEPTABLE_PROTOCOL_VERSION
-        );
-        c.expect_closed().await;
-
         let mut c = h.open();
         let ack = c.connect(connect("", false)).await;
         assert_eq!(ack.code, connack_code::IDENTIFIER_REJECTED);

@@ -5,3 +5,5 @@ mod delivery;
 mod lifecycle;
 mod support;
 mod turmoil_net;
+mod v5;
+mod v5_session;

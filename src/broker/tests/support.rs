@@ -13,8 +13,8 @@ use tokio::time::timeout;
 
 use crate::broker::{Broker, BrokerConfig, Store};
 use crate::wire::{
-    ConnAck, Connect, LEVEL_V311, LastWill, Packet, Publish, QoS, Reader, SubAck, Subscribe,
-    SubscribeFilter, WireError, Writer,
+    ConnAck, Connect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Property, Publish, QoS, Reader,
+    SubAck, Subscribe, SubscribeFilter, WireError, Writer,
 };
 
 /// How long a test waits for something that should come; the clock is
@@ -54,6 +54,11 @@ impl Harness {
 
     /// Opens a connection to the broker; it is served by a local task.
     pub fn open(&self) -> Client {
+        self.open_at(LEVEL_V311)
+    }
+
+    /// Opens a connection whose client speaks protocol `level`.
+    pub fn open_at(&self, level: u8) -> Client {
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
         let peer = {
             let mut n = self.peers.borrow_mut();
@@ -64,14 +69,14 @@ impl Harness {
         tokio::task::spawn_local(async move { broker.handle(theirs, peer).await });
         let (r, w) = tokio::io::split(ours);
         Client {
-            reader: Reader::new(r, Some(LEVEL_V311)),
-            writer: Writer::new(w, LEVEL_V311),
+            reader: Reader::new(r, Some(level)),
+            writer: Writer::new(w, level),
         }
     }
 
     /// Opens a connection and connects; asserts that it was accepted.
     pub async fn connected(&self, c: Connect) -> (Client, ConnAck) {
-        let mut client = self.open();
+        let mut client = self.open_at(c.protocol_level);
         let ack = client.connect(c).await;
         assert_eq!(ack.code, 0, "{ack:?}");
         (client, ack)
@@ -113,6 +118,15 @@ pub fn connect(id: &str, clean: bool) -> Connect {
         username: None,
         password: None,
         properties: Default::default(),
+    }
+}
+
+/// A 5.0 CONNECT with these properties.
+pub fn connect_v5(id: &str, clean: bool, properties: Vec<Property>) -> Connect {
+    Connect {
+        protocol_level: LEVEL_V5,
+        properties: properties.into(),
+        ..connect(id, clean)
     }
 }
 

@@ -15,7 +15,7 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use mqtt_sim::wire::{Connect, LEVEL_V311, Packet, Reader, connack_code};
+use mqtt_sim::wire::{Connect, LEVEL_V5, LEVEL_V311, Packet, Reader, connack_code};
 
 /// Where a tap's lines go: `serve` prefixes each with a timestamp.
 pub type Log = Rc<dyn Fn(String)>;
@@ -103,6 +103,8 @@ pub struct Tapped<S> {
     inbound: Option<Mirror>,
     /// `None` once CONNACK has been seen: nothing after it is logged.
     outbound: Option<Mirror>,
+    /// The client's protocol level, once its CONNECT was seen.
+    level: u8,
     disconnect_seen: bool,
     eof_seen: bool,
     error: Option<String>,
@@ -117,6 +119,7 @@ impl<S> Tapped<S> {
             client_id: None,
             inbound: Some(Mirror::new(None)),
             outbound: Some(Mirror::new(Some(LEVEL_V311))),
+            level: LEVEL_V311,
             disconnect_seen: false,
             eof_seen: false,
             error: None,
@@ -143,10 +146,18 @@ impl<S> Tapped<S> {
                 Decoded::Packet(Packet::Connect(c)) => {
                     self.client_id = Some(c.client_id.clone());
                     self.line(describe_connect(&c));
+                    // The broker answers in the client's level.
+                    self.level = c.protocol_level;
+                    if self.outbound.is_some() {
+                        self.outbound = Some(Mirror::new(Some(c.protocol_level)));
+                    }
                 }
-                Decoded::Packet(Packet::Disconnect(_)) => {
+                Decoded::Packet(Packet::Disconnect(d)) => {
                     self.disconnect_seen = true;
-                    self.line("DISCONNECT".to_string());
+                    match d.reason {
+                        Some(r) if r != 0 => self.line(format!("DISCONNECT reason {r:#04x}")),
+                        _ => self.line("DISCONNECT".to_string()),
+                    }
                 }
                 Decoded::Packet(_) => {}
                 Decoded::Failed(why) => {
@@ -164,10 +175,13 @@ impl<S> Tapped<S> {
         let Some(first) = first else { return };
         self.outbound = None;
         if let Decoded::Packet(Packet::ConnAck(a)) = first {
+            let code = if self.level == LEVEL_V5 {
+                format!("{:#04x} ({})", a.code, connack_meaning_v5(a.code))
+            } else {
+                format!("{} ({})", a.code, connack_meaning(a.code))
+            };
             self.line(format!(
-                "CONNACK {} ({}), session present {}",
-                a.code,
-                connack_meaning(a.code),
+                "CONNACK {code}, session present {}",
                 u8::from(a.session_present)
             ));
         }
@@ -224,6 +238,27 @@ fn connack_meaning(code: u8) -> &'static str {
         connack_code::BAD_USERNAME_OR_PASSWORD => "bad user name or password",
         connack_code::NOT_AUTHORIZED => "not authorized",
         _ => "unknown code",
+    }
+}
+
+/// The CONNACK reason codes of 5.0 (section 3.2.2.2) the reference
+/// broker sends.
+fn connack_meaning_v5(code: u8) -> &'static str {
+    match code {
+        0x00 => "success",
+        0x81 => "malformed packet",
+        0x82 => "protocol error",
+        0x84 => "unsupported protocol version",
+        0x85 => "client identifier not valid",
+        0x86 => "bad user name or password",
+        0x87 => "not authorized",
+        0x8c => "bad authentication method",
+        0x90 => "topic name invalid",
+        0x95 => "packet too large",
+        0x97 => "quota exceeded",
+        0x9a => "retain not supported",
+        0x9b => "QoS not supported",
+        _ => "other code",
     }
 }
 
@@ -289,7 +324,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tapped<S> {
 mod tests {
     use super::*;
 
-    use mqtt_sim::wire::{ConnAck, Disconnect, encode};
+    use mqtt_sim::wire::{ConnAck, Disconnect, LEVEL_V5, encode};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn connect(id: &str) -> Packet {
@@ -333,38 +368,60 @@ mod tests {
         assert!(m.feed.0.borrow().is_empty());
     }
 
-    #[tokio::test]
-    async fn logs_connect_connack_and_a_graceful_close() {
+    /// The lines logged for a client that sends `connect` and DISCONNECT
+    /// with `reason` at `level`, and gets CONNACK with `code`.
+    async fn logged(level: u8, reason: Option<u8>, code: u8) -> Vec<String> {
         let (log, lines) = collecting();
         let (client, server) = tokio::io::duplex(1024);
         let mut tapped = Tapped::new(server, "peer:1".into(), log);
         let (mut cr, mut cw) = tokio::io::split(client);
-        let mut out = encode(&connect("dev-1"), LEVEL_V311).unwrap().to_vec();
-        out.extend_from_slice(
-            &encode(&Packet::Disconnect(Disconnect::default()), LEVEL_V311).unwrap(),
-        );
+        let Packet::Connect(mut c) = connect("dev-1") else {
+            unreachable!()
+        };
+        c.protocol_level = level;
+        let mut out = encode(&Packet::Connect(c), level).unwrap().to_vec();
+        let disconnect = Disconnect {
+            reason,
+            properties: Default::default(),
+        };
+        out.extend_from_slice(&encode(&Packet::Disconnect(disconnect), level).unwrap());
         cw.write_all(&out).await.unwrap();
         let mut buf = vec![0u8; out.len()];
         tapped.read_exact(&mut buf).await.unwrap();
         let ack = Packet::ConnAck(ConnAck {
-            session_present: true,
-            code: 0,
+            session_present: code == 0,
+            code,
             properties: Default::default(),
         });
-        tapped
-            .write_all(&encode(&ack, LEVEL_V311).unwrap())
-            .await
-            .unwrap();
-        let mut four = [0u8; 4];
-        cr.read_exact(&mut four).await.unwrap();
+        let ack = encode(&ack, level).unwrap();
+        tapped.write_all(&ack).await.unwrap();
+        let mut back = vec![0u8; ack.len()];
+        cr.read_exact(&mut back).await.unwrap();
         drop(tapped);
-        let lines = lines.borrow();
+        lines.borrow().clone()
+    }
+
+    #[tokio::test]
+    async fn logs_connect_connack_and_a_graceful_close() {
         assert_eq!(
-            *lines,
+            logged(LEVEL_V311, None, 0).await,
             vec![
                 "[peer:1 \"dev-1\"] CONNECT client id \"dev-1\", clean session 1, keep alive 30s",
                 "[peer:1 \"dev-1\"] DISCONNECT",
                 "[peer:1 \"dev-1\"] CONNACK 0 (accepted), session present 1",
+                "[peer:1 \"dev-1\"] closed after the client's DISCONNECT",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_the_version_and_the_reasons_of_5_0() {
+        assert_eq!(
+            logged(LEVEL_V5, Some(0x04), 0x86).await,
+            vec![
+                "[peer:1 \"dev-1\"] CONNECT client id \"dev-1\", clean session 1, keep alive 30s, protocol level 5",
+                "[peer:1 \"dev-1\"] DISCONNECT reason 0x04",
+                "[peer:1 \"dev-1\"] CONNACK 0x86 (bad user name or password), session present 0",
                 "[peer:1 \"dev-1\"] closed after the client's DISCONNECT",
             ]
         );

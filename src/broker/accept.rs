@@ -1,0 +1,457 @@
+//! CONNECT accepted or refused: the checks, the client id, a takeover, the
+//! session, and what 5.0 negotiates in CONNACK. The reply is in the
+//! client's protocol level; 3.1.1 behaviour is what it always was.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::AsyncWrite;
+
+use crate::topic;
+use crate::wire::{
+    ConnAck, Connect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Properties, Property, QoS, Writer,
+    connack_code,
+};
+
+use super::Mutant;
+use super::expiry::SessionEnd;
+use super::session::{Session, SessionExpiry};
+use super::takeover::{ConnShared, FinishGuard, Kick};
+use super::{Broker, INFLIGHT_MAX};
+
+/// CONNACK reason codes of 5.0 that have no 3.1.1 return code.
+pub(super) mod connack_v5 {
+    pub const MALFORMED_PACKET: u8 = 0x81;
+    pub const BAD_AUTHENTICATION_METHOD: u8 = 0x8c;
+    pub const TOPIC_NAME_INVALID: u8 = 0x90;
+    pub const RETAIN_NOT_SUPPORTED: u8 = 0x9a;
+    pub const QOS_NOT_SUPPORTED: u8 = 0x9b;
+}
+
+/// The 5.0 reason code for a 3.1.1 return code, when the client speaks 5.0
+/// (5.0 section 3.2.2.2); the 3.1.1 code otherwise.
+pub(super) fn in_version(level: u8, v311: u8) -> u8 {
+    if level != LEVEL_V5 {
+        return v311;
+    }
+    match v311 {
+        connack_code::UNACCEPTABLE_PROTOCOL_VERSION => 0x84,
+        connack_code::IDENTIFIER_REJECTED => 0x85,
+        // The one use of 0x03 here is a full session table: quota exceeded.
+        connack_code::SERVER_UNAVAILABLE => 0x97,
+        connack_code::BAD_USERNAME_OR_PASSWORD => 0x86,
+        connack_code::NOT_AUTHORIZED => 0x87,
+        other => other,
+    }
+}
+
+/// What a CONNECT settled, for the connection that goes on.
+pub(super) struct Accepted {
+    pub client_id: String,
+    pub level: u8,
+    pub session_expiry: SessionExpiry,
+    /// The keep-alive in force, in seconds: the client's, or the server
+    /// keep alive that replaced it (5.0).
+    pub keep_alive_s: u16,
+    pub will: Option<LastWill>,
+    pub session_present: bool,
+    /// The properties of the accepting CONNACK (empty under 3.1.1).
+    pub connack_properties: Properties,
+    /// QoS 1 and 2 messages in flight to the client at most: its receive
+    /// maximum, within `INFLIGHT_MAX`.
+    pub inflight_max: usize,
+    /// The client's maximum packet size (5.0); `None` means no limit.
+    pub client_packet_max: Option<u32>,
+    pub shared: Rc<ConnShared>,
+    pub finish: FinishGuard,
+}
+
+/// Sends a refusing CONNACK; the caller then closes [MQTT-3.2.2-5].
+pub(super) async fn refuse<W: AsyncWrite + Unpin>(
+    broker: &Broker,
+    writer: &mut Writer<W>,
+    who: &str,
+    code: u8,
+    why: &str,
+) {
+    broker.note(format!("refused {who}: {why}"));
+    // The connection closes either way; a failed write changes nothing.
+    let _ = writer
+        .write(&Packet::ConnAck(ConnAck {
+            session_present: false,
+            code,
+            properties: Properties::default(),
+        }))
+        .await;
+}
+
+/// Checks CONNECT, claims the client id (taking it over if connected) and
+/// sets up the session. `None`: the connection is to be closed.
+pub(super) async fn accept<W: AsyncWrite + Unpin>(
+    broker: &Broker,
+    writer: &mut Writer<W>,
+    c: Connect,
+    peer: &str,
+) -> Option<Accepted> {
+    if c.protocol_name != "MQTT" {
+        // [MQTT-3.1.2-1]: not this protocol; no CONNACK.
+        broker.note(format!(
+            "refused {peer}: protocol name {:?}",
+            c.protocol_name
+        ));
+        return None;
+    }
+    let who = if c.client_id.is_empty() {
+        peer.to_string()
+    } else {
+        c.client_id.clone()
+    };
+    let level = c.protocol_level;
+    let v5 = level == LEVEL_V5;
+    if level != LEVEL_V311 && !v5 {
+        let why = format!("unsupported protocol level {level}");
+        let code = connack_code::UNACCEPTABLE_PROTOCOL_VERSION;
+        refuse(broker, writer, &who, code, &why).await;
+        return None;
+    }
+    if let Some(w) = &c.will
+        && let Err(e) = topic::validate_name(&w.topic)
+    {
+        let why = format!("will topic: {e}");
+        if v5 {
+            let code = connack_v5::TOPIC_NAME_INVALID;
+            refuse(broker, writer, &who, code, &why).await;
+        } else {
+            broker.note(format!("protocol violation by {who}: {why}"));
+        }
+        return None;
+    }
+    // 5.0 assigns an id whatever Clean Start says [MQTT-3.1.3-6].
+    if c.client_id.is_empty() && !c.clean && !v5 {
+        let code = connack_code::IDENTIFIER_REJECTED;
+        let why = "empty client id with clean session 0";
+        refuse(broker, writer, &who, code, why).await;
+        return None;
+    }
+    if v5 && let Some(method) = authentication_method(&c.properties) {
+        // Enhanced authentication (5.0 section 4.12) is not offered.
+        let why = format!("authentication method {method:?} is not supported");
+        let code = connack_v5::BAD_AUTHENTICATION_METHOD;
+        refuse(broker, writer, &who, code, &why).await;
+        return None;
+    }
+    if let Some((code, why)) = check_login(broker, &c) {
+        refuse(broker, writer, &who, in_version(level, code), why).await;
+        return None;
+    }
+    if v5 && let Some((code, why)) = check_will_v5(broker, c.will.as_ref()) {
+        refuse(broker, writer, &who, code, why).await;
+        return None;
+    }
+    let assigned = c.client_id.is_empty();
+    let client_id = if assigned {
+        let id = assign_client_id(broker);
+        broker.note(format!("assigned client id {id}"));
+        id
+    } else {
+        c.client_id.clone()
+    };
+    let (session_expiry, expiry_capped) = if v5 {
+        session_expiry_v5(broker, &c.properties)
+    } else {
+        let persistent = broker
+            .config()
+            .persistent_session_expiry
+            .map_or(SessionExpiry::NEVER, SessionExpiry::from_duration);
+        (
+            SessionExpiry::from_clean_session(c.clean, persistent),
+            false,
+        )
+    };
+    if !make_room(broker, &client_id) {
+        let code = in_version(level, connack_code::SERVER_UNAVAILABLE);
+        let why = "session limit reached and every session is connected";
+        refuse(broker, writer, &client_id, code, why).await;
+        return None;
+    }
+
+    let (shared, old) = {
+        let mut live = broker.inner.live.borrow_mut();
+        live.next_conn_id += 1;
+        let shared = Rc::new(ConnShared::new(live.next_conn_id));
+        let old = live.by_client.insert(client_id.clone(), shared.clone());
+        (shared, old)
+    };
+    let finish = FinishGuard(shared.clone());
+    if let Some(old) = old
+        && !broker.mutant(Mutant::NoTakeoverClose)
+    {
+        broker.note(format!("takeover: closing old connection of {client_id}"));
+        old.kick(Kick {
+            new_persistent: session_expiry.outlives_connection(),
+        });
+        old.finished().await;
+        if shared.was_kicked().is_some() {
+            // Taken over in turn while waiting: the newest CONNECT wins.
+            return None;
+        }
+    }
+
+    let session_present = take_session(broker, &c, &client_id, session_expiry);
+    let (keep_alive_s, server_keep_alive) = keep_alive_in_force(broker, &c);
+    let mut connack_properties = Properties::default();
+    if v5 {
+        let mut p = connack_properties_v5(broker);
+        if expiry_capped {
+            p.push(Property::SessionExpiryInterval(session_expiry.0));
+        }
+        if assigned {
+            p.push(Property::AssignedClientIdentifier(client_id.clone()));
+        }
+        if let Some(s) = server_keep_alive {
+            p.push(Property::ServerKeepAlive(s));
+        }
+        connack_properties = p;
+    }
+    let receive_maximum = c.properties.iter().find_map(|p| match p {
+        Property::ReceiveMaximum(n) => Some(usize::from(*n)),
+        _ => None,
+    });
+    let client_packet_max = c.properties.iter().find_map(|p| match p {
+        Property::MaximumPacketSize(n) => Some(*n),
+        _ => None,
+    });
+    Some(Accepted {
+        client_id,
+        level,
+        session_expiry,
+        keep_alive_s,
+        will: c.will,
+        session_present,
+        connack_properties,
+        inflight_max: receive_maximum.unwrap_or(INFLIGHT_MAX).min(INFLIGHT_MAX),
+        client_packet_max,
+        shared,
+        finish,
+    })
+}
+
+fn authentication_method(p: &Properties) -> Option<&str> {
+    p.iter().find_map(|p| match p {
+        Property::AuthenticationMethod(m) => Some(m.as_str()),
+        _ => None,
+    })
+}
+
+/// A 5.0 will the broker would not publish as asked: above the maximum QoS
+/// [MQTT-3.2.2-12], or retained where retain is not available
+/// [MQTT-3.2.2-13].
+fn check_will_v5(broker: &Broker, will: Option<&LastWill>) -> Option<(u8, &'static str)> {
+    let w = will?;
+    if w.qos.level() > broker.config().max_qos {
+        return Some((
+            connack_v5::QOS_NOT_SUPPORTED,
+            "will QoS above the maximum QoS",
+        ));
+    }
+    if w.retain && !broker.config().retain_available {
+        return Some((
+            connack_v5::RETAIN_NOT_SUPPORTED,
+            "retained will, retain not available",
+        ));
+    }
+    None
+}
+
+/// The 5.0 session expiry the CONNECT asks for (absent is 0), capped by
+/// `session_expiry_max`, and whether the cap changed it.
+fn session_expiry_v5(broker: &Broker, p: &Properties) -> (SessionExpiry, bool) {
+    let asked = p
+        .iter()
+        .find_map(|p| match p {
+            Property::SessionExpiryInterval(s) => Some(SessionExpiry(*s)),
+            _ => None,
+        })
+        .unwrap_or(SessionExpiry::WITH_CONNECTION);
+    let used = cap_session_expiry(broker, asked);
+    (used, used != asked)
+}
+
+/// `asked`, at most `session_expiry_max`.
+pub(super) fn cap_session_expiry(broker: &Broker, asked: SessionExpiry) -> SessionExpiry {
+    match broker.config().session_expiry_max {
+        Some(max) => asked.min(SessionExpiry::from_duration(max)),
+        None => asked,
+    }
+}
+
+/// Makes room in the session table for `client_id` if it is full: the
+/// least recently disconnected session is evicted. False when every stored
+/// session is connected, so none can go.
+fn make_room(broker: &Broker, client_id: &str) -> bool {
+    let max = broker.config().sessions_max;
+    let victim = {
+        let store = broker.inner.store.borrow();
+        if store.sessions.contains_key(client_id) || store.sessions.len() < max {
+            return true;
+        }
+        store.least_recently_disconnected()
+    };
+    match victim {
+        Some(id) => {
+            broker.end_session(&id, SessionEnd::Evicted);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Takes the stored session for a new connection: resumed, or discarded
+/// for a new one. A will held for its delay is cancelled: the client is
+/// back [MQTT-3.1.3-9]. Returns session present.
+fn take_session(broker: &Broker, c: &Connect, client_id: &str, expiry: SessionExpiry) -> bool {
+    let v5 = c.protocol_level == LEVEL_V5;
+    let mut store = broker.inner.store.borrow_mut();
+    let mut existing = store.sessions.remove(client_id);
+    let held = existing.as_mut().and_then(|s| s.held_will.take());
+    let discarded = existing
+        .as_ref()
+        .is_some_and(|s| s.expiry.outlives_connection());
+    // A stored non-persistent session is left over from a connection
+    // that died with the broker; it is not a session to resume.
+    let mut resumed = match existing {
+        Some(s) if s.expiry.outlives_connection() && !c.clean => Some(s),
+        _ => None,
+    };
+    // Test-only planted bug; see `Mutant`.
+    if broker.mutant(Mutant::DropQueueOnReconnect)
+        && let Some(s) = &mut resumed
+    {
+        s.queue.clear();
+    }
+    let present = resumed.is_some();
+    let mut session = resumed.unwrap_or_else(|| Session::new(expiry));
+    // The latest CONNECT decides how long the session lasts and, through
+    // its login, what it may receive (acl).
+    session.expiry = expiry;
+    session.offline_since = None;
+    session.user = c.username.clone();
+    store.sessions.insert(client_id.to_string(), session);
+    drop(store);
+    if c.clean && discarded {
+        let flag = if v5 { "clean start" } else { "clean session" };
+        broker.note(format!("session of {client_id} discarded ({flag})"));
+    }
+    if let Some(h) = held {
+        if broker.mutant(Mutant::WillDespiteReconnect) {
+            broker.publish_will(client_id, h.will, "");
+        } else {
+            broker.note(format!(
+                "will of {client_id} cancelled: reconnected within its delay"
+            ));
+        }
+    }
+    present
+}
+
+/// The keep-alive in force and the server keep alive to announce (5.0):
+/// `max_keep_alive` replaces a keep-alive of 0 or one above it
+/// [MQTT-3.2.2-21].
+fn keep_alive_in_force(broker: &Broker, c: &Connect) -> (u16, Option<u16>) {
+    let max = broker.config().max_keep_alive;
+    if c.protocol_level != LEVEL_V5 || max.is_zero() {
+        return (c.keep_alive_s, None);
+    }
+    let max = u16::try_from(max.as_secs()).unwrap_or(u16::MAX).max(1);
+    if c.keep_alive_s != 0 && c.keep_alive_s <= max {
+        return (c.keep_alive_s, None);
+    }
+    if broker.mutant(Mutant::ServerKeepAliveNotEnforced) {
+        return (c.keep_alive_s, Some(max));
+    }
+    (max, Some(max))
+}
+
+/// The CONNACK properties every 5.0 client gets from this broker's
+/// options. Each is sent only when it differs from what its absence means,
+/// except the maximum packet size, which is always a real limit here.
+fn connack_properties_v5(broker: &Broker) -> Properties {
+    let c = broker.config();
+    let mut p = Properties::default();
+    if c.receive_maximum != u16::MAX {
+        p.push(Property::ReceiveMaximum(c.receive_maximum));
+    }
+    if c.max_qos < QoS::ExactlyOnce.level() {
+        p.push(Property::MaximumQoS(c.max_qos));
+    }
+    if !c.retain_available {
+        p.push(Property::RetainAvailable(0));
+    }
+    p.push(Property::MaximumPacketSize(c.maximum_packet_size));
+    if c.topic_alias_maximum > 0 {
+        p.push(Property::TopicAliasMaximum(c.topic_alias_maximum));
+    }
+    if !c.wildcard_subscription_available {
+        p.push(Property::WildcardSubscriptionAvailable(0));
+    }
+    if !c.subscription_identifiers_available {
+        p.push(Property::SubscriptionIdentifierAvailable(0));
+    }
+    if !c.shared_subscription_available {
+        p.push(Property::SharedSubscriptionAvailable(0));
+    }
+    p
+}
+
+/// `None` when the login is acceptable, else the 3.1.1 CONNACK code and why.
+///
+/// With `users` set a login is required: a missing user name gets 0x04 like
+/// a wrong one, except that `allow_anonymous: false` answers a missing user
+/// name with 0x05 whether or not `users` is set.
+fn check_login(broker: &Broker, c: &Connect) -> Option<(u8, &'static str)> {
+    let config = broker.config();
+    let Some(user) = &c.username else {
+        if !config.allow_anonymous {
+            return Some((connack_code::NOT_AUTHORIZED, "no user name"));
+        }
+        if config.users.is_some() {
+            return Some((connack_code::BAD_USERNAME_OR_PASSWORD, "no user name"));
+        }
+        return None;
+    };
+    let users = config.users.as_ref()?;
+    let expected = users.get(user).map(|p| p.as_bytes());
+    match (expected, c.password.as_deref()) {
+        (Some(want), Some(got)) if want == got => None,
+        (None, _) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "unknown user")),
+        (Some(_), None) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "no password")),
+        (Some(_), Some(_)) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "wrong password")),
+    }
+}
+
+/// A unique client id for a zero-length one [MQTT-3.1.3-6]. A counter, not
+/// randomness, so that traces are stable; skips ids that are in use.
+fn assign_client_id(broker: &Broker) -> String {
+    let live = broker.inner.live.borrow();
+    let mut store = broker.inner.store.borrow_mut();
+    loop {
+        store.assigned_ids += 1;
+        let id = format!("mqtt-sim-{}", store.assigned_ids);
+        if !store.sessions.contains_key(&id) && !live.by_client.contains_key(&id) {
+            return id;
+        }
+    }
+}
+
+/// Silence allowed: factor x keep-alive [MQTT-3.1.2-24]; zero disables it.
+pub(super) fn keep_alive_limit(keep_alive_s: u16, factor: f64) -> Option<Duration> {
+    if keep_alive_s == 0 {
+        return None;
+    }
+    let factor = if factor.is_finite() && factor > 0.0 {
+        factor
+    } else {
+        1.5
+    };
+    Duration::try_from_secs_f64(f64::from(keep_alive_s) * factor).ok()
+}
