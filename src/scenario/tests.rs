@@ -470,16 +470,21 @@ fn full_file_parses_to_the_expected_model() {
     assert_eq!(c.steps[0].at, None);
     assert_eq!(
         c.steps[2].action,
-        Action::Subscribe(vec![
-            Subscription {
-                filter: "a".into(),
-                qos: 2
-            },
-            Subscription {
-                filter: "b".into(),
-                qos: 0
-            },
-        ])
+        Action::Subscribe {
+            filters: vec![
+                Subscription {
+                    filter: "a".into(),
+                    qos: 2,
+                    ..Subscription::default()
+                },
+                Subscription {
+                    filter: "b".into(),
+                    qos: 0,
+                    ..Subscription::default()
+                },
+            ],
+            properties: Properties::default(),
+        }
     );
     assert_eq!(
         c.steps[3].action,
@@ -487,7 +492,8 @@ fn full_file_parses_to_the_expected_model() {
             topic: "t/1".into(),
             payload: bytes::Bytes::from_static(&[0x00, 0xff]),
             qos: 2,
-            retain: true
+            retain: true,
+            properties: Properties::default(),
         }
     );
     assert_eq!(
@@ -496,7 +502,8 @@ fn full_file_parses_to_the_expected_model() {
             topic: "t/2".into(),
             payload: bytes::Bytes::from_static(b"abcdefghijklmnopqrstuvwxyzabcd"),
             qos: 0,
-            retain: false
+            retain: false,
+            properties: Properties::default(),
         }
     );
     assert_eq!(
@@ -505,7 +512,8 @@ fn full_file_parses_to_the_expected_model() {
             topic: "t/3".into(),
             payload: bytes::Bytes::new(),
             qos: 0,
-            retain: false
+            retain: false,
+            properties: Properties::default(),
         }
     );
     assert_eq!(
@@ -525,24 +533,42 @@ fn full_file_parses_to_the_expected_model() {
         c.steps[12].action,
         Action::Send(bytes::Bytes::from_static(&[0xc0, 0]))
     );
-    assert_eq!(c.steps[13].action, Action::Disconnect { reason: None });
+    assert_eq!(
+        c.steps[13].action,
+        Action::Disconnect {
+            reason: None,
+            properties: Properties::default()
+        }
+    );
 
     let v5 = &s.clients["v5"];
     assert_eq!(v5.broker, "spare");
     assert_eq!(v5.options.client_id, "");
     assert_eq!(v5.options.protocol, Protocol::V5);
     assert!(!v5.options.clean);
-    assert_eq!(v5.options.session_expiry, Some(Duration::from_secs(300)));
+    assert_eq!(
+        v5.options.session_expiry,
+        Some(SessionExpiry::After(Duration::from_secs(300)))
+    );
     assert_eq!(v5.options.will.as_ref().map(|w| w.delay), Some(ms(2000)));
     assert_eq!(v5.steps[1].line, 61);
     assert_eq!(v5.steps[1].at, Some(DurationSpec::Fixed(ms(3000))));
-    assert_eq!(v5.steps[1].action, Action::Disconnect { reason: Some(4) });
+    assert_eq!(
+        v5.steps[1].action,
+        Action::Disconnect {
+            reason: Some(4),
+            properties: Properties::default()
+        }
+    );
     let effective = v5.options.with(match &v5.steps[0].action {
         Action::Connect(o) => o,
         other => panic!("{other:?}"),
     });
     assert!(effective.clean);
-    assert_eq!(effective.session_expiry, Some(Duration::ZERO));
+    assert_eq!(
+        effective.session_expiry,
+        Some(SessionExpiry::After(Duration::ZERO))
+    );
 
     let f: Vec<(usize, &FaultAction)> = s.faults.iter().map(|f| (f.line, &f.action)).collect();
     let p = |a: &str, b: &str, oneway| FaultAction::Partition {
