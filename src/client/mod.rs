@@ -314,8 +314,10 @@ impl<C: Connector> Client<C> {
                 }
                 self.graceful = true;
                 self.reconnect_at = None;
+                // 5.0 always has a reason code; 0x00 when the file gives none.
+                let v5 = self.options.protocol == Protocol::V5;
                 self.send(Packet::Disconnect(Disconnect {
-                    reason: *reason,
+                    reason: reason.or(v5.then_some(0)),
                     properties: properties.clone(),
                 }))
                 .await;
