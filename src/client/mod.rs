@@ -978,4 +978,133 @@ mod tests {
             EventKind::Error { text, .. } if text.starts_with("CONNECT not sent: write failed")
         ));
     }
+
+    /// Hands out one end of an in-memory pipe; the test plays the broker on
+    /// the other end.
+    struct ToPipe(std::cell::RefCell<Option<tokio::io::DuplexStream>>);
+
+    impl Connector for ToPipe {
+        type Stream = tokio::io::DuplexStream;
+        async fn connect(&self, _: &str) -> io::Result<tokio::io::DuplexStream> {
+            self.0
+                .borrow_mut()
+                .take()
+                .ok_or_else(|| io::ErrorKind::ConnectionRefused.into())
+        }
+    }
+
+    /// A 5.0 broker in a few lines: CONNACK with Receive Maximum 1, Maximum
+    /// Packet Size 64 and Server Keep Alive 5, PUBACK for each PUBLISH,
+    /// PINGRESP for each PINGREQ, and at 12s DISCONNECT 0x8E and close.
+    async fn scripted_broker(stream: tokio::io::DuplexStream) {
+        let (r, w) = tokio::io::split(stream);
+        let mut reader = Reader::new(r, Some(LEVEL_V5));
+        let mut writer = Writer::new(w, LEVEL_V5);
+        let end = tokio::time::Instant::now() + Duration::from_secs(12);
+        loop {
+            tokio::select! {
+                biased;
+                read = reader.read() => {
+                    let reply = match read {
+                        Ok(Some(Packet::Connect(_))) => Packet::ConnAck(wire::ConnAck {
+                            session_present: false,
+                            code: 0,
+                            properties: Properties(vec![
+                                Property::ReceiveMaximum(1),
+                                Property::MaximumPacketSize(64),
+                                Property::ServerKeepAlive(5),
+                            ]),
+                        }),
+                        Ok(Some(Packet::Publish(p))) if p.qos != QoS::AtMostOnce => {
+                            // Answer a little later, so the second message
+                            // must wait for this acknowledgement.
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Packet::PubAck(wire::Ack::new(p.packet_id))
+                        }
+                        Ok(Some(Packet::PingReq)) => Packet::PingResp,
+                        Ok(Some(_)) => continue,
+                        _ => return,
+                    };
+                    if writer.write(&reply).await.is_err() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep_until(end) => {
+                    let bye = Packet::Disconnect(Disconnect {
+                        reason: Some(0x8E),
+                        properties: Properties::default(),
+                    });
+                    let _ = writer.write(&bye).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_5_0_client_follows_what_the_connack_says() {
+        let yaml = r#"
+protocol: 5.0
+duration: 20s
+brokers: {broker: {}}
+clients:
+  a:
+    keep_alive: 60s
+    steps:
+      - connect: {}
+      - publish: {topic: t, payload: one, qos: 1}
+      - publish: {topic: t, payload: two, qos: 1}
+      - publish: {topic: t, payload: "far too long for the broker's maximum packet size of sixty-four bytes", qos: 0}
+"#;
+        let scenario = crate::scenario::parse(yaml, std::path::Path::new("t.yaml")).expect("valid");
+        let spec = scenario.clients["a"].clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a runtime");
+        let (client_end, broker_end) = tokio::io::duplex(4096);
+        let events = runtime.block_on(async {
+            let start = tokio::time::Instant::now();
+            let rec = Recorder::new(Rc::new(move || start.elapsed()));
+            let client = Client::new(
+                "a",
+                spec,
+                ToPipe(std::cell::RefCell::new(Some(client_end))),
+                rec.clone(),
+                ChaCha8Rng::seed_from_u64(0),
+            );
+            tokio::join!(client.run(), scripted_broker(broker_end));
+            rec.take().0
+        });
+        let lines: Vec<String> = events
+            .iter()
+            .map(crate::trace::render::event_line)
+            .collect();
+        let text = lines.join("\n");
+        let at = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("no `{needle}` in\n{text}"))
+        };
+        // Receive Maximum 1: the second PUBLISH waits for the first PUBACK.
+        let held = at("held PUBLISH packet_id=2 held: 1 QoS 1/2 messages");
+        let first_ack = at("recv PUBACK packet_id=1 reason=0x00 success");
+        let second = at(r#"send PUBLISH topic="t" payload="two""#);
+        assert!(held < first_ack && first_ack < second, "{text}");
+        // Maximum Packet Size 64: the long one is refused, not sent.
+        at("PUBLISH not sent: it is 75 bytes, more than the broker's maximum_packet_size of 64");
+        assert!(!text.contains("far too long"), "{text}");
+        // Server Keep Alive 5 replaces the 60s asked for: pings at 5s and 10s.
+        let pings: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("send PINGREQ"))
+            .collect();
+        assert_eq!(pings.len(), 2, "{text}");
+        assert!(pings[0].starts_with("5.100s"), "{text}");
+        // The broker's DISCONNECT and its reason end the connection.
+        at("recv DISCONNECT reason=0x8E session taken over");
+        at("closed by broker reason=0x8E session taken over");
+    }
 }

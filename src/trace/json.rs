@@ -291,3 +291,32 @@ pub fn fault(f: &FaultAction) -> Value {
         FaultAction::Restart(h) => json!({ "restart": h }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{LEVEL_V5, Property};
+
+    #[test]
+    fn reason_and_properties_show_under_5_0_only() {
+        let ack = Packet::PubAck(Ack {
+            packet_id: 3,
+            reason: 0x10,
+            properties: Properties(vec![Property::ReasonString("none".into())]),
+        });
+        assert_eq!(
+            Value::Object(packet_at(&ack, LEVEL_V5)),
+            json!({"type": "PUBACK", "packet_id": 3, "reason": 16, "properties": {"reason_string": "none"}})
+        );
+        let ack = Packet::PubAck(Ack::new(3));
+        assert_eq!(
+            Value::Object(packet_at(&ack, LEVEL_V311)),
+            json!({"type": "PUBACK", "packet_id": 3})
+        );
+        let v311 = shape("PUBLISH", LEVEL_V311).unwrap_or_default();
+        let v5 = shape("PUBLISH", LEVEL_V5).unwrap_or_default();
+        assert!(!v311.contains_key("properties"));
+        assert_eq!(v5["properties"]["subscription_identifier"], json!([1]));
+        assert!(shape("AUTH", LEVEL_V311).is_none() && shape("AUTH", LEVEL_V5).is_some());
+    }
+}
