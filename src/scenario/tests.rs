@@ -806,3 +806,84 @@ fn the_5_0_fixtures_load() {
         assert!(!s.spec.is_empty() && !s.expect.is_empty(), "{name}");
     }
 }
+
+#[test]
+fn the_5_0_options_and_steps_reach_the_model() {
+    use crate::wire::Property;
+    let s = ok("
+protocol: 5.0
+duration: 5s
+brokers: {broker: {}}
+clients:
+  a:
+    session_expiry: never
+    receive_maximum: 10
+    maximum_packet_size: 1024
+    topic_alias_maximum: 5
+    user_properties: [[site, lab], [rack, \"7\"], [site, annex]]
+    will: {topic: w, payload: gone, delay: 2s, properties: {content_type: text/plain}}
+    steps:
+      - connect: {session_expiry: 30s}
+      - subscribe: {filter: t/#, qos: 1, no_local: true, retain_handling: 2, properties: {subscription_identifier: 7}}
+      - publish: {topic: t, payload: hi, properties: {topic_alias: 3, correlation_data: {hex: \"0a0b\"}}}
+      - publish: {topic: \"\", payload: again, properties: {topic_alias: 3}}
+      - disconnect: {reason: 0x04, properties: {session_expiry_interval: 0}}
+");
+    let a = &s.clients["a"];
+    assert_eq!(a.options.session_expiry, Some(SessionExpiry::Never));
+    assert_eq!(SessionExpiry::Never.wire(), 0xFFFF_FFFF);
+    assert_eq!(a.options.receive_maximum, Some(10));
+    assert_eq!(a.options.maximum_packet_size, Some(1024));
+    assert_eq!(a.options.topic_alias_maximum, Some(5));
+    let pairs: Vec<(&str, &str)> = a
+        .options
+        .user_properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(pairs, [("site", "lab"), ("rack", "7"), ("site", "annex")]);
+    let will = a.options.will.as_ref().expect("a will");
+    assert_eq!(will.delay, ms(2000));
+    assert_eq!(
+        will.properties.0,
+        [Property::ContentType("text/plain".into())]
+    );
+    let Action::Connect(o) = &a.steps[0].action else {
+        panic!("{:?}", a.steps[0].action)
+    };
+    assert_eq!(
+        a.options.with(o).session_expiry,
+        Some(SessionExpiry::After(Duration::from_secs(30)))
+    );
+    assert_eq!(
+        a.steps[1].action,
+        Action::Subscribe {
+            filters: vec![Subscription {
+                filter: "t/#".into(),
+                qos: 1,
+                no_local: true,
+                retain_as_published: false,
+                retain_handling: 2,
+            }],
+            properties: Properties(vec![Property::SubscriptionIdentifier(7)]),
+        }
+    );
+    let Action::Publish { properties, .. } = &a.steps[2].action else {
+        panic!("{:?}", a.steps[2].action)
+    };
+    assert_eq!(
+        properties.0,
+        [
+            Property::TopicAlias(3),
+            Property::CorrelationData(bytes::Bytes::from_static(&[0x0a, 0x0b]))
+        ]
+    );
+    assert!(matches!(&a.steps[3].action, Action::Publish { topic, .. } if topic.is_empty()));
+    assert_eq!(
+        a.steps[4].action,
+        Action::Disconnect {
+            reason: Some(4),
+            properties: Properties(vec![Property::SessionExpiryInterval(0)]),
+        }
+    );
+}
