@@ -358,6 +358,7 @@ fn a_huge_trace_is_cut_at_the_item_limit_and_says_so() {
         kind: EventKind::Send {
             client: "a".into(),
             packet: mqtt_sim::wire::Packet::PubAck(mqtt_sim::wire::Ack::new(1)),
+            level: mqtt_sim::wire::LEVEL_V311,
         },
     };
     let n = diagram::model::ITEMS_MAX + 10;

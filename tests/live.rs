@@ -204,6 +204,7 @@ expect:
             EventKind::Recv {
                 client,
                 packet: mqtt_sim::wire::Packet::Publish(p),
+                ..
             } if client == "sub" => Some(String::from_utf8_lossy(&p.payload).into_owned()),
             _ => None,
         })

@@ -75,8 +75,8 @@ fn expected(report: &Report) -> Vec<String> {
         .events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Send { client, packet } => Some(line(e.at, client, "send", packet)),
-            EventKind::Recv { client, packet } => Some(line(e.at, client, "recv", packet)),
+            EventKind::Send { client, packet, .. } => Some(line(e.at, client, "send", packet)),
+            EventKind::Recv { client, packet, .. } => Some(line(e.at, client, "recv", packet)),
             _ => None,
         })
         .collect()

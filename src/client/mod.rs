@@ -9,6 +9,7 @@
 
 mod session;
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -16,11 +17,13 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 
-use crate::scenario::{Ack, Action, ClientSpec, ClosedBy, ConnectOptions, Ping, Protocol, Step};
+use crate::scenario::{
+    Ack, Action, ClientSpec, ClosedBy, ConnectOptions, Ping, Protocol, Step, Will,
+};
 use crate::trace::{EventKind, Recorder};
 use crate::wire::{
-    self, Connect, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Properties, Publish, QoS,
-    Reader, Subscribe, SubscribeFilter, Unsubscribe, Writer,
+    self, Connect, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Properties, Property,
+    Publish, QoS, Reader, RetainHandling, Subscribe, SubscribeFilter, Unsubscribe, Writer,
 };
 use session::Session;
 
@@ -50,6 +53,8 @@ impl Connector for SimConnector {
 struct Conn<S> {
     reader: Reader<ReadHalf<S>>,
     writer: Writer<WriteHalf<S>>,
+    /// The protocol level this connection speaks.
+    level: u8,
     /// CONNACK with code 0 received.
     up: bool,
     /// When the client last wrote a packet, for `ping: auto`.
@@ -58,7 +63,22 @@ struct Conn<S> {
     ping_sent: Option<Duration>,
     /// When TCP was established: CONNACK is due within `CONNECT_TIMEOUT`.
     opened: Duration,
+    /// The keep-alive in force: the client's own, or the Server Keep Alive
+    /// of a 5.0 CONNACK, which replaces it [MQTT-3.2.2-21].
+    keep_alive: Duration,
+    /// The broker's Receive Maximum from a 5.0 CONNACK: how many QoS 1 and
+    /// 2 PUBLISH packets may await acknowledgement at once [MQTT-3.3.4-7].
+    receive_maximum: usize,
+    /// The broker's Maximum Packet Size from a 5.0 CONNACK, in bytes: the
+    /// client sends nothing larger [MQTT-3.2.2-15].
+    maximum_packet_size: Option<usize>,
+    /// The reason code of the DISCONNECT the broker sent, if it sent one.
+    disconnect_reason: Option<u8>,
 }
+
+/// The Receive Maximum a broker has when its CONNACK gives none
+/// (5.0 section 3.2.2.3.3).
+const RECEIVE_MAXIMUM_DEFAULT: usize = 65_535;
 
 /// What the next step is waiting for, besides its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +117,10 @@ pub struct Client<C: Connector> {
     waiting: Waiting,
     /// When the previous step finished: what `after` counts from.
     step_done_at: Duration,
+    /// QoS 1 and 2 PUBLISH packets held back by the broker's Receive
+    /// Maximum, oldest first; each goes out when an acknowledgement makes
+    /// room.
+    held: VecDeque<Publish>,
 }
 
 /// What the timer branch woke up for.
@@ -128,6 +152,7 @@ impl<C: Connector> Client<C> {
             next_step_at: None,
             waiting: Waiting::Nothing,
             step_done_at: Duration::ZERO,
+            held: VecDeque::new(),
         }
     }
 
@@ -172,7 +197,7 @@ impl<C: Connector> Client<C> {
             if !conn.up {
                 due.push((conn.opened + self.spec.connect_timeout, Due::ConnackTimeout));
             }
-            let ka = self.options.keep_alive;
+            let ka = conn.keep_alive;
             if conn.up && self.spec.ping == Ping::Auto && !ka.is_zero() && !self.silenced {
                 match conn.ping_sent {
                     Some(sent) => due.push((sent + ka, Due::PingTimeout)),
@@ -198,7 +223,7 @@ impl<C: Connector> Client<C> {
         }
         let needs_connection = matches!(
             step.action,
-            Action::Subscribe(_)
+            Action::Subscribe { .. }
                 | Action::Unsubscribe(_)
                 | Action::Publish { .. }
                 | Action::Send(_)
@@ -282,16 +307,18 @@ impl<C: Connector> Client<C> {
                 self.waiting = Waiting::Connack;
                 self.open().await;
             }
-            Action::Disconnect { reason } => {
+            Action::Disconnect { reason, properties } => {
                 if self.conn.is_none() {
                     self.error(format!("line {}: disconnect: not connected", step.line));
                     return;
                 }
                 self.graceful = true;
                 self.reconnect_at = None;
+                // 5.0 always has a reason code; 0x00 when the file gives none.
+                let v5 = self.options.protocol == Protocol::V5;
                 self.send(Packet::Disconnect(Disconnect {
-                    reason: *reason,
-                    properties: Properties::default(),
+                    reason: reason.or(v5.then_some(0)),
+                    properties: properties.clone(),
                 }))
                 .await;
                 self.close(ClosedBy::Client).await;
@@ -323,19 +350,32 @@ impl<C: Connector> Client<C> {
                     step.action.name()
                 ));
             }
-            Action::Subscribe(subs) => {
+            Action::Subscribe {
+                filters,
+                properties,
+            } => {
                 let Some(packet_id) = self.packet_id(step) else {
                     return;
                 };
-                let filters = subs
+                let filters = filters
                     .iter()
-                    .map(|s| SubscribeFilter::new(s.filter.clone(), scenario_qos(s.qos)))
+                    .map(|s| SubscribeFilter {
+                        no_local: s.no_local,
+                        retain_as_published: s.retain_as_published,
+                        retain_handling: match s.retain_handling {
+                            0 => RetainHandling::SendAtSubscribe,
+                            1 => RetainHandling::SendAtNewSubscribe,
+                            // Validated to be 0, 1 or 2 at load time.
+                            _ => RetainHandling::DoNotSend,
+                        },
+                        ..SubscribeFilter::new(s.filter.clone(), scenario_qos(s.qos))
+                    })
                     .collect();
                 self.wait_for(step, "SUBACK", packet_id);
                 self.send(Packet::Subscribe(Subscribe {
                     packet_id,
                     filters,
-                    properties: Properties::default(),
+                    properties: properties.clone(),
                 }))
                 .await;
             }
@@ -356,6 +396,7 @@ impl<C: Connector> Client<C> {
                 payload,
                 qos,
                 retain,
+                properties,
             } => {
                 let packet_id = if *qos > 0 {
                     let Some(id) = self.packet_id(step) else {
@@ -372,18 +413,60 @@ impl<C: Connector> Client<C> {
                     retain: *retain,
                     dup: false,
                     packet_id,
-                    properties: Properties::default(),
+                    properties: properties.clone(),
                 };
-                self.session.published(&publish);
                 match qos {
                     1 => self.wait_for(step, "PUBACK", packet_id),
                     2 => self.wait_for(step, "PUBCOMP", packet_id),
                     // A QoS 0 flow is complete once written.
                     _ => {}
                 }
-                self.send(Packet::Publish(publish)).await;
+                if *qos > 0 && self.held.is_empty() && self.room_in_flight() {
+                    self.session.published(&publish);
+                    self.send(Packet::Publish(publish)).await;
+                } else if *qos > 0 {
+                    self.hold(publish);
+                } else {
+                    self.send(Packet::Publish(publish)).await;
+                }
             }
             Action::Send(bytes) => self.send_raw(bytes.clone()).await,
+        }
+    }
+
+    /// Whether the broker's Receive Maximum leaves room for one more QoS 1
+    /// or 2 PUBLISH. Without a connection there is room: the message is
+    /// kept in the session and sent on reconnect, as before 5.0.
+    fn room_in_flight(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_none_or(|c| self.session.in_flight() < c.receive_maximum)
+    }
+
+    fn hold(&mut self, publish: Publish) {
+        let max = self
+            .conn
+            .as_ref()
+            .map_or(RECEIVE_MAXIMUM_DEFAULT, |c| c.receive_maximum);
+        self.record(EventKind::Held {
+            client: self.name.clone(),
+            text: format!(
+                "PUBLISH packet_id={} held: {} QoS 1/2 messages await acknowledgement, the broker's receive_maximum is {max}",
+                publish.packet_id,
+                self.session.in_flight()
+            ),
+        });
+        self.held.push_back(publish);
+    }
+
+    /// Sends held messages while the Receive Maximum has room.
+    async fn release_held(&mut self) {
+        while self.conn.as_ref().is_some_and(|c| c.up) && self.room_in_flight() {
+            let Some(publish) = self.held.pop_front() else {
+                return;
+            };
+            self.session.published(&publish);
+            self.send(Packet::Publish(publish)).await;
         }
     }
 
@@ -421,10 +504,15 @@ impl<C: Connector> Client<C> {
         self.conn = Some(Conn {
             reader: Reader::new(r, Some(level)),
             writer: Writer::new(w, level),
+            level,
             up: false,
             last_send: self.rec.now(),
             ping_sent: None,
             opened: self.rec.now(),
+            keep_alive: self.options.keep_alive,
+            receive_maximum: RECEIVE_MAXIMUM_DEFAULT,
+            maximum_packet_size: None,
+            disconnect_reason: None,
         });
         match self.options.raw.clone() {
             Some(bytes) => self.send_raw(bytes).await,
@@ -482,6 +570,20 @@ impl<C: Connector> Client<C> {
         }
     }
 
+    /// Whether `packet` is the one whose flow the current step waits for
+    /// (a PUBLISH, SUBSCRIBE or UNSUBSCRIBE the client sends).
+    fn completes_flow_of(&self, packet: &Packet) -> bool {
+        let Waiting::Flow { id, .. } = self.waiting else {
+            return false;
+        };
+        match packet {
+            Packet::Publish(p) => p.packet_id == id,
+            Packet::Subscribe(s) => s.packet_id == id,
+            Packet::Unsubscribe(u) => u.packet_id == id,
+            _ => false,
+        }
+    }
+
     /// Whether `packet` completes the flow the current step waits for.
     fn completes_flow(&self, packet: &Packet) -> bool {
         let Waiting::Flow { ack, id, .. } = self.waiting else {
@@ -510,12 +612,33 @@ impl<C: Connector> Client<C> {
     /// connection.
     async fn send(&mut self, packet: Packet) {
         let Some(conn) = &mut self.conn else { return };
+        if let Some(max) = conn.maximum_packet_size {
+            let size = wire::encode(&packet, conn.level).map_or(0, |b| b.len());
+            if size > max {
+                let what = packet.type_name();
+                if let Packet::Publish(p) = &packet {
+                    // Never sent, so never acknowledged: it leaves the session.
+                    self.session.completed(p.packet_id);
+                }
+                self.error(format!(
+                    "{what} not sent: it is {size} bytes, more than the broker's maximum_packet_size of {max}"
+                ));
+                if let Waiting::Flow { .. } = self.waiting
+                    && self.completes_flow_of(&packet)
+                {
+                    self.step_finished();
+                }
+                return;
+            }
+        }
         let result = conn.writer.write(&packet).await;
         conn.last_send = self.rec.now();
+        let level = conn.level;
         match result {
             Ok(()) => self.record(EventKind::Send {
                 client: self.name.clone(),
                 packet,
+                level,
             }),
             // Not a `send`: the packet did not go out.
             Err(e) => self.write_failed(packet.type_name(), e),
@@ -558,7 +681,7 @@ impl<C: Connector> Client<C> {
     /// The client ends the connection itself: the stream is shut down and
     /// dropped, so the broker sees EOF.
     async fn close(&mut self, by: ClosedBy) {
-        if let Some(mut conn) = self.conn.take() {
+        if let Some(conn) = &mut self.conn {
             let _ = conn.writer.shutdown().await;
         }
         self.closed(by);
@@ -566,17 +689,17 @@ impl<C: Connector> Client<C> {
 
     /// The connection is gone (or given up on) without a clean shutdown.
     fn lose_connection(&mut self, by: ClosedBy) {
-        self.conn = None;
         self.closed(by);
         self.schedule_reconnect();
     }
 
     fn closed(&mut self, by: ClosedBy) {
-        self.conn = None;
+        let reason = self.conn.take().and_then(|c| c.disconnect_reason);
         self.connect_step_done();
         self.record(EventKind::Closed {
             client: self.name.clone(),
             by,
+            reason,
         });
         self.flow_lost();
     }
@@ -596,9 +719,11 @@ impl<C: Connector> Client<C> {
                 return self.lose_connection(by);
             }
         };
+        let level = self.conn.as_ref().map_or(LEVEL_V311, |c| c.level);
         self.record(EventKind::Recv {
             client: self.name.clone(),
             packet: packet.clone(),
+            level,
         });
         if self.completes_flow(&packet) {
             self.step_finished();
@@ -611,6 +736,7 @@ impl<C: Connector> Client<C> {
                 }
                 if let Some(c) = &mut self.conn {
                     c.up = true;
+                    adopt(c, &ack.properties);
                 }
                 if self.options.clean {
                     self.session.clear();
@@ -618,6 +744,7 @@ impl<C: Connector> Client<C> {
                 for p in self.session.resend() {
                     self.send(p).await;
                 }
+                self.release_held().await;
             }
             Packet::Publish(p) => match (p.qos, self.spec.ack) {
                 (QoS::AtLeastOnce, Ack::Auto) => {
@@ -630,11 +757,27 @@ impl<C: Connector> Client<C> {
                 }
                 _ => {}
             },
-            Packet::PubAck(a) | Packet::PubComp(a) => self.session.completed(a.packet_id),
+            Packet::PubAck(a) | Packet::PubComp(a) => {
+                self.session.completed(a.packet_id);
+                self.release_held().await;
+            }
+            // A 5.0 PUBREC with a failure code ends the flow: no PUBREL
+            // follows (5.0 section 4.3.3).
+            Packet::PubRec(a) if a.reason >= REASON_FAILURE => {
+                self.session.completed(a.packet_id);
+                self.release_held().await;
+            }
             Packet::PubRec(a) => {
                 self.session.received(a.packet_id);
                 self.send_auto(Packet::PubRel(wire::Ack::new(a.packet_id)))
                     .await;
+            }
+            // The broker closes the connection after it; the close records
+            // the reason.
+            Packet::Disconnect(d) => {
+                if let Some(c) = &mut self.conn {
+                    c.disconnect_reason = d.reason;
+                }
             }
             Packet::PubRel(a) => {
                 self.send_auto(Packet::PubComp(wire::Ack::new(a.packet_id)))
@@ -657,6 +800,64 @@ fn level(p: Protocol) -> u8 {
     }
 }
 
+/// A 5.0 reason code of 0x80 or more is a failure (5.0 section 2.4).
+const REASON_FAILURE: u8 = 0x80;
+
+/// Takes in what a 5.0 CONNACK tells the client about the broker: the
+/// Server Keep Alive, the Receive Maximum, the Maximum Packet Size.
+fn adopt<S>(c: &mut Conn<S>, properties: &Properties) {
+    for p in properties {
+        match p {
+            Property::ServerKeepAlive(s) => c.keep_alive = Duration::from_secs(u64::from(*s)),
+            Property::ReceiveMaximum(n) => c.receive_maximum = usize::from(*n),
+            Property::MaximumPacketSize(n) => {
+                c.maximum_packet_size = Some(usize::try_from(*n).unwrap_or(usize::MAX))
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The CONNECT properties of 5.0 built from the options, in the order of
+/// the spec's CONNECT section; empty under 3.1.1, which has none.
+fn connect_properties(o: &ConnectOptions) -> Properties {
+    let mut p = Properties::default();
+    if o.protocol == Protocol::V311 {
+        return p;
+    }
+    if let Some(e) = o.session_expiry {
+        p.push(Property::SessionExpiryInterval(e.wire()));
+    }
+    if let Some(n) = o.receive_maximum {
+        p.push(Property::ReceiveMaximum(n));
+    }
+    if let Some(n) = o.maximum_packet_size {
+        p.push(Property::MaximumPacketSize(n));
+    }
+    if let Some(n) = o.topic_alias_maximum {
+        p.push(Property::TopicAliasMaximum(n));
+    }
+    for (k, v) in &o.user_properties {
+        p.push(Property::UserProperty(k.clone(), v.clone()));
+    }
+    p
+}
+
+/// The will properties: the Will Delay Interval when there is a delay,
+/// then the others as written.
+fn will_properties(w: &Will) -> Properties {
+    let mut p = Properties::default();
+    if !w.delay.is_zero() {
+        // Whole seconds, checked at load time; a delay beyond u32 seconds
+        // cannot be written in a scenario (durations stop at 24h).
+        p.push(Property::WillDelayInterval(
+            u32::try_from(w.delay.as_secs()).unwrap_or(u32::MAX),
+        ));
+    }
+    p.0.extend(w.properties.iter().cloned());
+    p
+}
+
 fn connect_packet(o: &ConnectOptions) -> Connect {
     Connect {
         protocol_name: "MQTT".into(),
@@ -670,11 +871,11 @@ fn connect_packet(o: &ConnectOptions) -> Connect {
             payload: w.payload.clone(),
             qos: scenario_qos(w.qos),
             retain: w.retain,
-            properties: Properties::default(),
+            properties: will_properties(w),
         }),
         username: o.username.clone(),
         password: o.password.clone().map(Into::into),
-        properties: Properties::default(),
+        properties: connect_properties(o),
     }
 }
 
@@ -776,5 +977,134 @@ mod tests {
             &events[1].kind,
             EventKind::Error { text, .. } if text.starts_with("CONNECT not sent: write failed")
         ));
+    }
+
+    /// Hands out one end of an in-memory pipe; the test plays the broker on
+    /// the other end.
+    struct ToPipe(std::cell::RefCell<Option<tokio::io::DuplexStream>>);
+
+    impl Connector for ToPipe {
+        type Stream = tokio::io::DuplexStream;
+        async fn connect(&self, _: &str) -> io::Result<tokio::io::DuplexStream> {
+            self.0
+                .borrow_mut()
+                .take()
+                .ok_or_else(|| io::ErrorKind::ConnectionRefused.into())
+        }
+    }
+
+    /// A 5.0 broker in a few lines: CONNACK with Receive Maximum 1, Maximum
+    /// Packet Size 64 and Server Keep Alive 5, PUBACK for each PUBLISH,
+    /// PINGRESP for each PINGREQ, and at 12s DISCONNECT 0x8E and close.
+    async fn scripted_broker(stream: tokio::io::DuplexStream) {
+        let (r, w) = tokio::io::split(stream);
+        let mut reader = Reader::new(r, Some(LEVEL_V5));
+        let mut writer = Writer::new(w, LEVEL_V5);
+        let end = tokio::time::Instant::now() + Duration::from_secs(12);
+        loop {
+            tokio::select! {
+                biased;
+                read = reader.read() => {
+                    let reply = match read {
+                        Ok(Some(Packet::Connect(_))) => Packet::ConnAck(wire::ConnAck {
+                            session_present: false,
+                            code: 0,
+                            properties: Properties(vec![
+                                Property::ReceiveMaximum(1),
+                                Property::MaximumPacketSize(64),
+                                Property::ServerKeepAlive(5),
+                            ]),
+                        }),
+                        Ok(Some(Packet::Publish(p))) if p.qos != QoS::AtMostOnce => {
+                            // Answer a little later, so the second message
+                            // must wait for this acknowledgement.
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Packet::PubAck(wire::Ack::new(p.packet_id))
+                        }
+                        Ok(Some(Packet::PingReq)) => Packet::PingResp,
+                        Ok(Some(_)) => continue,
+                        _ => return,
+                    };
+                    if writer.write(&reply).await.is_err() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep_until(end) => {
+                    let bye = Packet::Disconnect(Disconnect {
+                        reason: Some(0x8E),
+                        properties: Properties::default(),
+                    });
+                    let _ = writer.write(&bye).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_5_0_client_follows_what_the_connack_says() {
+        let yaml = r#"
+protocol: 5.0
+duration: 20s
+brokers: {broker: {}}
+clients:
+  a:
+    keep_alive: 60s
+    steps:
+      - connect: {}
+      - publish: {topic: t, payload: one, qos: 1}
+      - publish: {topic: t, payload: two, qos: 1}
+      - publish: {topic: t, payload: "far too long for the broker's maximum packet size of sixty-four bytes", qos: 0}
+"#;
+        let scenario = crate::scenario::parse(yaml, std::path::Path::new("t.yaml")).expect("valid");
+        let spec = scenario.clients["a"].clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a runtime");
+        let (client_end, broker_end) = tokio::io::duplex(4096);
+        let events = runtime.block_on(async {
+            let start = tokio::time::Instant::now();
+            let rec = Recorder::new(Rc::new(move || start.elapsed()));
+            let client = Client::new(
+                "a",
+                spec,
+                ToPipe(std::cell::RefCell::new(Some(client_end))),
+                rec.clone(),
+                ChaCha8Rng::seed_from_u64(0),
+            );
+            tokio::join!(client.run(), scripted_broker(broker_end));
+            rec.take().0
+        });
+        let lines: Vec<String> = events
+            .iter()
+            .map(crate::trace::render::event_line)
+            .collect();
+        let text = lines.join("\n");
+        let at = |needle: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("no `{needle}` in\n{text}"))
+        };
+        // Receive Maximum 1: the second PUBLISH waits for the first PUBACK.
+        let held = at("held PUBLISH packet_id=2 held: 1 QoS 1/2 messages");
+        let first_ack = at("recv PUBACK packet_id=1 reason=0x00 success");
+        let second = at(r#"send PUBLISH topic="t" payload="two""#);
+        assert!(held < first_ack && first_ack < second, "{text}");
+        // Maximum Packet Size 64: the long one is refused, not sent.
+        at("PUBLISH not sent: it is 75 bytes, more than the broker's maximum_packet_size of 64");
+        assert!(!text.contains("far too long"), "{text}");
+        // Server Keep Alive 5 replaces the 60s asked for: pings at 5s and 10s.
+        let pings: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("send PINGREQ"))
+            .collect();
+        assert_eq!(pings.len(), 2, "{text}");
+        assert!(pings[0].starts_with("5.100s"), "{text}");
+        // The broker's DISCONNECT and its reason end the connection.
+        at("recv DISCONNECT reason=0x8E session taken over");
+        at("closed by broker reason=0x8E session taken over");
     }
 }

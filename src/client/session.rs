@@ -42,6 +42,12 @@ impl Session {
         }
     }
 
+    /// How many QoS 1 and 2 messages await acknowledgement: what the
+    /// broker's Receive Maximum counts.
+    pub fn in_flight(&self) -> usize {
+        self.inflight.len()
+    }
+
     /// PUBACK or PUBCOMP: the flow is complete.
     pub fn completed(&mut self, id: u16) {
         self.inflight.remove(&id);

@@ -6,7 +6,8 @@
 use serde_json::{Map, Value};
 
 use crate::trace::json;
-use crate::wire::Packet;
+use crate::trace::reason::{self, reason_place};
+use crate::wire::{LEVEL_V311, Packet};
 
 /// The fields a label shows, in this order; the others are left out.
 const KEY_FIELDS: &[&str] = &[
@@ -29,19 +30,33 @@ const FLAGS_WHEN_TRUE: &[&str] = &["retain", "dup"];
 /// The longest value a label prints before cutting it short.
 const VALUE_CHARS_MAX: usize = 40;
 
-/// `CONNACK session_present=false code=0`: the type and its key fields.
-pub fn packet(p: &Packet) -> String {
-    let fields = json::packet(p);
+/// `CONNACK session_present=false code=0`: the type and its key fields,
+/// as protocol `level` shows them. Under 5.0 reason codes are in hex with
+/// their names (`DISCONNECT reason=0x8E session taken over`).
+pub fn packet(p: &Packet, level: u8) -> String {
+    let fields = json::packet_at(p, level);
+    let within = (level != LEVEL_V311).then(|| reason_place(p)).flatten();
     let mut out = p.type_name().to_string();
     for key in KEY_FIELDS {
         let Some(v) = fields.get(*key) else { continue };
         if FLAGS_WHEN_TRUE.contains(key) && *v != Value::Bool(true) {
             continue;
         }
+        let text = match (*key, within, v) {
+            ("reason" | "code", Some(within), Value::Number(n)) => {
+                reason::text(n.as_u64().unwrap_or_default() as u8, within)
+            }
+            ("codes", Some(within), Value::Array(codes)) => codes
+                .iter()
+                .map(|c| reason::text(c.as_u64().unwrap_or_default() as u8, within))
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => value(v),
+        };
         out.push(' ');
         out.push_str(key);
         out.push('=');
-        out.push_str(&cut(&value(v), VALUE_CHARS_MAX));
+        out.push_str(&cut(&text, VALUE_CHARS_MAX));
     }
     out
 }
@@ -92,7 +107,22 @@ mod tests {
             code: 2,
             properties: Properties::default(),
         });
-        assert_eq!(packet(&p), "CONNACK session_present=true code=2");
+        assert_eq!(
+            packet(&p, LEVEL_V311),
+            "CONNACK session_present=true code=2"
+        );
+    }
+
+    #[test]
+    fn reason_codes_of_5_0_are_named() {
+        let p = Packet::Disconnect(crate::wire::Disconnect {
+            reason: Some(0x8E),
+            properties: Properties::default(),
+        });
+        assert_eq!(
+            packet(&p, crate::wire::LEVEL_V5),
+            "DISCONNECT reason=0x8E session taken over"
+        );
     }
 
     #[test]
@@ -102,7 +132,10 @@ mod tests {
             filters: vec![SubscribeFilter::new("will/#", QoS::AtLeastOnce)],
             properties: Properties::default(),
         });
-        assert_eq!(packet(&p), "SUBSCRIBE packet_id=7 filters=will/#:1");
+        assert_eq!(
+            packet(&p, LEVEL_V311),
+            "SUBSCRIBE packet_id=7 filters=will/#:1"
+        );
     }
 
     #[test]

@@ -249,7 +249,11 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
         }
         let closest = is_closest(ev);
         match &ev.kind {
-            EventKind::Send { client, packet } => {
+            EventKind::Send {
+                client,
+                packet,
+                level,
+            } => {
                 if let Some(broker) = broker_of(client) {
                     let lat = latency.between(client, name_of(broker));
                     items.push(Item::Message(Message {
@@ -257,7 +261,7 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
                         to: broker,
                         sent_at: ev.at,
                         received_at: ev.at + lat,
-                        label: label::packet(packet),
+                        label: label::packet(packet, *level),
                         line: render::event_line(ev),
                         sent_by_client: true,
                         closest,
@@ -279,7 +283,11 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
                     }));
                 }
             }
-            EventKind::Recv { client, packet } => {
+            EventKind::Recv {
+                client,
+                packet,
+                level,
+            } => {
                 if let Some(broker) = broker_of(client) {
                     let lat = latency.between(client, name_of(broker));
                     items.push(Item::Message(Message {
@@ -287,7 +295,7 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
                         to: host,
                         sent_at: ev.at.saturating_sub(lat),
                         received_at: ev.at,
-                        label: label::packet(packet),
+                        label: label::packet(packet, *level),
                         line: render::event_line(ev),
                         sent_by_client: false,
                         closest,
@@ -307,6 +315,13 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
                 host,
                 at: ev.at,
                 text: text.clone(),
+                error: false,
+                closest,
+            })),
+            EventKind::Held { text, .. } => items.push(Item::Note(Note {
+                host,
+                at: ev.at,
+                text: format!("held: {text}"),
                 error: false,
                 closest,
             })),

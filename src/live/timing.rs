@@ -126,6 +126,7 @@ mod tests {
             kind: EventKind::Closed {
                 client: client.into(),
                 by: ClosedBy::Broker,
+                reason: None,
             },
         }
     }

@@ -531,7 +531,7 @@ expect:
             ("will/2", &b"gone 2"[..])
         );
         match &c.steps[1].action {
-            Action::Subscribe(subs) => assert_eq!(subs[0].filter, "cmd/2"),
+            Action::Subscribe { filters, .. } => assert_eq!(filters[0].filter, "cmd/2"),
             other => panic!("{other:?}"),
         }
         match &c.steps[2].action {

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 use rand::Rng;
 
+pub use crate::wire::Properties;
+
 /// A scenario's broker entry is the broker's own configuration; the
 /// broker owns the type so that it imports nothing from `scenario`.
 pub use crate::broker::{AclRule, Config as BrokerSpec, Mutant, TakeoverWill};
@@ -137,8 +139,32 @@ pub struct Will {
     pub payload: Bytes,
     pub qos: u8,
     pub retain: bool,
-    /// 5.0 only.
+    /// 5.0 only: the Will Delay Interval, whole seconds.
     pub delay: Duration,
+    /// 5.0 only: the other will properties, in the order written.
+    pub properties: Properties,
+}
+
+/// A 5.0 client's Session Expiry Interval (5.0 section 3.1.2.11.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionExpiry {
+    /// Whole seconds, less than [`SessionExpiry::NEVER_WIRE`].
+    After(Duration),
+    /// `never`: the session does not expire (0xFFFFFFFF on the wire).
+    Never,
+}
+
+impl SessionExpiry {
+    /// The value on the wire that means the session never expires.
+    pub const NEVER_WIRE: u32 = u32::MAX;
+
+    /// The Session Expiry Interval property's value, in seconds.
+    pub fn wire(self) -> u32 {
+        match self {
+            SessionExpiry::After(d) => u32::try_from(d.as_secs()).unwrap_or(Self::NEVER_WIRE - 1),
+            SessionExpiry::Never => Self::NEVER_WIRE,
+        }
+    }
 }
 
 /// The options a CONNECT is built from. A `connect` step may override any.
@@ -149,13 +175,20 @@ pub struct ConnectOptions {
     pub protocol: Protocol,
     /// `clean_session` under 3.1.1, `clean_start` under 5.0.
     pub clean: bool,
-    /// 5.0 only.
-    pub session_expiry: Option<Duration>,
+    /// 5.0 only; absent sends no Session Expiry Interval, which means 0.
+    pub session_expiry: Option<SessionExpiry>,
     /// Zero turns keep-alive off. Whole seconds on the wire.
     pub keep_alive: Duration,
     pub username: Option<String>,
     pub password: Option<String>,
     pub will: Option<Will>,
+    /// 5.0 only, and each absent unless the file sets it: the CONNECT
+    /// properties Receive Maximum, Maximum Packet Size, Topic Alias Maximum.
+    pub receive_maximum: Option<u16>,
+    pub maximum_packet_size: Option<u32>,
+    pub topic_alias_maximum: Option<u16>,
+    /// 5.0 only: CONNECT's user properties, ordered pairs; a name may repeat.
+    pub user_properties: Vec<(String, String)>,
     /// Bytes to send instead of a CONNECT built from the fields above
     /// (`connect: {hex: ...}`), for malformed-CONNECT cases. Reconnects send
     /// them again.
@@ -167,12 +200,16 @@ pub struct ConnectOptions {
 pub struct ConnectOverrides {
     pub client_id: Option<String>,
     pub clean: Option<bool>,
-    pub session_expiry: Option<Duration>,
+    pub session_expiry: Option<SessionExpiry>,
     pub keep_alive: Option<Duration>,
     pub username: Option<String>,
     pub password: Option<String>,
     /// `Some(None)` removes the will for this connect.
     pub will: Option<Option<Will>>,
+    pub receive_maximum: Option<u16>,
+    pub maximum_packet_size: Option<u32>,
+    pub topic_alias_maximum: Option<u16>,
+    pub user_properties: Option<Vec<(String, String)>>,
     /// Raw bytes instead of CONNECT; see [`ConnectOptions::raw`].
     pub raw: Option<Bytes>,
 }
@@ -200,6 +237,18 @@ impl ConnectOptions {
         }
         if let Some(v) = &o.will {
             c.will = v.clone();
+        }
+        if let Some(v) = o.receive_maximum {
+            c.receive_maximum = Some(v);
+        }
+        if let Some(v) = o.maximum_packet_size {
+            c.maximum_packet_size = Some(v);
+        }
+        if let Some(v) = o.topic_alias_maximum {
+            c.topic_alias_maximum = Some(v);
+        }
+        if let Some(v) = &o.user_properties {
+            c.user_properties = v.clone();
         }
         // Raw bytes belong to one connect step, never to the client.
         c.raw = o.raw.clone();
@@ -239,29 +288,45 @@ pub struct Step {
     pub action: Action,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Subscription {
     pub filter: String,
     pub qos: u8,
+    /// The 5.0 subscription options; false, false and 0 under 3.1.1.
+    pub no_local: bool,
+    pub retain_as_published: bool,
+    /// 0 send retained messages, 1 only for a new subscription, 2 never.
+    pub retain_handling: u8,
 }
 
+// A connect step's options are the largest variant; steps are built once
+// per file and few, so boxing them would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Connect(ConnectOverrides),
-    /// `reason` is 5.0 only.
+    /// `reason` and `properties` are 5.0 only.
     Disconnect {
         reason: Option<u8>,
+        properties: Properties,
     },
     Drop,
     Silence,
     Resume,
-    Subscribe(Vec<Subscription>),
+    /// `properties` (a Subscription Identifier, user properties) is 5.0 only.
+    Subscribe {
+        filters: Vec<Subscription>,
+        properties: Properties,
+    },
     Unsubscribe(Vec<String>),
     Publish {
+        /// Empty with a `topic_alias` property: the alias stands for it.
         topic: String,
         payload: Bytes,
         qos: u8,
         retain: bool,
+        /// 5.0 only: the PUBLISH properties in the order written.
+        properties: Properties,
     },
     /// Raw bytes, written as they are.
     Send(Bytes),
@@ -276,7 +341,7 @@ impl Action {
             Action::Drop => "drop",
             Action::Silence => "silence",
             Action::Resume => "resume",
-            Action::Subscribe(_) => "subscribe",
+            Action::Subscribe { .. } => "subscribe",
             Action::Unsubscribe(_) => "unsubscribe",
             Action::Publish { .. } => "publish",
             Action::Send(_) => "send",

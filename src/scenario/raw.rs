@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use super::duration::{Dur, FixedDur, Secs16, Window};
 use super::payload::{Hex, RawPayload};
 use super::values::{Empty, Fields, HostKeys, OrderedMap, ProtocolValue, Qos, present};
-use crate::scenario::model::{Ack, ClosedBy, Mutant, Ping, TakeoverWill};
+use crate::scenario::model::{Ack, ClosedBy, Mutant, Ping, SessionExpiry, TakeoverWill};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -194,13 +194,19 @@ pub struct RawConnect {
     pub client_id: Option<String>,
     pub clean_session: Option<bool>,
     pub clean_start: Option<bool>,
-    pub session_expiry: Option<FixedDur>,
+    pub session_expiry: Option<RawSessionExpiry>,
     pub keep_alive: Option<Secs16>,
     pub username: Option<String>,
     pub password: Option<String>,
     /// `will: ~` in a `connect` step removes the client's will.
     #[serde(default, deserialize_with = "present")]
     pub will: Option<Option<RawWill>>,
+    pub receive_maximum: Option<u16>,
+    pub maximum_packet_size: Option<u32>,
+    pub topic_alias_maximum: Option<u16>,
+    /// Ordered `[name, value]` pairs; a name may repeat.
+    pub user_properties: Option<Vec<(String, String)>>,
+
     /// Bytes sent instead of a CONNECT built from the options, for
     /// malformed-CONNECT cases; only in a `connect` step.
     pub hex: Option<Hex>,
@@ -222,11 +228,17 @@ pub struct RawClient {
     pub client_id: Option<String>,
     pub clean_session: Option<bool>,
     pub clean_start: Option<bool>,
-    pub session_expiry: Option<FixedDur>,
+    pub session_expiry: Option<RawSessionExpiry>,
     pub keep_alive: Option<Secs16>,
     pub username: Option<String>,
     pub password: Option<String>,
     pub will: Option<RawWill>,
+    pub receive_maximum: Option<u16>,
+    pub maximum_packet_size: Option<u32>,
+    pub topic_alias_maximum: Option<u16>,
+    /// Ordered `[name, value]` pairs; a name may repeat.
+    pub user_properties: Option<Vec<(String, String)>>,
+
     /// Makes the entry a client group of this many members (`groups`).
     pub count: Option<u64>,
 }
@@ -243,6 +255,10 @@ impl RawClient {
             username: self.username.take(),
             password: self.password.take(),
             will: self.will.take().map(Some),
+            receive_maximum: self.receive_maximum.take(),
+            maximum_packet_size: self.maximum_packet_size.take(),
+            topic_alias_maximum: self.topic_alias_maximum.take(),
+            user_properties: self.user_properties.take(),
             hex: None,
         }
     }
@@ -259,12 +275,59 @@ pub struct RawWill {
     #[serde(default)]
     pub retain: bool,
     pub delay: Option<FixedDur>,
+    /// 5.0 will properties by their spec names.
+    pub properties: Option<Fields>,
+}
+
+/// `session_expiry`: a duration in whole seconds, or `never`.
+#[derive(Debug, Clone, Copy)]
+pub struct RawSessionExpiry(pub SessionExpiry);
+
+impl<'de> Deserialize<'de> for RawSessionExpiry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawSessionExpiry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a whole number of seconds such as `300s`, or `never`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSessionExpiry, E> {
+                if v.trim() == "never" {
+                    return Ok(RawSessionExpiry(SessionExpiry::Never));
+                }
+                let d = FixedDur::deserialize(de::value::StrDeserializer::<E>::new(v))?.0;
+                whole_seconds(d, v)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSessionExpiry, E> {
+                let d = FixedDur::deserialize(de::value::U64Deserializer::<E>::new(v))?.0;
+                whole_seconds(d, &v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawSessionExpiry, E> {
+                let d = FixedDur::deserialize(de::value::I64Deserializer::<E>::new(v))?.0;
+                whole_seconds(d, &v.to_string())
+            }
+        }
+        fn whole_seconds<E: de::Error>(
+            d: std::time::Duration,
+            v: &str,
+        ) -> Result<RawSessionExpiry, E> {
+            if d.subsec_nanos() != 0 {
+                return Err(E::custom(format!(
+                    "`{}` is not a whole number of seconds; the session expiry goes on the wire in seconds",
+                    v.trim()
+                )));
+            }
+            Ok(RawSessionExpiry(SessionExpiry::After(d)))
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDisconnect {
     pub reason: Option<u8>,
+    pub properties: Option<Fields>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -273,6 +336,9 @@ pub struct RawSubscription {
     pub filter: String,
     #[serde(default)]
     pub qos: Qos,
+    pub no_local: Option<bool>,
+    pub retain_as_published: Option<bool>,
+    pub retain_handling: Option<u8>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -280,7 +346,12 @@ pub struct RawSubscription {
 pub struct RawSubscribe {
     pub filter: Option<String>,
     pub qos: Option<Qos>,
+    pub no_local: Option<bool>,
+    pub retain_as_published: Option<bool>,
+    pub retain_handling: Option<u8>,
     pub filters: Option<Vec<RawSubscription>>,
+    /// 5.0 SUBSCRIBE properties.
+    pub properties: Option<Fields>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -331,6 +402,8 @@ pub struct RawPublish {
     pub qos: Qos,
     #[serde(default)]
     pub retain: bool,
+    /// 5.0 PUBLISH properties.
+    pub properties: Option<Fields>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -470,16 +470,21 @@ fn full_file_parses_to_the_expected_model() {
     assert_eq!(c.steps[0].at, None);
     assert_eq!(
         c.steps[2].action,
-        Action::Subscribe(vec![
-            Subscription {
-                filter: "a".into(),
-                qos: 2
-            },
-            Subscription {
-                filter: "b".into(),
-                qos: 0
-            },
-        ])
+        Action::Subscribe {
+            filters: vec![
+                Subscription {
+                    filter: "a".into(),
+                    qos: 2,
+                    ..Subscription::default()
+                },
+                Subscription {
+                    filter: "b".into(),
+                    qos: 0,
+                    ..Subscription::default()
+                },
+            ],
+            properties: Properties::default(),
+        }
     );
     assert_eq!(
         c.steps[3].action,
@@ -487,7 +492,8 @@ fn full_file_parses_to_the_expected_model() {
             topic: "t/1".into(),
             payload: bytes::Bytes::from_static(&[0x00, 0xff]),
             qos: 2,
-            retain: true
+            retain: true,
+            properties: Properties::default(),
         }
     );
     assert_eq!(
@@ -496,7 +502,8 @@ fn full_file_parses_to_the_expected_model() {
             topic: "t/2".into(),
             payload: bytes::Bytes::from_static(b"abcdefghijklmnopqrstuvwxyzabcd"),
             qos: 0,
-            retain: false
+            retain: false,
+            properties: Properties::default(),
         }
     );
     assert_eq!(
@@ -505,7 +512,8 @@ fn full_file_parses_to_the_expected_model() {
             topic: "t/3".into(),
             payload: bytes::Bytes::new(),
             qos: 0,
-            retain: false
+            retain: false,
+            properties: Properties::default(),
         }
     );
     assert_eq!(
@@ -525,24 +533,42 @@ fn full_file_parses_to_the_expected_model() {
         c.steps[12].action,
         Action::Send(bytes::Bytes::from_static(&[0xc0, 0]))
     );
-    assert_eq!(c.steps[13].action, Action::Disconnect { reason: None });
+    assert_eq!(
+        c.steps[13].action,
+        Action::Disconnect {
+            reason: None,
+            properties: Properties::default()
+        }
+    );
 
     let v5 = &s.clients["v5"];
     assert_eq!(v5.broker, "spare");
     assert_eq!(v5.options.client_id, "");
     assert_eq!(v5.options.protocol, Protocol::V5);
     assert!(!v5.options.clean);
-    assert_eq!(v5.options.session_expiry, Some(Duration::from_secs(300)));
+    assert_eq!(
+        v5.options.session_expiry,
+        Some(SessionExpiry::After(Duration::from_secs(300)))
+    );
     assert_eq!(v5.options.will.as_ref().map(|w| w.delay), Some(ms(2000)));
     assert_eq!(v5.steps[1].line, 61);
     assert_eq!(v5.steps[1].at, Some(DurationSpec::Fixed(ms(3000))));
-    assert_eq!(v5.steps[1].action, Action::Disconnect { reason: Some(4) });
+    assert_eq!(
+        v5.steps[1].action,
+        Action::Disconnect {
+            reason: Some(4),
+            properties: Properties::default()
+        }
+    );
     let effective = v5.options.with(match &v5.steps[0].action {
         Action::Connect(o) => o,
         other => panic!("{other:?}"),
     });
     assert!(effective.clean);
-    assert_eq!(effective.session_expiry, Some(Duration::ZERO));
+    assert_eq!(
+        effective.session_expiry,
+        Some(SessionExpiry::After(Duration::ZERO))
+    );
 
     let f: Vec<(usize, &FaultAction)> = s.faults.iter().map(|f| (f.line, &f.action)).collect();
     let p = |a: &str, b: &str, oneway| FaultAction::Partition {
@@ -764,4 +790,100 @@ fn mangled_input_never_panics() {
         ));
     }
     check(&bomb);
+}
+
+/// The 5.0 scenarios waiting in tests/fixtures/v5 for the reference
+/// broker's 5.0 support all load, speak 5.0, name 5.0 statements and
+/// expect something.
+#[test]
+fn the_5_0_fixtures_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v5");
+    let found = find(&dir).expect("tests/fixtures/v5 is readable");
+    assert!(found.len() >= 12, "{} fixtures", found.len());
+    for (name, path) in found {
+        let s = load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(s.protocol, Protocol::V5, "{name}");
+        assert!(!s.spec.is_empty() && !s.expect.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn the_5_0_options_and_steps_reach_the_model() {
+    use crate::wire::Property;
+    let s = ok("
+protocol: 5.0
+duration: 5s
+brokers: {broker: {}}
+clients:
+  a:
+    session_expiry: never
+    receive_maximum: 10
+    maximum_packet_size: 1024
+    topic_alias_maximum: 5
+    user_properties: [[site, lab], [rack, \"7\"], [site, annex]]
+    will: {topic: w, payload: gone, delay: 2s, properties: {content_type: text/plain}}
+    steps:
+      - connect: {session_expiry: 30s}
+      - subscribe: {filter: t/#, qos: 1, no_local: true, retain_handling: 2, properties: {subscription_identifier: 7}}
+      - publish: {topic: t, payload: hi, properties: {topic_alias: 3, correlation_data: {hex: \"0a0b\"}}}
+      - publish: {topic: \"\", payload: again, properties: {topic_alias: 3}}
+      - disconnect: {reason: 0x04, properties: {session_expiry_interval: 0}}
+");
+    let a = &s.clients["a"];
+    assert_eq!(a.options.session_expiry, Some(SessionExpiry::Never));
+    assert_eq!(SessionExpiry::Never.wire(), 0xFFFF_FFFF);
+    assert_eq!(a.options.receive_maximum, Some(10));
+    assert_eq!(a.options.maximum_packet_size, Some(1024));
+    assert_eq!(a.options.topic_alias_maximum, Some(5));
+    let pairs: Vec<(&str, &str)> = a
+        .options
+        .user_properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(pairs, [("site", "lab"), ("rack", "7"), ("site", "annex")]);
+    let will = a.options.will.as_ref().expect("a will");
+    assert_eq!(will.delay, ms(2000));
+    assert_eq!(
+        will.properties.0,
+        [Property::ContentType("text/plain".into())]
+    );
+    let Action::Connect(o) = &a.steps[0].action else {
+        panic!("{:?}", a.steps[0].action)
+    };
+    assert_eq!(
+        a.options.with(o).session_expiry,
+        Some(SessionExpiry::After(Duration::from_secs(30)))
+    );
+    assert_eq!(
+        a.steps[1].action,
+        Action::Subscribe {
+            filters: vec![Subscription {
+                filter: "t/#".into(),
+                qos: 1,
+                no_local: true,
+                retain_as_published: false,
+                retain_handling: 2,
+            }],
+            properties: Properties(vec![Property::SubscriptionIdentifier(7)]),
+        }
+    );
+    let Action::Publish { properties, .. } = &a.steps[2].action else {
+        panic!("{:?}", a.steps[2].action)
+    };
+    assert_eq!(
+        properties.0,
+        [
+            Property::TopicAlias(3),
+            Property::CorrelationData(bytes::Bytes::from_static(&[0x0a, 0x0b]))
+        ]
+    );
+    assert!(matches!(&a.steps[3].action, Action::Publish { topic, .. } if topic.is_empty()));
+    assert_eq!(
+        a.steps[4].action,
+        Action::Disconnect {
+            reason: Some(4),
+            properties: Properties(vec![Property::SessionExpiryInterval(0)]),
+        }
+    );
 }

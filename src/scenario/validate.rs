@@ -14,6 +14,7 @@ use super::payload::FillerPool;
 use super::raw::*;
 use super::values::{ALL_CLIENTS, Fields};
 use crate::error::Error;
+use crate::trace::properties::Place;
 
 /// Most hosts (brokers plus clients) a file may declare: room for 10,000
 /// clients and their brokers. The engine's cost grows linearly with the
@@ -532,6 +533,10 @@ fn client(cx: &mut Ctx, name: &str, mut c: RawClient, top: Protocol) -> Result<C
         username: o.username,
         password: o.password,
         will: o.will.flatten(),
+        receive_maximum: o.receive_maximum,
+        maximum_packet_size: o.maximum_packet_size,
+        topic_alias_maximum: o.topic_alias_maximum,
+        user_properties: o.user_properties.unwrap_or_default(),
         raw: None,
     };
     let mut steps = Vec::new();
@@ -549,7 +554,7 @@ fn client(cx: &mut Ctx, name: &str, mut c: RawClient, top: Protocol) -> Result<C
         if wait
             && !matches!(
                 action,
-                Action::Publish { .. } | Action::Subscribe(_) | Action::Unsubscribe(_)
+                Action::Publish { .. } | Action::Subscribe { .. } | Action::Unsubscribe(_)
             )
         {
             return Err(cx.at_key(
@@ -613,18 +618,66 @@ fn connect_overrides(
             c.clean_start
         }
     };
-    if protocol == Protocol::V311 && c.session_expiry.is_some() {
-        return Err(v5_only("session_expiry"));
+    if protocol == Protocol::V311 {
+        let given = [
+            ("session_expiry", c.session_expiry.is_some()),
+            ("receive_maximum", c.receive_maximum.is_some()),
+            ("maximum_packet_size", c.maximum_packet_size.is_some()),
+            ("topic_alias_maximum", c.topic_alias_maximum.is_some()),
+            ("user_properties", c.user_properties.is_some()),
+        ];
+        if let Some((key, _)) = given.iter().find(|(_, g)| *g) {
+            return Err(v5_only(key));
+        }
+    }
+    if c.receive_maximum == Some(0) {
+        return Err(cx.at_value(
+            &child(path, "receive_maximum"),
+            "`receive_maximum` must be from 1 to 65535 (0 is a protocol error on the wire)",
+        ));
+    }
+    if c.maximum_packet_size == Some(0) {
+        return Err(cx.at_value(
+            &child(path, "maximum_packet_size"),
+            "`maximum_packet_size` must be at least 1 byte (0 is a protocol error on the wire)",
+        ));
     }
     let will = match c.will {
         None => None,
         Some(None) => Some(None),
         Some(Some(w)) => {
             let wp = child(path, "will");
-            if protocol == Protocol::V311 && w.delay.is_some() {
-                return Err(cx.at_key(
+            if protocol == Protocol::V311 {
+                for (key, given) in [
+                    ("delay", w.delay.is_some()),
+                    ("properties", w.properties.is_some()),
+                ] {
+                    if given {
+                        return Err(cx.at_key(
+                            &child(&wp, key),
+                            format!(
+                                "the will's `{key}` is a 5.0 option, and this client speaks 3.1.1"
+                            ),
+                        ));
+                    }
+                }
+            }
+            let delay = w.delay.map_or(Duration::ZERO, |d| d.0);
+            if delay.subsec_nanos() != 0 {
+                return Err(cx.at_value(
                     &child(&wp, "delay"),
-                    "the will's `delay` is a 5.0 option, and this client speaks 3.1.1",
+                    "the will's `delay` goes on the wire in whole seconds",
+                ));
+            }
+            let properties = properties(cx, &wp, w.properties, Place::Will, protocol)?;
+            if w.delay.is_some()
+                && properties
+                    .iter()
+                    .any(|p| matches!(p, crate::wire::Property::WillDelayInterval(_)))
+            {
+                return Err(cx.at_key(
+                    &child(&child(&wp, "properties"), "will_delay_interval"),
+                    "give the will delay once: as `delay` or as `will_delay_interval`, not both",
                 ));
             }
             Some(Some(Will {
@@ -632,7 +685,8 @@ fn connect_overrides(
                 payload: cx.filler.resolve(&w.payload),
                 qos: w.qos.0,
                 retain: w.retain,
-                delay: w.delay.map_or(Duration::ZERO, |d| d.0),
+                delay,
+                properties,
             }))
         }
     };
@@ -643,7 +697,11 @@ fn connect_overrides(
         || c.keep_alive.is_some()
         || c.username.is_some()
         || c.password.is_some()
-        || will.is_some();
+        || will.is_some()
+        || c.receive_maximum.is_some()
+        || c.maximum_packet_size.is_some()
+        || c.topic_alias_maximum.is_some()
+        || c.user_properties.is_some();
     if raw.is_some() && other_options {
         return Err(cx.at_key(
             &child(path, "hex"),
@@ -658,7 +716,80 @@ fn connect_overrides(
         username: c.username,
         password: c.password,
         will,
+        receive_maximum: c.receive_maximum,
+        maximum_packet_size: c.maximum_packet_size,
+        topic_alias_maximum: c.topic_alias_maximum,
+        user_properties: c.user_properties,
         raw,
+    })
+}
+
+/// A 5.0 property map at `holder.properties`, checked against what the
+/// spec allows in `place`; none at all under 3.1.1.
+fn properties(
+    cx: &Ctx,
+    holder: &str,
+    fields: Option<Fields>,
+    place: Place,
+    protocol: Protocol,
+) -> Result<crate::wire::Properties, Error> {
+    let Some(fields) = fields else {
+        return Ok(Default::default());
+    };
+    let path = child(holder, "properties");
+    if protocol == Protocol::V311 {
+        return Err(cx.at_key(
+            &path,
+            "`properties` are a 5.0 option, and this client speaks 3.1.1",
+        ));
+    }
+    crate::trace::properties::from_json(&fields.0, place).map_err(|bad| {
+        let p = child(&path, &bad.key);
+        match bad.at_key {
+            true => cx.at_key(&p, bad.message),
+            false => cx.at_value(&p, bad.message),
+        }
+    })
+}
+
+/// The 5.0 subscription options of one filter at `path`.
+fn subscription(
+    cx: &Ctx,
+    path: &str,
+    filter: String,
+    qos: u8,
+    options: (Option<bool>, Option<bool>, Option<u8>),
+    protocol: Protocol,
+) -> Result<Subscription, Error> {
+    let (no_local, retain_as_published, retain_handling) = options;
+    if protocol == Protocol::V311 {
+        let given = [
+            ("no_local", no_local.is_some()),
+            ("retain_as_published", retain_as_published.is_some()),
+            ("retain_handling", retain_handling.is_some()),
+        ];
+        if let Some((key, _)) = given.iter().find(|(_, g)| *g) {
+            return Err(cx.at_key(
+                &child(path, key),
+                format!("`{key}` is a 5.0 subscription option, and this client speaks 3.1.1"),
+            ));
+        }
+    }
+    let retain_handling = retain_handling.unwrap_or(0);
+    if retain_handling > 2 {
+        return Err(cx.at_value(
+            &child(path, "retain_handling"),
+            format!(
+                "`retain_handling` is 0 (send retained messages), 1 (only for a new subscription) or 2 (never), got {retain_handling}"
+            ),
+        ));
+    }
+    Ok(Subscription {
+        filter,
+        qos,
+        no_local: no_local.unwrap_or(false),
+        retain_as_published: retain_as_published.unwrap_or(false),
+        retain_handling,
     })
 }
 
@@ -668,24 +799,43 @@ fn action(cx: &mut Ctx, step: &str, a: RawAction, protocol: Protocol) -> Result<
             Action::Connect(connect_overrides(cx, &child(step, "connect"), c, protocol)?)
         }
         RawAction::Disconnect(d) => {
+            let dp = child(step, "disconnect");
             if protocol == Protocol::V311 && d.reason.is_some() {
                 return Err(cx.at_key(
-                    &child(&child(step, "disconnect"), "reason"),
+                    &child(&dp, "reason"),
                     "a DISCONNECT `reason` is a 5.0 option, and this client speaks 3.1.1",
                 ));
             }
-            Action::Disconnect { reason: d.reason }
+            if let Some(r) = d.reason
+                && crate::trace::reason::name(r, crate::trace::reason::In::Disconnect).is_none()
+            {
+                return Err(cx.at_value(
+                    &child(&dp, "reason"),
+                    format!("{r:#04x} is not a DISCONNECT reason code of MQTT 5.0 (e.g. 0x00 normal disconnection, 0x04 disconnect with will message)"),
+                ));
+            }
+            let properties = properties(cx, &dp, d.properties, Place::Disconnect, protocol)?;
+            Action::Disconnect {
+                reason: d.reason,
+                properties,
+            }
         }
         RawAction::Drop => Action::Drop,
         RawAction::Silence => Action::Silence,
         RawAction::Resume => Action::Resume,
         RawAction::Subscribe(s) => {
             let p = child(step, "subscribe");
-            match (s.filter, s.filters) {
-                (Some(filter), None) => Action::Subscribe(vec![Subscription {
+            let properties = properties(cx, &p, s.properties, Place::Subscribe, protocol)?;
+            let options = (s.no_local, s.retain_as_published, s.retain_handling);
+            let filters = match (s.filter, s.filters) {
+                (Some(filter), None) => vec![subscription(
+                    cx,
+                    &p,
                     filter,
-                    qos: s.qos.unwrap_or_default().0,
-                }]),
+                    s.qos.unwrap_or_default().0,
+                    options,
+                    protocol,
+                )?],
                 (None, Some(list)) => {
                     if s.qos.is_some() {
                         return Err(cx.at_key(
@@ -699,14 +849,26 @@ fn action(cx: &mut Ctx, step: &str, a: RawAction, protocol: Protocol) -> Result<
                             "`filters` needs at least one filter",
                         ));
                     }
-                    Action::Subscribe(
-                        list.into_iter()
-                            .map(|f| Subscription {
-                                filter: f.filter,
-                                qos: f.qos.0,
-                            })
-                            .collect(),
-                    )
+                    if let Some(key) = [
+                        ("no_local", options.0.is_some()),
+                        ("retain_as_published", options.1.is_some()),
+                        ("retain_handling", options.2.is_some()),
+                    ]
+                    .iter()
+                    .find_map(|(k, g)| g.then_some(*k))
+                    {
+                        return Err(cx.at_key(
+                            &child(&p, key),
+                            format!("with `filters`, give each filter its own `{key}`"),
+                        ));
+                    }
+                    let mut out = Vec::with_capacity(list.len());
+                    for (i, f) in list.into_iter().enumerate() {
+                        let fp = item(&child(&p, "filters"), i);
+                        let o = (f.no_local, f.retain_as_published, f.retain_handling);
+                        out.push(subscription(cx, &fp, f.filter, f.qos.0, o, protocol)?);
+                    }
+                    out
                 }
                 (Some(_), Some(_)) => {
                     return Err(cx.at_key(
@@ -720,6 +882,10 @@ fn action(cx: &mut Ctx, step: &str, a: RawAction, protocol: Protocol) -> Result<
                         "`subscribe` needs `filter` (and optionally `qos`), or `filters: [{filter, qos}, ...]`",
                     ));
                 }
+            };
+            Action::Subscribe {
+                filters,
+                properties,
             }
         }
         RawAction::Unsubscribe(u) => {
@@ -747,12 +913,29 @@ fn action(cx: &mut Ctx, step: &str, a: RawAction, protocol: Protocol) -> Result<
                 }
             }
         }
-        RawAction::Publish(p) => Action::Publish {
-            topic: p.topic,
-            payload: cx.filler.resolve(&p.payload),
-            qos: p.qos.0,
-            retain: p.retain,
-        },
+        RawAction::Publish(p) => {
+            let pp = child(step, "publish");
+            let properties = properties(cx, &pp, p.properties, Place::Publish, protocol)?;
+            let alias = properties
+                .iter()
+                .any(|p| matches!(p, crate::wire::Property::TopicAlias(_)));
+            if p.topic.is_empty() && !alias && protocol == Protocol::V5 {
+                return Err(cx.at_value(
+                    &child(&pp, "topic"),
+                    match protocol {
+                        Protocol::V311 => "`topic` must not be empty".to_string(),
+                        Protocol::V5 => "`topic` is empty: under 5.0 that needs a `topic_alias` in `properties`, set earlier with the topic".to_string(),
+                    },
+                ));
+            }
+            Action::Publish {
+                topic: p.topic,
+                payload: cx.filler.resolve(&p.payload),
+                qos: p.qos.0,
+                retain: p.retain,
+                properties,
+            }
+        }
         RawAction::Send(s) => Action::Send(s.hex.0),
     })
 }

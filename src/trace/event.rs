@@ -27,18 +27,37 @@ pub enum EventKind {
     Connected { client: String },
     /// The client's TCP connect attempt failed.
     ConnectFailed { client: String, error: String },
-    /// A packet the client wrote.
-    Send { client: String, packet: Packet },
+    /// A packet the client wrote, at its connection's protocol level (4 is
+    /// 3.1.1, 5 is 5.0), which says how the trace shows it.
+    Send {
+        client: String,
+        packet: Packet,
+        level: u8,
+    },
     /// Raw bytes the client wrote (the `send` step).
     SendRaw { client: String, bytes: Bytes },
-    /// A packet the client read.
-    Recv { client: String, packet: Packet },
+    /// A packet the client read, at its connection's protocol level.
+    Recv {
+        client: String,
+        packet: Packet,
+        level: u8,
+    },
     /// The client's connection ended.
-    Closed { client: String, by: ClosedBy },
+    /// The client's connection ended. `reason` is the reason code of the
+    /// DISCONNECT a 5.0 broker sent before it closed, when it sent one.
+    Closed {
+        client: String,
+        by: ClosedBy,
+        reason: Option<u8>,
+    },
     /// A `silence` step: the client stops sending on its own.
     Silence { client: String },
     /// A `resume` step: the client sends on its own again.
     Resume { client: String },
+    /// The client holds a PUBLISH back instead of sending it: the broker's
+    /// Receive Maximum has as many QoS 1 and 2 messages in flight as it
+    /// allows. The message goes out when an acknowledgement makes room.
+    Held { client: String, text: String },
     /// Something went wrong on the client's side: a step that could not run,
     /// bytes from the broker that do not decode.
     Error { client: String, text: String },
@@ -61,6 +80,7 @@ impl EventKind {
             | EventKind::Closed { client, .. }
             | EventKind::Silence { client }
             | EventKind::Resume { client }
+            | EventKind::Held { client, .. }
             | EventKind::Error { client, .. } => Some(client),
             EventKind::Note { host, .. } => Some(host),
             EventKind::Fault { .. } => None,
@@ -77,6 +97,7 @@ impl EventKind {
             EventKind::Closed { .. } => "closed",
             EventKind::Silence { .. } => "silence",
             EventKind::Resume { .. } => "resume",
+            EventKind::Held { .. } => "held",
             EventKind::Error { .. } => "error",
             EventKind::Fault { .. } => "fault",
             EventKind::Note { .. } => "note",

@@ -107,21 +107,32 @@ pub fn matches(e: &Expectation, ev: &Event) -> bool {
 /// comparable kind at all.
 fn score(e: &Expectation, ev: &Event) -> Option<usize> {
     match (&e.matcher, &ev.kind) {
-        (Matcher::Packet { direction, fields }, EventKind::Send { client, packet })
-            if *direction == Direction::Send && *client == e.client =>
-        {
-            Some(1 + fields_met(fields, &json::packet(packet)))
+        (
+            Matcher::Packet { direction, fields },
+            EventKind::Send {
+                client,
+                packet,
+                level,
+            },
+        ) if *direction == Direction::Send && *client == e.client => {
+            Some(1 + fields_met(fields, &json::packet_at(packet, *level)))
         }
-        (Matcher::Packet { direction, fields }, EventKind::Recv { client, packet })
-            if *direction == Direction::Recv && *client == e.client =>
-        {
-            Some(1 + fields_met(fields, &json::packet(packet)))
+        (
+            Matcher::Packet { direction, fields },
+            EventKind::Recv {
+                client,
+                packet,
+                level,
+            },
+        ) if *direction == Direction::Recv && *client == e.client => {
+            Some(1 + fields_met(fields, &json::packet_at(packet, *level)))
         }
-        (Matcher::Closed { by }, EventKind::Closed { client, by: actual })
-            if *client == e.client =>
-        {
-            Some(1 + usize::from(by.is_none_or(|b| b == *actual)))
-        }
+        (
+            Matcher::Closed { by },
+            EventKind::Closed {
+                client, by: actual, ..
+            },
+        ) if *client == e.client => Some(1 + usize::from(by.is_none_or(|b| b == *actual))),
         _ => None,
     }
 }

@@ -7,10 +7,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
+use super::properties::{self, Place};
 use crate::scenario::{DurationSpec, FaultAction};
 use crate::wire::{
-    Ack, ConnAck, Connect, Disconnect, LEVEL_V311, LastWill, Packet, Publish, QoS, SubAck,
-    Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
+    Ack, Auth, ConnAck, Connect, Disconnect, LEVEL_V311, LastWill, Packet, Properties, Publish,
+    QoS, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
 
 /// A payload as text when it is printable UTF-8, otherwise `{"hex": ".."}`,
@@ -28,8 +29,19 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A packet's fields, `type` first, in the spec's names in snake_case.
+/// A packet's fields as 3.1.1 shows them, for readers that want only its
+/// type or its 3.1.1 fields; [`packet_at`] is the full form.
 pub fn packet(p: &Packet) -> Map<String, Value> {
+    packet_at(p, LEVEL_V311)
+}
+
+/// A packet's fields, `type` first, in the spec's names in snake_case, as
+/// protocol `level` has them. Under 5.0 a packet adds its reason code
+/// (`reason`, or `codes` on UNSUBACK), its subscription options, and its
+/// `properties` when it has any; under 3.1.1 it has none of these, so 3.1.1
+/// traces read as they always did.
+pub fn packet_at(p: &Packet, level: u8) -> Map<String, Value> {
+    let v5 = level != LEVEL_V311;
     let mut m = Map::new();
     m.insert("type".into(), p.type_name().into());
     match p {
@@ -47,18 +59,27 @@ pub fn packet(p: &Packet) -> Map<String, Value> {
             m.insert(clean_key.into(), c.clean.into());
             m.insert("keep_alive".into(), c.keep_alive_s.into());
             if let Some(w) = &c.will {
-                m.insert(
-                    "will".into(),
-                    json!({"topic": w.topic, "payload": payload(&w.payload), "qos": w.qos.level(), "retain": w.retain}),
-                );
+                let mut will = json!({"topic": w.topic, "payload": payload(&w.payload), "qos": w.qos.level(), "retain": w.retain});
+                if v5
+                    && !w.properties.is_empty()
+                    && let Some(will) = will.as_object_mut()
+                {
+                    will.insert(
+                        "properties".into(),
+                        properties::to_json(&w.properties, Place::Will).into(),
+                    );
+                }
+                m.insert("will".into(), will);
             }
             if let Some(u) = &c.username {
                 m.insert("username".into(), u.clone().into());
             }
+            props(&mut m, v5, &c.properties, Place::Connect);
         }
         Packet::ConnAck(c) => {
             m.insert("session_present".into(), c.session_present.into());
             m.insert("code".into(), c.code.into());
+            props(&mut m, v5, &c.properties, Place::ConnAck);
         }
         Packet::Publish(p) => {
             m.insert("topic".into(), p.topic.clone().into());
@@ -69,41 +90,71 @@ pub fn packet(p: &Packet) -> Map<String, Value> {
             if p.qos != QoS::AtMostOnce {
                 m.insert("packet_id".into(), p.packet_id.into());
             }
+            props(&mut m, v5, &p.properties, Place::Publish);
         }
         Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
             m.insert("packet_id".into(), a.packet_id.into());
+            if v5 {
+                m.insert("reason".into(), a.reason.into());
+            }
+            props(&mut m, v5, &a.properties, Place::Ack);
         }
         Packet::UnsubAck(u) => {
             m.insert("packet_id".into(), u.packet_id.into());
+            if v5 {
+                m.insert("codes".into(), u.codes.clone().into());
+            }
+            props(&mut m, v5, &u.properties, Place::UnsubAck);
         }
         Packet::Subscribe(s) => {
             m.insert("packet_id".into(), s.packet_id.into());
             let filters: Vec<Value> = s
                 .filters
                 .iter()
-                .map(|f| json!({"filter": f.filter, "qos": f.qos.level()}))
+                .map(|f| match v5 {
+                    false => json!({"filter": f.filter, "qos": f.qos.level()}),
+                    true => json!({
+                        "filter": f.filter,
+                        "qos": f.qos.level(),
+                        "no_local": f.no_local,
+                        "retain_as_published": f.retain_as_published,
+                        "retain_handling": f.retain_handling as u8,
+                    }),
+                })
                 .collect();
             m.insert("filters".into(), filters.into());
+            props(&mut m, v5, &s.properties, Place::Subscribe);
         }
         Packet::SubAck(s) => {
             m.insert("packet_id".into(), s.packet_id.into());
             m.insert("codes".into(), s.codes.clone().into());
+            props(&mut m, v5, &s.properties, Place::SubAck);
         }
         Packet::Unsubscribe(u) => {
             m.insert("packet_id".into(), u.packet_id.into());
             m.insert("filters".into(), u.filters.clone().into());
+            props(&mut m, v5, &u.properties, Place::Unsubscribe);
         }
         Packet::PingReq | Packet::PingResp => {}
         Packet::Disconnect(d) => {
             if let Some(r) = d.reason {
                 m.insert("reason".into(), r.into());
             }
+            props(&mut m, v5, &d.properties, Place::Disconnect);
         }
         Packet::Auth(a) => {
             m.insert("reason".into(), a.reason.into());
+            props(&mut m, v5, &a.properties, Place::Auth);
         }
     }
     m
+}
+
+/// Adds `properties` under 5.0 when there are any.
+fn props(m: &mut Map<String, Value>, v5: bool, p: &Properties, place: Place) {
+    if v5 && !p.is_empty() {
+        m.insert("properties".into(), properties::to_json(p, place).into());
+    }
 }
 
 /// Every field the trace can show for a packet type under a protocol level,
@@ -113,11 +164,21 @@ pub fn packet(p: &Packet) -> Map<String, Value> {
 /// itself and cannot drift from what the trace prints. `None` for a type
 /// the trace cannot show.
 pub fn shape(type_name: &str, level: u8) -> Option<Map<String, Value>> {
-    widest(type_name, level).map(|p| packet(&p))
+    widest(type_name, level).map(|p| packet_at(&p, level))
 }
 
 fn widest(type_name: &str, level: u8) -> Option<Packet> {
     let id = 1;
+    // Under 3.1.1 the property lists stay empty; `packet_at` shows none.
+    let all = |place| match level {
+        LEVEL_V311 => Properties::default(),
+        _ => properties::widest(place),
+    };
+    let ack = |packet_id| Ack {
+        packet_id,
+        reason: 0,
+        properties: all(Place::Ack),
+    };
     Some(match type_name {
         "CONNECT" => Packet::Connect(Connect {
             // A name other than "MQTT" is shown, so it can be matched.
@@ -131,16 +192,16 @@ fn widest(type_name: &str, level: u8) -> Option<Packet> {
                 payload: Bytes::new(),
                 qos: QoS::AtLeastOnce,
                 retain: false,
-                properties: Default::default(),
+                properties: all(Place::Will),
             }),
             username: Some(String::new()),
             password: Some(Bytes::new()),
-            properties: Default::default(),
+            properties: all(Place::Connect),
         }),
         "CONNACK" => Packet::ConnAck(ConnAck {
             session_present: false,
             code: 0,
-            properties: Default::default(),
+            properties: all(Place::ConnAck),
         }),
         "PUBLISH" => Packet::Publish(Publish {
             topic: String::new(),
@@ -149,33 +210,41 @@ fn widest(type_name: &str, level: u8) -> Option<Packet> {
             retain: false,
             dup: false,
             packet_id: id,
-            properties: Default::default(),
+            properties: all(Place::Publish),
         }),
-        "PUBACK" => Packet::PubAck(Ack::new(id)),
-        "PUBREC" => Packet::PubRec(Ack::new(id)),
-        "PUBREL" => Packet::PubRel(Ack::new(id)),
-        "PUBCOMP" => Packet::PubComp(Ack::new(id)),
+        "PUBACK" => Packet::PubAck(ack(id)),
+        "PUBREC" => Packet::PubRec(ack(id)),
+        "PUBREL" => Packet::PubRel(ack(id)),
+        "PUBCOMP" => Packet::PubComp(ack(id)),
         "SUBSCRIBE" => Packet::Subscribe(Subscribe {
             packet_id: id,
             filters: vec![SubscribeFilter::new(String::new(), QoS::AtMostOnce)],
-            properties: Default::default(),
+            properties: all(Place::Subscribe),
         }),
         "SUBACK" => Packet::SubAck(SubAck {
             packet_id: id,
             codes: vec![0],
-            properties: Default::default(),
+            properties: all(Place::SubAck),
         }),
         "UNSUBSCRIBE" => Packet::Unsubscribe(Unsubscribe {
             packet_id: id,
             filters: vec![String::new()],
-            properties: Default::default(),
+            properties: all(Place::Unsubscribe),
         }),
-        "UNSUBACK" => Packet::UnsubAck(UnsubAck::new(id)),
+        "UNSUBACK" => Packet::UnsubAck(UnsubAck {
+            packet_id: id,
+            codes: vec![0],
+            properties: all(Place::UnsubAck),
+        }),
         "PINGREQ" => Packet::PingReq,
         "PINGRESP" => Packet::PingResp,
         "DISCONNECT" => Packet::Disconnect(Disconnect {
             reason: (level != LEVEL_V311).then_some(0),
-            properties: Default::default(),
+            properties: all(Place::Disconnect),
+        }),
+        "AUTH" if level != LEVEL_V311 => Packet::Auth(Auth {
+            reason: 0,
+            properties: all(Place::Auth),
         }),
         _ => return None,
     })
@@ -220,5 +289,34 @@ pub fn fault(f: &FaultAction) -> Value {
         }
         FaultAction::Crash(h) => json!({ "crash": h }),
         FaultAction::Restart(h) => json!({ "restart": h }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{LEVEL_V5, Property};
+
+    #[test]
+    fn reason_and_properties_show_under_5_0_only() {
+        let ack = Packet::PubAck(Ack {
+            packet_id: 3,
+            reason: 0x10,
+            properties: Properties(vec![Property::ReasonString("none".into())]),
+        });
+        assert_eq!(
+            Value::Object(packet_at(&ack, LEVEL_V5)),
+            json!({"type": "PUBACK", "packet_id": 3, "reason": 16, "properties": {"reason_string": "none"}})
+        );
+        let ack = Packet::PubAck(Ack::new(3));
+        assert_eq!(
+            Value::Object(packet_at(&ack, LEVEL_V311)),
+            json!({"type": "PUBACK", "packet_id": 3})
+        );
+        let v311 = shape("PUBLISH", LEVEL_V311).unwrap_or_default();
+        let v5 = shape("PUBLISH", LEVEL_V5).unwrap_or_default();
+        assert!(!v311.contains_key("properties"));
+        assert_eq!(v5["properties"]["subscription_identifier"], json!([1]));
+        assert!(shape("AUTH", LEVEL_V311).is_none() && shape("AUTH", LEVEL_V5).is_some());
     }
 }

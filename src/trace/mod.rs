@@ -8,6 +8,8 @@
 mod event;
 pub mod expect;
 pub mod json;
+pub mod properties;
+pub mod reason;
 pub mod render;
 pub mod select;
 

@@ -13,6 +13,7 @@ use super::Report;
 use super::event::{Event, EventKind};
 use super::expect::by_name;
 use super::json;
+use super::reason;
 
 /// Simulated time as seconds with three decimals.
 pub fn seconds(d: Duration) -> String {
@@ -35,22 +36,70 @@ fn detail(kind: &EventKind) -> String {
             String::new()
         }
         EventKind::ConnectFailed { error, .. } => error.clone(),
-        EventKind::Send { packet, .. } | EventKind::Recv { packet, .. } => {
-            let mut fields = json::packet(packet);
-            let ty = fields.shift_remove("type").unwrap_or_default();
-            let ty = ty.as_str().unwrap_or_default();
-            let rest = fields_text(&fields);
-            let named = code_names(packet);
-            match (rest.is_empty(), named) {
-                (true, _) => ty.to_string(),
-                (false, None) => format!("{ty} {rest}"),
-                (false, Some(named)) => format!("{ty} {rest} {named}"),
-            }
+        EventKind::Send { packet, level, .. } | EventKind::Recv { packet, level, .. } => {
+            packet_text(packet, *level)
         }
         EventKind::SendRaw { bytes, .. } => format!("raw {}", json::hex(bytes)),
-        EventKind::Closed { by, .. } => format!("by {}", by_name(*by)),
-        EventKind::Error { text, .. } | EventKind::Note { text, .. } => text.clone(),
+        EventKind::Closed { by, reason, .. } => match reason {
+            None => format!("by {}", by_name(*by)),
+            Some(r) => format!(
+                "by {} reason={}",
+                by_name(*by),
+                reason::text(*r, reason::In::Disconnect)
+            ),
+        },
+        EventKind::Error { text, .. }
+        | EventKind::Held { text, .. }
+        | EventKind::Note { text, .. } => text.clone(),
         EventKind::Fault { fault } => json::fault(fault).to_string(),
+    }
+}
+
+/// A packet as the text trace shows it: its type, then its fields as
+/// `key=value`. A 3.1.1 packet's return codes are named after its last
+/// field; a 5.0 packet's reason codes are written in hex, each followed by
+/// its name (`reason=0x8E session taken over`).
+fn packet_text(packet: &crate::wire::Packet, level: u8) -> String {
+    let mut fields = json::packet_at(packet, level);
+    let ty = fields.shift_remove("type").unwrap_or_default();
+    let ty = ty.as_str().unwrap_or_default();
+    if level != crate::wire::LEVEL_V311 {
+        let within = reason::reason_place(packet);
+        let pairs: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| match (k.as_str(), within, v) {
+                ("reason" | "code", Some(within), Value::Number(n)) => {
+                    format!("{k}={}", reason_text(n, within))
+                }
+                ("codes", Some(within), Value::Array(codes)) => {
+                    let named: Vec<String> = codes
+                        .iter()
+                        .filter_map(Value::as_u64)
+                        .map(|c| reason::text(c as u8, within))
+                        .collect();
+                    format!("{k}=[{}]", named.join(", "))
+                }
+                _ => format!("{k}={v}"),
+            })
+            .collect();
+        return std::iter::once(ty.to_string())
+            .chain(pairs)
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    let rest = fields_text(&fields);
+    let named = code_names(packet);
+    match (rest.is_empty(), named) {
+        (true, _) => ty.to_string(),
+        (false, None) => format!("{ty} {rest}"),
+        (false, Some(named)) => format!("{ty} {rest} {named}"),
+    }
+}
+
+fn reason_text(n: &serde_json::Number, within: reason::In) -> String {
+    match n.as_u64().and_then(|c| u8::try_from(c).ok()) {
+        Some(c) => reason::text(c, within),
+        None => n.to_string(),
     }
 }
 
@@ -204,16 +253,24 @@ fn event_json(ev: &Event) -> Value {
         EventKind::ConnectFailed { error, .. } => {
             m.insert("error".into(), error.clone().into());
         }
-        EventKind::Send { packet, .. } | EventKind::Recv { packet, .. } => {
-            m.insert("packet".into(), Value::Object(json::packet(packet)));
+        EventKind::Send { packet, level, .. } | EventKind::Recv { packet, level, .. } => {
+            m.insert(
+                "packet".into(),
+                Value::Object(json::packet_at(packet, *level)),
+            );
         }
         EventKind::SendRaw { bytes, .. } => {
             m.insert("raw".into(), json::hex(bytes).into());
         }
-        EventKind::Closed { by, .. } => {
+        EventKind::Closed { by, reason, .. } => {
             m.insert("by".into(), by_name(*by).into());
+            if let Some(r) = reason {
+                m.insert("reason".into(), (*r).into());
+            }
         }
-        EventKind::Error { text, .. } | EventKind::Note { text, .. } => {
+        EventKind::Error { text, .. }
+        | EventKind::Held { text, .. }
+        | EventKind::Note { text, .. } => {
             m.insert("text".into(), text.clone().into());
         }
         EventKind::Fault { fault } => {
@@ -252,7 +309,8 @@ mod tests {
         assert_eq!(
             detail(&EventKind::Recv {
                 client: "a".into(),
-                packet: suback
+                packet: suback,
+                level: crate::wire::LEVEL_V311,
             }),
             "SUBACK packet_id=1 codes=[2,128] granted QoS 2, failure"
         );
