@@ -35,8 +35,8 @@ use super::groups::{ClientKeys, PLACEHOLDER};
 use super::payload::{Hex, MAX_FILLER_BYTES, RawPayload};
 use super::raw::{
     ActionSet, RawAction, RawConnect, RawDisconnect, RawFaultAction, RawHeal, RawLatencyFault,
-    RawMutant, RawOneWay, RawPartition, RawPublish, RawScenario, RawSend, RawSubscribe,
-    RawUnsubscribe, RawUnsubscribeFilter, RawUnsubscribeItem, Timed,
+    RawMutant, RawOneWay, RawPartition, RawPublish, RawScenario, RawSend, RawSessionExpiry,
+    RawSubscribe, RawUnsubscribe, RawUnsubscribeFilter, RawUnsubscribeItem, Timed,
 };
 use super::values::{
     ALL_CLIENTS, AnyKeys, Empty, Fields, HostKeys, KeyRule, MAX_HOST_NAME_LEN, OrderedMap,
@@ -127,6 +127,23 @@ impl JsonSchema for FixedDur {
             "A duration such as `2s`, `250ms`, `1.5s`, `2m`, `1h`, or `0`; at most 24h, \
              in whole microseconds. No range: this value is fixed for the run.",
         )
+    }
+}
+
+impl JsonSchema for RawSessionExpiry {
+    fn schema_name() -> Cow<'static, str> {
+        "SessionExpiry".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "MQTT 5.0 session expiry: a whole number of seconds written as a \
+                duration (`300s`, `1h`, `0`), or `never` (0xFFFFFFFF).",
+            "anyOf": [
+                { "type": "string", "pattern": format!("^{DURATION}$") },
+                { "type": "integer", "const": 0 },
+                { "const": "never" }
+            ]
+        })
     }
 }
 
