@@ -289,6 +289,32 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
     s
 }
 
+/// The view of a run its scenario's `snapshot:` asks for, or the whole
+/// text trace when it has none: the [`summary`] if asked, then the trace
+/// narrowed to the chosen clients ([`Selection::report`]). A reviewer
+/// reads a run of a thousand clients in this shape; the determinism check
+/// still compares the whole traces of two runs.
+pub fn snapshot(scenario: &Scenario, report: &Report, target: &str) -> String {
+    let Some(view) = &scenario.snapshot else {
+        return super::render::text(report);
+    };
+    let mut s = String::new();
+    if view.summary {
+        s.push_str(&summary(scenario, report));
+    }
+    if !view.clients.is_empty() {
+        // Validation made sure every pattern matches a client.
+        let selection = Selection::of(scenario, |c| view.clients.iter().any(|p| matches(p, c)));
+        if !s.is_empty() {
+            let _ = writeln!(s, "\n== {}", selection.clients.join(", "));
+        }
+        s.push_str(&super::render::text(
+            &selection.report(scenario, report, target),
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
