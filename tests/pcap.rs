@@ -441,31 +441,34 @@ fn bad_files_and_arguments_exit_2() {
     assert_eq!(unwritable.status.code(), Some(2));
 }
 
-/// The capture's addressing model, checked against turmoil itself: hosts
-/// numbered from 192.168.0.1 in registration order, and each connect
-/// attempt, refused ones included, taking the next ephemeral port.
+/// The capture's addressing model, checked against turmoil-net, the TCP
+/// the engine runs on: hosts numbered from 192.168.0.1 in registration
+/// order (brokers first), and each connect attempt, refused ones included,
+/// taking the next ephemeral port.
 #[test]
-fn turmoil_assigns_the_addresses_and_ports_the_capture_assumes() {
-    use turmoil::net::{TcpListener, TcpStream};
-    let mut sim = turmoil::Builder::new().build();
-    sim.host("broker", || async {
-        let listener = TcpListener::bind(("0.0.0.0", BROKER_PORT)).await?;
-        let mut held = Vec::new();
-        loop {
-            let (s, _) = listener.accept().await?;
-            held.push(s);
-        }
-    });
-    sim.client("c", async {
-        let first = TcpStream::connect(("broker", BROKER_PORT)).await?;
-        assert_eq!(first.local_addr()?, "192.168.0.2:49152".parse()?);
-        assert_eq!(first.peer_addr()?, "192.168.0.1:1883".parse()?);
-        drop(first);
-        // Nothing listens on 1884: refused, yet a port is used up.
-        assert!(TcpStream::connect(("broker", 1884)).await.is_err());
-        let third = TcpStream::connect(("broker", BROKER_PORT)).await?;
-        assert_eq!(third.local_addr()?, "192.168.0.2:49154".parse()?);
-        Ok(())
-    });
-    sim.run().expect("the simulation runs");
+fn turmoil_net_assigns_the_addresses_and_ports_the_capture_assumes() {
+    use turmoil_net::fixture::ClientServer;
+    use turmoil_net::shim::tokio::net::{TcpListener, TcpStream};
+    let checked = ClientServer::new()
+        .server("broker", async {
+            let listener = TcpListener::bind(("0.0.0.0", BROKER_PORT))
+                .await
+                .expect("the broker port is free");
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        })
+        .run("c", async {
+            let first = TcpStream::connect(("broker", BROKER_PORT)).await?;
+            assert_eq!(first.local_addr()?, "192.168.0.2:49152".parse()?);
+            assert_eq!(first.peer_addr()?, "192.168.0.1:1883".parse()?);
+            drop(first);
+            // Nothing listens on 1884: refused, yet a port is used up.
+            assert!(TcpStream::connect(("broker", 1884)).await.is_err());
+            let third = TcpStream::connect(("broker", BROKER_PORT)).await?;
+            assert_eq!(third.local_addr()?, "192.168.0.2:49154".parse()?);
+            Ok::<(), Box<dyn std::error::Error>>(())
+        });
+    checked.expect("the addressing model holds");
 }

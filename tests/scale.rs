@@ -10,7 +10,9 @@ use mqtt_sim::sim::{self, RunOptions};
 use mqtt_sim::trace::render;
 use mqtt_sim::trace::select::DIAGRAM_CLIENTS_MAX;
 
-const FLEET: &str = "scenarios/scale/fleet-loses-broker.yaml";
+/// The 20-device version of scenarios/scale/fleet-loses-broker.yaml: the
+/// views are checked on a trace a test can spell out.
+const FLEET: &str = "tests/fixtures/scale/fleet-loses-broker-20.yaml";
 
 fn mqtt_sim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))

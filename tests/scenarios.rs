@@ -1,7 +1,9 @@
 //! One test per scenario file under `scenarios/`. Each test runs the
 //! scenario, fails on a failed expectation, runs it a second time with the
 //! same seed and requires an identical trace, and compares the text trace
-//! with `snapshots/<path>.snap`.
+//! with `snapshots/<path>.snap`: the whole trace, or the shorter view the
+//! scenario's `snapshot:` names (a summary and a few clients' traces), for
+//! scenarios of many clients.
 //!
 //! `MQTT_SIM_SEED=N` runs every scenario with seed N instead of its own; the
 //! snapshots are then not compared, since they were recorded with the file's
@@ -13,7 +15,8 @@ use std::path::{Path, PathBuf};
 use libtest_mimic::{Arguments, Failed, Trial};
 use mqtt_sim::check;
 use mqtt_sim::scenario;
-use mqtt_sim::sim::RunOptions;
+use mqtt_sim::sim::{RunOptions, TARGET_REFERENCE};
+use mqtt_sim::trace::select;
 
 fn main() {
     let args = Arguments::from_args();
@@ -69,7 +72,8 @@ fn check(path: &PathBuf, name: &str) -> Result<(), Failed> {
         settings.set_prepend_module_to_snapshot(false);
         settings.set_input_file(path);
         settings.set_omit_expression(true);
-        settings.bind(|| insta::assert_snapshot!(file.to_string(), text));
+        let view = select::snapshot(&s, &checked.report, TARGET_REFERENCE);
+        settings.bind(|| insta::assert_snapshot!(file.to_string(), view));
     }
     Ok(())
 }

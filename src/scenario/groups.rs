@@ -624,15 +624,14 @@ expect:
         assert!(m.contains("invalid host name `b-{i}`"), "{m}");
     }
 
-    /// The large scale scenarios (kept as fixtures, outside the snapshot
-    /// suite) are read and expanded within the host limit.
+    /// The scale scenarios are read and expanded within the host limit.
     #[test]
     fn the_large_scale_scenarios_expand() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scale");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/scale");
         let cases = [
-            ("fleet-loses-broker-1000.yaml", 1001, 1000 * 3 + 2, 1000),
-            ("fan-out-1000.yaml", 1001, 1000 * 2 + 1, 0),
-            ("flapping-fleet-100.yaml", 200, 400, 0),
+            ("fleet-loses-broker.yaml", 1001, 1000 * 3 + 2, 1000),
+            ("fan-out.yaml", 1001, 1000 * 2 + 1, 0),
+            ("flapping-fleet.yaml", 200, 400, 0),
         ];
         for (file, clients, expect, faults) in cases {
             let path = dir.join(file);

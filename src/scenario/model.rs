@@ -89,6 +89,19 @@ pub struct Scenario {
     /// Generated faults; all generators off when the file has no `chaos`.
     pub chaos: Chaos,
     pub expect: Vec<Expectation>,
+    /// The view of a run that the snapshot tests keep (`snapshot:`);
+    /// `None` keeps the whole text trace.
+    pub snapshot: Option<SnapshotView>,
+}
+
+/// A shorter view of a run for its snapshot: the `run --summary` lines,
+/// then the `run --client` trace of the chosen clients.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SnapshotView {
+    pub summary: bool,
+    /// Client names, globs with `*` or group names with `{i}`, as
+    /// `run --client` takes them.
+    pub clients: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -31,6 +31,14 @@ pub struct RawScenario {
     pub faults: Option<Vec<Timed<RawFaultAction>>>,
     pub chaos: Option<RawChaos>,
     pub expect: Option<Vec<RawExpect>>,
+    pub snapshot: Option<RawSnapshot>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnapshot {
+    pub summary: Option<bool>,
+    pub clients: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -242,6 +242,10 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
 
     let spec = raw.spec.unwrap_or_default();
     spec_ids(&cx, &spec, protocol, &clients)?;
+    let snapshot = match raw.snapshot {
+        Some(v) => Some(snapshot_view(&cx, v, &clients)?),
+        None => None,
+    };
 
     let scenario = Scenario {
         name: raw.name.unwrap_or_else(|| stem.to_string()),
@@ -256,6 +260,7 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         faults,
         chaos,
         expect,
+        snapshot,
     };
     if scenario.chaos.is_on() && scenario.chaos_end().is_zero() {
         return Err(cx.at_value(
@@ -1143,6 +1148,34 @@ fn chaos(cx: &Ctx, c: RawChaos, clients: &IndexMap<String, ClientSpec>) -> Resul
         crashes,
         settle: c.settle.map(|s| s.0),
     })
+}
+
+/// `snapshot:`: every pattern names at least one client, and the view
+/// shows something.
+fn snapshot_view(
+    cx: &Ctx,
+    raw: RawSnapshot,
+    clients: &IndexMap<String, ClientSpec>,
+) -> Result<SnapshotView, Error> {
+    let view = SnapshotView {
+        summary: raw.summary.unwrap_or(false),
+        clients: raw.clients.unwrap_or_default(),
+    };
+    for (i, p) in view.clients.iter().enumerate() {
+        if !clients.keys().any(|c| crate::trace::select::matches(p, c)) {
+            return Err(cx.at_value(
+                &item("snapshot.clients", i),
+                format!("`{p}` matches no client: give a client's name, a glob with `*` or a group's name with `{{i}}`"),
+            ));
+        }
+    }
+    if !view.summary && view.clients.is_empty() {
+        return Err(cx.at_value(
+            "snapshot",
+            "`snapshot` shows nothing: set `summary: true`, name `clients`, or leave `snapshot` out to keep the whole trace",
+        ));
+    }
+    Ok(view)
 }
 
 fn expectation(

@@ -14,10 +14,13 @@
 //! builds it again from the host's [`Start`].
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -113,6 +116,8 @@ struct Host {
 /// Everything the driver owns during a run.
 struct World {
     hosts: Vec<Host>,
+    /// Each host's index in `hosts`, by name.
+    index: BTreeMap<String, usize>,
     network: Network,
     activity: Rc<Activity>,
     failure: Rc<RefCell<Option<String>>>,
@@ -140,8 +145,8 @@ impl World {
     }
 
     fn crash(&mut self, name: &str) {
-        if let Some(h) = self.hosts.iter_mut().find(|h| h.name == name)
-            && let Some(task) = h.running.take()
+        if let Some(&i) = self.index.get(name)
+            && let Some(task) = self.hosts[i].running.take()
         {
             task.abort();
         }
@@ -156,7 +161,7 @@ pub fn run(
     scenario: &Scenario,
     seed: u64,
     target: &dyn BrokerUnderTest,
-    stop: &AtomicBool,
+    stop: Arc<AtomicBool>,
 ) -> Report {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -180,16 +185,24 @@ pub fn run(
         .cloned()
         .collect();
     let ids: Vec<HostId> = names.iter().map(|n| net.add_host(n.as_str())).collect();
-    let addresses = names.iter().map(|n| (n.clone(), net.lookup(n))).collect();
+    let addresses: Vec<(String, IpAddr)> =
+        names.iter().map(|n| (n.clone(), net.lookup(n))).collect();
     let tick = scenario.network.tick.unwrap_or(TICK_DEFAULT);
-    let network = Network::new(scenario, tick, addresses, seeds.network());
-    let guard = net.enter();
+    let network = Network::new(scenario, tick, addresses.clone(), seeds.network());
+    // The driver task and the run share the guard: the hosts' sockets
+    // talk to the network until the very end, after the driver is done.
+    let guard = Rc::new(net.enter());
+    let plan = Plan {
+        duration: scenario.duration,
+        tick,
+        timeline: super::timeline(scenario, seed),
+    };
 
     let local = LocalSet::new();
     let report = local.block_on(&rt, async {
         let clock_start = Instant::now();
         let rec = Recorder::new(Rc::new(move || Instant::now() - clock_start));
-        let starts = starts(scenario, &rec, &seeds, target);
+        let starts = starts(scenario, &addresses, &rec, &seeds, target);
         let mut world = World {
             hosts: names
                 .iter()
@@ -202,6 +215,11 @@ pub fn run(
                     running: None,
                 })
                 .collect(),
+            index: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect(),
             network,
             activity: Rc::default(),
             failure: Rc::default(),
@@ -210,7 +228,14 @@ pub fn run(
         for i in 0..world.hosts.len() {
             world.spawn(i);
         }
-        let harness_error = drive(&mut world, scenario, seed, &guard, &rec, stop).await;
+        // The driver is a task of the same LocalSet as the hosts, so that
+        // letting them run (`settle`) costs a turn of the LocalSet's queue,
+        // not a turn of the runtime with its timer and clock bookkeeping.
+        let driver = tokio::task::spawn_local(drive(world, plan, guard.clone(), rec.clone(), stop));
+        let (mut world, harness_error) = match driver.await {
+            Ok(done) => done,
+            Err(e) => return Report::harness_failure(seed, format!("the driver failed: {e}")),
+        };
         let end = world.now().min(scenario.duration);
         for h in &mut world.hosts {
             if let Some(t) = h.running.take() {
@@ -235,15 +260,41 @@ pub fn run(
     report
 }
 
+/// What the driver needs of the scenario.
+struct Plan {
+    duration: Duration,
+    tick: Duration,
+    /// Every fault, in the order they are applied.
+    timeline: Vec<Timed>,
+}
+
 /// Lets every host run until none is runnable at this instant.
 async fn settle(activity: &Activity) {
     loop {
         activity.ran.set(false);
-        tokio::task::yield_now().await;
+        yield_to_hosts().await;
         if !activity.ran.get() {
             return;
         }
     }
+}
+
+/// Goes to the back of the LocalSet's queue once, so that every host task
+/// queued before runs first. Unlike `tokio::task::yield_now`, which defers
+/// the wake-up until the runtime has parked (a timer-wheel pass and two
+/// real-clock reads for tokio's busy-time metric, every time), this stays
+/// inside the LocalSet's turn; nothing else can happen in between at a
+/// paused instant, since timers only fire when the runtime parks.
+fn yield_to_hosts() -> impl Future<Output = ()> {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
 }
 
 /// Resolves when a host has run since the driver last settled.
@@ -257,16 +308,28 @@ fn host_ran(activity: &Activity) -> impl Future<Output = ()> + '_ {
     })
 }
 
+/// Runs the world to the end of the plan; gives the world back with the
+/// harness error, if any, for the run to wind up.
 async fn drive(
+    mut world: World,
+    plan: Plan,
+    guard: Rc<turmoil_net::EnterGuard>,
+    rec: Recorder,
+    stop: Arc<AtomicBool>,
+) -> (World, Option<String>) {
+    let error = drive_world(&mut world, &plan, &guard, &rec, &stop).await;
+    (world, error)
+}
+
+async fn drive_world(
     world: &mut World,
-    scenario: &Scenario,
-    seed: u64,
+    plan: &Plan,
     guard: &turmoil_net::EnterGuard,
     rec: &Recorder,
     stop: &AtomicBool,
 ) -> Option<String> {
-    let timeline: Vec<Timed> = super::timeline(scenario, seed);
-    let tick = scenario.network.tick.unwrap_or(TICK_DEFAULT);
+    let timeline = &plan.timeline;
+    let tick = plan.tick;
     // A fault takes effect at the first tick at or after its time, before
     // anything the hosts do at that tick: it is applied once everything of
     // the tick before has happened, as turmoil 0.7 applied it between
@@ -295,7 +358,7 @@ async fn drive(
         if world.network.exchange(guard, now) {
             continue;
         }
-        if now >= scenario.duration {
+        if now >= plan.duration {
             return None;
         }
         if let Some(fault) = timeline.get(next_fault)
@@ -315,7 +378,7 @@ async fn drive(
         if stop.load(Ordering::Relaxed) {
             return Some(STOPPED.to_string());
         }
-        let mut wake = scenario.duration;
+        let mut wake = plan.duration;
         if let Some(at) = world.network.next_due() {
             wake = wake.min(at);
         }
@@ -358,7 +421,7 @@ async fn apply(
             // Deliver the resets, so that the old sockets are gone before
             // the new life binds its listener.
             world.network.exchange(guard, now);
-            if let Some(i) = world.hosts.iter().position(|x| &x.name == h) {
+            if let Some(&i) = world.index.get(h) {
                 world.spawn(i);
             }
         }
@@ -372,14 +435,17 @@ fn backlog(s: &Scenario) -> usize {
 }
 
 /// How each host starts, brokers first and then clients, in file order.
+/// `addresses` are the hosts' addresses in the same order.
 fn starts(
     scenario: &Scenario,
+    addresses: &[(String, IpAddr)],
     rec: &Recorder,
     seeds: &Seeds,
     target: &dyn BrokerUnderTest,
 ) -> Vec<Start> {
     let mut out: Vec<Start> = Vec::new();
-    for (name, spec) in &scenario.brokers {
+    for ((name, spec), (_, ip)) in scenario.brokers.iter().zip(addresses) {
+        let ip = *ip;
         let rec = rec.clone();
         let host = name.clone();
         let notes: crate::broker::Notes = Rc::new(move |text| {
@@ -392,7 +458,7 @@ fn starts(
         out.push(Rc::new(move || {
             let factory = factory.clone();
             Box::pin(async move {
-                let listener = net::Listener::bind().await?;
+                let listener = net::Listener::bind(ip).await?;
                 factory(listener).await
             })
         }));

@@ -84,7 +84,7 @@ pub fn run_with(
     let spawned = std::thread::Builder::new()
         .name(format!("sim-{}", scenario.name))
         .spawn(move || {
-            let _ = tx.send(engine::run(&owned, seed, target.as_ref(), &stop_run));
+            let _ = tx.send(engine::run(&owned, seed, target.as_ref(), stop_run));
         });
     let failed = |why: String| Report::harness_failure(seed, why);
     if let Err(e) = spawned {
@@ -123,7 +123,7 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
 
 /// Runs a scenario against `target` on the current thread.
 pub fn run_here_with(scenario: &Scenario, seed: u64, target: &dyn BrokerUnderTest) -> Report {
-    engine::run(scenario, seed, target, &AtomicBool::new(false))
+    engine::run(scenario, seed, target, Arc::new(AtomicBool::new(false)))
 }
 
 /// Every fault of a run in the order the driver applies them: the

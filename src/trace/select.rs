@@ -289,9 +289,69 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
     s
 }
 
+/// The view of a run its scenario's `snapshot:` asks for, or the whole
+/// text trace when it has none: the [`summary`] if asked, then the trace
+/// narrowed to the chosen clients ([`Selection::report`]). A reviewer
+/// reads a run of a thousand clients in this shape; the determinism check
+/// still compares the whole traces of two runs.
+pub fn snapshot(scenario: &Scenario, report: &Report, target: &str) -> String {
+    let Some(view) = &scenario.snapshot else {
+        return super::render::text(report);
+    };
+    let mut s = String::new();
+    if view.summary {
+        s.push_str(&summary(scenario, report));
+    }
+    if !view.clients.is_empty() {
+        // Validation made sure every pattern matches a client.
+        let selection = Selection::of(scenario, |c| view.clients.iter().any(|p| matches(p, c)));
+        if !s.is_empty() {
+            let _ = writeln!(s, "\n== {}", selection.clients.join(", "));
+        }
+        s.push_str(&super::render::text(
+            &selection.report(scenario, report, target),
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(yaml: &str) -> Result<Scenario, String> {
+        crate::scenario::parse(yaml, std::path::Path::new("s.yaml")).map_err(|e| e.to_string())
+    }
+
+    const CROWD: &str = "duration: 1s\nbrokers: {broker: {}}\nclients:\n  c-{i}:\n    count: 5\n    steps: [{connect: {}}]\n";
+
+    #[test]
+    fn a_snapshot_view_is_the_summary_and_the_chosen_clients() {
+        let s = parse(&format!(
+            "{CROWD}snapshot:\n  summary: true\n  clients: [c-3]\n"
+        ))
+        .unwrap();
+        let report = crate::sim::run_here(&s, s.seed);
+        let view = snapshot(&s, &report, crate::sim::TARGET_REFERENCE);
+        let whole = super::super::render::text(&report);
+        assert!(view.starts_with(&summary(&s, &report)), "{view}");
+        assert!(view.contains("\n== c-3\n"), "{view}");
+        assert!(view.contains("c-3 "), "{view}");
+        assert!(!view.contains("c-2 "), "{view}");
+        assert!(whole.contains("c-2 "), "{whole}");
+        // Without `snapshot:` the view is the whole trace.
+        let plain = parse(CROWD).unwrap();
+        assert_eq!(snapshot(&plain, &report, "reference"), whole);
+    }
+
+    #[test]
+    fn a_snapshot_view_must_name_clients_there_are_and_show_something() {
+        let e = parse(&format!("{CROWD}snapshot:\n  clients: [d-1]\n")).unwrap_err();
+        assert!(e.contains("`d-1` matches no client"), "{e}");
+        let e = parse(&format!("{CROWD}snapshot: {{summary: false}}\n")).unwrap_err();
+        assert!(e.contains("`snapshot` shows nothing"), "{e}");
+        assert!(parse(&format!("{CROWD}snapshot: {{clients: [\"c-{{i}}\"]}}\n")).is_ok());
+    }
 
     #[test]
     fn patterns_match_names_globs_and_groups() {
