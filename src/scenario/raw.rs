@@ -34,7 +34,8 @@ pub struct RawScenario {
     pub snapshot: Option<RawSnapshot>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `snapshot:`, the view of the trace that the test suite snapshots.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSnapshot {
     pub summary: Option<bool>,

@@ -792,21 +792,6 @@ fn mangled_input_never_panics() {
     check(&bomb);
 }
 
-/// The 5.0 scenarios waiting in tests/fixtures/v5 for the reference
-/// broker's 5.0 support all load, speak 5.0, name 5.0 statements and
-/// expect something.
-#[test]
-fn the_5_0_fixtures_load() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v5");
-    let found = find(&dir).expect("tests/fixtures/v5 is readable");
-    assert!(found.len() >= 12, "{} fixtures", found.len());
-    for (name, path) in found {
-        let s = load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(s.protocol, Protocol::V5, "{name}");
-        assert!(!s.spec.is_empty() && !s.expect.is_empty(), "{name}");
-    }
-}
-
 #[test]
 fn the_5_0_options_and_steps_reach_the_model() {
     use crate::wire::Property;
