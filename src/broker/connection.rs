@@ -20,7 +20,7 @@ use super::Mutant;
 use super::accept::{accept, cap_session_expiry, connack_v5, in_version, keep_alive_limit, refuse};
 use super::expiry::will_delay_s;
 use super::router::Publication;
-use super::session::{HeldWill, Send, Session, SessionExpiry};
+use super::session::{HeldWill, Send, Session, SessionExpiry, Subscription};
 use super::strings;
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
 use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SUBSCRIPTIONS_MAX, acl};
@@ -516,6 +516,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 "retained PUBLISH, retain not available [MQTT-3.2.2-14]",
             ));
         }
+        if p.properties
+            .iter()
+            .any(|p| matches!(p, Property::SubscriptionIdentifier(_)))
+        {
+            return Err(End::violation(
+                reason::PROTOCOL_ERROR,
+                "PUBLISH from a client with a subscription identifier [MQTT-3.3.4-6]",
+            ));
+        }
         let alias = p.properties.iter().find_map(|p| match p {
             Property::TopicAlias(a) => Some(*a),
             _ => None,
@@ -641,11 +650,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 "SUBSCRIBE without filters",
             ));
         }
-        let sub_id = s
-            .properties
-            .iter()
-            .any(|p| matches!(p, Property::SubscriptionIdentifier(_)));
-        if self.v5() && sub_id && !self.broker.config().subscription_identifiers_available {
+        let sub_id = s.properties.iter().find_map(|p| match p {
+            Property::SubscriptionIdentifier(id) => Some(*id),
+            _ => None,
+        });
+        if self.v5() && sub_id.is_some() && !self.broker.config().subscription_identifiers_available
+        {
             return Err(End::violation(
                 disconnect_code::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
                 "SUBSCRIBE with a subscription identifier, which is not available",
@@ -681,7 +691,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                     if !known && sess.subscriptions.len() >= SUBSCRIPTIONS_MAX {
                         return false;
                     }
-                    sess.subscriptions.insert(f.filter.clone(), granted);
+                    // A repeated subscription replaces the old one, its
+                    // identifier included [MQTT-3.8.4-3].
+                    let sub = Subscription {
+                        granted,
+                        id: sub_id,
+                    };
+                    sess.subscriptions.insert(f.filter.clone(), sub);
                     true
                 })
                 .unwrap_or(false);
@@ -695,7 +711,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             }
             codes.push(granted.level());
             // Also on a repeated subscription [MQTT-3.8.4-3].
-            let retained = self.broker.retained_for(&f.filter, granted);
+            let retained = self.broker.retained_for(&f.filter, granted, sub_id);
             let full = self
                 .with_session(|sess| {
                     retained

@@ -4,10 +4,10 @@
 use bytes::Bytes;
 
 use super::Mutant;
-use super::session::{Message, Retained};
+use super::session::{Message, Retained, Subscription};
 use super::{Broker, RETAINED_MAX, acl};
 use crate::topic;
-use crate::wire::{Properties, QoS};
+use crate::wire::{Properties, Property, QoS};
 
 /// An application message as published: by a client or as a will.
 #[derive(Debug, Clone)]
@@ -16,8 +16,9 @@ pub struct Publication {
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
-    /// 5.0 properties forwarded to 5.0 subscribers (no topic alias, no
-    /// subscription identifier: those belong to one connection).
+    /// 5.0 properties forwarded to 5.0 subscribers (no topic alias: that
+    /// belongs to one connection; routing adds each subscriber's
+    /// subscription identifiers).
     pub properties: Properties,
 }
 
@@ -37,7 +38,7 @@ impl Broker {
             let live = self.inner.live.borrow();
             let mut store = self.inner.store.borrow_mut();
             for (client_id, session) in store.sessions.iter_mut() {
-                let granted = session
+                let matching: Vec<Subscription> = session
                     .subscriptions
                     .iter()
                     .filter(|(f, _)| {
@@ -46,9 +47,11 @@ impl Broker {
                                 && f.starts_with(['#', '+'])
                                 && topic::matches(f, p.topic.replacen('$', "", 1).as_str()))
                     })
-                    .map(|(_, &q)| q)
-                    .max();
-                let Some(granted) = granted else { continue };
+                    .map(|(_, &sub)| sub)
+                    .collect();
+                let Some(granted) = matching.iter().map(|s| s.granted).max() else {
+                    continue;
+                };
                 // A wildcard subscription must not deliver what the acl
                 // would have refused to subscribe to.
                 let acl = &self.config().acl;
@@ -70,7 +73,7 @@ impl Broker {
                     payload: p.payload.clone(),
                     qos,
                     retain: p.retain && self.mutant(Mutant::LiveKeepsRetain),
-                    properties: p.properties.clone(),
+                    properties: with_subscription_ids(&p.properties, matching.iter().map(|s| s.id)),
                 };
                 if session.enqueue(message).is_err() {
                     dropped.push(client_id.clone());
@@ -120,7 +123,13 @@ impl Broker {
     /// The retained messages a new subscription to `filter` receives, with
     /// RETAIN=1, at min(message QoS, granted QoS) [MQTT-3.3.1-6],
     /// [MQTT-3.3.1-8].
-    pub(super) fn retained_for(&self, filter: &str, granted: QoS) -> Vec<Message> {
+    /// `sub_id` is the subscription's 5.0 identifier, sent with each.
+    pub(super) fn retained_for(
+        &self,
+        filter: &str,
+        granted: QoS,
+        sub_id: Option<u32>,
+    ) -> Vec<Message> {
         let store = self.inner.store.borrow();
         store
             .retained
@@ -131,8 +140,24 @@ impl Broker {
                 payload: r.payload.clone(),
                 qos: r.qos.min(granted),
                 retain: true,
-                properties: r.properties.clone(),
+                properties: with_subscription_ids(&r.properties, [sub_id]),
             })
             .collect()
     }
+}
+
+/// A message's properties for one session: those it was published with,
+/// then the identifiers of the session's matching subscriptions that have
+/// one, in filter order. One message goes out for all of them, so it
+/// carries every identifier [MQTT-3.3.4-3], [MQTT-3.3.4-4]. A 3.1.1
+/// session's subscriptions have none, so its messages stay as they were.
+fn with_subscription_ids(
+    published: &Properties,
+    ids: impl IntoIterator<Item = Option<u32>>,
+) -> Properties {
+    let mut properties = published.clone();
+    for id in ids.into_iter().flatten() {
+        properties.push(Property::SubscriptionIdentifier(id));
+    }
+    properties
 }

@@ -50,12 +50,21 @@ pub enum Send {
     PubRel(u16),
 }
 
+/// One subscription of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscription {
+    pub granted: QoS,
+    /// The 5.0 subscription identifier the SUBSCRIBE carried, sent back on
+    /// every message this subscription delivers [MQTT-3.3.4-3].
+    pub id: Option<u32>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Session {
     /// How long the session outlives its connection.
     pub expiry: SessionExpiry,
-    /// Filter -> granted QoS. Bounded by `SUBSCRIPTIONS_MAX`.
-    pub subscriptions: BTreeMap<String, QoS>,
+    /// Filter -> its subscription. Bounded by `SUBSCRIPTIONS_MAX`.
+    pub subscriptions: BTreeMap<String, Subscription>,
     /// Messages not sent yet, in order. Bounded by `QUEUED_MAX`.
     pub queue: VecDeque<Message>,
     /// Sent QoS 1 and 2 messages not yet completed, in the order they were

@@ -371,3 +371,75 @@ async fn inbound_limits_of_5_0() {
     })
     .await;
 }
+
+/// Subscribes `c` to one filter with a 5.0 subscription identifier.
+async fn subscribe_with_id(c: &mut Client, packet_id: u16, filter: &str, id: u32) {
+    c.send(Packet::Subscribe(crate::wire::Subscribe {
+        packet_id,
+        filters: vec![crate::wire::SubscribeFilter::new(filter, QoS::AtLeastOnce)],
+        properties: vec![Property::SubscriptionIdentifier(id)].into(),
+    }))
+    .await;
+    assert!(matches!(c.recv().await, Packet::SubAck(_)));
+}
+
+fn subscription_ids(p: &crate::wire::Publish) -> Vec<u32> {
+    p.properties
+        .iter()
+        .filter_map(|p| match p {
+            Property::SubscriptionIdentifier(id) => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscription_identifiers_come_back_on_every_matching_message() {
+    local(async {
+        let h = Harness::new(config());
+        let (mut p, _) = h.connected(v5("p")).await;
+        let mut retained = publish("s/kept", "kept", 1, 1);
+        retained.retain = true;
+        p.send(Packet::Publish(retained)).await;
+        assert!(matches!(p.recv().await, Packet::PubAck(_)));
+
+        let (mut c, _) = h.connected(v5("c")).await;
+        // A retained message carries the identifier of the subscription
+        // that brought it.
+        subscribe_with_id(&mut c, 1, "s/#", 7).await;
+        let kept = c.recv_publish().await;
+        assert_eq!(
+            (&kept.payload[..], subscription_ids(&kept)),
+            (&b"kept"[..], vec![7])
+        );
+        c.send(Packet::PubAck(Ack::new(kept.packet_id))).await;
+        // Overlapping subscriptions: one copy with every identifier
+        // [MQTT-3.3.4-3]; a subscription without one adds none.
+        subscribe_with_id(&mut c, 2, "s/+", 9).await;
+        let again = c.recv_publish().await;
+        assert_eq!(
+            subscription_ids(&again),
+            vec![9],
+            "the retained message again, for s/+"
+        );
+        c.send(Packet::PubAck(Ack::new(again.packet_id))).await;
+        c.subscribe(3, &[("s/live", 1)]).await;
+        p.send(Packet::Publish(publish("s/live", "live", 1, 2)))
+            .await;
+        assert!(matches!(p.recv().await, Packet::PubAck(_)));
+        let live = c.recv_publish().await;
+        assert_eq!(
+            subscription_ids(&live),
+            vec![7, 9],
+            "filter order: s/# then s/+"
+        );
+
+        // A client may not send one [MQTT-3.3.4-6].
+        let mut bad = publish("s/x", "x", 0, 0);
+        bad.properties.push(Property::SubscriptionIdentifier(1));
+        p.send(Packet::Publish(bad)).await;
+        assert_eq!(expect_disconnect(&mut p).await, 0x82);
+        p.expect_closed().await;
+    })
+    .await;
+}
