@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real clients this project did not write, against `mqtt-sim serve`:
-# Debian's mosquitto-clients and the paho-mqtt Python client.
+# Debian's mosquitto-clients and the paho-mqtt Python client, in MQTT 3.1.1
+# and MQTT 5.0.
 #
 # Installs both (apt-get, pip), builds the binary, starts the broker on a
 # free loopback port, runs the tests, and stops the broker by its PID.
@@ -17,6 +18,7 @@ WAIT_S=10
 WORK=$(mktemp -d)
 SERVER_PID=
 LOGIN_PID=
+KA_PID=
 passed=0
 failed=0
 
@@ -39,6 +41,7 @@ stop_server() {
 
 cleanup() {
     [[ -n "$LOGIN_PID" ]] && kill -KILL "$LOGIN_PID" 2>/dev/null
+    [[ -n "$KA_PID" ]] && kill -KILL "$KA_PID" 2>/dev/null
     stop_server
     rm -rf "$WORK"
 }
@@ -221,6 +224,53 @@ keep_alive_expiry() {
     [[ $waited -ge 6 && $waited -le 10 ]] || { echo "will after ${waited}s, wanted about 7.5s"; return 1; }
 }
 
+## MQTT 5.0 with mosquitto_sub and mosquitto_pub (-V mqttv5)
+
+# PUBLISH properties reach the subscriber: user property, content type and
+# message expiry [MQTT-3.3.2-17], [MQTT-3.3.2-20], [MQTT-3.3.2-6].
+v5_properties_mosquitto() {
+    local topic=real5/props out="$WORK/v5props.out"
+    stdbuf -oL mosquitto_sub -V mqttv5 -h 127.0.0.1 -p "$PORT" -q 1 -t "$topic" -C 1 -W "$WAIT_S" \
+        -d -F 'MSG %t|%p|%P|%C|%E' >"$out" 2>&1 &
+    local sub=$!
+    wait_for "$out" 'received SUBACK' || { echo "no SUBACK"; cat "$out"; kill "$sub"; return 1; }
+    timeout "$WAIT_S" mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "$PORT" -q 1 -t "$topic" -m hi \
+        -D PUBLISH user-property site lab -D PUBLISH content-type text/plain \
+        -D PUBLISH message-expiry-interval 60 || { echo "mosquitto_pub failed"; kill "$sub"; return 1; }
+    wait "$sub" || { echo "mosquitto_sub exited with $?"; cat "$out"; return 1; }
+    local got expiry
+    got=$(grep '^MSG ' "$out")
+    # The expiry left may have dropped by a second on the way.
+    expiry=${got##*|}
+    [[ "${got%|*}" == "MSG $topic|hi|site:lab|text/plain" && ( $expiry == 60 || $expiry == 59 ) ]] ||
+        { echo "received: $got"; return 1; }
+}
+
+# A session with an expiry outlives mosquitto_sub's connection, queues a
+# QoS 1 message and hands it over on the reconnect [MQTT-3.1.2-23].
+v5_session_expiry_mosquitto() {
+    local topic=real5/expiry/mosquitto id=real5-expiry-mosquitto
+    timeout "$WAIT_S" mosquitto_sub -V mqttv5 -h 127.0.0.1 -p "$PORT" -i "$id" -c -x 60 -q 1 \
+        -t "$topic" -W 1 >/dev/null 2>&1
+    timeout "$WAIT_S" mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "$PORT" -q 1 -t "$topic" -m queued ||
+        { echo "mosquitto_pub failed"; return 1; }
+    local got
+    got=$(timeout "$WAIT_S" mosquitto_sub -V mqttv5 -h 127.0.0.1 -p "$PORT" -i "$id" -c -x 0 -q 1 \
+        -t "$topic" -C 1 -W "$WAIT_S" -F '%q %t %p')
+    [[ "$got" == "1 $topic queued" ]] || { echo "got '$got', wanted '1 $topic queued'"; return 1; }
+}
+
+## A second server whose maximum keep alive is 2 s, for paho's v5 keep-alive test
+
+start_keep_alive_server() {
+    printf 'max_keep_alive: 2s\n' >"$WORK/ka.yaml"
+    "$BIN" serve --listen 127.0.0.1:0 --config "$WORK/ka.yaml" >"$WORK/ka.log" 2>&1 &
+    KA_PID=$!
+    wait_for "$WORK/ka.log" 'listening on' || die "the keep-alive server did not start: $(cat "$WORK/ka.log")"
+    MQTT_KA_PORT=$(sed -nE 's/.*listening on 127\.0\.0\.1:([0-9]+).*/\1/p' "$WORK/ka.log" | head -n1)
+    export MQTT_KA_PORT MQTT_KA_S=2
+}
+
 echo "== tests"
 check mosquitto-qos0 qos_round_trip 0
 check mosquitto-qos1 qos_round_trip 1
@@ -229,12 +279,18 @@ check mosquitto-retained retained_mosquitto
 check mosquitto-connect connect_anonymous
 check mosquitto-login-config login_from_config
 check mosquitto-keep-alive-expiry keep_alive_expiry
+check mosquitto-v5-properties v5_properties_mosquitto
+check mosquitto-v5-session-expiry v5_session_expiry_mosquitto
 
 ## Tests with paho-mqtt (tests/real_clients/*.py)
 
-for t in retained will persistent_session redelivery takeover; do
+start_keep_alive_server
+for t in retained will persistent_session redelivery takeover \
+    v5_session_expiry v5_will_delay v5_takeover v5_server_keep_alive; do
     check "paho-$t" timeout $((WAIT_S * 4)) python3 "tests/real_clients/$t.py"
 done
+kill -TERM "$KA_PID" 2>/dev/null
+KA_PID=
 
 kill -0 "$SERVER_PID" 2>/dev/null || { echo "FAIL the server died during the tests"; failed=$((failed + 1)); }
 stop_server

@@ -6,9 +6,13 @@ with a message saying what it was waiting for, instead of hanging.
 
 import os
 import queue
+import subprocess
 import sys
+import threading
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 HOST = os.environ.get("MQTT_HOST", "127.0.0.1")
 PORT = int(os.environ["MQTT_PORT"])
@@ -21,33 +25,74 @@ def fail(message):
 
 
 class Client:
-    """A paho client on its own network thread whose CONNACKs, SUBACKs and
-    messages land in queues that the test reads with a timeout."""
+    """A paho client on its own network thread whose CONNACKs, SUBACKs,
+    messages and DISCONNECTs land in queues that the test reads with a
+    timeout.
 
-    def __init__(self, client_id, clean_session=True, will=None):
+    MQTT 3.1.1 by default. With `v5=True` it speaks MQTT 5.0: then
+    `clean_session` is sent as Clean Start, `session_expiry_s` (seconds,
+    None for absent) goes into the CONNECT, and `will_delay_s` into the
+    will's properties. `adopt_server_keep_alive` makes it ping at the
+    CONNACK's Server Keep Alive."""
+
+    def __init__(self, client_id, clean_session=True, will=None, v5=False,
+                 session_expiry_s=None, will_delay_s=None, adopt_server_keep_alive=False):
+        self.v5 = v5
+        self.clean_session = clean_session
+        self.session_expiry_s = session_expiry_s
         self.connacks = queue.Queue()
         self.subacks = queue.Queue()
         self.messages = queue.Queue()
-        self.c = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            clean_session=clean_session,
-            protocol=mqtt.MQTTv311,
-        )
+        self.disconnects = queue.Queue()
+        # The properties of the last CONNACK (None under 3.1.1).
+        self.connack_properties = None
+        if v5:
+            # paho refuses clean_session for 5.0: Clean Start goes with connect().
+            self.c = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            )
+        else:
+            self.c = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                clean_session=clean_session,
+                protocol=mqtt.MQTTv311,
+            )
         if will is not None:
             topic, payload, qos = will
-            self.c.will_set(topic, payload, qos=qos, retain=False)
-        self.c.on_connect = lambda c, u, flags, rc, props: self.connacks.put(
-            (flags.session_present, rc.value)
-        )
+            props = None
+            if will_delay_s is not None:
+                props = Properties(PacketTypes.WILLMESSAGE)
+                props.WillDelayInterval = will_delay_s
+            self.c.will_set(topic, payload, qos=qos, retain=False, properties=props)
+
+        def on_connect(c, u, flags, rc, props):
+            self.connack_properties = props
+            server_ka = getattr(props, "ServerKeepAlive", None)
+            if adopt_server_keep_alive and server_ka is not None:
+                # paho 2.1 reports the Server Keep Alive but keeps pinging
+                # at its own interval, and its `keepalive` setter refuses an
+                # open connection: the application adopts the value.
+                c._keepalive = server_ka
+            self.connacks.put((flags.session_present, rc.value))
+
+        self.c.on_connect = on_connect
+        self.c.on_disconnect = lambda c, u, flags, rc, props: self.disconnects.put(rc.value)
         self.c.on_subscribe = lambda c, u, mid, rcs, props: self.subacks.put(
             [rc.value for rc in rcs]
         )
         self.c.on_message = lambda c, u, msg: self.messages.put(msg)
 
-    def connect(self, keepalive=30):
+    def connect(self, keepalive=30, port=PORT):
         """Connects and returns session_present; fails unless accepted."""
-        self.c.connect(HOST, PORT, keepalive=keepalive)
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            if self.session_expiry_s is not None:
+                props.SessionExpiryInterval = self.session_expiry_s
+            self.c.connect(HOST, port, keepalive=keepalive, clean_start=self.clean_session,
+                           properties=props)
+        else:
+            self.c.connect(HOST, port, keepalive=keepalive)
         self.c.loop_start()
         session_present, code = get(self.connacks, "CONNACK")
         if code != 0:
@@ -67,9 +112,21 @@ class Client:
     def next_message(self, what):
         return get(self.messages, what)
 
-    def disconnect(self):
-        self.c.disconnect()
+    def disconnect(self, reason=None):
+        """A normal DISCONNECT; under 5.0 `reason` may be a reason code
+        (0x04: disconnect with the will)."""
+        if reason is None:
+            self.c.disconnect()
+        else:
+            self.c.disconnect(reasoncode=mqtt.ReasonCode(PacketTypes.DISCONNECT, identifier=reason))
+        get(self.disconnects, "the end of the connection after DISCONNECT")
         self.c.loop_stop()
+
+    def kill(self):
+        """Stops the network thread and drops the socket without DISCONNECT,
+        as a crashed device would."""
+        self.c.loop_stop()
+        self.c.socket().close()
 
 
 def get(q, what):
@@ -77,6 +134,34 @@ def get(q, what):
         return q.get(timeout=WAIT_S)
     except queue.Empty:
         fail(f"no {what} within {WAIT_S}s")
+
+
+def expect_nothing(q, what, seconds):
+    """Fails if anything arrives on `q` within `seconds`."""
+    try:
+        got = q.get(timeout=seconds)
+    except queue.Empty:
+        return
+    fail(f"{what} arrived within {seconds}s: {got!r}")
+
+
+def spawn_will_client(*args):
+    """Starts will_client.py with `args` in its own process and returns it
+    once it says it is connected, so that a test can SIGKILL it."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    victim = subprocess.Popen(
+        [sys.executable, os.path.join(here, "will_client.py"), *map(str, args)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = []
+    reader = threading.Thread(target=lambda: line.append(victim.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=WAIT_S)
+    if not line or line[0].strip() != "connected":
+        victim.kill()
+        fail(f"the will client did not connect within {WAIT_S}s (said {line!r})")
+    return victim
 
 
 def done():
