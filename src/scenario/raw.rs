@@ -285,6 +285,7 @@ pub struct RawWill {
     pub retain: bool,
     pub delay: Option<FixedDur>,
     /// 5.0 will properties by their spec names.
+    #[schemars(schema_with = "super::schema::will_properties")]
     pub properties: Option<Fields>,
 }
 
@@ -336,6 +337,7 @@ impl<'de> Deserialize<'de> for RawSessionExpiry {
 #[serde(deny_unknown_fields)]
 pub struct RawDisconnect {
     pub reason: Option<u8>,
+    #[schemars(schema_with = "super::schema::disconnect_properties")]
     pub properties: Option<Fields>,
 }
 
@@ -360,6 +362,7 @@ pub struct RawSubscribe {
     pub retain_handling: Option<u8>,
     pub filters: Option<Vec<RawSubscription>>,
     /// 5.0 SUBSCRIBE properties.
+    #[schemars(schema_with = "super::schema::subscribe_properties")]
     pub properties: Option<Fields>,
 }
 
@@ -412,6 +415,7 @@ pub struct RawPublish {
     #[serde(default)]
     pub retain: bool,
     /// 5.0 PUBLISH properties.
+    #[schemars(schema_with = "super::schema::publish_properties")]
     pub properties: Option<Fields>,
 }
 

@@ -43,6 +43,7 @@ use super::values::{
     PACKET_TYPES, ProtocolValue, Qos,
 };
 use crate::broker::Mutant;
+use crate::trace::properties::{self, Place};
 use crate::wire::{LEVEL_V5, LEVEL_V311};
 
 /// The schema's title, shown by editors.
@@ -566,6 +567,40 @@ pub fn any_packet(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// A `properties:` map of one place: the spec's property names, no others.
+/// Their values are checked when the scenario loads.
+fn properties_of(place: Place) -> Schema {
+    let names: serde_json::Map<String, Value> = properties::names(place)
+        .into_iter()
+        .map(|n| (n.to_string(), json!({})))
+        .collect();
+    json_schema!({
+        "description": format!(
+            "MQTT 5.0 properties of {}, by the spec's names in snake_case, with wire values.",
+            place.name()
+        ),
+        "type": ["object", "null"],
+        "properties": names,
+        "additionalProperties": false
+    })
+}
+
+pub fn will_properties(_: &mut SchemaGenerator) -> Schema {
+    properties_of(Place::Will)
+}
+
+pub fn publish_properties(_: &mut SchemaGenerator) -> Schema {
+    properties_of(Place::Publish)
+}
+
+pub fn subscribe_properties(_: &mut SchemaGenerator) -> Schema {
+    properties_of(Place::Subscribe)
+}
+
+pub fn disconnect_properties(_: &mut SchemaGenerator) -> Schema {
+    properties_of(Place::Disconnect)
+}
+
 /// [`Fields`] is read for the five matcher keys, each of which gives its
 /// own schema with `schema_with`; this one is the plain map.
 impl JsonSchema for Fields {
@@ -593,7 +628,11 @@ mod tests {
         fn walk(v: &Value, path: &str, open: &mut Vec<String>) {
             match v {
                 Value::Object(m) => {
-                    if m.contains_key("properties")
+                    // `properties` as the schema keyword (a map of schemas),
+                    // not a field named `properties` in a map of fields.
+                    let keyword = matches!(m.get("properties"), Some(Value::Object(fields))
+                        if fields.values().all(|f| f.is_object() || f.is_boolean()));
+                    if keyword
                         && m.get("additionalProperties") != Some(&Value::Bool(false))
                         && !path.ends_with("/if")
                     {

@@ -231,6 +231,15 @@ fn value(p: &Property) -> Value {
     }
 }
 
+/// The names of the properties the spec allows in `place`, in table order.
+pub fn names(place: Place) -> Vec<&'static str> {
+    TABLE
+        .iter()
+        .filter(|(_, _, places)| places.contains(&place))
+        .map(|(name, _, _)| *name)
+        .collect()
+}
+
 /// One property of every kind the spec allows in `place`, with a value of
 /// its type (two subscription identifiers in PUBLISH, to show they are a
 /// list): what the trace's shapes are built from.
