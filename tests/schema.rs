@@ -42,6 +42,14 @@ const REJECTED: &[(&str, &str)] = &[
     ("step-without-action.yaml", "/clients/a/steps/1"),
     ("two-actions.yaml", "/clients/a/steps/1"),
     (
+        "v5-unknown-property.yaml",
+        "/clients/a/steps/1/publish/properties/contentType",
+    ),
+    (
+        "v5-property-not-allowed-in-publish.yaml",
+        "/clients/a/steps/1/publish/properties/server_keep_alive",
+    ),
+    (
         "typo-broker-option.yaml",
         "/brokers/broker/keep_alive_factr",
     ),

@@ -285,6 +285,7 @@ pub struct RawWill {
     pub retain: bool,
     pub delay: Option<FixedDur>,
     /// 5.0 will properties by their spec names.
+    #[serde(default)]
     #[schemars(schema_with = "super::schema::will_properties")]
     pub properties: Option<Fields>,
 }
@@ -337,6 +338,7 @@ impl<'de> Deserialize<'de> for RawSessionExpiry {
 #[serde(deny_unknown_fields)]
 pub struct RawDisconnect {
     pub reason: Option<u8>,
+    #[serde(default)]
     #[schemars(schema_with = "super::schema::disconnect_properties")]
     pub properties: Option<Fields>,
 }
@@ -362,6 +364,7 @@ pub struct RawSubscribe {
     pub retain_handling: Option<u8>,
     pub filters: Option<Vec<RawSubscription>>,
     /// 5.0 SUBSCRIBE properties.
+    #[serde(default)]
     #[schemars(schema_with = "super::schema::subscribe_properties")]
     pub properties: Option<Fields>,
 }
@@ -415,6 +418,7 @@ pub struct RawPublish {
     #[serde(default)]
     pub retain: bool,
     /// 5.0 PUBLISH properties.
+    #[serde(default)]
     #[schemars(schema_with = "super::schema::publish_properties")]
     pub properties: Option<Fields>,
 }
