@@ -119,8 +119,8 @@ fn expected_frames(report: &Report) -> Vec<Expected> {
                 out.push((t, false, true, false, none()));
                 out.push((t, true, false, false, none()));
             }
-            EventKind::Send { packet, .. } => {
-                let bytes = wire::encode(packet, 4).expect("encodable").to_vec();
+            EventKind::Send { packet, level, .. } => {
+                let bytes = wire::encode(packet, *level).expect("encodable").to_vec();
                 for chunk in bytes.chunks(MSS) {
                     out.push((t, true, false, false, chunk.to_vec()));
                 }
@@ -130,8 +130,8 @@ fn expected_frames(report: &Report) -> Vec<Expected> {
                     out.push((t, true, false, false, chunk.to_vec()));
                 }
             }
-            EventKind::Recv { packet, .. } => {
-                let bytes = wire::encode(packet, 4).expect("encodable").to_vec();
+            EventKind::Recv { packet, level, .. } => {
+                let bytes = wire::encode(packet, *level).expect("encodable").to_vec();
                 for chunk in bytes.chunks(MSS) {
                     out.push((t, false, false, false, chunk.to_vec()));
                 }

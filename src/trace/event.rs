@@ -42,7 +42,6 @@ pub enum EventKind {
         packet: Packet,
         level: u8,
     },
-    /// The client's connection ended.
     /// The client's connection ended. `reason` is the reason code of the
     /// DISCONNECT a 5.0 broker sent before it closed, when it sent one.
     Closed {
