@@ -193,21 +193,6 @@ impl Mutant {
         Mutant::SessionExpiryFromZeroAccepted,
     ];
 
-    /// The 5.0 mutants that no scenario can catch yet: 5.0 scenarios need
-    /// the 5.0 scripted client (issue 10 step 3). Until then each is shown
-    /// to change the broker's behaviour by a broker unit test
-    /// (`broker::tests::v5`, `broker::tests::v5_session`). The mutation
-    /// test asserts that exactly these go uncaught, so it fails, and this
-    /// list must be emptied, once `scenarios/v5/` catches them.
-    pub const AWAITING_SCENARIOS: &[Mutant] = &[
-        Mutant::WillDelayIgnored,
-        Mutant::WillDespiteReconnect,
-        Mutant::SessionExpiryIgnored,
-        Mutant::NoTakeoverDisconnect,
-        Mutant::ServerKeepAliveNotEnforced,
-        Mutant::SessionExpiryFromZeroAccepted,
-    ];
-
     /// The kebab-case name written in a scenario file.
     pub fn name(self) -> &'static str {
         match self {
