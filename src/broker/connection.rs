@@ -81,6 +81,8 @@ mod disconnect_code {
 
 /// SUBACK and UNSUBACK reason codes of 5.0 (sections 3.9.3, 3.11.3).
 mod ack_code {
+    /// Reason codes from this one up are failures (5.0 section 2.4).
+    pub const FAILURE_MIN: u8 = 0x80;
     pub const UNSPECIFIED_ERROR: u8 = 0x80;
     pub const NOT_AUTHORIZED: u8 = 0x87;
     pub const TOPIC_FILTER_INVALID: u8 = 0x8f;
@@ -425,6 +427,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(Ack { packet_id: id, .. }) => {
                 self.with_session(|s| s.puback(id));
+                Ok(vec![])
+            }
+            Packet::PubRec(Ack {
+                packet_id: id,
+                reason,
+                ..
+            }) if reason >= ack_code::FAILURE_MIN => {
+                // 5.0: a refused QoS 2 message ends its flow here, with no
+                // PUBREL, and is not sent again [MQTT-4.4.0-2].
+                self.with_session(|s| s.pubrec_refused(id));
                 Ok(vec![])
             }
             Packet::PubRec(Ack { packet_id: id, .. }) => {

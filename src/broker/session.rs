@@ -242,6 +242,20 @@ impl Session {
         }
     }
 
+    /// PUBREC with a reason of 0x80 or more (5.0): the client refused the
+    /// QoS 2 message, which counts as acknowledged. The flow ends without
+    /// PUBREL and the message is not sent again [MQTT-4.4.0-2]. False if
+    /// the id was not a QoS 2 message awaiting PUBREC.
+    pub fn pubrec_refused(&mut self, id: u16) -> bool {
+        match self.outbound.get(&id) {
+            Some(o) if o.message.qos == QoS::ExactlyOnce && o.state == OutboundState::Published => {
+                self.outbound.shift_remove(&id);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// PUBCOMP: a QoS 2 delivery is complete.
     pub fn pubcomp(&mut self, id: u16) -> bool {
         match self.outbound.get(&id) {
@@ -355,6 +369,23 @@ mod tests {
             retain: false,
             properties: Properties::default(),
         }
+    }
+
+    #[test]
+    fn a_refused_pubrec_ends_the_flow_but_not_a_released_one() {
+        let mut s = Session::new(SessionExpiry::NEVER);
+        for (id, state) in [(1, OutboundState::Published), (2, OutboundState::Released)] {
+            s.outbound.insert(
+                id,
+                Outbound {
+                    message: msg(2),
+                    state,
+                },
+            );
+        }
+        assert!(s.pubrec_refused(1));
+        assert!(!s.pubrec_refused(2));
+        assert_eq!(s.outbound.keys().copied().collect::<Vec<_>>(), vec![2]);
     }
 
     #[test]
