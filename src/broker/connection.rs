@@ -303,7 +303,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             End::Disconnect(_) | End::Lost => return,
         };
         self.broker.note(format!(
-            "sent DISCONNECT {code:#04x} to {} ({why})",
+            "sent DISCONNECT 0x{code:02X} to {} ({why})",
             self.client_id
         ));
         let detail = match end {

@@ -68,7 +68,7 @@
 //! to <topic>: its session ended`, `will of <id> cancelled: reconnected
 //! within its delay`, `session of <id> expired after <s>s`, `session of
 //! <id> discarded (clean start)`, `DISCONNECT from <id> with reason
-//! <0xNN>` (not for 0x00), `sent DISCONNECT <0xnn> to <id> (<why>)`, and
+//! <0xNN>` (not for 0x00), `sent DISCONNECT <0xNN> to <id> (<why>)`, and
 //! `message to <topic> not sent to <id>: <n> bytes exceed its maximum
 //! packet size of <max>`. Both versions: `session limit of <n> reached:
 //! evicted the session of <id>, the least recently disconnected`.

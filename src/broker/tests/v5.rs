@@ -240,7 +240,7 @@ async fn a_takeover_tells_the_old_5_0_client_0x8e() {
             })
         );
         old.expect_closed().await;
-        h.assert_note("sent DISCONNECT 0x8e to a (session taken over)");
+        h.assert_note("sent DISCONNECT 0x8E to a (session taken over)");
         // No reason string where it would exceed the client's maximum
         // packet size.
         let small = vec![Property::MaximumPacketSize(8)];
