@@ -11,25 +11,10 @@
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use crate::wire::{Properties, Property};
+pub use crate::wire::{Place, SUBSCRIPTION_ID_MAX};
+use crate::wire::{Properties, Property, property_allowed};
 
-/// Where a property list stands: a packet type's list, or the will's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
-    Connect,
-    Will,
-    ConnAck,
-    Publish,
-    /// PUBACK, PUBREC, PUBREL and PUBCOMP.
-    Ack,
-    Subscribe,
-    SubAck,
-    Unsubscribe,
-    UnsubAck,
-    Disconnect,
-    Auth,
-}
-
+/// The trace's and the scenario file's words for a place.
 impl Place {
     /// The place's name in messages.
     pub fn name(self) -> &'static str {
@@ -48,10 +33,6 @@ impl Place {
         }
     }
 }
-
-/// The largest Subscription Identifier: what a four-byte variable byte
-/// integer holds (5.0 section 3.8.2.1.2).
-pub const SUBSCRIPTION_ID_MAX: u32 = 268_435_455;
 
 /// What kind of value a property has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,71 +55,36 @@ enum Kind {
 
 use Place::*;
 
-/// Every property: its name, its kind, and the places the spec allows it.
-const TABLE: &[(&str, Kind, &[Place])] = &[
-    ("payload_format_indicator", Kind::Flag, &[Publish, Will]),
-    ("message_expiry_interval", Kind::U32, &[Publish, Will]),
-    ("content_type", Kind::Text, &[Publish, Will]),
-    ("response_topic", Kind::Text, &[Publish, Will]),
-    ("correlation_data", Kind::Binary, &[Publish, Will]),
-    (
-        "subscription_identifier",
-        Kind::SubscriptionId,
-        &[Publish, Subscribe],
-    ),
-    (
-        "session_expiry_interval",
-        Kind::U32,
-        &[Connect, ConnAck, Disconnect],
-    ),
-    ("assigned_client_identifier", Kind::Text, &[ConnAck]),
-    ("server_keep_alive", Kind::U16, &[ConnAck]),
-    (
-        "authentication_method",
-        Kind::Text,
-        &[Connect, ConnAck, Auth],
-    ),
-    (
-        "authentication_data",
-        Kind::Binary,
-        &[Connect, ConnAck, Auth],
-    ),
-    ("request_problem_information", Kind::Flag, &[Connect]),
-    ("will_delay_interval", Kind::U32, &[Will]),
-    ("request_response_information", Kind::Flag, &[Connect]),
-    ("response_information", Kind::Text, &[ConnAck]),
-    ("server_reference", Kind::Text, &[ConnAck, Disconnect]),
-    (
-        "reason_string",
-        Kind::Text,
-        &[ConnAck, Ack, SubAck, UnsubAck, Disconnect, Auth],
-    ),
-    ("receive_maximum", Kind::NonZeroU16, &[Connect, ConnAck]),
-    ("topic_alias_maximum", Kind::U16, &[Connect, ConnAck]),
-    ("topic_alias", Kind::NonZeroU16, &[Publish]),
-    ("maximum_qos", Kind::Flag, &[ConnAck]),
-    ("retain_available", Kind::Flag, &[ConnAck]),
-    (
-        "user_properties",
-        Kind::Pairs,
-        &[
-            Connect,
-            Will,
-            ConnAck,
-            Publish,
-            Ack,
-            Subscribe,
-            SubAck,
-            Unsubscribe,
-            UnsubAck,
-            Disconnect,
-            Auth,
-        ],
-    ),
-    ("maximum_packet_size", Kind::NonZeroU32, &[Connect, ConnAck]),
-    ("wildcard_subscription_available", Kind::Flag, &[ConnAck]),
-    ("subscription_identifiers_available", Kind::Flag, &[ConnAck]),
-    ("shared_subscription_available", Kind::Flag, &[ConnAck]),
+/// Every property: its name and kind, and its identifier byte, by which
+/// [`property_allowed`] says where the spec allows it.
+const TABLE: &[(&str, Kind, u8)] = &[
+    ("payload_format_indicator", Kind::Flag, 0x01),
+    ("message_expiry_interval", Kind::U32, 0x02),
+    ("content_type", Kind::Text, 0x03),
+    ("response_topic", Kind::Text, 0x08),
+    ("correlation_data", Kind::Binary, 0x09),
+    ("subscription_identifier", Kind::SubscriptionId, 0x0b),
+    ("session_expiry_interval", Kind::U32, 0x11),
+    ("assigned_client_identifier", Kind::Text, 0x12),
+    ("server_keep_alive", Kind::U16, 0x13),
+    ("authentication_method", Kind::Text, 0x15),
+    ("authentication_data", Kind::Binary, 0x16),
+    ("request_problem_information", Kind::Flag, 0x17),
+    ("will_delay_interval", Kind::U32, 0x18),
+    ("request_response_information", Kind::Flag, 0x19),
+    ("response_information", Kind::Text, 0x1a),
+    ("server_reference", Kind::Text, 0x1c),
+    ("reason_string", Kind::Text, 0x1f),
+    ("receive_maximum", Kind::NonZeroU16, 0x21),
+    ("topic_alias_maximum", Kind::U16, 0x22),
+    ("topic_alias", Kind::NonZeroU16, 0x23),
+    ("maximum_qos", Kind::Flag, 0x24),
+    ("retain_available", Kind::Flag, 0x25),
+    ("user_properties", Kind::Pairs, 0x26),
+    ("maximum_packet_size", Kind::NonZeroU32, 0x27),
+    ("wildcard_subscription_available", Kind::Flag, 0x28),
+    ("subscription_identifiers_available", Kind::Flag, 0x29),
+    ("shared_subscription_available", Kind::Flag, 0x2a),
 ];
 
 /// A property's name in snake_case, as the trace and scenarios write it.
@@ -235,7 +181,7 @@ fn value(p: &Property) -> Value {
 pub fn names(place: Place) -> Vec<&'static str> {
     TABLE
         .iter()
-        .filter(|(_, _, places)| places.contains(&place))
+        .filter(|(_, _, id)| property_allowed(*id, place))
         .map(|(name, _, _)| *name)
         .collect()
 }
@@ -245,8 +191,8 @@ pub fn names(place: Place) -> Vec<&'static str> {
 /// list): what the trace's shapes are built from.
 pub fn widest(place: Place) -> Properties {
     let mut out = Properties::default();
-    for (name, kind, places) in TABLE {
-        if !places.contains(&place) {
+    for (name, kind, id) in TABLE {
+        if !property_allowed(*id, place) {
             continue;
         }
         let sample = match kind {
@@ -289,10 +235,10 @@ pub fn from_json(map: &Map<String, Value>, place: Place) -> Result<Properties, B
             at_key,
             message,
         };
-        let Some((name, kind, places)) = TABLE.iter().find(|(n, ..)| n == k) else {
+        let Some((name, kind, id)) = TABLE.iter().find(|(n, ..)| n == k) else {
             let names: Vec<String> = TABLE
                 .iter()
-                .filter(|(_, _, p)| p.contains(&place))
+                .filter(|(_, _, id)| property_allowed(*id, place))
                 .map(|(n, ..)| format!("`{n}`"))
                 .collect();
             return Err(bad(
@@ -304,8 +250,12 @@ pub fn from_json(map: &Map<String, Value>, place: Place) -> Result<Properties, B
                 ),
             ));
         };
-        if !places.contains(&place) {
-            let there: Vec<&str> = places.iter().map(|p| p.name()).collect();
+        if !property_allowed(*id, place) {
+            let there: Vec<&str> = Place::ALL
+                .into_iter()
+                .filter(|p| property_allowed(*id, *p))
+                .map(|p| p.name())
+                .collect();
             return Err(bad(
                 true,
                 format!(
@@ -442,28 +392,21 @@ fn flag(name: &str, n: u8) -> Property {
 mod tests {
     use super::*;
 
-    const PLACES: [Place; 11] = [
-        Connect,
-        Will,
-        ConnAck,
-        Publish,
-        Ack,
-        Subscribe,
-        SubAck,
-        Unsubscribe,
-        UnsubAck,
-        Disconnect,
-        Auth,
-    ];
-
     #[test]
     fn every_property_round_trips_through_its_map_form() {
-        for place in PLACES {
+        for place in Place::ALL {
             let props = widest(place);
             let map = to_json(&props, place);
             assert_eq!(from_json(&map, place), Ok(props.clone()), "{place:?}");
             for p in &props {
-                assert!(TABLE.iter().any(|(n, ..)| *n == key(p)), "{}", key(p));
+                // The name and the identifier byte name the same property.
+                let entry = TABLE.iter().find(|(n, ..)| *n == key(p));
+                assert_eq!(
+                    entry.map(|e| e.2),
+                    Some(crate::wire::property_id(p)),
+                    "{}",
+                    key(p)
+                );
             }
         }
     }

@@ -36,6 +36,11 @@ mod tests;
 pub use error::{WireError, reason};
 pub use framed::{Reader, Writer};
 pub use packet::*;
+/// Where each 5.0 property may stand, by its identifier byte (5.0 section
+/// 2.2.2.2): the one table the codec and the trace's property maps share.
+pub use v5::properties::{
+    Place, SUBSCRIPTION_ID_MAX, allowed as property_allowed, id as property_id,
+};
 
 use bytes::BytesMut;
 

@@ -10,7 +10,7 @@
 //! packet; encoding writes what it is given (a harness must be able to send
 //! what a broker should refuse) and refuses only what the bytes cannot say.
 
-mod properties;
+pub(crate) mod properties;
 pub(crate) mod put;
 mod reason;
 

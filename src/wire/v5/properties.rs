@@ -9,7 +9,7 @@ use super::put;
 
 /// Where a property list stands: each packet type's list, and the will's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Place {
+pub enum Place {
     Connect,
     Will,
     ConnAck,
@@ -24,12 +24,28 @@ pub(crate) enum Place {
     Auth,
 }
 
+impl Place {
+    pub const ALL: [Place; 11] = [
+        Place::Connect,
+        Place::Will,
+        Place::ConnAck,
+        Place::Publish,
+        Place::Ack,
+        Place::Subscribe,
+        Place::SubAck,
+        Place::Unsubscribe,
+        Place::UnsubAck,
+        Place::Disconnect,
+        Place::Auth,
+    ];
+}
+
 /// The largest Subscription Identifier: what a four-byte variable byte
-/// integer holds.
-const SUBSCRIPTION_ID_MAX: u32 = 268_435_455;
+/// integer holds (5.0 section 3.8.2.1.2).
+pub const SUBSCRIPTION_ID_MAX: u32 = 268_435_455;
 
 /// The identifier byte of a property.
-pub(crate) fn id(p: &Property) -> u8 {
+pub fn id(p: &Property) -> u8 {
     use Property as P;
     match p {
         P::PayloadFormatIndicator(_) => 0x01,
@@ -64,7 +80,7 @@ pub(crate) fn id(p: &Property) -> u8 {
 
 /// Whether the property identifier `id` may stand in `place` (the table of
 /// 5.0 section 2.2.2.2).
-fn allowed(id: u8, place: Place) -> bool {
+pub fn allowed(id: u8, place: Place) -> bool {
     use Place::*;
     match id {
         0x01 | 0x02 | 0x03 | 0x08 | 0x09 => matches!(place, Publish | Will),
