@@ -113,15 +113,19 @@ const CONNACK_CODES: [&str; 6] = [
     "not authorized",
 ];
 
+/// The name of a 3.1.1 CONNACK return code; `None` for codes 3.1.1 does
+/// not define.
+pub fn connack_return_code(code: u8) -> Option<&'static str> {
+    CONNACK_CODES.get(usize::from(code)).copied()
+}
+
 /// The meaning of a CONNACK's return code or of a SUBACK's codes, in words,
 /// for the text trace; it follows the codes, which are the packet's last
 /// field. `None` for other packets and for codes 3.1.1 does not define.
 fn code_names(packet: &crate::wire::Packet) -> Option<String> {
     use crate::wire::Packet;
     match packet {
-        Packet::ConnAck(c) => CONNACK_CODES
-            .get(usize::from(c.code))
-            .map(|s| s.to_string()),
+        Packet::ConnAck(c) => connack_return_code(c.code).map(str::to_string),
         Packet::SubAck(s) => {
             let names: Option<Vec<String>> = s
                 .codes

@@ -15,7 +15,8 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use mqtt_sim::wire::{Connect, LEVEL_V5, LEVEL_V311, Packet, Reader, connack_code};
+use mqtt_sim::trace::{reason, render};
+use mqtt_sim::wire::{Connect, LEVEL_V5, LEVEL_V311, Packet, Reader};
 
 /// Where a tap's lines go: `serve` prefixes each with a timestamp.
 pub type Log = Rc<dyn Fn(String)>;
@@ -176,9 +177,11 @@ impl<S> Tapped<S> {
         self.outbound = None;
         if let Decoded::Packet(Packet::ConnAck(a)) = first {
             let code = if self.level == LEVEL_V5 {
-                format!("{:#04x} ({})", a.code, connack_meaning_v5(a.code))
+                let name = reason::name(a.code, reason::In::ConnAck);
+                format!("{:#04x} ({})", a.code, name.unwrap_or("other code"))
             } else {
-                format!("{} ({})", a.code, connack_meaning(a.code))
+                let name = render::connack_return_code(a.code);
+                format!("{} ({})", a.code, name.unwrap_or("unknown code"))
             };
             self.line(format!(
                 "CONNACK {code}, session present {}",
@@ -227,39 +230,6 @@ fn describe_connect(c: &Connect) -> String {
         s.push_str(&format!(", user {u:?}"));
     }
     s
-}
-
-fn connack_meaning(code: u8) -> &'static str {
-    match code {
-        connack_code::ACCEPTED => "accepted",
-        connack_code::UNACCEPTABLE_PROTOCOL_VERSION => "unacceptable protocol version",
-        connack_code::IDENTIFIER_REJECTED => "identifier rejected",
-        connack_code::SERVER_UNAVAILABLE => "server unavailable",
-        connack_code::BAD_USERNAME_OR_PASSWORD => "bad user name or password",
-        connack_code::NOT_AUTHORIZED => "not authorized",
-        _ => "unknown code",
-    }
-}
-
-/// The CONNACK reason codes of 5.0 (section 3.2.2.2) the reference
-/// broker sends.
-fn connack_meaning_v5(code: u8) -> &'static str {
-    match code {
-        0x00 => "success",
-        0x81 => "malformed packet",
-        0x82 => "protocol error",
-        0x84 => "unsupported protocol version",
-        0x85 => "client identifier not valid",
-        0x86 => "bad user name or password",
-        0x87 => "not authorized",
-        0x8c => "bad authentication method",
-        0x90 => "topic name invalid",
-        0x95 => "packet too large",
-        0x97 => "quota exceeded",
-        0x9a => "retain not supported",
-        0x9b => "QoS not supported",
-        _ => "other code",
-    }
 }
 
 impl<S> Drop for Tapped<S> {
