@@ -368,6 +368,7 @@ fn a_huge_trace_is_cut_at_the_item_limit_and_says_so() {
         events: (0..n).map(publish).collect(),
         dropped: 0,
         verdicts: vec![],
+        violations: vec![],
         harness_error: None,
     };
     let d = diagram::build(&s, &r, &Options::default());

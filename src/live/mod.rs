@@ -319,6 +319,7 @@ async fn drive(
         events,
         dropped,
         verdicts,
+        violations: Vec::new(),
         harness_error,
     }
 }

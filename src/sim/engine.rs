@@ -252,6 +252,7 @@ pub fn run(
             events,
             dropped,
             verdicts,
+            violations: Vec::new(),
             harness_error,
         }
     });

@@ -103,6 +103,7 @@ pub fn run_with(
                 Ok(mut report) => {
                     // Expectations judged on half a run would mislead.
                     report.verdicts.clear();
+                    report.violations.clear();
                     report.harness_error = Some(over_cap);
                     report
                 }

@@ -76,6 +76,7 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
         events,
         dropped,
         verdicts,
+        violations: Vec::new(),
         harness_error,
     }
 }

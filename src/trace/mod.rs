@@ -28,6 +28,9 @@ pub struct Report {
     /// Events dropped over [`EVENTS_MAX`].
     pub dropped: usize,
     pub verdicts: Vec<Verdict>,
+    /// Protocol invariants the run broke, judged from the trace alone
+    /// whatever the scenario expects. Any one fails the run.
+    pub violations: Vec<Violation>,
     /// Set when the harness could not complete the run: a host panicked, or
     /// the wall-clock cap was hit. Such a run fails.
     pub harness_error: Option<String>,
@@ -43,12 +46,61 @@ impl Report {
             events: Vec::new(),
             dropped: 0,
             verdicts: Vec::new(),
+            violations: Vec::new(),
             harness_error: Some(why),
         }
     }
 
-    /// Whether every expectation held and the run completed.
+    /// Whether every expectation and invariant held and the run completed.
     pub fn ok(&self) -> bool {
-        self.harness_error.is_none() && self.verdicts.iter().all(|v| v.ok)
+        self.harness_error.is_none()
+            && self.verdicts.iter().all(|v| v.ok)
+            && self.violations.is_empty()
     }
+
+    /// What made the run fail, one entry per failed expectation, broken
+    /// invariant or harness error, in a stable order: two runs fail "the
+    /// same way" when these are equal. Empty when the run passed.
+    pub fn failures(&self) -> Vec<Failure> {
+        let mut out: Vec<Failure> = self
+            .verdicts
+            .iter()
+            .filter(|v| !v.ok)
+            .map(|v| Failure::Expectation { line: v.line })
+            .collect();
+        out.extend(self.violations.iter().map(|v| Failure::Invariant {
+            name: v.invariant.clone(),
+        }));
+        if self.harness_error.is_some() {
+            out.push(Failure::Harness);
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// One protocol invariant broken in a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The invariant's stable name, as a scenario's `invariants:` list
+    /// names it.
+    pub invariant: String,
+    /// The spec statements it rests on, e.g. `MQTT-4.3.3-2`.
+    pub spec_ids: Vec<String>,
+    /// What was broken, in one line.
+    pub text: String,
+    /// The events that break it, rendered as in the text trace.
+    pub events: Vec<String>,
+}
+
+/// One reason a run failed, without its details: see [`Report::failures`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Failure {
+    /// The expectation at this line of the scenario file did not hold.
+    Expectation { line: usize },
+    /// The named invariant was broken.
+    Invariant { name: String },
+    /// The harness could not complete the run.
+    Harness,
 }
