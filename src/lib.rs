@@ -16,6 +16,7 @@ pub mod coverage;
 pub mod diagnostic;
 pub mod diagram;
 pub mod error;
+pub mod invariants;
 pub mod live;
 pub mod mutants;
 pub mod pcap;
