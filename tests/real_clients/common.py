@@ -13,6 +13,7 @@ import threading
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 HOST = os.environ.get("MQTT_HOST", "127.0.0.1")
 PORT = int(os.environ["MQTT_PORT"])
@@ -33,13 +34,16 @@ class Client:
     `clean_session` is sent as Clean Start, `session_expiry_s` (seconds,
     None for absent) goes into the CONNECT, and `will_delay_s` into the
     will's properties. `adopt_server_keep_alive` makes it ping at the
-    CONNACK's Server Keep Alive."""
+    CONNACK's Server Keep Alive. `topic_alias_maximum` (5.0) goes into
+    the CONNECT: how many topic aliases the broker may use towards it."""
 
     def __init__(self, client_id, clean_session=True, will=None, v5=False,
-                 session_expiry_s=None, will_delay_s=None, adopt_server_keep_alive=False):
+                 session_expiry_s=None, will_delay_s=None, adopt_server_keep_alive=False,
+                 topic_alias_maximum=None):
         self.v5 = v5
         self.clean_session = clean_session
         self.session_expiry_s = session_expiry_s
+        self.topic_alias_maximum = topic_alias_maximum
         self.connacks = queue.Queue()
         self.subacks = queue.Queue()
         self.messages = queue.Queue()
@@ -89,6 +93,8 @@ class Client:
             props = Properties(PacketTypes.CONNECT)
             if self.session_expiry_s is not None:
                 props.SessionExpiryInterval = self.session_expiry_s
+            if self.topic_alias_maximum is not None:
+                props.TopicAliasMaximum = self.topic_alias_maximum
             self.c.connect(HOST, port, keepalive=keepalive, clean_start=self.clean_session,
                            properties=props)
         else:
@@ -103,8 +109,24 @@ class Client:
         self.c.subscribe(topic, qos)
         return get(self.subacks, f"SUBACK for {topic}")
 
-    def publish(self, topic, payload, qos, retain=False):
-        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+    def subscribe_v5(self, topic, qos, no_local=False, retain_as_published=False,
+                     retain_handling=0, subscription_id=None):
+        """A 5.0 SUBSCRIBE with subscription options and, when given, a
+        Subscription Identifier; returns the SUBACK's reason codes."""
+        options = SubscribeOptions(qos=qos, noLocal=no_local,
+                                   retainAsPublished=retain_as_published,
+                                   retainHandling=retain_handling)
+        props = None
+        if subscription_id is not None:
+            props = Properties(PacketTypes.SUBSCRIBE)
+            props.SubscriptionIdentifier = subscription_id
+        self.c.subscribe(topic, options=options, properties=props)
+        return get(self.subacks, f"SUBACK for {topic}")
+
+    def publish(self, topic, payload, qos, retain=False, properties=None):
+        """Publishes and waits for the handshake of QoS 1 and 2; under 5.0
+        `properties` are the PUBLISH's (a paho Properties)."""
+        info = self.c.publish(topic, payload, qos=qos, retain=retain, properties=properties)
         info.wait_for_publish(timeout=WAIT_S)
         if not info.is_published():
             fail(f"publish to {topic} at QoS {qos} not acknowledged within {WAIT_S}s")
@@ -129,6 +151,20 @@ class Client:
         self.c.socket().close()
 
 
+def publish_properties(**values):
+    """A PUBLISH's properties, by paho's names (MessageExpiryInterval=60)."""
+    props = Properties(PacketTypes.PUBLISH)
+    for name, value in values.items():
+        setattr(props, name, value)
+    return props
+
+
+def prop(msg, name):
+    """A received message's property by paho's name, or None if absent.
+    Subscription identifiers come as a list."""
+    return getattr(msg.properties, name, None) if msg.properties is not None else None
+
+
 def get(q, what):
     try:
         return q.get(timeout=WAIT_S)
@@ -142,6 +178,8 @@ def expect_nothing(q, what, seconds):
         got = q.get(timeout=seconds)
     except queue.Empty:
         return
+    if hasattr(got, "payload"):
+        got = f"{got.topic} {got.payload!r}"
     fail(f"{what} arrived within {seconds}s: {got!r}")
 
 
