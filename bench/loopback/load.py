@@ -336,6 +336,10 @@ async def throughput(port, broker_pid, clients, messages, window):
         # Broker CPU per delivered message: what the throughput would be
         # bounded by with a core of its own, whatever else the machine ran.
         "broker_cpu_us_per_msg": round(cpu.broker_cpu_s / max(state["delivered"], 1) * 1e6, 2),
+        # The same for the load client: if it is near the broker's, the client
+        # would be the limit on an idle machine with a core for each.
+        "client_cpu_us_per_msg": round(cpu.client_share * cpu.elapsed
+                                       / max(state["delivered"], 1) * 1e6, 2),
         "timed_out": timed_out,
         "connections_lost": len(lost),
     }
@@ -543,8 +547,9 @@ def main():
     print()
     print("| clients | msgs/client | mosquitto msg/s | serve msg/s | serve / mosquitto "
           "| broker CPU µs/msg, mosquitto / serve | serve / mosquitto by CPU "
+          "| client CPU µs/msg, with mosquitto / with serve "
           "| CPU share broker / client, mosquitto | the same, serve |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in results["throughput"]:
         m, s = row["mosquitto"], row["serve"]
         note = lambda r: " (timed out: %d of %d)" % (r["delivered"], r["expected"]) \
@@ -553,6 +558,7 @@ def main():
               f"| {s['msgs_per_s']:,.0f}{note(s)} | {s['msgs_per_s'] / m['msgs_per_s']:.2f}x "
               f"| {m['broker_cpu_us_per_msg']:.1f} / {s['broker_cpu_us_per_msg']:.1f} "
               f"| {m['broker_cpu_us_per_msg'] / s['broker_cpu_us_per_msg']:.2f}x "
+              f"| {m['client_cpu_us_per_msg']:.1f} / {s['client_cpu_us_per_msg']:.1f} "
               f"| {m['broker_cpu']:.0%} / {m['client_cpu']:.0%} "
               f"| {s['broker_cpu']:.0%} / {s['client_cpu']:.0%} |")
     if results["many_filters"]:
