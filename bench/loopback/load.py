@@ -479,6 +479,12 @@ def start_mosquitto(binary, workdir):
 # ---------------------------------------------------------------- main
 
 
+def ratio(a, b):
+    """a / b as "1.23x", or "n/a" when b is 0 (a run too short for one
+    clock tick of CPU time)."""
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
 def bad_runs(results):
     """The measurements that count for nothing. A timed-out run still gives
     a throughput (what it delivered, over the time it had); lost
@@ -555,9 +561,9 @@ def main():
         note = lambda r: " (timed out: %d of %d)" % (r["delivered"], r["expected"]) \
             if r["timed_out"] else ""
         print(f"| {m['clients']:,} | {m['messages_per_client']} | {m['msgs_per_s']:,.0f}{note(m)} "
-              f"| {s['msgs_per_s']:,.0f}{note(s)} | {s['msgs_per_s'] / m['msgs_per_s']:.2f}x "
+              f"| {s['msgs_per_s']:,.0f}{note(s)} | {ratio(s['msgs_per_s'], m['msgs_per_s'])} "
               f"| {m['broker_cpu_us_per_msg']:.1f} / {s['broker_cpu_us_per_msg']:.1f} "
-              f"| {m['broker_cpu_us_per_msg'] / s['broker_cpu_us_per_msg']:.2f}x "
+              f"| {ratio(m['broker_cpu_us_per_msg'], s['broker_cpu_us_per_msg'])} "
               f"| {m['client_cpu_us_per_msg']:.1f} / {s['client_cpu_us_per_msg']:.1f} "
               f"| {m['broker_cpu']:.0%} / {m['client_cpu']:.0%} "
               f"| {s['broker_cpu']:.0%} / {s['client_cpu']:.0%} |")
