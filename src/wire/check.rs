@@ -36,9 +36,14 @@ pub(crate) fn fixed_header(h: &FixedHeader, level: u8) -> Result<(), WireError> 
         }
     };
     if flags != expected {
-        return Err(WireError::malformed(format!(
-            "{} with fixed header flags {flags:#06b}, expected {expected:#06b} [MQTT-2.2.2-1] [MQTT-2.2.2-2]",
+        // `header::type_name` knows only 3.1.1's types; AUTH is 5.0's.
+        let name = if packet_type == header::AUTH {
+            "AUTH"
+        } else {
             header::type_name(packet_type)
+        };
+        return Err(WireError::malformed(format!(
+            "{name} with fixed header flags {flags:#06b}, expected {expected:#06b} [MQTT-2.2.2-1] [MQTT-2.2.2-2]"
         )));
     }
     Ok(())

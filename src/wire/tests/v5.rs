@@ -414,6 +414,12 @@ fn auth_is_a_reserved_type_in_3_1_1() {
 }
 
 #[test]
+fn auth_with_reserved_flags_is_malformed_and_named_auth() {
+    // [MQTT-3.15.1-1]; the message names AUTH, not "reserved type".
+    refused("f1 00", MALFORMED, "AUTH with fixed header flags 0b0001");
+}
+
+#[test]
 fn every_malformed_case_is_refused_with_its_reason_code() {
     for &(bytes, reason, mentions) in MALFORMED_CASES {
         refused(bytes, reason, mentions);
