@@ -302,23 +302,28 @@ impl Session {
         out
     }
 
-    /// What a resumed session sends first [MQTT-4.4.0-1]: the PUBREL of
-    /// every QoS 2 message released, then every unacknowledged PUBLISH
-    /// again, with DUP=1 and its packet id, as far as the new connection's
-    /// `inflight_max` allows; the rest follow from
+    /// What a resumed session sends first [MQTT-4.4.0-1], in the order
+    /// first sent: the PUBREL of every QoS 2 message released, and every
+    /// unacknowledged PUBLISH again, with DUP=1 and its packet id, as far
+    /// as the new connection's `inflight_max` allows; the rest follow from
     /// [`take_sendable`](Self::take_sendable) as acknowledgements make room.
     pub fn resend(&mut self, inflight_max: usize, now: Instant) -> Vec<Send> {
+        let inflight_max = inflight_max.clamp(1, INFLIGHT_MAX);
+        let mut in_flight = 0;
         let mut out = Vec::new();
+        // A PUBLISH that does not fit now waits, and so do all after it.
         for (&id, o) in self.outbound.iter_mut() {
             o.sent_here = false;
-            if o.state == OutboundState::Released {
-                out.push(Send::PubRel(id));
+            match o.state {
+                OutboundState::Released => out.push(Send::PubRel(id)),
+                OutboundState::Published if in_flight < inflight_max => {
+                    o.sent_here = true;
+                    in_flight += 1;
+                    out.push(Send::Publish(to_publish(&o.message, id, true, now)));
+                }
+                OutboundState::Published => {}
             }
         }
-        // The queue waits: new messages go after every resend.
-        let queue = std::mem::take(&mut self.queue);
-        out.extend(self.take_sendable(inflight_max, now));
-        self.queue = queue;
         out
     }
 
@@ -667,12 +672,12 @@ mod tests {
         assert!(s.pubrec(2));
         assert!(!s.pubrec(1), "PUBREC for a QoS 1 message");
         let again = s.resend(INFLIGHT_MAX, Instant::now());
-        assert_eq!(again.first(), Some(&Send::PubRel(2)));
-        let Some(Send::Publish(p)) = again.get(1) else {
+        let Some(Send::Publish(p)) = again.first() else {
             panic!("{again:?}");
         };
         assert!(p.dup);
         assert_eq!(p.packet_id, 1);
+        assert_eq!(again.get(1), Some(&Send::PubRel(2)));
         assert!(s.pubcomp(2));
         assert_eq!(s.outbound.len(), 1);
     }
