@@ -169,6 +169,17 @@ pub enum Mutant {
     /// 5.0: a DISCONNECT that sets a non-zero session expiry after CONNECT
     /// set 0 is obeyed instead of refused (5.0 section 3.14.2.2.2).
     SessionExpiryFromZeroAccepted,
+    /// 5.0: the topic alias a publisher set is forwarded to subscribers
+    /// instead of being taken out [MQTT-3.3.2-10 area, 5.0 section
+    /// 3.3.2.3.4: an alias belongs to one connection].
+    PublisherAliasForwarded,
+    /// 5.0: a message's expiry interval is never counted down: it is
+    /// forwarded with the interval it was published with and never expires
+    /// [MQTT-3.3.2-5], [MQTT-3.3.2-6].
+    ExpiryNotDecremented,
+    /// 5.0: the client's Receive Maximum is ignored; up to `INFLIGHT_MAX`
+    /// QoS 1 and 2 messages go out unacknowledged [MQTT-3.3.4-9].
+    ReceiveMaximumIgnored,
 }
 
 impl Mutant {
@@ -191,6 +202,9 @@ impl Mutant {
         Mutant::NoTakeoverDisconnect,
         Mutant::ServerKeepAliveNotEnforced,
         Mutant::SessionExpiryFromZeroAccepted,
+        Mutant::PublisherAliasForwarded,
+        Mutant::ExpiryNotDecremented,
+        Mutant::ReceiveMaximumIgnored,
     ];
 
     /// The kebab-case name written in a scenario file.
@@ -214,6 +228,9 @@ impl Mutant {
             Mutant::NoTakeoverDisconnect => "no-takeover-disconnect",
             Mutant::ServerKeepAliveNotEnforced => "server-keep-alive-not-enforced",
             Mutant::SessionExpiryFromZeroAccepted => "session-expiry-from-zero-accepted",
+            Mutant::PublisherAliasForwarded => "publisher-alias-forwarded",
+            Mutant::ExpiryNotDecremented => "expiry-not-decremented",
+            Mutant::ReceiveMaximumIgnored => "receive-maximum-ignored",
         }
     }
 }

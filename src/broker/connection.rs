@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
-use tokio::time::{Sleep, sleep, timeout};
+use tokio::time::{Instant, Sleep, sleep, timeout};
 
 use std::collections::BTreeMap;
 
@@ -20,10 +20,10 @@ use super::Mutant;
 use super::accept::{accept, cap_session_expiry, connack_v5, in_version, keep_alive_limit, refuse};
 use super::expiry::will_delay_s;
 use super::router::Publication;
-use super::session::{HeldWill, Send, Session, SessionExpiry, Subscription};
+use super::session::{HeldWill, Message, Send, Session, SessionExpiry, Subscription};
 use super::strings;
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
-use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, SUBSCRIPTIONS_MAX, acl};
+use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, INFLIGHT_MAX, SUBSCRIPTIONS_MAX, acl};
 use crate::topic;
 
 /// Why a connection ended; decides the will, the note and, under 5.0, the
@@ -91,6 +91,14 @@ mod ack_code {
     pub const WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED: u8 = 0xa2;
     pub const NO_SUBSCRIPTION_EXISTED: u8 = 0x11;
     pub const PACKET_IDENTIFIER_NOT_FOUND: u8 = 0x92;
+}
+
+/// PUBACK and PUBREC reason codes of 5.0 (sections 3.4.2.1, 3.5.2.1)
+/// beyond those shared with SUBACK in [`ack_code`].
+mod publish_code {
+    pub const SUCCESS: u8 = 0x00;
+    pub const NO_MATCHING_SUBSCRIBERS: u8 = 0x10;
+    pub const PAYLOAD_FORMAT_INVALID: u8 = 0x99;
 }
 
 /// Holds one of the `CONNECTIONS_MAX` places while the connection is open.
@@ -195,6 +203,17 @@ where
         }
         return;
     }
+    // 5.0: how many topic aliases the client accepts from the broker
+    // [MQTT-3.1.2-26], [MQTT-3.1.2-27].
+    let client_alias_max = connect
+        .properties
+        .iter()
+        .find_map(|p| match p {
+            Property::TopicAliasMaximum(n) => Some(*n),
+            _ => None,
+        })
+        .filter(|_| level == LEVEL_V5)
+        .unwrap_or(0);
     let Some(accepted) = accept(&broker, &mut writer, connect, &peer).await else {
         return;
     };
@@ -223,6 +242,8 @@ where
         inflight_max: accepted.inflight_max,
         client_packet_max: accepted.client_packet_max,
         aliases: BTreeMap::new(),
+        client_alias_max,
+        out_aliases: BTreeMap::new(),
     };
     let linger = conn.serve(accepted.session_present).await;
     // The connection is closed: it no longer holds a place.
@@ -265,6 +286,12 @@ struct Conn<S> {
     client_packet_max: Option<u32>,
     /// Inbound topic aliases of this connection (5.0) [MQTT-3.3.2-7].
     aliases: BTreeMap<u16, String>,
+    /// The client's Topic Alias Maximum (5.0): the broker sends aliases 1
+    /// to this; 0 sends none.
+    client_alias_max: u16,
+    /// Outbound topic aliases of this connection: topic -> alias, given to
+    /// the first `client_alias_max` distinct topics sent, never reassigned.
+    out_aliases: BTreeMap<String, u16>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
@@ -327,6 +354,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         let _ = timeout(FAREWELL_WAIT, self.writer.write(&packet)).await;
     }
 
+    /// QoS 1 and 2 messages the broker may have unacknowledged towards the
+    /// client: its Receive Maximum, at most `INFLIGHT_MAX` [MQTT-3.3.4-9].
+    fn inflight_max(&self) -> usize {
+        if self.broker.mutant(Mutant::ReceiveMaximumIgnored) {
+            return INFLIGHT_MAX;
+        }
+        self.inflight_max
+    }
+
+    /// One note per queued message whose expiry interval passed before it
+    /// could be sent.
+    fn note_expired(&self, expired: &[Message], now: Instant) {
+        for m in expired {
+            let s = m.expiry.map_or(0, |e| e.interval_s);
+            let waited = m
+                .expiry
+                .map_or(0, |e| now.saturating_duration_since(e.received).as_secs());
+            self.broker.note(format!(
+                "message to {} for {} expired after {s}s (waited {waited}s)",
+                m.topic, self.client_id
+            ));
+        }
+    }
+
     fn restart_deadline(&mut self) {
         self.deadline = self.keep_alive.map(|d| Box::pin(sleep(d)));
     }
@@ -346,7 +397,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             properties: std::mem::take(&mut self.connack_properties),
         })];
         if session_present {
-            let mut resend = self.with_session(|s| s.resend()).unwrap_or_default();
+            let inflight_max = self.inflight_max();
+            let now = Instant::now();
+            let mut resend = self
+                .with_session(|s| s.resend(inflight_max, now))
+                .unwrap_or_default();
             if self.broker.mutant(Mutant::RedeliverWithoutDup) {
                 for s in &mut resend {
                     if let Send::Publish(p) = s {
@@ -361,10 +416,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             return end;
         }
         loop {
-            let inflight_max = self.inflight_max;
-            let Some(sendable) = self.with_session(|s| s.take_sendable(inflight_max)) else {
+            let inflight_max = self.inflight_max();
+            let now = Instant::now();
+            let taken = self.with_session(|s| (s.expire(now), s.take_sendable(inflight_max, now)));
+            let Some((gone, sendable)) = taken else {
                 return End::violation(reason::PROTOCOL_ERROR, "session vanished");
             };
+            self.note_expired(&gone, now);
             let packets = self.outgoing(sendable);
             if let Err(end) = self.send(packets).await {
                 return end;
@@ -549,9 +607,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 format!("topic alias {alias} outside 1..={max} [MQTT-3.2.2-17]"),
             ));
         }
-        p.properties
-            .0
-            .retain(|p| !matches!(p, Property::TopicAlias(_)));
+        if !self.broker.mutant(Mutant::PublisherAliasForwarded) {
+            p.properties
+                .0
+                .retain(|p| !matches!(p, Property::TopicAlias(_)));
+        }
         if p.topic.is_empty() {
             match self.aliases.get(&alias) {
                 Some(t) => p.topic = t.clone(),
@@ -597,6 +657,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 self.client_id, p.topic
             ));
         }
+        let refused = if denied {
+            Some(ack_code::NOT_AUTHORIZED)
+        } else if self.v5() && !payload_format_kept(&p) {
+            self.broker.note(format!(
+                "payload of {}'s message to {} is not UTF-8 though its payload format indicator says so: dropped",
+                self.client_id, p.topic
+            ));
+            Some(publish_code::PAYLOAD_FORMAT_INVALID)
+        } else {
+            None
+        };
+        let id = p.packet_id;
         let publication = Publication {
             topic: p.topic,
             payload: p.payload,
@@ -606,16 +678,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         };
         match p.qos {
             QoS::AtMostOnce => {
-                if !denied {
-                    self.broker.route(&publication);
-                }
+                self.deliver(&publication, refused);
                 Ok(vec![])
             }
             QoS::AtLeastOnce => {
-                if !denied {
-                    self.broker.route(&publication);
-                }
-                Ok(vec![Packet::PubAck(Ack::new(p.packet_id))])
+                let code = self.deliver(&publication, refused);
+                Ok(vec![Packet::PubAck(self.publish_ack(id, code))])
             }
             QoS::ExactlyOnce => {
                 // Under 5.0 the broker's receive maximum bounds the QoS 2
@@ -623,8 +691,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 let receive_maximum = usize::from(self.broker.config().receive_maximum);
                 let over = self
                     .with_session(|s| {
-                        !s.inbound_qos2.contains(&p.packet_id)
-                            && s.inbound_qos2.len() >= receive_maximum
+                        !s.inbound_qos2.contains(&id) && s.inbound_qos2.len() >= receive_maximum
                     })
                     .unwrap_or(false);
                 if self.v5() && over {
@@ -638,15 +705,51 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 // Delivered once, on first receipt; a resend before PUBREL
                 // only gets its PUBREC again [MQTT-4.3.3-2].
                 let first = self
-                    .with_session(|s| s.inbound_qos2.insert(p.packet_id))
+                    .with_session(|s| s.inbound_qos2.insert(id))
                     .unwrap_or(false);
                 let again = self.broker.mutant(Mutant::Qos2DeliveredTwice);
-                if (first || again) && !denied {
-                    self.broker.route(&publication);
+                let code = if first || again {
+                    self.deliver(&publication, refused)
+                } else {
+                    publish_code::SUCCESS
+                };
+                if self.v5() && code >= ack_code::FAILURE_MIN {
+                    // A refusing PUBREC ends the flow: no PUBREL follows
+                    // (5.0 section 4.3.3), so the id is free again.
+                    self.with_session(|s| s.inbound_qos2.remove(&id));
                 }
-                Ok(vec![Packet::PubRec(Ack::new(p.packet_id))])
+                Ok(vec![Packet::PubRec(self.publish_ack(id, code))])
             }
         }
+    }
+
+    /// Routes a PUBLISH unless it was `refused`, and returns its 5.0
+    /// PUBACK or PUBREC reason code: the refusal; 0x10 when no subscription
+    /// matched; 0x97 (quota exceeded) when some did but every matching
+    /// session's queue was full, so no one will get it; else 0x00.
+    fn deliver(&self, publication: &Publication, refused: Option<u8>) -> u8 {
+        if let Some(code) = refused {
+            return code;
+        }
+        let routed = self.broker.route(publication);
+        if routed.matched == 0 {
+            publish_code::NO_MATCHING_SUBSCRIBERS
+        } else if routed.full == routed.matched {
+            ack_code::QUOTA_EXCEEDED
+        } else {
+            publish_code::SUCCESS
+        }
+    }
+
+    /// A PUBACK or PUBREC: with its reason code under 5.0, a plain one
+    /// under 3.1.1, which has none (a refused message is acknowledged and
+    /// dropped, as 3.1.1 allows).
+    fn publish_ack(&self, packet_id: u16, code: u8) -> Ack {
+        let mut ack = Ack::new(packet_id);
+        if self.v5() {
+            ack.reason = code;
+        }
+        ack
     }
 
     fn on_subscribe(&mut self, s: Subscribe) -> Result<Vec<Packet>, End> {
@@ -922,20 +1025,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             if !self.v5() {
                 p.properties = Properties::default();
             }
+            let topic = p.topic.clone();
+            let alias = self.alias_for(&mut p);
             if let Some(max) = self.client_packet_max
                 && let Some(size) = self.too_large(&p, max)
             {
                 self.broker.note(format!(
-                    "message to {} not sent to {}: {size} bytes exceed its maximum packet size of {max}",
-                    p.topic, self.client_id
+                    "message to {topic} not sent to {}: {size} bytes exceed its maximum packet size of {max}",
+                    self.client_id
                 ));
                 let id = p.packet_id;
                 self.with_session(|s| s.outbound.shift_remove(&id));
                 continue;
             }
+            // The alias is the client's only once it was sent.
+            if let Some(alias) = alias {
+                self.out_aliases.insert(topic, alias);
+            }
             out.push(Packet::Publish(p));
         }
         out
+    }
+
+    /// Gives a 5.0 PUBLISH a topic alias if the client accepts them: the
+    /// first `client_alias_max` distinct topics each get the next alias,
+    /// sent with the topic the first time, and with an empty topic after
+    /// that; later topics go without one [MQTT-3.1.2-26], [MQTT-3.3.2-11].
+    /// Returns a new alias, which counts once the packet is sent.
+    fn alias_for(&self, p: &mut Publish) -> Option<u16> {
+        if !self.v5() || self.client_alias_max == 0 {
+            return None;
+        }
+        if let Some(&alias) = self.out_aliases.get(&p.topic) {
+            p.topic = String::new();
+            p.properties.push(Property::TopicAlias(alias));
+            return None;
+        }
+        let next = u16::try_from(self.out_aliases.len() + 1).ok()?;
+        if next > self.client_alias_max {
+            return None;
+        }
+        p.properties.push(Property::TopicAlias(next));
+        Some(next)
     }
 
     /// The encoded size of `p` if it is over `max` bytes.
@@ -944,6 +1075,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         let size = crate::wire::encode(&packet, self.level).map_or(0, |b| b.len());
         (u64::try_from(size).unwrap_or(u64::MAX) > u64::from(max)).then_some(size)
     }
+}
+
+/// False when a 5.0 PUBLISH says its payload is UTF-8 (Payload Format
+/// Indicator 1) and it is not (5.0 section 3.3.2.3.2).
+fn payload_format_kept(p: &Publish) -> bool {
+    let utf8 = p
+        .properties
+        .iter()
+        .any(|p| matches!(p, Property::PayloadFormatIndicator(1)));
+    !utf8 || std::str::from_utf8(&p.payload).is_ok()
 }
 
 fn profile_name(p: super::TakeoverWill) -> &'static str {

@@ -16,7 +16,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::wire::{LastWill, Properties, Property};
 
 use super::router::Publication;
-use super::session::Session;
+use super::session::{Expiry, Session};
 use super::{Broker, Mutant};
 
 /// Why a session ends while offline.
@@ -139,6 +139,19 @@ impl Broker {
             .filter(|(_, s)| s.expiry.finite().is_some() || s.held_will.is_some())
             .filter_map(|(id, s)| s.offline_since.map(|n| (id.clone(), n)))
             .collect()
+    }
+}
+
+impl Broker {
+    /// The expiry of a message published now with these PUBLISH
+    /// properties. Under the mutant `expiry-not-decremented` there is none:
+    /// the message keeps the interval it was published with and never
+    /// expires.
+    pub(super) fn message_expiry(&self, properties: &Properties) -> Option<Expiry> {
+        if self.mutant(Mutant::ExpiryNotDecremented) {
+            return None;
+        }
+        Expiry::of(properties)
     }
 }
 

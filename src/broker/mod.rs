@@ -53,8 +53,14 @@
 //! session, and any new connection for the client id cancels it; the
 //! server's DISCONNECT says 0x8E on takeover, 0x8D on keep-alive expiry and
 //! the reason of a protocol error; `receive_maximum` counts inbound QoS 2
-//! messages awaiting PUBREL; a message over the client's Maximum Packet
-//! Size is dropped with a note; no topic aliases are sent.
+//! messages awaiting PUBREL (QoS 1 is acknowledged at once and never
+//! counts); a message over the client's Maximum Packet Size is dropped with
+//! a note; the client's Receive Maximum is a per-connection quota, resends
+//! of a resumed session included; outbound topic aliases go to the first
+//! Topic Alias Maximum distinct topics of a connection; queued messages
+//! expire on the broker's clock and carry the time they have left;
+//! PUBACK/PUBREC say 0x87 (acl), 0x99 (payload not UTF-8 as announced),
+//! 0x10 (no subscribers), 0x97 (every matching queue full).
 //!
 //! Notes (stable texts; they end up in snapshots): `assigned client id
 //! <id>`, `refused <id or peer>: <why>`, `protocol violation by <id or
@@ -70,7 +76,9 @@
 //! <id> discarded (clean start)`, `DISCONNECT from <id> with reason
 //! <0xNN>` (not for 0x00), `sent DISCONNECT <0xNN> to <id> (<why>)`, and
 //! `message to <topic> not sent to <id>: <n> bytes exceed its maximum
-//! packet size of <max>`. Both versions: `session limit of <n> reached:
+//! packet size of <max>`, `message to <topic> for <id> expired after <s>s
+//! (waited <w>s)`, `payload of <id>'s message to <topic> is not UTF-8
+//! though its payload format indicator says so: dropped`. Both versions: `session limit of <n> reached:
 //! evicted the session of <id>, the least recently disconnected`.
 
 mod accept;
@@ -197,6 +205,7 @@ impl Broker {
     /// that the host fails visibly instead of the panic being swallowed.
     pub async fn serve<L: Listener>(&self, listener: L) -> io::Result<()> {
         let mut tasks = JoinSet::new();
+        self.inner.store.borrow_mut().restart_expiry_clocks();
         // Sessions kept from before a restart wait again for what was due.
         for (client_id, offline_since) in self.waiting_sessions() {
             let broker = self.clone();

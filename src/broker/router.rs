@@ -2,6 +2,7 @@
 //! and the retained message store.
 
 use bytes::Bytes;
+use tokio::time::Instant;
 
 use super::Mutant;
 use super::session::{Message, Retained, Subscription};
@@ -22,16 +23,26 @@ pub struct Publication {
     pub properties: Properties,
 }
 
+/// What [`Broker::route`] did with a message: the sessions whose
+/// subscriptions matched it, and how many of those had a full queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routed {
+    pub matched: usize,
+    pub full: usize,
+}
+
 impl Broker {
     /// Stores or clears the retained message if asked, then queues one copy
     /// for every session with a matching subscription, at min(publish QoS,
     /// highest granted QoS among its matching filters) [MQTT-3.3.5-1].
     /// Offline sessions get QoS 1 and 2 messages only, and only if
     /// persistent. Live forwarding sends RETAIN=0 [MQTT-3.3.1-9].
-    pub(super) fn route(&self, p: &Publication) {
+    /// Returns how many sessions matched and how many of them had no room.
+    pub(super) fn route(&self, p: &Publication) -> Routed {
         if p.retain {
             self.retain(p);
         }
+        let mut matched = 0;
         let mut woken = Vec::new();
         let mut dropped = Vec::new();
         {
@@ -58,6 +69,7 @@ impl Broker {
                 if !acl::allows(acl, session.user.as_deref(), acl::Action::Read, &p.topic) {
                     continue;
                 }
+                matched += 1;
                 let mut qos = p.qos.min(granted);
                 if self.mutant(Mutant::NoQosDowngrade) {
                     qos = p.qos;
@@ -74,6 +86,7 @@ impl Broker {
                     qos,
                     retain: p.retain && self.mutant(Mutant::LiveKeepsRetain),
                     properties: with_subscription_ids(&p.properties, matching.iter().map(|s| s.id)),
+                    expiry: self.message_expiry(&p.properties),
                 };
                 if session.enqueue(message).is_err() {
                     dropped.push(client_id.clone());
@@ -85,12 +98,14 @@ impl Broker {
         for c in woken {
             c.wake.notify_one();
         }
+        let full = dropped.len();
         for id in dropped {
             self.note(format!(
                 "queue of {id} full: dropped message to {}",
                 p.topic
             ));
         }
+        Routed { matched, full }
     }
 
     /// [MQTT-3.3.1-5], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
@@ -101,6 +116,13 @@ impl Broker {
                 store.retained.remove(&p.topic);
             }
             return;
+        }
+        if store.retained.len() >= RETAINED_MAX {
+            // Expired retained messages make room first.
+            let now = Instant::now();
+            store
+                .retained
+                .retain(|_, r| r.expiry.is_none_or(|e| !e.passed(now)));
         }
         if !store.retained.contains_key(&p.topic) && store.retained.len() >= RETAINED_MAX {
             drop(store);
@@ -116,6 +138,7 @@ impl Broker {
                 payload: p.payload.clone(),
                 qos: p.qos,
                 properties: p.properties.clone(),
+                expiry: self.message_expiry(&p.properties),
             },
         );
     }
@@ -123,7 +146,8 @@ impl Broker {
     /// The retained messages a new subscription to `filter` receives, with
     /// RETAIN=1, at min(message QoS, granted QoS) [MQTT-3.3.1-6],
     /// [MQTT-3.3.1-8].
-    /// `sub_id` is the subscription's 5.0 identifier, sent with each.
+    /// `sub_id` is the subscription's 5.0 identifier, sent with each. A
+    /// retained message past its Message Expiry Interval is not sent.
     pub(super) fn retained_for(
         &self,
         filter: &str,
@@ -134,13 +158,16 @@ impl Broker {
         store
             .retained
             .iter()
-            .filter(|(t, _)| topic::matches(filter, t))
+            .filter(|(t, r)| {
+                topic::matches(filter, t) && r.expiry.is_none_or(|e| !e.passed(Instant::now()))
+            })
             .map(|(t, r)| Message {
                 topic: t.clone(),
                 payload: r.payload.clone(),
                 qos: r.qos.min(granted),
                 retain: true,
                 properties: with_subscription_ids(&r.properties, [sub_id]),
+                expiry: r.expiry,
             })
             .collect()
     }

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 use indexmap::IndexMap;
+use tokio::time::Instant;
 
-use crate::wire::{LastWill, Properties, Publish, QoS};
+use crate::wire::{LastWill, Properties, Property, Publish, QoS};
 
 use super::{INFLIGHT_MAX, QUEUED_MAX};
 
@@ -24,8 +25,60 @@ pub struct Message {
     /// Set only for retained messages sent because of a new subscription.
     pub retain: bool,
     /// The 5.0 PUBLISH properties forwarded with it; empty from a 3.1.1
-    /// publisher, and not sent to a 3.1.1 subscriber.
+    /// publisher, and not sent to a 3.1.1 subscriber. A Message Expiry
+    /// Interval among them is the one it was published with; what is sent
+    /// is the time left (see [`Expiry`]).
     pub properties: Properties,
+    /// When the message expires, if it was published with a Message
+    /// Expiry Interval (5.0).
+    pub expiry: Option<Expiry>,
+}
+
+/// A 5.0 Message Expiry Interval and when the broker received the message,
+/// on the broker's (simulated) tokio clock, never the wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub received: Instant,
+    pub interval_s: u32,
+}
+
+impl Expiry {
+    /// The expiry of a message received now with these PUBLISH properties;
+    /// `None` when they have no Message Expiry Interval.
+    pub fn of(properties: &Properties) -> Option<Expiry> {
+        properties.iter().find_map(|p| match p {
+            Property::MessageExpiryInterval(s) => Some(Expiry {
+                received: Instant::now(),
+                interval_s: *s,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Whether the interval has passed at `now`.
+    pub fn passed(self, now: Instant) -> bool {
+        now.saturating_duration_since(self.received).as_secs() >= u64::from(self.interval_s)
+    }
+
+    /// The interval less the whole seconds the message has waited
+    /// [MQTT-3.3.2-6], at least 1: a message still queued is never at 0
+    /// (it would have expired), and one whose delivery started before its
+    /// interval passed is still resent on a resumed session (only what was
+    /// not sent yet is dropped [MQTT-3.3.2-5]).
+    pub fn remaining_s(self, now: Instant) -> u32 {
+        let waited = now.saturating_duration_since(self.received).as_secs();
+        let waited = u32::try_from(waited).unwrap_or(u32::MAX);
+        self.interval_s.saturating_sub(waited).max(1)
+    }
+
+    /// The same interval, counted again in full from now: what a restarted
+    /// broker does, its clock starting anew (as for session expiry).
+    pub fn restarted(self) -> Expiry {
+        Expiry {
+            received: Instant::now(),
+            ..self
+        }
+    }
 }
 
 /// Where an outbound QoS 1 or 2 message stands.
@@ -41,6 +94,11 @@ pub enum OutboundState {
 pub struct Outbound {
     pub message: Message,
     pub state: OutboundState,
+    /// Its PUBLISH went out on the current connection: only these count
+    /// against the client's Receive Maximum, the send quota starting anew
+    /// with each connection (5.0 section 4.9). A message sent on an earlier
+    /// connection waits here for its resend until the quota has room.
+    pub sent_here: bool,
 }
 
 /// What is sent next on a connection, taken from the session.
@@ -171,15 +229,51 @@ impl Session {
         None
     }
 
-    /// Takes what may be sent now from the queue, moving QoS 1 and 2
-    /// messages into flight while fewer than `inflight_max` (at most
-    /// `INFLIGHT_MAX`) are. Order is kept: a QoS 0 message behind a blocked
-    /// QoS 1 message waits too.
-    pub fn take_sendable(&mut self, inflight_max: usize) -> Vec<Send> {
+    /// Takes the queued messages whose Message Expiry Interval has passed
+    /// at `now`: they are not sent [MQTT-3.3.2-5].
+    pub fn expire(&mut self, now: Instant) -> Vec<Message> {
+        let due = |m: &Message| m.expiry.is_some_and(|e| e.passed(now));
+        if !self.queue.iter().any(due) {
+            return Vec::new();
+        }
+        let (expired, kept): (Vec<Message>, Vec<Message>) = std::mem::take(&mut self.queue)
+            .into_iter()
+            .partition(|m| due(m));
+        self.queue = kept.into();
+        expired
+    }
+
+    /// QoS 1 and 2 PUBLISH packets sent on this connection and not yet
+    /// acknowledged: what the client's Receive Maximum bounds.
+    fn in_flight_here(&self) -> usize {
+        self.outbound.values().filter(|o| o.sent_here).count()
+    }
+
+    /// Takes what may be sent now, while fewer than `inflight_max` (at most
+    /// `INFLIGHT_MAX`) QoS 1 and 2 messages are in flight on this
+    /// connection [MQTT-3.3.4-9]: first the resends a resumed session still
+    /// owes (DUP=1), then the queue, whose QoS 1 and 2 messages move into
+    /// flight. Order is kept: a QoS 0 message behind a blocked QoS 1
+    /// message waits too. `now` gives each its remaining expiry interval.
+    pub fn take_sendable(&mut self, inflight_max: usize, now: Instant) -> Vec<Send> {
         let inflight_max = inflight_max.clamp(1, INFLIGHT_MAX);
         let mut out = Vec::new();
+        let mut in_flight = self.in_flight_here();
+        for (&id, o) in self.outbound.iter_mut() {
+            if o.sent_here || o.state != OutboundState::Published {
+                continue;
+            }
+            if in_flight >= inflight_max {
+                // The queue waits behind the resends still owed.
+                return out;
+            }
+            o.sent_here = true;
+            in_flight += 1;
+            out.push(Send::Publish(to_publish(&o.message, id, true, now)));
+        }
         while let Some(head) = self.queue.front() {
-            if head.qos != QoS::AtMostOnce && self.outbound.len() >= inflight_max {
+            let full = in_flight >= inflight_max || self.outbound.len() >= INFLIGHT_MAX;
+            if head.qos != QoS::AtMostOnce && full {
                 break;
             }
             let Some(message) = self.queue.pop_front() else {
@@ -195,27 +289,42 @@ impl Session {
                     Outbound {
                         message: message.clone(),
                         state: OutboundState::Published,
+                        sent_here: true,
                     },
                 );
+                in_flight += 1;
                 id
             } else {
                 0
             };
-            out.push(Send::Publish(to_publish(&message, packet_id, false)));
+            out.push(Send::Publish(to_publish(&message, packet_id, false, now)));
         }
         out
     }
 
-    /// What a resumed session sends first: every unfinished outbound message
-    /// again, with DUP=1 and its packet id, or its PUBREL [MQTT-4.4.0-1].
-    pub fn resend(&self) -> Vec<Send> {
-        self.outbound
-            .iter()
-            .map(|(&id, o)| match o.state {
-                OutboundState::Published => Send::Publish(to_publish(&o.message, id, true)),
-                OutboundState::Released => Send::PubRel(id),
-            })
-            .collect()
+    /// What a resumed session sends first [MQTT-4.4.0-1], in the order
+    /// first sent: the PUBREL of every QoS 2 message released, and every
+    /// unacknowledged PUBLISH again, with DUP=1 and its packet id, as far
+    /// as the new connection's `inflight_max` allows; the rest follow from
+    /// [`take_sendable`](Self::take_sendable) as acknowledgements make room.
+    pub fn resend(&mut self, inflight_max: usize, now: Instant) -> Vec<Send> {
+        let inflight_max = inflight_max.clamp(1, INFLIGHT_MAX);
+        let mut in_flight = 0;
+        let mut out = Vec::new();
+        // A PUBLISH that does not fit now waits, and so do all after it.
+        for (&id, o) in self.outbound.iter_mut() {
+            o.sent_here = false;
+            match o.state {
+                OutboundState::Released => out.push(Send::PubRel(id)),
+                OutboundState::Published if in_flight < inflight_max => {
+                    o.sent_here = true;
+                    in_flight += 1;
+                    out.push(Send::Publish(to_publish(&o.message, id, true, now)));
+                }
+                OutboundState::Published => {}
+            }
+        }
+        out
     }
 
     /// PUBACK: a QoS 1 delivery is complete. False if the id was not a QoS 1
@@ -274,7 +383,17 @@ impl Session {
     }
 }
 
-fn to_publish(m: &Message, packet_id: u16, dup: bool) -> Publish {
+/// The PUBLISH for a message, sent at `now`: its Message Expiry Interval
+/// is the time it has left [MQTT-3.3.2-6].
+fn to_publish(m: &Message, packet_id: u16, dup: bool, now: Instant) -> Publish {
+    let mut properties = m.properties.clone();
+    if let Some(e) = m.expiry {
+        for p in properties.0.iter_mut() {
+            if let Property::MessageExpiryInterval(s) = p {
+                *s = e.remaining_s(now);
+            }
+        }
+    }
     Publish {
         topic: m.topic.clone(),
         payload: m.payload.clone(),
@@ -282,7 +401,7 @@ fn to_publish(m: &Message, packet_id: u16, dup: bool) -> Publish {
         retain: m.retain,
         dup: dup && m.qos != QoS::AtMostOnce,
         packet_id,
-        properties: m.properties.clone(),
+        properties,
     }
 }
 
@@ -293,6 +412,9 @@ pub struct Retained {
     pub qos: QoS,
     /// The 5.0 properties it was published with.
     pub properties: Properties,
+    /// When it expires, if it was published with a Message Expiry Interval:
+    /// a new subscriber does not get it after that.
+    pub expiry: Option<Expiry>,
 }
 
 /// The broker's durable state: sessions and retained messages.
@@ -346,6 +468,22 @@ impl Store {
         Some(n)
     }
 
+    /// A restarted broker's clock starts anew: every message expiry is
+    /// counted again in full from now, as session expiry and will delays
+    /// are (see `expiry`).
+    pub(super) fn restart_expiry_clocks(&mut self) {
+        let restart = |e: &mut Option<Expiry>| *e = e.map(Expiry::restarted);
+        for r in self.retained.values_mut() {
+            restart(&mut r.expiry);
+        }
+        for s in self.sessions.values_mut() {
+            s.queue.iter_mut().for_each(|m| restart(&mut m.expiry));
+            s.outbound
+                .values_mut()
+                .for_each(|o| restart(&mut o.message.expiry));
+        }
+    }
+
     /// The session that went offline longest ago: the one a full table
     /// evicts. Connected sessions are never evicted.
     pub(super) fn least_recently_disconnected(&self) -> Option<String> {
@@ -368,6 +506,7 @@ mod tests {
             qos: QoS::try_from(qos).expect("test QoS"),
             retain: false,
             properties: Properties::default(),
+            expiry: None,
         }
     }
 
@@ -380,6 +519,7 @@ mod tests {
                 Outbound {
                     message: msg(2),
                     state,
+                    sent_here: true,
                 },
             );
         }
@@ -397,12 +537,13 @@ mod tests {
             Outbound {
                 message: msg(1),
                 state: OutboundState::Published,
+                sent_here: true,
             },
         );
         s.enqueue(msg(1)).ok();
         s.enqueue(msg(2)).ok();
         let ids: Vec<u16> = s
-            .take_sendable(INFLIGHT_MAX)
+            .take_sendable(INFLIGHT_MAX, Instant::now())
             .into_iter()
             .filter_map(|p| match p {
                 Send::Publish(p) => Some(p.packet_id),
@@ -418,10 +559,10 @@ mod tests {
         for _ in 0..3 {
             s.enqueue(msg(1)).ok();
         }
-        assert_eq!(s.take_sendable(2).len(), 2);
-        assert!(s.take_sendable(2).is_empty());
+        assert_eq!(s.take_sendable(2, Instant::now()).len(), 2);
+        assert!(s.take_sendable(2, Instant::now()).is_empty());
         assert!(s.puback(1) && s.puback(2));
-        assert_eq!(s.take_sendable(2).len(), 1);
+        assert_eq!(s.take_sendable(2, Instant::now()).len(), 1);
     }
 
     #[test]
@@ -431,11 +572,14 @@ mod tests {
             s.enqueue(msg(1)).ok();
         }
         s.enqueue(msg(0)).ok();
-        assert_eq!(s.take_sendable(INFLIGHT_MAX).len(), INFLIGHT_MAX);
+        assert_eq!(
+            s.take_sendable(INFLIGHT_MAX, Instant::now()).len(),
+            INFLIGHT_MAX
+        );
         assert_eq!(s.queue.len(), 2);
         assert!(s.puback(1));
         assert!(!s.puback(1));
-        assert_eq!(s.take_sendable(INFLIGHT_MAX).len(), 2);
+        assert_eq!(s.take_sendable(INFLIGHT_MAX, Instant::now()).len(), 2);
     }
 
     #[test]
@@ -466,14 +610,68 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_session_resends_no_more_than_the_new_receive_maximum() {
+        let mut s = Session::new(SessionExpiry::NEVER);
+        for _ in 0..3 {
+            s.enqueue(msg(1)).ok();
+        }
+        let now = Instant::now();
+        assert_eq!(s.take_sendable(INFLIGHT_MAX, now).len(), 3);
+        let again = s.resend(2, now);
+        let ids: Vec<u16> = again
+            .iter()
+            .filter_map(|p| match p {
+                Send::Publish(p) if p.dup => Some(p.packet_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, vec![1, 2]);
+        s.enqueue(msg(1)).ok();
+        assert!(s.take_sendable(2, now).is_empty(), "the quota is full");
+        assert!(s.puback(2));
+        let next = s.take_sendable(2, now);
+        assert!(
+            matches!(next.as_slice(), [Send::Publish(p)] if p.packet_id == 3 && p.dup),
+            "the owed resend comes before the queue: {next:?}"
+        );
+    }
+
+    #[test]
+    fn expired_messages_leave_the_queue_and_others_carry_the_time_left() {
+        let mut s = Session::new(SessionExpiry::NEVER);
+        let start = Instant::now();
+        for interval_s in [2, 10] {
+            let mut m = msg(1);
+            m.properties = vec![Property::MessageExpiryInterval(interval_s)].into();
+            m.expiry = Some(Expiry {
+                received: start,
+                interval_s,
+            });
+            s.enqueue(m).ok();
+        }
+        let later = start + std::time::Duration::from_millis(2500);
+        let expired = s.expire(later);
+        assert_eq!(expired.len(), 1);
+        assert_eq!(
+            expired.first().and_then(|m| m.expiry).map(|e| e.interval_s),
+            Some(2)
+        );
+        let sent = s.take_sendable(INFLIGHT_MAX, later);
+        let Some(Send::Publish(p)) = sent.first() else {
+            panic!("{sent:?}");
+        };
+        assert_eq!(p.properties.0, vec![Property::MessageExpiryInterval(8)]);
+    }
+
+    #[test]
     fn resend_marks_dup_and_keeps_ids() {
         let mut s = Session::new(SessionExpiry::NEVER);
         s.enqueue(msg(1)).ok();
         s.enqueue(msg(2)).ok();
-        s.take_sendable(INFLIGHT_MAX);
+        s.take_sendable(INFLIGHT_MAX, Instant::now());
         assert!(s.pubrec(2));
         assert!(!s.pubrec(1), "PUBREC for a QoS 1 message");
-        let again = s.resend();
+        let again = s.resend(INFLIGHT_MAX, Instant::now());
         let Some(Send::Publish(p)) = again.first() else {
             panic!("{again:?}");
         };

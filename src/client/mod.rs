@@ -9,7 +9,7 @@
 
 mod session;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -74,6 +74,9 @@ struct Conn<S> {
     maximum_packet_size: Option<usize>,
     /// The reason code of the DISCONNECT the broker sent, if it sent one.
     disconnect_reason: Option<u8>,
+    /// Topic aliases the broker set on this connection (5.0): alias ->
+    /// topic. They end with the connection [MQTT-3.3.2-7].
+    aliases: BTreeMap<u16, String>,
 }
 
 /// The Receive Maximum a broker has when its CONNACK gives none
@@ -513,6 +516,7 @@ impl<C: Connector> Client<C> {
             receive_maximum: RECEIVE_MAXIMUM_DEFAULT,
             maximum_packet_size: None,
             disconnect_reason: None,
+            aliases: BTreeMap::new(),
         });
         match self.options.raw.clone() {
             Some(bytes) => self.send_raw(bytes).await,
@@ -720,10 +724,15 @@ impl<C: Connector> Client<C> {
             }
         };
         let level = self.conn.as_ref().map_or(LEVEL_V311, |c| c.level);
+        let resolved_topic = match &packet {
+            Packet::Publish(p) if level == LEVEL_V5 => self.resolve_alias(p),
+            _ => None,
+        };
         self.record(EventKind::Recv {
             client: self.name.clone(),
             packet: packet.clone(),
             level,
+            resolved_topic,
         });
         if self.completes_flow(&packet) {
             self.step_finished();
@@ -790,6 +799,37 @@ impl<C: Connector> Client<C> {
             }
             _ => {}
         }
+    }
+}
+
+impl<C: Connector> Client<C> {
+    /// A 5.0 PUBLISH's topic alias: one with a topic name sets it, one
+    /// with an empty topic name uses it. Returns the topic an empty topic
+    /// name stands for; an alias the broker never set, or one above what
+    /// the client allowed, is an `error` in the trace [MQTT-3.3.2-11].
+    fn resolve_alias(&mut self, p: &Publish) -> Option<String> {
+        let alias = p.properties.iter().find_map(|p| match p {
+            Property::TopicAlias(a) => Some(*a),
+            _ => None,
+        })?;
+        let allowed = self.options.topic_alias_maximum.unwrap_or(0);
+        if alias > allowed {
+            self.error(format!(
+                "topic alias {alias} from the broker, above the topic alias maximum of {allowed}"
+            ));
+        }
+        let aliases = &mut self.conn.as_mut()?.aliases;
+        if !p.topic.is_empty() {
+            aliases.insert(alias, p.topic.clone());
+            return None;
+        }
+        let topic = aliases.get(&alias).cloned();
+        if topic.is_none() {
+            self.error(format!(
+                "topic alias {alias} from the broker was never set on this connection"
+            ));
+        }
+        topic
     }
 }
 

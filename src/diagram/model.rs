@@ -287,6 +287,7 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
                 client,
                 packet,
                 level,
+                ..
             } => {
                 if let Some(broker) = broker_of(client) {
                     let lat = latency.between(client, name_of(broker));

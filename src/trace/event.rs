@@ -41,6 +41,10 @@ pub enum EventKind {
         client: String,
         packet: Packet,
         level: u8,
+        /// The topic a 5.0 PUBLISH stands for when it came with an empty
+        /// topic name and a topic alias the connection had set: the packet
+        /// stays as on the wire, and expectations on `topic` match this.
+        resolved_topic: Option<String>,
     },
     /// The client's connection ended. `reason` is the reason code of the
     /// DISCONNECT a 5.0 broker sent before it closed, when it sent one.

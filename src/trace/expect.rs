@@ -123,9 +123,15 @@ fn score(e: &Expectation, ev: &Event) -> Option<usize> {
                 client,
                 packet,
                 level,
+                resolved_topic,
             },
         ) if *direction == Direction::Recv && *client == e.client => {
-            Some(1 + fields_met(fields, &json::packet_at(packet, *level)))
+            let mut have = json::packet_at(packet, *level);
+            // A PUBLISH that came by topic alias matches on its topic.
+            if let Some(t) = resolved_topic {
+                have.insert("topic".into(), t.clone().into());
+            }
+            Some(1 + fields_met(fields, &have))
         }
         (
             Matcher::Closed { by },

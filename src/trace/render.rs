@@ -36,9 +36,20 @@ fn detail(kind: &EventKind) -> String {
             String::new()
         }
         EventKind::ConnectFailed { error, .. } => error.clone(),
-        EventKind::Send { packet, level, .. } | EventKind::Recv { packet, level, .. } => {
-            packet_text(packet, *level)
-        }
+        EventKind::Send { packet, level, .. } => packet_text(packet, *level),
+        EventKind::Recv {
+            packet,
+            level,
+            resolved_topic,
+            ..
+        } => match resolved_topic {
+            Some(t) => format!(
+                "{} resolved_topic={}",
+                packet_text(packet, *level),
+                Value::from(t.as_str())
+            ),
+            None => packet_text(packet, *level),
+        },
         EventKind::SendRaw { bytes, .. } => format!("raw {}", json::hex(bytes)),
         EventKind::Closed { by, reason, .. } => match reason {
             None => format!("by {}", by_name(*by)),
@@ -262,6 +273,13 @@ fn event_json(ev: &Event) -> Value {
                 "packet".into(),
                 Value::Object(json::packet_at(packet, *level)),
             );
+            if let EventKind::Recv {
+                resolved_topic: Some(t),
+                ..
+            } = &ev.kind
+            {
+                m.insert("resolved_topic".into(), t.clone().into());
+            }
         }
         EventKind::SendRaw { bytes, .. } => {
             m.insert("raw".into(), json::hex(bytes).into());
@@ -315,6 +333,7 @@ mod tests {
                 client: "a".into(),
                 packet: suback,
                 level: crate::wire::LEVEL_V311,
+                resolved_topic: None,
             }),
             "SUBACK packet_id=1 codes=[2,128] granted QoS 2, failure"
         );

@@ -6,4 +6,5 @@ mod lifecycle;
 mod support;
 mod turmoil_net;
 mod v5;
+mod v5_flow;
 mod v5_session;
