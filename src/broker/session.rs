@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use bytes::Bytes;
 use indexmap::IndexMap;
 
-use crate::wire::{LastWill, Properties, Publish, QoS};
+use crate::wire::{LastWill, Properties, Publish, QoS, RetainHandling};
 
+use super::index::{Index, shared_filter};
 use super::{INFLIGHT_MAX, QUEUED_MAX};
 
 /// An application message on its way to one session.
@@ -57,6 +58,103 @@ pub struct Subscription {
     /// The 5.0 subscription identifier the SUBSCRIBE carried, sent back on
     /// every message this subscription delivers [MQTT-3.3.4-3].
     pub id: Option<u32>,
+    /// 5.0: messages this session published are not delivered back through
+    /// this subscription [MQTT-3.8.3-3].
+    pub no_local: bool,
+    /// 5.0: live messages keep the RETAIN flag they were published with
+    /// (5.0 section 3.8.3.1).
+    pub retain_as_published: bool,
+    /// 5.0: when retained messages are sent for this subscription.
+    pub retain_handling: RetainHandling,
+    /// 5.0: a shared subscription (`$share/<group>/<filter>`, its key in
+    /// [`Session::subscriptions`]). Under 3.1.1 such a filter is ordinary.
+    pub shared: bool,
+}
+
+impl Subscription {
+    /// A subscription with 3.1.1's options: the granted QoS alone.
+    pub fn new(granted: QoS) -> Subscription {
+        Subscription {
+            granted,
+            id: None,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: RetainHandling::default(),
+            shared: false,
+        }
+    }
+
+    /// Where `filter` (its key) goes in the index: the inner filter and
+    /// the group of a shared subscription, the filter itself otherwise.
+    fn index_key<'f>(&self, filter: &'f str) -> (&'f str, Option<&'f str>) {
+        match shared_filter(filter) {
+            Some(Ok((group, inner))) if self.shared => (inner, Some(group)),
+            _ => (filter, None),
+        }
+    }
+}
+
+/// A session's queue of messages not sent yet, which keeps count of their
+/// bytes (topic and payload) for `queued_bytes_max`.
+#[derive(Debug, Clone, Default)]
+pub struct Queue {
+    messages: VecDeque<Message>,
+    bytes: usize,
+}
+
+/// The bytes a queued message counts for: its topic and payload, what
+/// grows with what clients send.
+pub fn queued_size(m: &Message) -> usize {
+    m.topic.len() + m.payload.len()
+}
+
+impl Queue {
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// The topic and payload bytes of the messages waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn front(&self) -> Option<&Message> {
+        self.messages.front()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter()
+    }
+
+    pub fn push_back(&mut self, m: Message) {
+        self.bytes += queued_size(&m);
+        self.messages.push_back(m);
+    }
+
+    pub fn push_front(&mut self, m: Message) {
+        self.bytes += queued_size(&m);
+        self.messages.push_front(m);
+    }
+
+    pub fn pop_front(&mut self) -> Option<Message> {
+        let m = self.messages.pop_front()?;
+        self.bytes = self.bytes.saturating_sub(queued_size(&m));
+        Some(m)
+    }
+
+    pub fn retain(&mut self, keep: impl FnMut(&Message) -> bool) {
+        self.messages.retain(keep);
+        self.bytes = self.messages.iter().map(queued_size).sum();
+    }
+
+    pub fn clear(&mut self) {
+        self.messages.clear();
+        self.bytes = 0;
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -65,8 +163,9 @@ pub struct Session {
     pub expiry: SessionExpiry,
     /// Filter -> its subscription. Bounded by `SUBSCRIPTIONS_MAX`.
     pub subscriptions: BTreeMap<String, Subscription>,
-    /// Messages not sent yet, in order. Bounded by `QUEUED_MAX`.
-    pub queue: VecDeque<Message>,
+    /// Messages not sent yet, in order. Bounded by `QUEUED_MAX` messages
+    /// and by the broker option `queued_bytes_max`.
+    pub queue: Queue,
     /// Sent QoS 1 and 2 messages not yet completed, in the order they were
     /// first sent. Bounded by `INFLIGHT_MAX`.
     pub outbound: IndexMap<u16, Outbound>,
@@ -139,7 +238,12 @@ impl SessionExpiry {
 
 /// Why a message was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueFull;
+pub enum QueueFull {
+    /// `QUEUED_MAX` messages are waiting.
+    Messages,
+    /// The message would take the queue over `queued_bytes_max` bytes.
+    Bytes,
+}
 
 impl Session {
     pub fn new(expiry: SessionExpiry) -> Session {
@@ -149,10 +253,15 @@ impl Session {
         }
     }
 
-    /// Queues a message, or refuses it when `QUEUED_MAX` are waiting.
-    pub fn enqueue(&mut self, message: Message) -> Result<(), QueueFull> {
+    /// Queues a message, or refuses it when `QUEUED_MAX` are waiting or
+    /// it would take the queue over `bytes_max` bytes of topics and
+    /// payloads.
+    pub fn enqueue(&mut self, message: Message, bytes_max: usize) -> Result<(), QueueFull> {
         if self.queue.len() >= QUEUED_MAX {
-            return Err(QueueFull);
+            return Err(QueueFull::Messages);
+        }
+        if self.queue.bytes().saturating_add(queued_size(&message)) > bytes_max {
+            return Err(QueueFull::Bytes);
         }
         self.queue.push_back(message);
         Ok(())
@@ -311,6 +420,13 @@ pub struct Store {
     pub assigned_ids: u64,
     /// The counter behind [`Session::offline_since`].
     offline_count: u64,
+    /// Every session's subscriptions by filter level, for routing. Kept in
+    /// step with `sessions` by the methods below: a session's subscriptions
+    /// are indexed while it is stored.
+    pub(super) index: Index,
+    /// Shared subscriptions (group and inner filter) -> the member that
+    /// got the last message, for the round robin.
+    pub(super) shared_last: BTreeMap<(String, String), String>,
 }
 
 impl Store {
@@ -318,10 +434,81 @@ impl Store {
         Store::default()
     }
 
+    /// Stores a session under `client_id`, its subscriptions indexed. A
+    /// session stored there before is removed first.
+    pub fn insert_session(&mut self, client_id: &str, session: Session) {
+        self.remove_session(client_id);
+        for (filter, sub) in &session.subscriptions {
+            let (inner, group) = sub.index_key(filter);
+            self.index.insert(inner, group, client_id);
+        }
+        self.sessions.insert(client_id.to_string(), session);
+    }
+
+    /// Removes a session and its subscriptions from the index, which gives
+    /// back the memory they held.
+    pub fn remove_session(&mut self, client_id: &str) -> Option<Session> {
+        let session = self.sessions.remove(client_id)?;
+        for (filter, sub) in &session.subscriptions {
+            self.unindex(client_id, filter, sub);
+        }
+        Some(session)
+    }
+
+    /// Takes one subscription out of the index, and the round robin place
+    /// of a shared subscription whose last member it was.
+    fn unindex(&mut self, client_id: &str, filter: &str, sub: &Subscription) {
+        let (inner, group) = sub.index_key(filter);
+        self.index.remove(inner, group, client_id);
+        if let Some(g) = group
+            && self.index.members(inner, g).is_none()
+        {
+            self.shared_last.remove(&(g.to_string(), inner.to_string()));
+        }
+    }
+
+    /// Adds or replaces the subscription of `client_id` to `filter`;
+    /// returns the one it replaced. `None` too when there is no such
+    /// session.
+    pub fn subscribe(
+        &mut self,
+        client_id: &str,
+        filter: &str,
+        sub: Subscription,
+    ) -> Option<Subscription> {
+        let session = self.sessions.get_mut(client_id)?;
+        let old = session.subscriptions.insert(filter.to_string(), sub);
+        if let Some(old) = old {
+            self.unindex(client_id, filter, &old);
+        }
+        let (inner, group) = sub.index_key(filter);
+        self.index.insert(inner, group, client_id);
+        old
+    }
+
+    /// Removes the subscription of `client_id` to `filter`, if it has one.
+    pub fn unsubscribe(&mut self, client_id: &str, filter: &str) -> Option<Subscription> {
+        let old = self
+            .sessions
+            .get_mut(client_id)?
+            .subscriptions
+            .remove(filter)?;
+        self.unindex(client_id, filter, &old);
+        Some(old)
+    }
+
     /// Keeps what outlives connections: persistent sessions, without their
     /// QoS 0 messages, and retained messages.
     pub(super) fn all_offline(&mut self) {
-        self.sessions.retain(|_, s| s.expiry.outlives_connection());
+        let gone: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| !s.expiry.outlives_connection())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            self.remove_session(&id);
+        }
         let ids: Vec<String> = self
             .sessions
             .iter()
@@ -399,8 +586,8 @@ mod tests {
                 state: OutboundState::Published,
             },
         );
-        s.enqueue(msg(1)).ok();
-        s.enqueue(msg(2)).ok();
+        s.enqueue(msg(1), usize::MAX).ok();
+        s.enqueue(msg(2), usize::MAX).ok();
         let ids: Vec<u16> = s
             .take_sendable(INFLIGHT_MAX)
             .into_iter()
@@ -416,7 +603,7 @@ mod tests {
     fn a_receive_maximum_bounds_inflight_below_the_broker_limit() {
         let mut s = Session::new(SessionExpiry::NEVER);
         for _ in 0..3 {
-            s.enqueue(msg(1)).ok();
+            s.enqueue(msg(1), usize::MAX).ok();
         }
         assert_eq!(s.take_sendable(2).len(), 2);
         assert!(s.take_sendable(2).is_empty());
@@ -428,9 +615,9 @@ mod tests {
     fn inflight_is_bounded_and_order_kept() {
         let mut s = Session::new(SessionExpiry::NEVER);
         for _ in 0..INFLIGHT_MAX + 1 {
-            s.enqueue(msg(1)).ok();
+            s.enqueue(msg(1), usize::MAX).ok();
         }
-        s.enqueue(msg(0)).ok();
+        s.enqueue(msg(0), usize::MAX).ok();
         assert_eq!(s.take_sendable(INFLIGHT_MAX).len(), INFLIGHT_MAX);
         assert_eq!(s.queue.len(), 2);
         assert!(s.puback(1));
@@ -442,9 +629,9 @@ mod tests {
     fn queue_is_bounded() {
         let mut s = Session::new(SessionExpiry::NEVER);
         for _ in 0..QUEUED_MAX {
-            assert_eq!(s.enqueue(msg(1)), Ok(()));
+            assert_eq!(s.enqueue(msg(1), usize::MAX), Ok(()));
         }
-        assert_eq!(s.enqueue(msg(1)), Err(QueueFull));
+        assert_eq!(s.enqueue(msg(1), usize::MAX), Err(QueueFull::Messages));
     }
 
     #[test]
@@ -468,8 +655,8 @@ mod tests {
     #[test]
     fn resend_marks_dup_and_keeps_ids() {
         let mut s = Session::new(SessionExpiry::NEVER);
-        s.enqueue(msg(1)).ok();
-        s.enqueue(msg(2)).ok();
+        s.enqueue(msg(1), usize::MAX).ok();
+        s.enqueue(msg(2), usize::MAX).ok();
         s.take_sendable(INFLIGHT_MAX);
         assert!(s.pubrec(2));
         assert!(!s.pubrec(1), "PUBREC for a QoS 1 message");
