@@ -312,7 +312,7 @@ fn make_room(broker: &Broker, client_id: &str) -> bool {
 fn take_session(broker: &Broker, c: &Connect, client_id: &str, expiry: SessionExpiry) -> bool {
     let v5 = c.protocol_level == LEVEL_V5;
     let mut store = broker.inner.store.borrow_mut();
-    let mut existing = store.sessions.remove(client_id);
+    let mut existing = store.remove_session(client_id);
     let held = existing.as_mut().and_then(|s| s.held_will.take());
     let discarded = existing
         .as_ref()
@@ -336,7 +336,7 @@ fn take_session(broker: &Broker, c: &Connect, client_id: &str, expiry: SessionEx
     session.expiry = expiry;
     session.offline_since = None;
     session.user = c.username.clone();
-    store.sessions.insert(client_id.to_string(), session);
+    store.insert_session(client_id, session);
     drop(store);
     if c.clean && discarded {
         let flag = if v5 { "clean start" } else { "clean session" };

@@ -53,6 +53,9 @@ pub struct Config {
     /// Stored sessions at most; see [`SESSIONS_MAX`](super::SESSIONS_MAX),
     /// its default. Lower only to test the limit without 10,000 clients.
     pub sessions_max: usize,
+    /// Topic and payload bytes waiting in one session's queue at most; see
+    /// [`QUEUED_BYTES_MAX`](super::QUEUED_BYTES_MAX), its default.
+    pub queued_bytes_max: usize,
     /// Test-only: a deliberately broken broker, to show that scenarios and
     /// `explore` catch the bug. `None` in every real scenario.
     pub mutant: Option<Mutant>,
@@ -80,6 +83,7 @@ impl Default for Config {
             subscription_identifiers_available: true,
             persistent_session_expiry: None,
             sessions_max: super::SESSIONS_MAX,
+            queued_bytes_max: super::QUEUED_BYTES_MAX,
             mutant: None,
         }
     }
@@ -180,6 +184,18 @@ pub enum Mutant {
     /// 5.0: the client's Receive Maximum is ignored; up to `INFLIGHT_MAX`
     /// QoS 1 and 2 messages go out unacknowledged [MQTT-3.3.4-9].
     ReceiveMaximumIgnored,
+    /// 5.0: a subscription with No Local set still gets the subscriber's
+    /// own messages [MQTT-3.8.3-3].
+    NoLocalIgnored,
+    /// 5.0: live forwarding clears RETAIN even for a subscription with
+    /// Retain As Published set (5.0 section 3.8.3.1).
+    RetainAsPublishedIgnored,
+    /// 5.0: retained messages are sent on every subscribe, whatever its
+    /// Retain Handling says (5.0 section 3.8.3.1).
+    RetainHandlingIgnored,
+    /// 5.0: a message to a shared subscription goes to every member
+    /// instead of one (5.0 section 4.8.2).
+    SharedToEveryMember,
 }
 
 impl Mutant {
@@ -205,6 +221,10 @@ impl Mutant {
         Mutant::PublisherAliasForwarded,
         Mutant::ExpiryNotDecremented,
         Mutant::ReceiveMaximumIgnored,
+        Mutant::NoLocalIgnored,
+        Mutant::RetainAsPublishedIgnored,
+        Mutant::RetainHandlingIgnored,
+        Mutant::SharedToEveryMember,
     ];
 
     /// The kebab-case name written in a scenario file.
@@ -231,6 +251,10 @@ impl Mutant {
             Mutant::PublisherAliasForwarded => "publisher-alias-forwarded",
             Mutant::ExpiryNotDecremented => "expiry-not-decremented",
             Mutant::ReceiveMaximumIgnored => "receive-maximum-ignored",
+            Mutant::NoLocalIgnored => "no-local-ignored",
+            Mutant::RetainAsPublishedIgnored => "retain-as-published-ignored",
+            Mutant::RetainHandlingIgnored => "retain-handling-ignored",
+            Mutant::SharedToEveryMember => "shared-to-every-member",
         }
     }
 }

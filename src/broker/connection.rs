@@ -12,13 +12,14 @@ use std::collections::BTreeMap;
 
 use crate::wire::{
     Ack, ConnAck, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Properties, Property,
-    Publish, QoS, Reader, SubAck, Subscribe, UnsubAck, Unsubscribe, WireError, Writer,
-    connack_code, reason,
+    Publish, QoS, Reader, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe, WireError,
+    Writer, connack_code, reason,
 };
 
 use super::Mutant;
 use super::accept::{accept, cap_session_expiry, connack_v5, in_version, keep_alive_limit, refuse};
 use super::expiry::will_delay_s;
+use super::index::shared_filter;
 use super::router::Publication;
 use super::session::{HeldWill, Message, Send, Session, SessionExpiry, Subscription};
 use super::strings;
@@ -675,6 +676,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             qos: p.qos,
             retain: p.retain,
             properties: p.properties,
+            from: Some(self.client_id.clone()),
         };
         match p.qos {
             QoS::AtMostOnce => {
@@ -790,6 +792,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 codes.push(code);
                 continue;
             }
+            // 5.0 only: `$share/...` is an ordinary filter under 3.1.1.
+            let share = shared_filter(&f.filter).filter(|_| self.v5());
+            match share {
+                Some(Err(e)) => {
+                    notes.push(format!(
+                        "refused subscription of {} to {}: {e}",
+                        self.client_id, f.filter
+                    ));
+                    codes.push(ack_code::TOPIC_FILTER_INVALID);
+                    continue;
+                }
+                Some(Ok(_)) if f.no_local => {
+                    for n in notes {
+                        self.broker.note(n);
+                    }
+                    return Err(End::violation(
+                        reason::PROTOCOL_ERROR,
+                        format!(
+                            "No Local on shared subscription {} [MQTT-3.8.3-4]",
+                            f.filter
+                        ),
+                    ));
+                }
+                _ => {}
+            }
             let acl = &self.broker.config().acl;
             if !acl::allows(acl, user.as_deref(), acl::Action::Subscribe, &f.filter) {
                 notes.push(format!(
@@ -800,38 +827,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 continue;
             }
             let granted = f.qos.min(max_qos);
-            let added = self
-                .with_session(|sess| {
-                    let known = sess.subscriptions.contains_key(&f.filter);
-                    if !known && sess.subscriptions.len() >= SUBSCRIPTIONS_MAX {
-                        return false;
-                    }
-                    // A repeated subscription replaces the old one, its
-                    // identifier included [MQTT-3.8.4-3].
-                    let sub = Subscription {
-                        granted,
-                        id: sub_id,
-                    };
-                    sess.subscriptions.insert(f.filter.clone(), sub);
-                    true
-                })
-                .unwrap_or(false);
-            if !added {
+            // A repeated subscription replaces the old one, its identifier
+            // and options included [MQTT-3.8.4-3].
+            let sub = Subscription {
+                granted,
+                id: sub_id,
+                no_local: f.no_local,
+                retain_as_published: f.retain_as_published,
+                retain_handling: f.retain_handling,
+                shared: matches!(share, Some(Ok(_))),
+            };
+            let added = {
+                let mut store = self.broker.inner.store.borrow_mut();
+                let room = store.sessions.get(&self.client_id).map(|sess| {
+                    sess.subscriptions.contains_key(&f.filter)
+                        || sess.subscriptions.len() < SUBSCRIPTIONS_MAX
+                });
+                match room {
+                    Some(true) => Some(store.subscribe(&self.client_id, &f.filter, sub).is_some()),
+                    _ => None,
+                }
+            };
+            let Some(existed) = added else {
                 notes.push(format!(
                     "subscription limit of {SUBSCRIPTIONS_MAX} reached for {}: refused {}",
                     self.client_id, f.filter
                 ));
                 codes.push(self.refused(ack_code::QUOTA_EXCEEDED));
                 continue;
-            }
+            };
             codes.push(granted.level());
-            // Also on a repeated subscription [MQTT-3.8.4-3].
+            if !self.retained_wanted(&sub, existed) {
+                continue;
+            }
             let retained = self.broker.retained_for(&f.filter, granted, sub_id);
+            let bytes_max = self.broker.config().queued_bytes_max;
             let full = self
                 .with_session(|sess| {
                     retained
                         .into_iter()
-                        .filter(|m| sess.enqueue(m.clone()).is_err())
+                        .filter(|m| sess.enqueue(m.clone(), bytes_max).is_err())
                         .count()
                 })
                 .unwrap_or(0);
@@ -865,14 +900,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 "UNSUBSCRIBE without filters",
             ));
         }
-        let removed = self
-            .with_session(|s| {
-                u.filters
-                    .iter()
-                    .map(|f| s.subscriptions.remove(f).is_some())
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
+        let removed: Vec<bool> = {
+            let mut store = self.broker.inner.store.borrow_mut();
+            u.filters
+                .iter()
+                .map(|f| store.unsubscribe(&self.client_id, f).is_some())
+                .collect()
+        };
         let mut ack = UnsubAck::new(u.packet_id);
         if self.v5() {
             // One reason code per filter (5.0 section 3.11.3).
@@ -888,6 +922,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 .collect();
         }
         Ok(vec![Packet::UnsubAck(ack)])
+    }
+
+    /// Whether a subscription just made gets the retained messages matching
+    /// it: under Retain Handling 0 always, also on a repeated subscription
+    /// [MQTT-3.8.4-3]; under 1 only if it did not exist before
+    /// [MQTT-3.3.1-10]; under 2 never [MQTT-3.3.1-11] (5.0 ids). A shared
+    /// subscription never does (5.0 section 4.8.2).
+    fn retained_wanted(&self, sub: &Subscription, existed: bool) -> bool {
+        if self.broker.mutant(Mutant::RetainHandlingIgnored) {
+            return true;
+        }
+        if sub.shared {
+            return false;
+        }
+        match sub.retain_handling {
+            RetainHandling::SendAtSubscribe => true,
+            RetainHandling::SendAtNewSubscribe => !existed,
+            RetainHandling::DoNotSend => false,
+        }
     }
 
     /// A SUBACK failure code: the 5.0 one, or 0x80, all 3.1.1 has.
@@ -997,7 +1050,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         }
         let mut store = broker.inner.store.borrow_mut();
         if !session_expiry.outlives_connection() {
-            store.sessions.remove(&client_id);
+            store.remove_session(&client_id);
             return None;
         }
         let waits = session_expiry.finite().is_some() || held.is_some();

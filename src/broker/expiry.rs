@@ -86,7 +86,7 @@ impl Broker {
     /// now, since the session's end comes before the will's delay
     /// [MQTT-3.1.3-9].
     pub(super) fn end_session(&self, client_id: &str, why: SessionEnd) {
-        let removed = self.inner.store.borrow_mut().sessions.remove(client_id);
+        let removed = self.inner.store.borrow_mut().remove_session(client_id);
         let Some(session) = removed else { return };
         match why {
             SessionEnd::Expired(after) => self.note(format!(
@@ -125,6 +125,7 @@ impl Broker {
             qos: will.qos,
             retain: will.retain,
             properties,
+            from: Some(client_id.to_string()),
         });
     }
 

@@ -14,7 +14,8 @@
 //! `expiry` (a session after its connection: held wills, expiry,
 //! eviction), `takeover` (open connections and the takeover order),
 //! `session` (sessions and the durable [`Store`]), `router` (routing and
-//! retained messages), `topic` (names and filters).
+//! retained messages), `index` (the routing index: subscriptions in a
+//! topic trie), `topic` (names and filters).
 //!
 //! Decisions the spec leaves open, and what this broker does:
 //! - Logins: with `users` set a login is required; a wrong or missing user
@@ -62,6 +63,16 @@
 //! PUBACK/PUBREC say 0x87 (acl), 0x99 (payload not UTF-8 as announced),
 //! 0x10 (no subscribers), 0x97 (every matching queue full).
 //!
+//! Subscriptions (5.0, ARCHITECTURE.md has the reasons): a malformed
+//! `$share/` filter gets SUBACK 0x8F, No Local on a shared subscription
+//! DISCONNECT 0x82; a shared subscription's message goes to one member,
+//! round robin in client id order per group and filter, connected members
+//! first, else an offline member that keeps it, else it is dropped with a
+//! note; shared subscriptions get no retained messages; `$share/` is an
+//! ordinary filter under 3.1.1. Routing looks subscriptions up in a topic
+//! trie (`index`), emptied as sessions end, and visits sessions in client
+//! id order. Queues are bounded in bytes too (`queued_bytes_max`).
+//!
 //! Notes (stable texts; they end up in snapshots): `assigned client id
 //! <id>`, `refused <id or peer>: <why>`, `protocol violation by <id or
 //! peer>: <why>`, `session of <id> discarded (clean session)`, `takeover:
@@ -78,14 +89,20 @@
 //! `message to <topic> not sent to <id>: <n> bytes exceed its maximum
 //! packet size of <max>`, `message to <topic> for <id> expired after <s>s
 //! (waited <w>s)`, `payload of <id>'s message to <topic> is not UTF-8
-//! though its payload format indicator says so: dropped`. Both versions: `session limit of <n> reached:
-//! evicted the session of <id>, the least recently disconnected`.
+//! though its payload format indicator says so: dropped`, `refused
+//! subscription of <id> to <filter>: <why>` (a malformed shared
+//! subscription), `message to <topic> dropped for $share/<group>/<filter>:
+//! no member connected or keeping QoS <n> messages`. Both versions:
+//! `session limit of <n> reached: evicted the session of <id>, the least
+//! recently disconnected`, `queue of <id> over <n> bytes: dropped message
+//! to <topic>`.
 
 mod accept;
 mod acl;
 mod config;
 mod connection;
 mod expiry;
+pub mod index;
 mod router;
 mod session;
 mod strings;
@@ -106,7 +123,8 @@ use tokio::task::JoinSet;
 /// The name the harness and broker plug-ins know the configuration by.
 pub use config::Config as BrokerConfig;
 pub use config::{AclRule, Config, Mutant, TakeoverWill};
-pub use session::{Message, Retained, Session, Store};
+pub use router::Publication;
+pub use session::{Message, Retained, Session, SessionExpiry, Store, Subscription};
 
 use takeover::Live;
 
@@ -126,6 +144,11 @@ pub const INFLIGHT_MAX: usize = 32;
 /// Messages waiting in one session's queue; a message beyond this is
 /// dropped for that session, with a note.
 pub const QUEUED_MAX: usize = 1_000;
+/// Topic and payload bytes waiting in one session's queue, by default
+/// (`Config::queued_bytes_max`): 16 MiB. A message that would take the
+/// queue beyond it is dropped for that session, with a note, so that one
+/// session that never reads cannot hold `QUEUED_MAX` large messages.
+pub const QUEUED_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Topics with a retained message; a retained message for one more topic
 /// is delivered but not retained, with a note.
 pub const RETAINED_MAX: usize = 10_000;

@@ -1,11 +1,16 @@
 //! Routing: an application message in, one copy per matching session out,
 //! and the retained message store.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
 use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::Mutant;
-use super::session::{Message, Retained, Subscription};
+use super::index::SHARE_PREFIX;
+use super::session::{Message, QueueFull, Retained, Session, Store, Subscription};
+use super::takeover::Live;
 use super::{Broker, RETAINED_MAX, acl};
 use crate::topic;
 use crate::wire::{Properties, Property, QoS};
@@ -21,10 +26,13 @@ pub struct Publication {
     /// belongs to one connection; routing adds each subscriber's
     /// subscription identifiers).
     pub properties: Properties,
+    /// The client id of the publisher (of the will's owner for a will),
+    /// for `no_local` [MQTT-3.8.3-3].
+    pub from: Option<String>,
 }
 
-/// What [`Broker::route`] did with a message: the sessions whose
-/// subscriptions matched it, and how many of those had a full queue.
+/// What [`Broker::route`] did with a message: the sessions that got (or
+/// would have got) a copy, and how many of those had a full queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Routed {
     pub matched: usize,
@@ -34,78 +42,218 @@ pub struct Routed {
 impl Broker {
     /// Stores or clears the retained message if asked, then queues one copy
     /// for every session with a matching subscription, at min(publish QoS,
-    /// highest granted QoS among its matching filters) [MQTT-3.3.5-1].
+    /// highest granted QoS among its matching filters) [MQTT-3.3.5-1], and
+    /// one copy for one member of each matching shared subscription (see
+    /// [`Broker::share_members`]). Sessions come in client id order, the
+    /// store's. The subscriptions are found in the routing index, so the
+    /// cost follows the matching subscriptions, not all of them.
     /// Offline sessions get QoS 1 and 2 messages only, and only if
-    /// persistent. Live forwarding sends RETAIN=0 [MQTT-3.3.1-9].
+    /// persistent. Live forwarding sends RETAIN=0 (3.1.1 [MQTT-3.3.1-9], 5.0
+    /// [MQTT-3.3.1-12]) unless a matching subscription asked for retain
+    /// as published [MQTT-3.3.1-13]. `no_local` subscriptions skip their
+    /// own client's messages [MQTT-3.8.3-3].
+    /// Public for the router benchmark (benches/router.rs), which routes
+    /// in-process without connections.
     /// Returns how many sessions matched and how many of them had no room.
-    pub(super) fn route(&self, p: &Publication) -> Routed {
+    pub fn route(&self, p: &Publication) -> Routed {
         if p.retain {
             self.retain(p);
         }
         let mut matched = 0;
+        let mut full = 0;
         let mut woken = Vec::new();
-        let mut dropped = Vec::new();
+        let mut notes = Vec::new();
         {
             let live = self.inner.live.borrow();
             let mut store = self.inner.store.borrow_mut();
-            for (client_id, session) in store.sessions.iter_mut() {
-                let matching: Vec<Subscription> = session
-                    .subscriptions
-                    .iter()
-                    .filter(|(f, _)| {
-                        topic::matches(f, &p.topic)
-                            || (self.mutant(Mutant::HashMatchesSys)
-                                && f.starts_with(['#', '+'])
-                                && topic::matches(f, p.topic.replacen('$', "", 1).as_str()))
-                    })
-                    .map(|(_, &sub)| sub)
-                    .collect();
-                let Some(granted) = matching.iter().map(|s| s.granted).max() else {
+            let store = &mut *store;
+            let dollar_rule = !self.mutant(Mutant::HashMatchesSys);
+            // Client id -> (ordinary filters, shared subscription keys).
+            let mut targets: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+            let mut shares: BTreeSet<(String, String)> = BTreeSet::new();
+            for hit in store.index.lookup(&p.topic, dollar_rule) {
+                for client_id in hit.plain {
+                    let entry = targets.entry(client_id.clone()).or_default();
+                    entry.0.push(hit.filter.clone());
+                }
+                for group in hit.shared.keys() {
+                    shares.insert((group.clone(), hit.filter.clone()));
+                }
+            }
+            for (group, filter) in shares {
+                let key = format!("{SHARE_PREFIX}{group}/{filter}");
+                let members = self.share_members(store, &live, p, &group, &filter, &key);
+                if members.is_empty() {
+                    notes.push(format!(
+                        "message to {} dropped for {key}: no member connected or keeping QoS {} messages",
+                        p.topic,
+                        p.qos.level()
+                    ));
+                }
+                for m in members {
+                    targets.entry(m).or_default().1.push(key.clone());
+                }
+            }
+            let acl = &self.config().acl;
+            let bytes_max = self.config().queued_bytes_max;
+            for (client_id, (mut filters, shared)) in targets {
+                let Some(session) = store.sessions.get_mut(&client_id) else {
                     continue;
                 };
                 // A wildcard subscription must not deliver what the acl
                 // would have refused to subscribe to.
-                let acl = &self.config().acl;
                 if !acl::allows(acl, session.user.as_deref(), acl::Action::Read, &p.topic) {
                     continue;
                 }
-                matched += 1;
-                let mut qos = p.qos.min(granted);
-                if self.mutant(Mutant::NoQosDowngrade) {
-                    qos = p.qos;
+                let conn = live.by_client.get(&client_id);
+                filters.sort();
+                let mut copies = Vec::new();
+                let own = p.from.as_deref() == Some(client_id.as_str());
+                let matching: Vec<Subscription> = filters
+                    .iter()
+                    .filter_map(|f| session.subscriptions.get(f).copied())
+                    .filter(|s| !(own && s.no_local && !self.mutant(Mutant::NoLocalIgnored)))
+                    .collect();
+                if !matching.is_empty() {
+                    copies.push(matching);
                 }
-                let conn = live.by_client.get(client_id);
-                if conn.is_none()
-                    && (qos == QoS::AtMostOnce || !session.expiry.outlives_connection())
-                {
-                    continue;
+                for key in &shared {
+                    copies.extend(session.subscriptions.get(key).map(|s| vec![*s]));
                 }
-                let message = Message {
-                    topic: p.topic.clone(),
-                    payload: p.payload.clone(),
-                    qos,
-                    retain: p.retain && self.mutant(Mutant::LiveKeepsRetain),
-                    properties: with_subscription_ids(&p.properties, matching.iter().map(|s| s.id)),
-                    expiry: self.message_expiry(&p.properties),
-                };
-                if session.enqueue(message).is_err() {
-                    dropped.push(client_id.clone());
-                } else if let Some(c) = conn {
-                    woken.push(c.clone());
+                if !copies.is_empty() {
+                    matched += 1;
                 }
+                let mut no_room = false;
+                for subs in copies {
+                    let Some(message) = self.copy_for(p, &subs, conn.is_some(), session) else {
+                        continue;
+                    };
+                    match session.enqueue(message, bytes_max) {
+                        Ok(()) => woken.extend(conn.cloned()),
+                        Err(QueueFull::Messages) => {
+                            no_room = true;
+                            notes.push(format!(
+                                "queue of {client_id} full: dropped message to {}",
+                                p.topic
+                            ));
+                        }
+                        Err(QueueFull::Bytes) => {
+                            no_room = true;
+                            notes.push(format!(
+                                "queue of {client_id} over {bytes_max} bytes: dropped message to {}",
+                                p.topic
+                            ));
+                        }
+                    }
+                }
+                full += usize::from(no_room);
             }
         }
         for c in woken {
             c.wake.notify_one();
         }
-        let full = dropped.len();
-        for id in dropped {
-            self.note(format!(
-                "queue of {id} full: dropped message to {}",
-                p.topic
-            ));
+        for n in notes {
+            self.note(n);
         }
         Routed { matched, full }
+    }
+
+    /// The copy of `p` that one session gets for its matching
+    /// subscriptions `subs` (one message for all of them), or `None` when
+    /// an offline session would not keep it.
+    fn copy_for(
+        &self,
+        p: &Publication,
+        subs: &[Subscription],
+        connected: bool,
+        session: &Session,
+    ) -> Option<Message> {
+        let granted = subs.iter().map(|s| s.granted).max()?;
+        let mut qos = p.qos.min(granted);
+        if self.mutant(Mutant::NoQosDowngrade) {
+            qos = p.qos;
+        }
+        if !connected && !keeps(session, qos) {
+            return None;
+        }
+        let as_published = subs.iter().any(|s| s.retain_as_published)
+            && !self.mutant(Mutant::RetainAsPublishedIgnored);
+        Some(Message {
+            topic: p.topic.clone(),
+            payload: p.payload.clone(),
+            qos,
+            retain: p.retain && (as_published || self.mutant(Mutant::LiveKeepsRetain)),
+            properties: with_subscription_ids(&p.properties, subs.iter().map(|s| s.id)),
+            expiry: self.message_expiry(&p.properties),
+        })
+    }
+
+    /// The member of shared subscription `key` that gets `p`: one member
+    /// by round robin over the members in client id order, starting after
+    /// the one that got the group's last message. A connected member comes
+    /// first; when none is connected, an offline one whose session keeps
+    /// the message (persistent, and QoS 1 or 2 for it) gets it, to be
+    /// delivered when it reconnects [MQTT-4.8.2-4]. A member the acl does
+    /// not let read the topic is skipped. Empty when no member can take it:
+    /// the message is dropped for the group, with a note. The
+    /// `SharedToEveryMember` mutant returns every member that could.
+    fn share_members(
+        &self,
+        store: &mut Store,
+        live: &Live,
+        p: &Publication,
+        group: &str,
+        filter: &str,
+        key: &str,
+    ) -> Vec<String> {
+        let Some(members) = store.index.members(filter, group) else {
+            return Vec::new();
+        };
+        let place = (group.to_string(), filter.to_string());
+        let last = store.shared_last.get(&place);
+        let after: Vec<&String> = match last {
+            Some(l) => members
+                .range::<String, _>((Bound::Excluded(l), Bound::Unbounded))
+                .chain(members.range::<String, _>(..=l))
+                .collect(),
+            None => members.iter().collect(),
+        };
+        let acl = &self.config().acl;
+        let can = |id: &String, connected: bool| {
+            let Some(s) = store.sessions.get(id) else {
+                return false;
+            };
+            let Some(sub) = s.subscriptions.get(key) else {
+                return false;
+            };
+            let qos = p.qos.min(sub.granted);
+            acl::allows(acl, s.user.as_deref(), acl::Action::Read, &p.topic)
+                && (connected || keeps(s, qos))
+        };
+        let connected: Vec<&String> = after
+            .iter()
+            .copied()
+            .filter(|id| live.by_client.contains_key(*id) && can(id, true))
+            .collect();
+        let chosen: Vec<String> = if self.mutant(Mutant::SharedToEveryMember) {
+            after
+                .iter()
+                .filter(|id| can(id, live.by_client.contains_key(**id)))
+                .map(|id| id.to_string())
+                .collect()
+        } else if let Some(first) = connected.first() {
+            vec![first.to_string()]
+        } else {
+            after
+                .iter()
+                .find(|id| can(id, false))
+                .map(|id| vec![id.to_string()])
+                .unwrap_or_default()
+        };
+        if let Some(c) = chosen.last() {
+            store.shared_last.insert(place, c.clone());
+        }
+        chosen
     }
 
     /// [MQTT-3.3.1-5], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
@@ -171,6 +319,12 @@ impl Broker {
             })
             .collect()
     }
+}
+
+/// Whether an offline session keeps a message at `qos`: QoS 1 and 2 only,
+/// and only if the session outlives its connection.
+fn keeps(session: &Session, qos: QoS) -> bool {
+    qos != QoS::AtMostOnce && session.expiry.outlives_connection()
 }
 
 /// A message's properties for one session: those it was published with,

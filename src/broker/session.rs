@@ -11,8 +11,9 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 use tokio::time::Instant;
 
-use crate::wire::{LastWill, Properties, Property, Publish, QoS};
+use crate::wire::{LastWill, Properties, Property, Publish, QoS, RetainHandling};
 
+use super::index::{Index, shared_filter};
 use super::{INFLIGHT_MAX, QUEUED_MAX};
 
 /// An application message on its way to one session.
@@ -115,6 +116,119 @@ pub struct Subscription {
     /// The 5.0 subscription identifier the SUBSCRIBE carried, sent back on
     /// every message this subscription delivers [MQTT-3.3.4-3].
     pub id: Option<u32>,
+    /// 5.0: messages this session published are not delivered back through
+    /// this subscription [MQTT-3.8.3-3].
+    pub no_local: bool,
+    /// 5.0: live messages keep the RETAIN flag they were published with
+    /// (5.0 section 3.8.3.1).
+    pub retain_as_published: bool,
+    /// 5.0: when retained messages are sent for this subscription.
+    pub retain_handling: RetainHandling,
+    /// 5.0: a shared subscription (`$share/<group>/<filter>`, its key in
+    /// [`Session::subscriptions`]). Under 3.1.1 such a filter is ordinary.
+    pub shared: bool,
+}
+
+impl Subscription {
+    /// A subscription with 3.1.1's options: the granted QoS alone.
+    pub fn new(granted: QoS) -> Subscription {
+        Subscription {
+            granted,
+            id: None,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: RetainHandling::default(),
+            shared: false,
+        }
+    }
+
+    /// Where `filter` (its key) goes in the index: the inner filter and
+    /// the group of a shared subscription, the filter itself otherwise.
+    fn index_key<'f>(&self, filter: &'f str) -> (&'f str, Option<&'f str>) {
+        match shared_filter(filter) {
+            Some(Ok((group, inner))) if self.shared => (inner, Some(group)),
+            _ => (filter, None),
+        }
+    }
+}
+
+/// A session's queue of messages not sent yet, which keeps count of their
+/// bytes (topic and payload) for `queued_bytes_max`.
+#[derive(Debug, Clone, Default)]
+pub struct Queue {
+    messages: VecDeque<Message>,
+    bytes: usize,
+}
+
+/// The bytes a queued message counts for: its topic and payload, what
+/// grows with what clients send.
+pub fn queued_size(m: &Message) -> usize {
+    m.topic.len() + m.payload.len()
+}
+
+impl Queue {
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// The topic and payload bytes of the messages waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn front(&self) -> Option<&Message> {
+        self.messages.front()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter()
+    }
+
+    pub fn push_back(&mut self, m: Message) {
+        self.bytes += queued_size(&m);
+        self.messages.push_back(m);
+    }
+
+    pub fn push_front(&mut self, m: Message) {
+        self.bytes += queued_size(&m);
+        self.messages.push_front(m);
+    }
+
+    pub fn pop_front(&mut self) -> Option<Message> {
+        let m = self.messages.pop_front()?;
+        self.bytes = self.bytes.saturating_sub(queued_size(&m));
+        Some(m)
+    }
+
+    pub fn retain(&mut self, keep: impl FnMut(&Message) -> bool) {
+        self.messages.retain(keep);
+        self.bytes = self.messages.iter().map(queued_size).sum();
+    }
+
+    pub fn clear(&mut self) {
+        self.messages.clear();
+        self.bytes = 0;
+    }
+
+    /// The messages, to change what is not counted (their expiry): a
+    /// caller must not change a topic or payload, or `bytes` goes wrong.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Message> {
+        self.messages.iter_mut()
+    }
+
+    /// Takes out the messages `take` picks, keeping the others in order.
+    pub fn take_where(&mut self, mut take: impl FnMut(&Message) -> bool) -> Vec<Message> {
+        let (taken, kept): (Vec<Message>, Vec<Message>) = std::mem::take(&mut self.messages)
+            .into_iter()
+            .partition(|m| take(m));
+        self.messages = kept.into();
+        self.bytes = self.messages.iter().map(queued_size).sum();
+        taken
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -123,8 +237,9 @@ pub struct Session {
     pub expiry: SessionExpiry,
     /// Filter -> its subscription. Bounded by `SUBSCRIPTIONS_MAX`.
     pub subscriptions: BTreeMap<String, Subscription>,
-    /// Messages not sent yet, in order. Bounded by `QUEUED_MAX`.
-    pub queue: VecDeque<Message>,
+    /// Messages not sent yet, in order. Bounded by `QUEUED_MAX` messages
+    /// and by the broker option `queued_bytes_max`.
+    pub queue: Queue,
     /// Sent QoS 1 and 2 messages not yet completed, in the order they were
     /// first sent. Bounded by `INFLIGHT_MAX`.
     pub outbound: IndexMap<u16, Outbound>,
@@ -197,7 +312,12 @@ impl SessionExpiry {
 
 /// Why a message was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueFull;
+pub enum QueueFull {
+    /// `QUEUED_MAX` messages are waiting.
+    Messages,
+    /// The message would take the queue over `queued_bytes_max` bytes.
+    Bytes,
+}
 
 impl Session {
     pub fn new(expiry: SessionExpiry) -> Session {
@@ -207,10 +327,15 @@ impl Session {
         }
     }
 
-    /// Queues a message, or refuses it when `QUEUED_MAX` are waiting.
-    pub fn enqueue(&mut self, message: Message) -> Result<(), QueueFull> {
+    /// Queues a message, or refuses it when `QUEUED_MAX` are waiting or
+    /// it would take the queue over `bytes_max` bytes of topics and
+    /// payloads.
+    pub fn enqueue(&mut self, message: Message, bytes_max: usize) -> Result<(), QueueFull> {
         if self.queue.len() >= QUEUED_MAX {
-            return Err(QueueFull);
+            return Err(QueueFull::Messages);
+        }
+        if self.queue.bytes().saturating_add(queued_size(&message)) > bytes_max {
+            return Err(QueueFull::Bytes);
         }
         self.queue.push_back(message);
         Ok(())
@@ -236,11 +361,7 @@ impl Session {
         if !self.queue.iter().any(due) {
             return Vec::new();
         }
-        let (expired, kept): (Vec<Message>, Vec<Message>) = std::mem::take(&mut self.queue)
-            .into_iter()
-            .partition(|m| due(m));
-        self.queue = kept.into();
-        expired
+        self.queue.take_where(due)
     }
 
     /// QoS 1 and 2 PUBLISH packets sent on this connection and not yet
@@ -433,6 +554,13 @@ pub struct Store {
     pub assigned_ids: u64,
     /// The counter behind [`Session::offline_since`].
     offline_count: u64,
+    /// Every session's subscriptions by filter level, for routing. Kept in
+    /// step with `sessions` by the methods below: a session's subscriptions
+    /// are indexed while it is stored.
+    pub(super) index: Index,
+    /// Shared subscriptions (group and inner filter) -> the member that
+    /// got the last message, for the round robin.
+    pub(super) shared_last: BTreeMap<(String, String), String>,
 }
 
 impl Store {
@@ -440,10 +568,81 @@ impl Store {
         Store::default()
     }
 
+    /// Stores a session under `client_id`, its subscriptions indexed. A
+    /// session stored there before is removed first.
+    pub fn insert_session(&mut self, client_id: &str, session: Session) {
+        self.remove_session(client_id);
+        for (filter, sub) in &session.subscriptions {
+            let (inner, group) = sub.index_key(filter);
+            self.index.insert(inner, group, client_id);
+        }
+        self.sessions.insert(client_id.to_string(), session);
+    }
+
+    /// Removes a session and its subscriptions from the index, which gives
+    /// back the memory they held.
+    pub fn remove_session(&mut self, client_id: &str) -> Option<Session> {
+        let session = self.sessions.remove(client_id)?;
+        for (filter, sub) in &session.subscriptions {
+            self.unindex(client_id, filter, sub);
+        }
+        Some(session)
+    }
+
+    /// Takes one subscription out of the index, and the round robin place
+    /// of a shared subscription whose last member it was.
+    fn unindex(&mut self, client_id: &str, filter: &str, sub: &Subscription) {
+        let (inner, group) = sub.index_key(filter);
+        self.index.remove(inner, group, client_id);
+        if let Some(g) = group
+            && self.index.members(inner, g).is_none()
+        {
+            self.shared_last.remove(&(g.to_string(), inner.to_string()));
+        }
+    }
+
+    /// Adds or replaces the subscription of `client_id` to `filter`;
+    /// returns the one it replaced. `None` too when there is no such
+    /// session.
+    pub fn subscribe(
+        &mut self,
+        client_id: &str,
+        filter: &str,
+        sub: Subscription,
+    ) -> Option<Subscription> {
+        let session = self.sessions.get_mut(client_id)?;
+        let old = session.subscriptions.insert(filter.to_string(), sub);
+        if let Some(old) = old {
+            self.unindex(client_id, filter, &old);
+        }
+        let (inner, group) = sub.index_key(filter);
+        self.index.insert(inner, group, client_id);
+        old
+    }
+
+    /// Removes the subscription of `client_id` to `filter`, if it has one.
+    pub fn unsubscribe(&mut self, client_id: &str, filter: &str) -> Option<Subscription> {
+        let old = self
+            .sessions
+            .get_mut(client_id)?
+            .subscriptions
+            .remove(filter)?;
+        self.unindex(client_id, filter, &old);
+        Some(old)
+    }
+
     /// Keeps what outlives connections: persistent sessions, without their
     /// QoS 0 messages, and retained messages.
     pub(super) fn all_offline(&mut self) {
-        self.sessions.retain(|_, s| s.expiry.outlives_connection());
+        let gone: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| !s.expiry.outlives_connection())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            self.remove_session(&id);
+        }
         let ids: Vec<String> = self
             .sessions
             .iter()
@@ -540,8 +739,8 @@ mod tests {
                 sent_here: true,
             },
         );
-        s.enqueue(msg(1)).ok();
-        s.enqueue(msg(2)).ok();
+        s.enqueue(msg(1), usize::MAX).ok();
+        s.enqueue(msg(2), usize::MAX).ok();
         let ids: Vec<u16> = s
             .take_sendable(INFLIGHT_MAX, Instant::now())
             .into_iter()
@@ -557,7 +756,7 @@ mod tests {
     fn a_receive_maximum_bounds_inflight_below_the_broker_limit() {
         let mut s = Session::new(SessionExpiry::NEVER);
         for _ in 0..3 {
-            s.enqueue(msg(1)).ok();
+            s.enqueue(msg(1), usize::MAX).ok();
         }
         assert_eq!(s.take_sendable(2, Instant::now()).len(), 2);
         assert!(s.take_sendable(2, Instant::now()).is_empty());
@@ -569,9 +768,9 @@ mod tests {
     fn inflight_is_bounded_and_order_kept() {
         let mut s = Session::new(SessionExpiry::NEVER);
         for _ in 0..INFLIGHT_MAX + 1 {
-            s.enqueue(msg(1)).ok();
+            s.enqueue(msg(1), usize::MAX).ok();
         }
-        s.enqueue(msg(0)).ok();
+        s.enqueue(msg(0), usize::MAX).ok();
         assert_eq!(
             s.take_sendable(INFLIGHT_MAX, Instant::now()).len(),
             INFLIGHT_MAX
@@ -586,9 +785,9 @@ mod tests {
     fn queue_is_bounded() {
         let mut s = Session::new(SessionExpiry::NEVER);
         for _ in 0..QUEUED_MAX {
-            assert_eq!(s.enqueue(msg(1)), Ok(()));
+            assert_eq!(s.enqueue(msg(1), usize::MAX), Ok(()));
         }
-        assert_eq!(s.enqueue(msg(1)), Err(QueueFull));
+        assert_eq!(s.enqueue(msg(1), usize::MAX), Err(QueueFull::Messages));
     }
 
     #[test]
@@ -613,7 +812,7 @@ mod tests {
     fn a_resumed_session_resends_no_more_than_the_new_receive_maximum() {
         let mut s = Session::new(SessionExpiry::NEVER);
         for _ in 0..3 {
-            s.enqueue(msg(1)).ok();
+            s.enqueue(msg(1), usize::MAX).ok();
         }
         let now = Instant::now();
         assert_eq!(s.take_sendable(INFLIGHT_MAX, now).len(), 3);
@@ -626,7 +825,7 @@ mod tests {
             })
             .collect();
         assert_eq!(ids, vec![1, 2]);
-        s.enqueue(msg(1)).ok();
+        s.enqueue(msg(1), usize::MAX).ok();
         assert!(s.take_sendable(2, now).is_empty(), "the quota is full");
         assert!(s.puback(2));
         let next = s.take_sendable(2, now);
@@ -647,7 +846,7 @@ mod tests {
                 received: start,
                 interval_s,
             });
-            s.enqueue(m).ok();
+            s.enqueue(m, usize::MAX).ok();
         }
         let later = start + std::time::Duration::from_millis(2500);
         let expired = s.expire(later);
@@ -666,8 +865,8 @@ mod tests {
     #[test]
     fn resend_marks_dup_and_keeps_ids() {
         let mut s = Session::new(SessionExpiry::NEVER);
-        s.enqueue(msg(1)).ok();
-        s.enqueue(msg(2)).ok();
+        s.enqueue(msg(1), usize::MAX).ok();
+        s.enqueue(msg(2), usize::MAX).ok();
         s.take_sendable(INFLIGHT_MAX, Instant::now());
         assert!(s.pubrec(2));
         assert!(!s.pubrec(1), "PUBREC for a QoS 1 message");

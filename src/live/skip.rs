@@ -139,6 +139,11 @@ pub fn non_default_options(b: &BrokerSpec) -> Vec<String> {
             u64::from(d.topic_alias_maximum),
         ),
         ("sessions_max", b.sessions_max as u64, d.sessions_max as u64),
+        (
+            "queued_bytes_max",
+            b.queued_bytes_max as u64,
+            d.queued_bytes_max as u64,
+        ),
     ];
     for (name, v, default) in numbers {
         if v != default {

@@ -79,6 +79,7 @@ pub struct RawBroker {
     pub subscription_identifiers_available: Option<bool>,
     pub persistent_session_expiry: Option<FixedDur>,
     pub sessions_max: Option<usize>,
+    pub queued_bytes_max: Option<usize>,
     /// Test-only: see [`Mutant`].
     pub mutant: Option<RawMutant>,
 }

@@ -456,6 +456,16 @@ fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, Error> {
                 ));
             }
         },
+        queued_bytes_max: match b.queued_bytes_max {
+            None => d.queued_bytes_max,
+            Some(n) if n >= 1 => n,
+            Some(n) => {
+                return Err(cx.at_value(
+                    &child(path, "queued_bytes_max"),
+                    format!("`queued_bytes_max` must be at least 1 byte, got {n}"),
+                ));
+            }
+        },
         mutant: b.mutant.map(Into::into),
     })
 }

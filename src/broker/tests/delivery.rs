@@ -329,3 +329,59 @@ async fn offline_queue_is_bounded() {
     })
     .await;
 }
+
+/// The routing index holds a session's subscriptions while the session is
+/// stored, and gives them back when it ends: with its connection (clean
+/// session), by clean session replacing a persistent one, or by eviction.
+#[tokio::test(start_paused = true)]
+async fn the_routing_index_is_emptied_when_sessions_end() {
+    local(async {
+        let store = Rc::new(RefCell::new(Store::new()));
+        let mut cfg = config();
+        cfg.sessions_max = 2;
+        let h = Harness::with_store(cfg, store.clone());
+        let (mut clean, _) = h.connected(connect("clean", true)).await;
+        clean
+            .subscribe(1, &[("a/+", 1), ("a/#", 0), ("b", 1)])
+            .await;
+        let (mut kept, _) = h.connected(connect("kept", false)).await;
+        kept.subscribe(1, &[("a/b/c", 1)]).await;
+        assert!(!store.borrow().index.is_empty());
+        clean.send(Packet::Disconnect(Disconnect::default())).await;
+        clean.expect_closed().await;
+        kept.send(Packet::Disconnect(Disconnect::default())).await;
+        kept.expect_closed().await;
+        // Only the persistent session's subscription is left.
+        assert_eq!(store.borrow().index.lookup("a/b", true).len(), 0);
+        assert_eq!(store.borrow().index.lookup("a/b/c", true).len(), 1);
+        // A clean session for the same client id discards it.
+        let (mut again, _) = h.connected(connect("kept", true)).await;
+        assert!(
+            store.borrow().index.is_empty(),
+            "{:?}",
+            store.borrow().index
+        );
+        again.subscribe(1, &[("x", 1)]).await;
+        again.send(Packet::Disconnect(Disconnect::default())).await;
+        again.expect_closed().await;
+        assert!(
+            store.borrow().index.is_empty(),
+            "{:?}",
+            store.borrow().index
+        );
+        // Eviction too: two persistent sessions fill the table, a third
+        // evicts the older one.
+        for id in ["p1", "p2"] {
+            let (mut p, _) = h.connected(connect(id, false)).await;
+            p.subscribe(1, &[("p/#", 1)]).await;
+            p.send(Packet::Disconnect(Disconnect::default())).await;
+            p.expect_closed().await;
+        }
+        let (_p3, _) = h.connected(connect("p3", true)).await;
+        let st = store.borrow();
+        let hits = st.index.lookup("p/x", true);
+        let members: Vec<String> = hits.iter().flat_map(|h| h.plain.iter().cloned()).collect();
+        assert_eq!(members, ["p2"]);
+    })
+    .await;
+}
