@@ -134,6 +134,11 @@ enum Command {
         /// Worker threads (default: every core).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Switch every scenario's expectations off and judge each run by
+        /// the protocol invariants alone; the table gains the invariants
+        /// that caught each mutant.
+        #[arg(long)]
+        invariants_only: bool,
     },
     /// Run a scenario and write its traffic as a pcap file (Wireshark).
     ///
@@ -341,7 +346,11 @@ fn main() -> ExitCode {
                 },
             ),
         },
-        Command::Mutants { dir, jobs } => cli::mutants::mutants(&dir, jobs),
+        Command::Mutants {
+            dir,
+            jobs,
+            invariants_only,
+        } => cli::mutants::mutants(&dir, jobs, invariants_only),
         Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
         Command::Schema { output } => cli::schema::schema(output.as_deref()),
         Command::Coverage {

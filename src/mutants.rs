@@ -42,6 +42,10 @@ pub struct Options {
     /// know that every mutant is caught, not to list who catches it.
     pub first_catch_only: bool,
     pub wall_clock_max: Duration,
+    /// Judge runs by the protocol invariants alone: every scenario's
+    /// expectations are switched off (the invariants the scenario selects
+    /// stay on), so a catch is a broken invariant or an incomplete run.
+    pub invariants_only: bool,
 }
 
 impl Default for Options {
@@ -50,6 +54,7 @@ impl Default for Options {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             first_catch_only: false,
             wall_clock_max: WALL_CLOCK_MAX_DEFAULT,
+            invariants_only: false,
         }
     }
 }
@@ -60,6 +65,8 @@ pub struct Caught {
     pub mutant: Mutant,
     /// Scenario names, in suite order.
     pub by: Vec<String>,
+    /// The invariants broken in the catching runs, in name order.
+    pub invariants: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +95,10 @@ impl Matrix {
         self.baseline_failures.is_empty() && self.uncaught().is_empty()
     }
 }
+
+/// A failed run: the mutant's index (`None` for the baseline), the
+/// scenario's index, and the invariants it broke.
+type FailedRun = (Option<usize>, usize, Vec<String>);
 
 /// `scenario` with `mutant` switched on for each of its brokers.
 pub fn with_mutant(scenario: &Scenario, mutant: Option<Mutant>) -> Scenario {
@@ -118,8 +129,9 @@ pub fn check(
     let done = AtomicUsize::new(0);
     let ran = AtomicUsize::new(0);
     let caught_once: Vec<AtomicBool> = mutants.iter().map(|_| AtomicBool::new(false)).collect();
-    // (mutant index or None, scenario index) of every failed run.
-    let failed: Mutex<Vec<(Option<usize>, usize)>> = Mutex::default();
+    // (mutant index or None, scenario index, invariants broken) of every
+    // failed run.
+    let failed: Mutex<Vec<FailedRun>> = Mutex::default();
     let run_opts = RunOptions {
         seed: None,
         wall_clock_max: opts.wall_clock_max,
@@ -139,15 +151,19 @@ pub fn check(
                             .and_then(|k| caught_once.get(k))
                             .is_some_and(|c| c.load(Ordering::Relaxed));
                     if !skip && let Some(named) = scenarios.get(index) {
-                        let s = with_mutant(&named.scenario, mutant);
+                        let mut s = with_mutant(&named.scenario, mutant);
+                        if opts.invariants_only {
+                            s.expect.clear();
+                        }
                         let report = sim::run_with(&s, &run_opts, target.clone());
                         ran.fetch_add(1, Ordering::Relaxed);
                         if !report.ok() {
                             if let Some(c) = m_index.and_then(|k| caught_once.get(k)) {
                                 c.store(true, Ordering::Relaxed);
                             }
+                            let broken = report.violations.iter().map(|v| v.invariant.clone());
                             if let Ok(mut f) = failed.lock() {
-                                f.push((m_index, index));
+                                f.push((m_index, index, broken.collect()));
                             }
                         }
                     }
@@ -161,19 +177,28 @@ pub fn check(
     let name = |i: usize| scenarios.get(i).map(|n| n.name.clone()).unwrap_or_default();
     let baseline: Vec<usize> = failed
         .iter()
-        .filter(|(m, _)| m.is_none())
-        .map(|&(_, i)| i)
+        .filter(|(m, _, _)| m.is_none())
+        .map(|&(_, i, _)| i)
         .collect();
     let caught = mutants
         .iter()
         .enumerate()
-        .map(|(k, &mutant)| Caught {
-            mutant,
-            by: failed
-                .iter()
-                .filter(|(m, i)| *m == Some(k) && !baseline.contains(i))
-                .map(|&(_, i)| name(i))
-                .collect(),
+        .map(|(k, &mutant)| {
+            let baseline = &baseline;
+            let catches = || {
+                failed
+                    .iter()
+                    .filter(move |(m, i, _)| *m == Some(k) && !baseline.contains(i))
+            };
+            let mut invariants: Vec<String> =
+                catches().flat_map(|(_, _, v)| v.iter().cloned()).collect();
+            invariants.sort();
+            invariants.dedup();
+            Caught {
+                mutant,
+                by: catches().map(|&(_, i, _)| name(i)).collect(),
+                invariants,
+            }
         })
         .collect();
     Matrix {
@@ -185,23 +210,44 @@ pub fn check(
 }
 
 /// The matrix as a Markdown table: one row per mutant, the scenarios that
-/// caught it, as docs/mutants.md shows it.
-pub fn markdown(matrix: &Matrix) -> String {
-    let mut out = String::from("| mutant | caught by | scenarios |\n|---|---|---|\n");
-    for c in &matrix.caught {
-        let by = if c.by.is_empty() {
+/// caught it, as docs/mutants.md shows it; with `invariants`, a column of
+/// the invariants broken in the catching runs (docs/invariants.md).
+pub fn markdown(matrix: &Matrix, invariants: bool) -> String {
+    let mut out = if invariants {
+        String::from("| mutant | caught by | invariants | scenarios |\n|---|---|---|---|\n")
+    } else {
+        String::from("| mutant | caught by | scenarios |\n|---|---|---|\n")
+    };
+    let quoted = |v: &[String]| {
+        if v.is_empty() {
             "**none**".to_string()
         } else {
-            c.by.iter()
+            v.iter()
                 .map(|s| format!("`{s}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        };
-        out.push_str(&format!(
-            "| `{}` | {} | {by} |\n",
-            c.mutant.name(),
-            c.by.len()
-        ));
+        }
+    };
+    for c in &matrix.caught {
+        let by = quoted(&c.by);
+        if invariants {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {by} |\n",
+                c.mutant.name(),
+                c.by.len(),
+                if c.by.is_empty() {
+                    "-".to_string()
+                } else {
+                    quoted(&c.invariants)
+                }
+            ));
+        } else {
+            out.push_str(&format!(
+                "| `{}` | {} | {by} |\n",
+                c.mutant.name(),
+                c.by.len()
+            ));
+        }
     }
     out
 }

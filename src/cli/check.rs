@@ -239,6 +239,7 @@ fn check_one(path: &Path, s: &Scenario, opts: &Options) -> anyhow::Result<Outcom
             .filter(|l| {
                 l.starts_with("FAIL")
                     || l.starts_with("    closest:")
+                    || l.starts_with("    event:")
                     || l.starts_with("harness error")
             })
             .collect();

@@ -114,6 +114,11 @@ pub fn report(
                         .filter(|v| !v.ok)
                         .map(|v| format!("line {}: {}", v.line, v.text))
                         .collect();
+                    why.extend(
+                        r.violations
+                            .iter()
+                            .map(|v| format!("invariant {}: {}", v.invariant, v.text)),
+                    );
                     if let Some(e) = r.harness_error {
                         why.push(format!("harness error: {e}"));
                     }

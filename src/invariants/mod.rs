@@ -8,6 +8,16 @@
 //! that reads a [`Run`] and returns the [`Violation`]s it finds. [`ALL`]
 //! lists them; docs/invariants.md says what each assumes.
 
+mod delivery_matches;
+mod ordering;
+mod packet_ids;
+mod qos1_at_least_once;
+mod qos2_exactly_once;
+#[cfg(test)]
+mod tests;
+pub mod trace_view;
+mod unsubscribe;
+
 use crate::scenario::Scenario;
 use crate::trace::{Event, Violation};
 
@@ -34,9 +44,105 @@ pub struct Invariant {
 }
 
 /// Every invariant, in the order they are reported.
-pub const ALL: &[Invariant] = &[];
+pub const ALL: &[Invariant] = &[
+    Invariant {
+        name: qos1_at_least_once::NAME,
+        spec_ids: qos1_at_least_once::SPEC_IDS,
+        check: qos1_at_least_once::check,
+    },
+    Invariant {
+        name: qos2_exactly_once::NAME,
+        spec_ids: qos2_exactly_once::SPEC_IDS,
+        check: qos2_exactly_once::check,
+    },
+    Invariant {
+        name: ordering::NAME,
+        spec_ids: ordering::SPEC_IDS,
+        check: ordering::check,
+    },
+    Invariant {
+        name: packet_ids::NAME,
+        spec_ids: packet_ids::SPEC_IDS,
+        check: packet_ids::check,
+    },
+    Invariant {
+        name: unsubscribe::NAME,
+        spec_ids: unsubscribe::SPEC_IDS,
+        check: unsubscribe::check,
+    },
+    Invariant {
+        name: delivery_matches::NAME,
+        spec_ids: delivery_matches::SPEC_IDS,
+        check: delivery_matches::check,
+    },
+];
 
 /// Looks an invariant up by name.
 pub fn by_name(name: &str) -> Option<&'static Invariant> {
     ALL.iter().find(|i| i.name == name)
+}
+
+/// Checks the invariants the scenario turns on (all by default; see
+/// `Scenario::invariants`) and returns what the run broke, invariant by
+/// invariant in [`ALL`]'s order, at most [`VIOLATIONS_PER_INVARIANT_MAX`]
+/// each plus one that counts the rest.
+pub fn check(run: &Run) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for inv in ALL
+        .iter()
+        .filter(|i| run.scenario.invariants.includes(i.name))
+    {
+        let mut found = (inv.check)(run);
+        if found.len() > VIOLATIONS_PER_INVARIANT_MAX {
+            let more = found.len() - VIOLATIONS_PER_INVARIANT_MAX;
+            found.truncate(VIOLATIONS_PER_INVARIANT_MAX);
+            found.push(violation(
+                inv.name,
+                inv.spec_ids,
+                format!("... and {more} more violations of {}", inv.name),
+                Vec::new(),
+            ));
+        }
+        out.extend(found);
+    }
+    out
+}
+
+/// The invariants a finished run broke, from its trace. None are judged
+/// on a run the harness could not complete (`harness_error`): its trace
+/// stops short.
+pub fn check_run(
+    scenario: &Scenario,
+    events: &[Event],
+    target: &str,
+    harness_error: &Option<String>,
+) -> Vec<Violation> {
+    if harness_error.is_some() {
+        return Vec::new();
+    }
+    check(&Run {
+        scenario,
+        events,
+        target,
+    })
+}
+
+/// The names of every invariant, for error messages.
+pub fn names() -> Vec<&'static str> {
+    ALL.iter().map(|i| i.name).collect()
+}
+
+/// A violation of the named invariant.
+pub(crate) fn violation(
+    name: &str,
+    spec_ids: &[&str],
+    text: String,
+    events: Vec<String>,
+) -> Violation {
+    Violation {
+        invariant: name.to_string(),
+        spec_ids: spec_ids.iter().map(|s| s.to_string()).collect(),
+        text,
+        events,
+    }
 }

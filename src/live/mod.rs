@@ -313,13 +313,15 @@ async fn drive(
     net.abort_all();
     let (events, dropped) = rec.take();
     let verdicts = timing::check_all(&scenario.expect, &events, &opts.target_name, opts.tolerance);
+    let violations =
+        crate::invariants::check_run(scenario, &events, &opts.target_name, &harness_error);
     Report {
         seed,
         end: scenario.duration,
         events,
         dropped,
         verdicts,
-        violations: Vec::new(),
+        violations,
         harness_error,
     }
 }

@@ -92,6 +92,33 @@ pub struct Scenario {
     /// The view of a run that the snapshot tests keep (`snapshot:`);
     /// `None` keeps the whole text trace.
     pub snapshot: Option<SnapshotView>,
+    /// The protocol invariants its runs are checked against
+    /// (`invariants:`); every one unless the file says otherwise.
+    pub invariants: Invariants,
+}
+
+/// Which protocol invariants (`crate::invariants`) a scenario's runs are
+/// checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Invariants {
+    /// Every one: the default.
+    #[default]
+    All,
+    /// None: `invariants: off`.
+    Off,
+    /// Only these, by name; each names an invariant (checked at load).
+    Only(Vec<String>),
+}
+
+impl Invariants {
+    /// Whether the named invariant is checked.
+    pub fn includes(&self, name: &str) -> bool {
+        match self {
+            Invariants::All => true,
+            Invariants::Off => false,
+            Invariants::Only(names) => names.iter().any(|n| n == name),
+        }
+    }
 }
 
 /// A shorter view of a run for its snapshot: the `run --summary` lines,

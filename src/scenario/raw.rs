@@ -32,6 +32,22 @@ pub struct RawScenario {
     pub chaos: Option<RawChaos>,
     pub expect: Option<Vec<RawExpect>>,
     pub snapshot: Option<RawSnapshot>,
+    pub invariants: Option<RawInvariants>,
+}
+
+/// `invariants: off`, or the list of the invariants to check.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged, expecting = "`off`, or a list of invariant names")]
+pub enum RawInvariants {
+    Off(RawOff),
+    Only(Vec<String>),
+}
+
+/// The word `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawOff {
+    Off,
 }
 
 /// `snapshot:`, the view of the trace that the test suite snapshots.

@@ -247,6 +247,8 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         None => None,
     };
 
+    let invariants = invariants(&cx, raw.invariants)?;
+
     let scenario = Scenario {
         name: raw.name.unwrap_or_else(|| stem.to_string()),
         about: raw.about,
@@ -261,6 +263,7 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         chaos,
         expect,
         snapshot,
+        invariants,
     };
     if scenario.chaos.is_on() && scenario.chaos_end().is_zero() {
         return Err(cx.at_value(
@@ -1354,4 +1357,36 @@ fn quoted(names: &[&str]) -> String {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(" and ")
+}
+
+/// `invariants:`: absent checks every invariant, `off` none, a list the
+/// named ones, each of which must exist.
+fn invariants(cx: &Ctx, raw: Option<RawInvariants>) -> Result<Invariants, Error> {
+    let names = match raw {
+        None => return Ok(Invariants::All),
+        Some(RawInvariants::Off(_)) => return Ok(Invariants::Off),
+        Some(RawInvariants::Only(names)) => names,
+    };
+    if names.is_empty() {
+        return Err(cx.at_value(
+            "invariants",
+            "an empty list checks no invariant: write `invariants: off`",
+        ));
+    }
+    for (i, name) in names.iter().enumerate() {
+        if crate::invariants::by_name(name).is_none() {
+            let known: Vec<String> = crate::invariants::names()
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect();
+            return Err(cx.at_value(
+                &item("invariants", i),
+                format!(
+                    "unknown invariant `{name}`, expected one of {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Invariants::Only(names))
 }

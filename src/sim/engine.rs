@@ -246,13 +246,15 @@ pub fn run(
         settle(&world.activity).await;
         let (events, dropped) = rec.take();
         let verdicts = trace::expect::check_all(&scenario.expect, &events, target.name());
+        let violations =
+            crate::invariants::check_run(scenario, &events, target.name(), &harness_error);
         Report {
             seed,
             end,
             events,
             dropped,
             verdicts,
-            violations: Vec::new(),
+            violations,
             harness_error,
         }
     });

@@ -70,13 +70,15 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
     let end = sim.elapsed().min(scenario.duration);
     let (events, dropped) = rec.take();
     let verdicts = trace::expect::check_all(&scenario.expect, &events, super::TARGET_REFERENCE);
+    let violations =
+        crate::invariants::check_run(scenario, &events, super::TARGET_REFERENCE, &harness_error);
     Report {
         seed,
         end,
         events,
         dropped,
         verdicts,
-        violations: Vec::new(),
+        violations,
         harness_error,
     }
 }

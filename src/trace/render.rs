@@ -207,7 +207,7 @@ pub fn text(report: &Report) -> String {
     if let Some(err) = &report.harness_error {
         let _ = writeln!(out, "harness error: {err}");
     }
-    if !report.verdicts.is_empty() {
+    if !report.verdicts.is_empty() || !report.violations.is_empty() {
         out.push('\n');
     }
     for v in &report.verdicts {
@@ -217,6 +217,7 @@ pub fn text(report: &Report) -> String {
             let _ = writeln!(out, "    closest: {c}");
         }
     }
+    out.push_str(&violations_text(&report.violations));
     let _ = writeln!(
         out,
         "\nend {} seed {}: {}",
@@ -224,6 +225,26 @@ pub fn text(report: &Report) -> String {
         report.seed,
         if report.ok() { "ok" } else { "FAILED" }
     );
+    out
+}
+
+/// Broken invariants as the text report shows them, like failed
+/// expectations: the invariant and its spec ids, what was broken, then
+/// the events that break it.
+pub fn violations_text(violations: &[super::Violation]) -> String {
+    let mut out = String::new();
+    for v in violations {
+        let _ = writeln!(
+            out,
+            "FAIL  invariant {} [{}]: {}",
+            v.invariant,
+            v.spec_ids.join(", "),
+            v.text
+        );
+        for e in &v.events {
+            let _ = writeln!(out, "    event: {e}");
+        }
+    }
     out
 }
 
@@ -241,6 +262,13 @@ pub fn json_lines(report: &Report) -> String {
             out,
             "{}",
             json!({"event": "expect", "line": v.line, "ok": v.ok, "text": v.text, "closest": v.closest})
+        );
+    }
+    for v in &report.violations {
+        let _ = writeln!(
+            out,
+            "{}",
+            json!({"event": "invariant", "name": v.invariant, "spec": v.spec_ids, "text": v.text, "events": v.events})
         );
     }
     let _ = writeln!(

@@ -116,8 +116,8 @@ impl Selection {
     /// The report narrowed to the selection: the selected clients' events;
     /// the faults that touch a selected client or no client at all; the
     /// broker notes that name a selected client's id; the verdicts on the
-    /// selected clients, and every failed verdict, so that the end line
-    /// stays true.
+    /// selected clients, and every failed verdict and broken invariant, so
+    /// that the end line stays true.
     pub fn report(&self, scenario: &Scenario, report: &Report, target: &str) -> Report {
         let is_client = |h: &str| scenario.clients.contains_key(h);
         let mut out = report.clone();
@@ -275,6 +275,10 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
             "... and {} more failed expectations",
             failed.len() - SUMMARY_FAILED_MAX
         );
+    }
+    if !report.violations.is_empty() {
+        let _ = writeln!(s, "invariants  {} broken", report.violations.len());
+        s.push_str(&super::render::violations_text(&report.violations));
     }
     if let Some(e) = &report.harness_error {
         let _ = writeln!(s, "harness     {e}");

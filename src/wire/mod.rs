@@ -60,6 +60,21 @@ pub fn encode(packet: &Packet, level: u8) -> Result<BytesMut, WireError> {
     codec::encode(packet, level)
 }
 
+/// Splits bytes written in one go (a raw `send`) into the packets they
+/// hold, decoded at a protocol level; `None` when they are not whole,
+/// well-formed packets. For readers of the trace, which see raw sends as
+/// bytes.
+pub fn decode_all(mut bytes: &[u8], level: u8) -> Option<Vec<Packet>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let len = header::parse(bytes).ok()??.frame_len();
+        let frame = bytes.get(..len)?;
+        out.push(decode(frame, level).ok()?);
+        bytes = &bytes[len..];
+    }
+    Some(out)
+}
+
 /// Decodes one whole frame at a protocol level, with every check the
 /// [`Reader`] makes after it has framed the bytes: `bytes` must hold
 /// exactly one packet. For tools, fuzzing and benchmarks; connections use

@@ -1,0 +1,102 @@
+//! Ordering: a publisher's messages reach each subscriber in the order the
+//! broker received them, per topic and QoS ([MQTT-4.6.0-6] in 3.1.1,
+//! [MQTT-4.6.0-5] in 5.0; every topic is ordered by default).
+//!
+//! What the trace proves about the order the broker received two messages
+//! `a` and `b` of one publisher in: `a` first when the broker accepted `a`
+//! (PUBACK or PUBREC) before `b` was first sent, or when both were first
+//! sent on the same connection, `a` before `b`, and `a` was never resent
+//! (one TCP connection delivers in order; a resend could reach the broker
+//! after `b`). A subscriber that received both must have received `a`
+//! first; duplicates (QoS 1 redeliveries) are judged by their first
+//! receipt.
+//!
+//! A receipt is tied to a publication by topic and payload; receipts whose
+//! topic and payload were published more than once on the broker, or by a
+//! will, are not judged. Skipped: retained copies (RETAIN 1), subscribers
+//! whose topic matches more than one of their filters (each subscription
+//! may deliver its own copy, in its own order) or a shared subscription,
+//! clients sharing a client id with another host, and brokers where a
+//! client sent raw bytes that are not whole packets.
+
+use std::collections::BTreeMap;
+
+use super::Run;
+use super::trace_view::{self as view, Dir, Flow};
+use crate::trace::Violation;
+use crate::wire::Packet;
+
+pub const NAME: &str = "ordering";
+pub const SPEC_IDS: &[&str] = &["MQTT-4.6.0-6", "MQTT-4.6.0-5"];
+
+/// Whether the broker certainly received `a` before `b`.
+fn before(a: &Flow, b: &Flow) -> bool {
+    let accepted_first = a.accepted.is_some_and(|(_, e)| e < b.first_event);
+    let same_stream = a.connection == b.connection && a.sends == 1 && a.first_event < b.first_event;
+    accepted_first || same_stream
+}
+
+pub fn check(run: &Run) -> Vec<Violation> {
+    let packets = view::packets(run);
+    let flows = view::flows(&packets);
+    let wills = view::wills(&packets);
+    let shared = view::shared_sessions(&packets);
+    let mut out = Vec::new();
+    for (name, spec) in &run.scenario.clients {
+        if shared.contains(name.as_str()) || view::opaque_on(run, &packets, &spec.broker) {
+            continue;
+        }
+        let on_broker = |c: &str| view::broker_of(run, c) == Some(spec.broker.as_str());
+        // Flow index -> the event of its first receipt.
+        let mut first: BTreeMap<usize, usize> = BTreeMap::new();
+        for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
+            let (Dir::Recv, Packet::Publish(m)) = (p.dir, &p.packet) else {
+                continue;
+            };
+            if m.retain || m.topic.is_empty() {
+                continue;
+            }
+            let filters = view::filters_matching(&packets, name, &m.topic);
+            if filters.len() != 1 || filters.iter().any(|f| view::is_shared(f)) {
+                continue;
+            }
+            let by_will = wills
+                .iter()
+                .any(|w| on_broker(w.client) && w.topic == m.topic && w.payload == m.payload);
+            let mut candidates = flows.iter().enumerate().filter(|(_, f)| {
+                on_broker(f.publisher) && f.topic == m.topic && f.payload == m.payload
+            });
+            if let (Some((i, _)), None, false) = (candidates.next(), candidates.next(), by_will) {
+                first.entry(i).or_insert(p.event);
+            }
+        }
+        for (&a, &got_a) in &first {
+            let fa = &flows[a];
+            let overtaken = first.iter().find(|&(&b, &got_b)| {
+                let fb = &flows[b];
+                fb.publisher == fa.publisher
+                    && fb.topic == fa.topic
+                    && fb.qos == fa.qos
+                    && got_b < got_a
+                    && before(fa, fb)
+            });
+            if let Some((&b, &got_b)) = overtaken {
+                let fb = &flows[b];
+                out.push(super::violation(
+                    NAME,
+                    SPEC_IDS,
+                    format!(
+                        "{name} received {}'s QoS {} messages on {:?} out of order: {} before {}, which the broker received first",
+                        fa.publisher,
+                        fa.qos,
+                        fa.topic,
+                        crate::trace::json::payload(&fb.payload),
+                        crate::trace::json::payload(&fa.payload),
+                    ),
+                    view::render(run, [fa.first_event, fb.first_event, got_b, got_a]),
+                ));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,102 @@
+//! QoS 2 is delivered exactly once: no subscriber receives a QoS 2
+//! message more often than it was published.
+//!
+//! What the trace proves: a subscriber receives a new QoS 2 message when a
+//! PUBLISH at QoS 2 arrives with a packet id it does not hold; it holds the
+//! id from that PUBLISH until the PUBREL that releases it, across
+//! reconnections with session present 1 (a resend with the id held is the
+//! same message, [MQTT-4.3.3-10]), and a new session holds none. A message
+//! is published once per publisher flow (`trace_view::flows`: a resend of
+//! a packet id the publisher has not released is the same flow, and the
+//! broker must not deliver it twice) and once per CONNECT whose will it
+//! is. So the new QoS 2 receipts of a topic and payload at a subscriber
+//! are at most those publications times the subscriber's filters that
+//! match the topic (overlapping subscriptions may each deliver a copy).
+//! Retained copies (RETAIN 1) are new deliveries by design and not
+//! counted.
+//!
+//! Skipped: clients sharing a client id with another host (or an empty or
+//! changing one); brokers where a client sent raw bytes that are not whole
+//! packets (its publications are unknown).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+
+use super::Run;
+use super::trace_view::{self as view, Dir};
+use crate::trace::Violation;
+use crate::wire::{Packet, QoS};
+
+pub const NAME: &str = "qos2-exactly-once";
+/// 3.1.1 states the QoS 2 protocol in section 4.3.3 without numbered
+/// statements; 5.0 numbers the receiver's duty.
+pub const SPEC_IDS: &[&str] = &["MQTT-4.3.3-10", "MQTT-4.3.3-12"];
+
+pub fn check(run: &Run) -> Vec<Violation> {
+    let packets = view::packets(run);
+    let flows = view::flows(&packets);
+    let wills = view::wills(&packets);
+    let shared = view::shared_sessions(&packets);
+    let mut out = Vec::new();
+    for (name, spec) in &run.scenario.clients {
+        if shared.contains(name.as_str()) || view::opaque_on(run, &packets, &spec.broker) {
+            continue;
+        }
+        let on_broker = |c: &str| view::broker_of(run, c) == Some(spec.broker.as_str());
+        // (topic, payload) -> the events of its new QoS 2 receipts.
+        let mut received: BTreeMap<(&str, &Bytes), Vec<usize>> = BTreeMap::new();
+        let mut held: BTreeSet<u16> = BTreeSet::new();
+        for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
+            match (p.dir, &p.packet) {
+                (Dir::Recv, packet) if view::new_session(packet) => held.clear(),
+                (Dir::Recv, Packet::Publish(m)) if m.qos == QoS::ExactlyOnce => {
+                    // A held id is a resend; a retained copy is no new message.
+                    let new = held.insert(m.packet_id);
+                    if !new || m.retain {
+                        continue;
+                    }
+                    received
+                        .entry((m.topic.as_str(), &m.payload))
+                        .or_default()
+                        .push(p.event);
+                }
+                (Dir::Recv, Packet::PubRel(a)) => {
+                    held.remove(&a.packet_id);
+                }
+                _ => {}
+            }
+        }
+        for ((topic, payload), events) in received {
+            let published = flows
+                .iter()
+                .filter(|f| f.qos == QoS::ExactlyOnce && on_broker(f.publisher))
+                .filter(|f| f.topic == topic && f.payload == payload)
+                .count()
+                + wills
+                    .iter()
+                    .filter(|w| w.qos == QoS::ExactlyOnce && on_broker(w.client))
+                    .filter(|w| w.topic == topic && w.payload == payload)
+                    .count();
+            let copies = view::filters_matching(&packets, name, topic).len().max(1);
+            if events.len() > published * copies {
+                out.push(super::violation(
+                    NAME,
+                    SPEC_IDS,
+                    format!(
+                        "{name} received the QoS 2 message {topic:?} {} {} times as a new message; it was published {published} times{}",
+                        crate::trace::json::payload(payload),
+                        events.len(),
+                        if copies > 1 {
+                            format!(" and matches {copies} of its filters")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    view::render(run, events),
+                ));
+            }
+        }
+    }
+    out
+}

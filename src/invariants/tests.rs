@@ -1,0 +1,339 @@
+//! Each invariant shown to catch what it is about, on a trace that breaks
+//! it (hand-built, or recorded from a mutant of the reference broker),
+//! and to stay quiet on the same trace done right.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{Run, check};
+use crate::scenario::{self, Mutant, Scenario};
+use crate::trace::{Event, EventKind, Violation};
+use crate::wire::{
+    Ack, ConnAck, Connect, LEVEL_V311, Packet, Properties, Publish, QoS, SubAck, Subscribe,
+    SubscribeFilter, UnsubAck, Unsubscribe,
+};
+
+/// Two 3.1.1 clients, `sub` and `pub`, on one broker, doing nothing: the
+/// hand-built traces say what happened.
+fn pair() -> Scenario {
+    let yaml = "duration: 5s\nbrokers: {broker: {}}\nclients: {sub: {}, pub: {}}\n";
+    scenario::parse(yaml, Path::new("pair.yaml")).expect("parses")
+}
+
+fn names(v: &[Violation]) -> Vec<&str> {
+    v.iter().map(|v| v.invariant.as_str()).collect()
+}
+
+fn judge(s: &Scenario, events: &[Event]) -> Vec<Violation> {
+    check(&Run {
+        scenario: s,
+        events,
+        target: crate::sim::TARGET_REFERENCE,
+    })
+}
+
+/// A hand-built trace, one packet at a time.
+#[derive(Default)]
+struct Trace(Vec<Event>);
+
+impl Trace {
+    fn at(&mut self, ms: u64, kind: EventKind) -> &mut Self {
+        self.0.push(Event {
+            at: Duration::from_millis(ms),
+            kind,
+        });
+        self
+    }
+    fn send(&mut self, ms: u64, client: &str, packet: Packet) -> &mut Self {
+        let client = client.to_string();
+        self.at(
+            ms,
+            EventKind::Send {
+                client,
+                packet,
+                level: LEVEL_V311,
+            },
+        )
+    }
+    fn recv(&mut self, ms: u64, client: &str, packet: Packet) -> &mut Self {
+        let client = client.to_string();
+        self.at(
+            ms,
+            EventKind::Recv {
+                client,
+                packet,
+                level: LEVEL_V311,
+            },
+        )
+    }
+    /// Connects `client` with its own id and a new session.
+    fn connect(&mut self, ms: u64, client: &str) -> &mut Self {
+        self.at(
+            ms,
+            EventKind::Connected {
+                client: client.to_string(),
+            },
+        );
+        self.send(
+            ms,
+            client,
+            Packet::Connect(Connect {
+                protocol_name: "MQTT".into(),
+                protocol_level: LEVEL_V311,
+                client_id: client.to_string(),
+                clean: true,
+                keep_alive_s: 60,
+                will: None,
+                username: None,
+                password: None,
+                properties: Properties::default(),
+            }),
+        );
+        self.recv(
+            ms,
+            client,
+            Packet::ConnAck(ConnAck {
+                session_present: false,
+                code: 0,
+                properties: Properties::default(),
+            }),
+        )
+    }
+    fn subscribe(&mut self, ms: u64, client: &str, filter: &str) -> &mut Self {
+        self.send(
+            ms,
+            client,
+            Packet::Subscribe(Subscribe {
+                packet_id: 100,
+                filters: vec![SubscribeFilter::new(filter, QoS::AtLeastOnce)],
+                properties: Properties::default(),
+            }),
+        );
+        self.recv(
+            ms,
+            client,
+            Packet::SubAck(SubAck {
+                packet_id: 100,
+                codes: vec![1],
+                properties: Properties::default(),
+            }),
+        )
+    }
+    fn events(&self) -> &[Event] {
+        &self.0
+    }
+}
+
+fn publish(topic: &str, payload: &'static str, id: u16) -> Packet {
+    Packet::Publish(Publish {
+        topic: topic.to_string(),
+        payload: Bytes::from_static(payload.as_bytes()),
+        qos: if id == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        },
+        retain: false,
+        dup: false,
+        packet_id: id,
+        properties: Properties::default(),
+    })
+}
+
+/// The start of most traces: both connected, `sub` subscribed to `t/#`.
+fn subscribed() -> Trace {
+    let mut t = Trace::default();
+    t.connect(0, "sub")
+        .subscribe(1, "sub", "t/#")
+        .connect(2, "pub");
+    t
+}
+
+#[test]
+fn a_trace_that_keeps_every_promise_breaks_no_invariant() {
+    let mut t = subscribed();
+    t.send(10, "pub", publish("t/1", "a", 1))
+        .send(10, "pub", publish("t/1", "b", 2))
+        .recv(11, "pub", Packet::PubAck(Ack::new(1)))
+        .recv(11, "pub", Packet::PubAck(Ack::new(2)))
+        .recv(11, "sub", publish("t/1", "a", 1))
+        .send(11, "sub", Packet::PubAck(Ack::new(1)))
+        .recv(11, "sub", publish("t/1", "b", 1))
+        .send(11, "sub", Packet::PubAck(Ack::new(1)));
+    assert_eq!(names(&judge(&pair(), t.events())), Vec::<&str>::new());
+}
+
+#[test]
+fn qos1_at_least_once_catches_a_message_a_surviving_session_never_gets() {
+    let mut t = subscribed();
+    t.send(10, "pub", publish("t/1", "a", 1))
+        .recv(11, "pub", Packet::PubAck(Ack::new(1)));
+    assert_eq!(
+        names(&judge(&pair(), t.events())),
+        vec!["qos1-at-least-once"]
+    );
+    // Too close to the end of the run to be owed: not judged.
+    let mut late = subscribed();
+    late.send(4_990, "pub", publish("t/1", "a", 1))
+        .recv(4_991, "pub", Packet::PubAck(Ack::new(1)));
+    assert_eq!(names(&judge(&pair(), late.events())), Vec::<&str>::new());
+}
+
+#[test]
+fn ordering_catches_two_messages_delivered_in_reverse() {
+    let mut t = subscribed();
+    t.send(10, "pub", publish("t/1", "a", 0))
+        .send(10, "pub", publish("t/1", "b", 0))
+        .recv(11, "sub", publish("t/1", "b", 0))
+        .recv(11, "sub", publish("t/1", "a", 0));
+    assert_eq!(names(&judge(&pair(), t.events())), vec!["ordering"]);
+}
+
+#[test]
+fn packet_ids_catches_an_id_reused_while_in_flight() {
+    let mut t = subscribed();
+    t.recv(10, "sub", publish("x/1", "a", 7))
+        .recv(11, "sub", publish("x/1", "b", 7));
+    assert_eq!(names(&judge(&pair(), t.events())), vec!["packet-ids"]);
+    // Released by the PUBACK first: a new message may take the id.
+    let mut ok = subscribed();
+    ok.recv(10, "sub", publish("x/1", "a", 7))
+        .send(10, "sub", Packet::PubAck(Ack::new(7)))
+        .recv(11, "sub", publish("x/1", "b", 7));
+    assert_eq!(names(&judge(&pair(), ok.events())), Vec::<&str>::new());
+}
+
+#[test]
+fn unsubscribe_catches_a_message_published_after_the_unsuback() {
+    let unsubscribed = |published_at: u64| {
+        let mut t = subscribed();
+        t.send(
+            5,
+            "sub",
+            Packet::Unsubscribe(Unsubscribe {
+                packet_id: 101,
+                filters: vec!["t/#".into()],
+                properties: Properties::default(),
+            }),
+        )
+        .recv(6, "sub", Packet::UnsubAck(UnsubAck::new(101)))
+        .send(published_at, "pub", publish("t/1", "a", 0))
+        .recv(12, "sub", publish("t/1", "a", 0));
+        t
+    };
+    assert_eq!(
+        names(&judge(&pair(), unsubscribed(10).events())),
+        vec!["unsubscribe"]
+    );
+    // Published before the UNSUBACK: the broker may still deliver it.
+    assert_eq!(
+        names(&judge(&pair(), unsubscribed(4).events())),
+        Vec::<&str>::new()
+    );
+}
+
+#[test]
+fn invariants_off_or_a_list_selects_what_is_checked() {
+    let mut t = subscribed();
+    t.send(10, "pub", publish("t/1", "a", 1))
+        .recv(11, "pub", Packet::PubAck(Ack::new(1)));
+    let mut s = pair();
+    s.invariants = scenario::Invariants::Off;
+    assert!(judge(&s, t.events()).is_empty());
+    s.invariants = scenario::Invariants::Only(vec!["ordering".into()]);
+    assert!(judge(&s, t.events()).is_empty());
+    s.invariants = scenario::Invariants::Only(vec!["qos1-at-least-once".into()]);
+    assert_eq!(names(&judge(&s, t.events())), vec!["qos1-at-least-once"]);
+}
+
+#[test]
+fn a_run_breaking_an_invariant_many_times_reports_a_bounded_number() {
+    let mut t = subscribed();
+    // Every second PUBLISH reuses the id of the first, still in flight.
+    for i in 0..30 {
+        t.recv(
+            10,
+            "sub",
+            publish("x/1", if i % 2 == 0 { "a" } else { "b" }, 7),
+        );
+    }
+    let v = judge(&pair(), t.events());
+    assert_eq!(v.len(), super::VIOLATIONS_PER_INVARIANT_MAX + 1);
+    assert!(v.last().is_some_and(|v| v.text.starts_with("... and ")));
+}
+
+/// A scenario with a mutant of the reference broker, run, its
+/// expectations aside: what the invariants alone say.
+fn mutated(yaml: &str, mutant: Option<Mutant>) -> Vec<String> {
+    let mut s = scenario::parse(yaml, Path::new("mutant.yaml")).expect("parses");
+    s.expect.clear();
+    let s = crate::mutants::with_mutant(&s, mutant);
+    let report = crate::sim::run_here(&s, s.seed);
+    assert_eq!(report.harness_error, None);
+    report
+        .violations
+        .iter()
+        .map(|v| v.invariant.clone())
+        .collect()
+}
+
+const OFFLINE_QUEUE: &str = "
+duration: 3s
+brokers: {broker: {}}
+clients:
+  sub:
+    clean_session: false
+    steps:
+      - connect: {}
+      - subscribe: {filter: q/#, qos: 1}
+      - {at: 500ms, disconnect: {}}
+      - {at: 1500ms, connect: {}}
+  pub:
+    steps:
+      - {at: 1s, connect: {}}
+      - publish: {topic: q/a, payload: m1, qos: 1}
+";
+
+#[test]
+fn qos1_at_least_once_catches_the_mutant_that_drops_the_offline_queue() {
+    assert_eq!(mutated(OFFLINE_QUEUE, None), Vec::<String>::new());
+    assert_eq!(
+        mutated(OFFLINE_QUEUE, Some(Mutant::DropQueueOnReconnect)),
+        vec!["qos1-at-least-once"]
+    );
+}
+
+const QOS2_RESENT: &str = "
+duration: 2s
+brokers: {broker: {}}
+clients:
+  sub:
+    steps: [{connect: {}}, {subscribe: {filter: q/2, qos: 2}}]
+  pub:
+    steps:
+      - {at: 500ms, connect: {}}
+      # PUBLISH QoS 2, topic q/2, packet id 7, payload once; then with DUP 1
+      - send: {hex: \"340b0003712f3200076f6e6365\"}
+      - send: {hex: \"3c0b0003712f3200076f6e6365\"}
+";
+
+#[test]
+fn qos2_exactly_once_catches_the_mutant_that_delivers_a_resend_again() {
+    assert_eq!(mutated(QOS2_RESENT, None), Vec::<String>::new());
+    assert_eq!(
+        mutated(QOS2_RESENT, Some(Mutant::Qos2DeliveredTwice)),
+        vec!["qos2-exactly-once"]
+    );
+}
+
+#[test]
+fn delivery_matches_subscription_catches_a_message_no_filter_matches() {
+    let mut t = subscribed();
+    t.recv(10, "sub", publish("$SYS/x", "a", 0));
+    assert_eq!(
+        names(&judge(&pair(), t.events())),
+        vec!["delivery-matches-subscription"]
+    );
+}

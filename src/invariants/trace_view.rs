@@ -1,0 +1,490 @@
+//! Views of a trace that several invariants read: the packets each client
+//! sent and received, with raw sends decoded and topic aliases resolved,
+//! and small facts about clients and sessions. Helpers here stay small and
+//! additive: each invariant builds what else it needs on top.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::Run;
+use crate::scenario::{FaultAction, Protocol};
+use crate::trace::{EventKind, render};
+use bytes::Bytes;
+
+use crate::wire::{LEVEL_V5, LEVEL_V311, Packet, Property, Publish, QoS};
+
+/// Which way a packet went, seen from the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    Send,
+    Recv,
+}
+
+/// One packet a client sent or received.
+#[derive(Debug, Clone)]
+pub struct Pkt<'a> {
+    pub at: Duration,
+    /// The event's index in the run, to render it.
+    pub event: usize,
+    pub client: &'a str,
+    pub dir: Dir,
+    /// A PUBLISH's topic is resolved from its topic alias; it is empty when
+    /// the alias was never set on the connection.
+    pub packet: Packet,
+}
+
+/// Every packet of the run in trace order, and the clients whose raw
+/// sends are not whole packets (what they sent is unknown).
+pub struct Packets<'a> {
+    pub list: Vec<Pkt<'a>>,
+    pub opaque: BTreeSet<&'a str>,
+}
+
+/// Topic aliases of one connection, one map per direction.
+#[derive(Default)]
+struct Aliases {
+    send: BTreeMap<u16, String>,
+    recv: BTreeMap<u16, String>,
+}
+
+impl Aliases {
+    fn resolve(&mut self, dir: Dir, p: &mut Publish) {
+        let Some(alias) = p.properties.iter().find_map(|q| match q {
+            Property::TopicAlias(a) => Some(*a),
+            _ => None,
+        }) else {
+            return;
+        };
+        let map = match dir {
+            Dir::Send => &mut self.send,
+            Dir::Recv => &mut self.recv,
+        };
+        if p.topic.is_empty() {
+            p.topic = map.get(&alias).cloned().unwrap_or_default();
+        } else {
+            map.insert(alias, p.topic.clone());
+        }
+    }
+}
+
+/// The packets of a run: decoded sends and receipts, raw sends split into
+/// the packets they hold (at the client's protocol level).
+pub fn packets<'a>(run: &Run<'a>) -> Packets<'a> {
+    let mut list = Vec::new();
+    let mut opaque = BTreeSet::new();
+    let mut aliases: BTreeMap<&str, Aliases> = BTreeMap::new();
+    for (i, ev) in run.events.iter().enumerate() {
+        let (client, dir, packets) = match &ev.kind {
+            EventKind::Connected { client } => {
+                aliases.remove(client.as_str());
+                continue;
+            }
+            EventKind::Send { client, packet, .. } => (client, Dir::Send, vec![packet.clone()]),
+            EventKind::Recv { client, packet, .. } => (client, Dir::Recv, vec![packet.clone()]),
+            EventKind::SendRaw { client, bytes } => {
+                match crate::wire::decode_all(bytes, level_of(run, client)) {
+                    Some(p) => (client, Dir::Send, p),
+                    None => {
+                        opaque.insert(client.as_str());
+                        continue;
+                    }
+                }
+            }
+            _ => continue,
+        };
+        for mut packet in packets {
+            if let Packet::Publish(p) = &mut packet {
+                aliases.entry(client).or_default().resolve(dir, p);
+            }
+            list.push(Pkt {
+                at: ev.at,
+                event: i,
+                client,
+                dir,
+                packet,
+            });
+        }
+    }
+    Packets { list, opaque }
+}
+
+/// The protocol level a client speaks, from the scenario.
+fn level_of(run: &Run, client: &str) -> u8 {
+    match run.scenario.clients.get(client).map(|c| c.options.protocol) {
+        Some(Protocol::V5) => LEVEL_V5,
+        _ => LEVEL_V311,
+    }
+}
+
+/// Whether a packet is a CONNACK that accepted the connection and started
+/// a new session (session present 0): the client's session state, and
+/// the broker's for it, begin empty.
+pub fn new_session(p: &Packet) -> bool {
+    matches!(p, Packet::ConnAck(c) if c.code == 0 && !c.session_present)
+}
+
+/// Whether a packet is a CONNACK that accepted the connection.
+pub fn accepted(p: &Packet) -> bool {
+    matches!(p, Packet::ConnAck(c) if c.code == 0)
+}
+
+/// Clients that share a client id with another client (or connect with an
+/// empty one, or with ids that change): their session is not theirs
+/// alone, so what one of them sees says little about it.
+pub fn shared_sessions<'a>(packets: &Packets<'a>) -> BTreeSet<&'a str> {
+    let mut ids: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut by_client: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for p in &packets.list {
+        if let (Dir::Send, Packet::Connect(c)) = (p.dir, &p.packet) {
+            ids.entry(c.client_id.as_str())
+                .or_default()
+                .insert(p.client);
+            by_client
+                .entry(p.client)
+                .or_default()
+                .insert(c.client_id.as_str());
+        }
+    }
+    let mut out: BTreeSet<&str> = ids
+        .iter()
+        .filter(|(id, hosts)| id.is_empty() || hosts.len() > 1)
+        .flat_map(|(_, hosts)| hosts.iter().copied())
+        .collect();
+    out.extend(
+        by_client
+            .iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|(c, _)| *c),
+    );
+    out
+}
+
+/// The broker host a client connects to.
+pub fn broker_of<'a>(run: &Run<'a>, client: &str) -> Option<&'a str> {
+    run.scenario.clients.get(client).map(|c| c.broker.as_str())
+}
+
+/// Whether a fault can lose the traffic between `client` and `broker`:
+/// a partition of their link (a lost segment stalls the stream for good),
+/// a crash or restart of either.
+pub fn loses(fault: &FaultAction, client: &str, broker: &str) -> bool {
+    match fault {
+        FaultAction::Partition { a, b, .. } => is_link(a, b, client, broker),
+        FaultAction::Crash(h) | FaultAction::Restart(h) => h == client || h == broker,
+        _ => false,
+    }
+}
+
+fn is_link(a: &str, b: &str, client: &str, broker: &str) -> bool {
+    (a == client && b == broker) || (a == broker && b == client)
+}
+
+/// The time of the last fault that can lose the traffic between `client`
+/// and `broker`, if any.
+pub fn last_loss(run: &Run, client: &str, broker: &str) -> Option<Duration> {
+    run.events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Fault { fault } if loses(fault, client, broker)))
+        .map(|e| e.at)
+        .next_back()
+}
+
+/// Until when the link between `client` and `broker` held traffic back:
+/// the last release of a hold on it (a hold delays, it does not lose);
+/// `Duration::MAX` for a hold never released.
+pub fn held_until(run: &Run, client: &str, broker: &str) -> Option<Duration> {
+    let mut until = None;
+    for e in run.events {
+        match &e.kind {
+            EventKind::Fault {
+                fault: FaultAction::Hold(a, b),
+            } if is_link(a, b, client, broker) => until = Some(Duration::MAX),
+            EventKind::Fault {
+                fault: FaultAction::Release(a, b),
+            } if is_link(a, b, client, broker) => until = Some(e.at),
+            _ => {}
+        }
+    }
+    until
+}
+
+/// The longest one-way delay any message can take in the run: the
+/// network's latency, per-link latencies, latency faults and chaos.
+pub fn latency_max(run: &Run) -> Duration {
+    let s = run.scenario;
+    let links = s.network.links.iter().map(|l| l.latency.max());
+    let chaos = s.chaos.latency.iter().map(|l| l.value.max());
+    let faults = run.events.iter().filter_map(|e| match &e.kind {
+        EventKind::Fault {
+            fault: FaultAction::Latency { value, .. },
+        } => Some(value.max()),
+        _ => None,
+    });
+    std::iter::once(s.network.latency.max())
+        .chain(links)
+        .chain(chaos)
+        .chain(faults)
+        .max()
+        .unwrap_or_default()
+}
+
+/// Renders the events at these indices, as the text trace shows them.
+pub fn render(run: &Run, indices: impl IntoIterator<Item = usize>) -> Vec<String> {
+    indices
+        .into_iter()
+        .filter_map(|i| run.events.get(i))
+        .map(render::event_line)
+        .collect()
+}
+
+/// Whether a filter is a shared subscription (`$share/group/filter`),
+/// which delivers each message to one member of the group only.
+pub fn is_shared(filter: &str) -> bool {
+    filter.starts_with("$share/")
+}
+
+/// One application message as its publisher sent it: the first PUBLISH of
+/// it and any resends of the same packet id while it was unacknowledged.
+#[derive(Debug, Clone)]
+pub struct Flow<'a> {
+    pub publisher: &'a str,
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+    /// When, and in which event, the publisher first sent it.
+    pub first_sent: Duration,
+    pub first_event: usize,
+    /// The publisher's connection (1 for its first) of the first send.
+    pub connection: usize,
+    /// How many times it was sent: more than once when resent.
+    pub sends: usize,
+    /// The PUBACK (QoS 1) or PUBREC (QoS 2) that accepted it (reason code
+    /// below 0x80): the broker had taken it over by then.
+    pub accepted: Option<(Duration, usize)>,
+    /// It carries a Message Expiry Interval: it may expire undelivered.
+    pub expires: bool,
+}
+
+/// Every message each client published, in the order first sent. A QoS 1
+/// or 2 PUBLISH with a packet id still unacknowledged in the publisher's
+/// session and the same topic and payload is a resend of its flow; the id
+/// is free again after PUBACK (QoS 1) or once PUBREL is sent (QoS 2: the
+/// broker then forgets the id), and a new session forgets every id.
+pub fn flows<'a>(packets: &Packets<'a>) -> Vec<Flow<'a>> {
+    let mut out: Vec<Flow<'a>> = Vec::new();
+    // Per client: packet id -> index in `out`.
+    let mut open: BTreeMap<&str, BTreeMap<u16, usize>> = BTreeMap::new();
+    let mut connections: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in &packets.list {
+        let ids = open.entry(p.client).or_default();
+        match (p.dir, &p.packet) {
+            (Dir::Send, Packet::Connect(_)) => {
+                *connections.entry(p.client).or_default() += 1;
+            }
+            (Dir::Recv, packet) if new_session(packet) => ids.clear(),
+            (Dir::Send, Packet::Publish(m)) => {
+                let resend = (m.qos != QoS::AtMostOnce)
+                    .then(|| ids.get(&m.packet_id))
+                    .flatten()
+                    .and_then(|&i| out.get(i))
+                    .is_some_and(|f| f.topic == m.topic && f.payload == m.payload);
+                if resend {
+                    if let Some(f) = ids.get(&m.packet_id).and_then(|&i| out.get_mut(i)) {
+                        f.sends += 1;
+                    }
+                    continue;
+                }
+                if m.qos != QoS::AtMostOnce {
+                    ids.insert(m.packet_id, out.len());
+                }
+                out.push(Flow {
+                    publisher: p.client,
+                    topic: m.topic.clone(),
+                    payload: m.payload.clone(),
+                    qos: m.qos,
+                    first_sent: p.at,
+                    first_event: p.event,
+                    connection: connections.get(p.client).copied().unwrap_or(0),
+                    sends: 1,
+                    accepted: None,
+                    expires: m
+                        .properties
+                        .iter()
+                        .any(|q| matches!(q, Property::MessageExpiryInterval(_))),
+                });
+            }
+            (Dir::Recv, Packet::PubAck(a) | Packet::PubRec(a)) => {
+                let qos1 = matches!(p.packet, Packet::PubAck(_));
+                if let Some(f) = ids.get(&a.packet_id).and_then(|&i| out.get_mut(i))
+                    && f.accepted.is_none()
+                    && (f.qos == QoS::AtLeastOnce) == qos1
+                    && a.reason < 0x80
+                {
+                    f.accepted = Some((p.at, p.event));
+                }
+                if qos1 || a.reason >= 0x80 {
+                    ids.remove(&a.packet_id);
+                }
+            }
+            (Dir::Send, Packet::PubRel(a)) => {
+                ids.remove(&a.packet_id);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One filter a SUBACK granted.
+#[derive(Debug, Clone)]
+pub struct Granted {
+    pub filter: String,
+    /// The granted QoS (a SUBACK code below 0x80).
+    pub qos: u8,
+    /// The SUBACK, its time and event.
+    pub at: Duration,
+    pub event: usize,
+    /// The client's session it belongs to: see [`Subscriber::epoch`].
+    pub epoch: usize,
+    /// 5.0 No Local: the client's own messages are not sent back.
+    pub no_local: bool,
+    /// The client later subscribed to or unsubscribed from the same
+    /// filter, changing what this grant promised.
+    pub changed: bool,
+}
+
+/// What one client saw as a subscriber.
+#[derive(Debug, Clone, Default)]
+pub struct Subscriber {
+    /// How many new sessions (CONNACK session present 0) it started: the
+    /// session a grant or a receipt belongs to. A CONNACK with session
+    /// present 1 continues the session, so equal epochs mean the session
+    /// survived in between.
+    pub epoch: usize,
+    /// The last CONNACK that accepted it: time and event.
+    pub last_accepted: Option<(Duration, usize)>,
+    /// Its connection was open at the end of the run.
+    pub connected_at_end: bool,
+    /// It was silenced (a `silence` step without a `resume`) at the end.
+    pub silenced_at_end: bool,
+    pub granted: Vec<Granted>,
+}
+
+/// The subscriber's view of one client: its sessions and grants.
+pub fn subscriber(run: &Run, packets: &Packets, client: &str) -> Subscriber {
+    let mut s = Subscriber::default();
+    // Packet id of a SUBSCRIBE in flight -> its filters and No Local flags.
+    let mut asked: BTreeMap<u16, Vec<(String, bool)>> = BTreeMap::new();
+    for p in packets.list.iter().filter(|p| p.client == client) {
+        match (p.dir, &p.packet) {
+            (Dir::Recv, packet) if accepted(packet) => {
+                if new_session(packet) {
+                    s.epoch += 1;
+                }
+                s.last_accepted = Some((p.at, p.event));
+            }
+            (Dir::Send, Packet::Subscribe(sub)) => {
+                for g in s.granted.iter_mut() {
+                    g.changed |= sub.filters.iter().any(|f| f.filter == g.filter);
+                }
+                asked.insert(
+                    sub.packet_id,
+                    sub.filters
+                        .iter()
+                        .map(|f| (f.filter.clone(), f.no_local))
+                        .collect(),
+                );
+            }
+            (Dir::Send, Packet::Unsubscribe(u)) => {
+                for g in s.granted.iter_mut() {
+                    g.changed |= u.filters.contains(&g.filter);
+                }
+            }
+            (Dir::Recv, Packet::SubAck(ack)) => {
+                let Some(filters) = asked.remove(&ack.packet_id) else {
+                    continue;
+                };
+                for ((filter, no_local), &code) in filters.into_iter().zip(&ack.codes) {
+                    if code < 0x80 {
+                        s.granted.push(Granted {
+                            filter,
+                            qos: code,
+                            at: p.at,
+                            event: p.event,
+                            epoch: s.epoch,
+                            no_local,
+                            changed: false,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut last_closed = None;
+    for (i, ev) in run.events.iter().enumerate() {
+        match &ev.kind {
+            EventKind::Closed { client: c, .. } if c == client => last_closed = Some(i),
+            EventKind::Silence { client: c } if c == client => s.silenced_at_end = true,
+            EventKind::Resume { client: c } if c == client => s.silenced_at_end = false,
+            _ => {}
+        }
+    }
+    s.connected_at_end = match (s.last_accepted, last_closed) {
+        (Some((_, accepted)), Some(closed)) => closed < accepted,
+        (accepted, _) => accepted.is_some(),
+    };
+    s
+}
+
+/// A will a client's CONNECT set: the broker may publish it whenever that
+/// connection ends, so its message can appear at any time after.
+#[derive(Debug, Clone)]
+pub struct WillSet<'a> {
+    pub client: &'a str,
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+}
+
+/// Every will set by a CONNECT, one per CONNECT.
+pub fn wills<'a>(packets: &Packets<'a>) -> Vec<WillSet<'a>> {
+    packets
+        .list
+        .iter()
+        .filter_map(|p| match (p.dir, &p.packet) {
+            (Dir::Send, Packet::Connect(c)) => c.will.as_ref().map(|w| WillSet {
+                client: p.client,
+                topic: w.topic.clone(),
+                payload: w.payload.clone(),
+                qos: w.qos,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a client on `broker` sent bytes that are not whole packets:
+/// what it published there is unknown.
+pub fn opaque_on(run: &Run, packets: &Packets, broker: &str) -> bool {
+    packets
+        .opaque
+        .iter()
+        .any(|c| broker_of(run, c) == Some(broker))
+}
+
+/// The filters a client ever subscribed to that match `topic`.
+pub fn filters_matching<'s>(packets: &'s Packets, client: &str, topic: &str) -> BTreeSet<&'s str> {
+    packets
+        .list
+        .iter()
+        .filter(|p| p.client == client && p.dir == Dir::Send)
+        .filter_map(|p| match &p.packet {
+            Packet::Subscribe(s) => Some(s.filters.iter()),
+            _ => None,
+        })
+        .flatten()
+        .map(|f| f.filter.as_str())
+        .filter(|f| crate::topic::matches(f, topic))
+        .collect()
+}
