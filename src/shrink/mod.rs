@@ -437,7 +437,7 @@ fn shorten(search: &mut Search, mut cur: Scenario) -> Scenario {
 }
 
 /// Moves each episode, keeping its span: to a round time near its start
-/// (earlier or later, whole seconds first), then earlier by halves of its
+/// (rounded down, whole seconds first), then earlier by halves of its
 /// start while the failure holds.
 fn move_earlier(search: &mut Search, mut cur: Scenario) -> Scenario {
     let tick = tick(&cur);
@@ -460,8 +460,9 @@ fn move_earlier(search: &mut Search, mut cur: Scenario) -> Scenario {
             .iter()
             .filter(|r| **r >= tick)
             .flat_map(|r| {
-                let down = round_down(start, *r);
-                [down, down + *r]
+                // Earlier only: moving later too could undo the halving
+                // below round after round, and never reach a fixpoint.
+                [round_down(start, *r)]
             })
             .filter(|t| *t != start)
             .collect();
