@@ -22,6 +22,7 @@ pub mod mutants;
 pub mod pcap;
 pub mod scenario;
 pub mod shards;
+pub mod shrink;
 pub mod sim;
 pub mod topic;
 pub mod trace;

@@ -120,6 +120,17 @@ enum Command {
         /// Report as text (default) or as one JSON document (for --merge).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Shrink each failing seed (at most 20) to a small scenario with an
+        /// explicit `faults:` list and no `chaos:` that fails the same way,
+        /// and write it as DIR/<stem>-seed-<N>-shrunk.yaml, DIR being
+        /// --shrink-dir or the scenario's directory. Each shrink is bounded
+        /// (2,000 runs, 10 s). Text reports only.
+        #[arg(long, conflicts_with = "merge")]
+        shrink: bool,
+        /// Where --shrink writes its files (created if missing); default:
+        /// next to the scenario.
+        #[arg(long, requires = "shrink")]
+        shrink_dir: Option<PathBuf>,
         /// Merge the JSON reports of `explore --shard K/N --format json`
         /// into one report, checking that the shards fit together.
         #[arg(long, num_args = 1.., conflicts_with_all = ["file", "shard", "fail_fast", "check_determinism", "jobs"])]
@@ -331,6 +342,8 @@ fn main() -> ExitCode {
             shard,
             check_determinism,
             format,
+            shrink,
+            shrink_dir,
             merge,
         } => match file {
             None => cli::explore_merge::merge(&merge, format),
@@ -343,6 +356,8 @@ fn main() -> ExitCode {
                     shard,
                     check_determinism,
                     format,
+                    shrink,
+                    shrink_dir,
                 },
             ),
         },

@@ -93,6 +93,16 @@ const OUTSIDE_SIMULATION: &[(&str, &[&str], &str)] = &[
     ),
     ("src/sim/explore.rs", &["Instant"], "explore's throughput"),
     (
+        "src/cli/explore_shrink.rs",
+        &["Instant"],
+        "the shrink progress line",
+    ),
+    (
+        "src/shrink/budget.rs",
+        &["Instant"],
+        "the shrinker's wall-time budget, outside every run",
+    ),
+    (
         "src/mutants.rs",
         &["Instant"],
         "how long the mutation check took",

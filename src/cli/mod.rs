@@ -6,6 +6,7 @@ pub mod coverage;
 pub mod diagram;
 pub mod explore;
 pub mod explore_merge;
+pub mod explore_shrink;
 pub mod junit;
 pub mod list;
 pub mod mutants;

@@ -73,6 +73,7 @@ mod raw;
 pub mod schema;
 mod validate;
 mod values;
+pub mod write;
 
 #[cfg(test)]
 mod tests;

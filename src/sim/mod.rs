@@ -23,6 +23,8 @@ use crate::trace::Report;
 pub use chaos::CHAOS_EVENTS_MAX;
 pub use faults::Timed;
 pub use net::{Listener, Stream};
+/// The first tick at or after a time: when the driver applies a fault.
+pub use network::round_up;
 pub use seeds::Seeds;
 pub use target::{BrokerUnderTest, HostFactory, Reference, ServeFuture};
 
