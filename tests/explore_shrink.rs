@@ -94,7 +94,10 @@ fn a_planted_bug_shrinks_to_a_file_that_fails_with_it_and_passes_without() {
         about: "from a test",
     };
     let out = scratch("explore_shrink").join("shrunk.yaml");
-    let text = write::edited(&source, &out, &o.scenario, &header).unwrap_or_else(|e| panic!("{e}"));
+    // The file is the scenario without the planted bug, as it would be
+    // committed: the bug lives in the broker under test, not in the file.
+    let committed = with_mutant(&o.scenario, None);
+    let text = write::edited(&source, &out, &committed, &header).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(&out, &text).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         text.contains("faults:") && !text.contains("chaos"),

@@ -195,9 +195,9 @@ fn fault(f: &Fault) -> Result<Value, String> {
 /// (the format's resolution; it has no `us` unit).
 pub fn duration(d: Duration) -> String {
     let us = d.as_micros();
-    if us % 1_000_000 == 0 && us > 0 {
+    if us.is_multiple_of(1_000_000) && us > 0 {
         format!("{}s", us / 1_000_000)
-    } else if us % 1_000 == 0 {
+    } else if us.is_multiple_of(1_000) {
         format!("{}ms", us / 1_000)
     } else {
         let frac = format!("{:03}", us % 1_000);

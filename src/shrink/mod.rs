@@ -8,8 +8,8 @@
 //!    time, and a fixed time draws nothing from the seed.
 //! 2. [`shrink`] tries smaller candidates, each run in simulation with the
 //!    same seed, and keeps one when it still fails the same way (the
-//!    [`Target`]): drop faults (ddmin: first whole episodes such as a
-//!    partition and its heal, then single faults), shorten an episode,
+//!    [`Target`]): drop faults (ddmin over whole episodes such as a
+//!    partition and its heal, never half of one), shorten an episode,
 //!    move it earlier or to a round time, drop clients, drop steps, shorten
 //!    `duration`; and again, until a whole round changes nothing or a
 //!    budget ([`RUNS_MAX`], [`WALL_TIME_MAX`]) is spent.
@@ -239,6 +239,10 @@ pub fn shrink(
     };
     let target_text = target.describe(&original, scenario);
     let start = explicit(scenario, seed);
+    // Chaos promises a whole network for its last `chaos_settle`; the
+    // shrunk run keeps that much after its last fault, or a shorter run
+    // would fail on any broker for want of time to recover.
+    let settle = scenario.chaos_settle();
     let mut search = Search {
         run_opts,
         target,
@@ -261,13 +265,12 @@ pub fn shrink(
         // Episodes pair faults in time order. A stable sort by time is
         // the order the driver applies them in anyway.
         cur.faults.sort_by_key(|f| f.at.min());
-        cur = drop_faults(&mut search, cur, true);
-        cur = drop_faults(&mut search, cur, false);
+        cur = drop_faults(&mut search, cur);
         cur = shorten(&mut search, cur);
         cur = move_earlier(&mut search, cur);
         cur = drop_clients(&mut search, cur);
         cur = drop_steps(&mut search, cur);
-        cur = shorten_run(&mut search, cur);
+        cur = shorten_run(&mut search, cur, settle);
         if search.accepted == round {
             break;
         }
@@ -386,13 +389,12 @@ fn with_faults(s: &Scenario, keep: &[Vec<usize>]) -> Scenario {
     }
 }
 
-/// ddmin over whole episodes (`episodes`) or over single faults.
-fn drop_faults(search: &mut Search, cur: Scenario, by_episode: bool) -> Scenario {
-    let units = if by_episode {
-        episodes(&cur.faults)
-    } else {
-        (0..cur.faults.len()).map(|i| vec![i]).collect()
-    };
+/// ddmin over whole episodes (`episodes`). Never over single faults:
+/// dropping the heal or release of an episode would leave its partition
+/// or hold in force to the end of the run, which fails most scenarios on
+/// any broker and would take the shrink away from the bug it was given.
+fn drop_faults(search: &mut Search, cur: Scenario) -> Scenario {
+    let units = episodes(&cur.faults);
     let kept = minimise(units, &mut |c: &[Vec<usize>]| {
         search.test(&with_faults(&cur, c), false)
     });
@@ -583,9 +585,10 @@ fn last_step_start(s: &Scenario) -> Duration {
 }
 
 /// Bisects `duration` down to the shortest (to [`DURATION_STEP`]) that
-/// still fails.
-fn shorten_run(search: &mut Search, mut cur: Scenario) -> Scenario {
-    let mut lo = last_step_start(&cur) + tick(&cur);
+/// still fails, keeping `settle` after the last fault.
+fn shorten_run(search: &mut Search, mut cur: Scenario, settle: Duration) -> Scenario {
+    let last_fault = cur.faults.iter().map(at).max().unwrap_or_default();
+    let mut lo = (last_step_start(&cur) + tick(&cur)).max(last_fault + settle);
     let mut hi = cur.duration;
     while hi > lo + DURATION_STEP {
         let mid = sim::round_up(lo + (hi - lo) / 2, DURATION_STEP);
