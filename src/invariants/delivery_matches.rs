@@ -33,8 +33,8 @@ fn topic_filter(filter: &str) -> &str {
 }
 
 pub fn check(run: &Run) -> Vec<Violation> {
-    let packets = view::packets(run);
-    let shared = view::shared_sessions(&packets);
+    let packets = &run.view().packets;
+    let shared = &run.view().shared;
     let mut out = Vec::new();
     for name in run.scenario.clients.keys() {
         if shared.contains(name.as_str()) {

@@ -18,6 +18,8 @@ mod tests;
 pub mod trace_view;
 mod unsubscribe;
 
+use std::cell::OnceCell;
+
 use crate::scenario::Scenario;
 use crate::trace::{Event, Violation};
 
@@ -31,6 +33,25 @@ pub struct Run<'a> {
     pub events: &'a [Event],
     /// The target's name, for `only_for`/`not_for` and broker profiles.
     pub target: &'a str,
+    /// The trace read as packets, flows, wills and shared client ids:
+    /// built by the first invariant that asks, then shared by all.
+    view: OnceCell<trace_view::View<'a>>,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(scenario: &'a Scenario, events: &'a [Event], target: &'a str) -> Self {
+        Run {
+            scenario,
+            events,
+            target,
+            view: OnceCell::new(),
+        }
+    }
+
+    /// The trace view every delivery invariant reads, built once per run.
+    pub fn view(&self) -> &trace_view::View<'a> {
+        self.view.get_or_init(|| trace_view::View::of(self))
+    }
 }
 
 /// One protocol invariant.
@@ -120,11 +141,7 @@ pub fn check_run(
     if harness_error.is_some() {
         return Vec::new();
     }
-    check(&Run {
-        scenario,
-        events,
-        target,
-    })
+    check(&Run::new(scenario, events, target))
 }
 
 /// The names of every invariant, for error messages.

@@ -37,13 +37,13 @@ fn before(a: &Flow, b: &Flow) -> bool {
 }
 
 pub fn check(run: &Run) -> Vec<Violation> {
-    let packets = view::packets(run);
-    let flows = view::flows(&packets);
-    let wills = view::wills(&packets);
-    let shared = view::shared_sessions(&packets);
+    let packets = &run.view().packets;
+    let flows = &run.view().flows;
+    let wills = &run.view().wills;
+    let shared = &run.view().shared;
     let mut out = Vec::new();
     for (name, spec) in &run.scenario.clients {
-        if shared.contains(name.as_str()) || view::opaque_on(run, &packets, &spec.broker) {
+        if shared.contains(name.as_str()) || view::opaque_on(run, packets, &spec.broker) {
             continue;
         }
         let on_broker = |c: &str| view::broker_of(run, c) == Some(spec.broker.as_str());
@@ -56,7 +56,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
             if m.retain || m.topic.is_empty() {
                 continue;
             }
-            let filters = view::filters_matching(&packets, name, &m.topic);
+            let filters = view::filters_matching(packets, name, &m.topic);
             if filters.len() != 1 || filters.iter().any(|f| view::is_shared(f)) {
                 continue;
             }

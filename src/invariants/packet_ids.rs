@@ -52,7 +52,7 @@ const RECEIVED: usize = 1;
 type InFlight = BTreeMap<u16, (Holder, usize)>;
 
 pub fn check(run: &Run) -> Vec<Violation> {
-    let packets = view::packets(run);
+    let packets = &run.view().packets;
     let mut out = Vec::new();
     for name in run.scenario.clients.keys() {
         if packets.opaque.contains(name.as_str()) {

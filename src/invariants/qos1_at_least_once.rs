@@ -41,9 +41,9 @@ pub const SPEC_IDS: &[&str] = &["MQTT-4.5.0-1", "MQTT-4.4.0-1", "MQTT-3.1.2-4"];
 pub const DELIVERY_GRACE: Duration = Duration::from_millis(100);
 
 pub fn check(run: &Run) -> Vec<Violation> {
-    let packets = view::packets(run);
-    let flows = view::flows(&packets);
-    let shared = view::shared_sessions(&packets);
+    let packets = &run.view().packets;
+    let flows = &run.view().flows;
+    let shared = &run.view().shared;
     let grace = DELIVERY_GRACE + view::latency_max(run) * 4;
     let end = run.scenario.duration;
     let mut out = Vec::new();
@@ -58,7 +58,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         {
             continue;
         }
-        let sub = view::subscriber(run, &packets, name);
+        let sub = view::subscriber(run, packets, name);
         let Some((since, connack)) = sub.last_accepted else {
             continue;
         };
@@ -77,7 +77,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                 && g.at < f.first_sent
                 && crate::topic::matches(&g.filter, &f.topic)
         };
-        for f in &flows {
+        for f in flows {
             let Some((accepted_at, accepted_event)) = f.accepted else {
                 continue;
             };

@@ -34,13 +34,13 @@ pub const NAME: &str = "qos2-exactly-once";
 pub const SPEC_IDS: &[&str] = &["MQTT-4.3.3-10", "MQTT-4.3.3-12"];
 
 pub fn check(run: &Run) -> Vec<Violation> {
-    let packets = view::packets(run);
-    let flows = view::flows(&packets);
-    let wills = view::wills(&packets);
-    let shared = view::shared_sessions(&packets);
+    let packets = &run.view().packets;
+    let flows = &run.view().flows;
+    let wills = &run.view().wills;
+    let shared = &run.view().shared;
     let mut out = Vec::new();
     for (name, spec) in &run.scenario.clients {
-        if shared.contains(name.as_str()) || view::opaque_on(run, &packets, &spec.broker) {
+        if shared.contains(name.as_str()) || view::opaque_on(run, packets, &spec.broker) {
             continue;
         }
         let on_broker = |c: &str| view::broker_of(run, c) == Some(spec.broker.as_str());
@@ -78,7 +78,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                     .filter(|w| w.qos == QoS::ExactlyOnce && on_broker(w.client))
                     .filter(|w| w.topic == topic && w.payload == payload)
                     .count();
-            let copies = view::filters_matching(&packets, name, topic).len().max(1);
+            let copies = view::filters_matching(packets, name, topic).len().max(1);
             if events.len() > published * copies {
                 out.push(super::violation(
                     NAME,

@@ -27,11 +27,7 @@ fn names(v: &[Violation]) -> Vec<&str> {
 }
 
 fn judge(s: &Scenario, events: &[Event]) -> Vec<Violation> {
-    check(&Run {
-        scenario: s,
-        events,
-        target: crate::sim::TARGET_REFERENCE,
-    })
+    check(&Run::new(s, events, crate::sim::TARGET_REFERENCE))
 }
 
 /// A hand-built trace, one packet at a time.

@@ -35,6 +35,27 @@ pub struct Pkt<'a> {
 
 /// Every packet of the run in trace order, and the clients whose raw
 /// sends are not whole packets (what they sent is unknown).
+/// What the delivery invariants read of a run, built once
+/// ([`super::Run::view`]).
+pub struct View<'a> {
+    pub packets: Packets<'a>,
+    pub flows: Vec<Flow<'a>>,
+    pub wills: Vec<WillSet<'a>>,
+    pub shared: BTreeSet<&'a str>,
+}
+
+impl<'a> View<'a> {
+    pub fn of(run: &Run<'a>) -> View<'a> {
+        let packets = packets(run);
+        View {
+            flows: flows(&packets),
+            wills: wills(&packets),
+            shared: shared_sessions(&packets),
+            packets,
+        }
+    }
+}
+
 pub struct Packets<'a> {
     pub list: Vec<Pkt<'a>>,
     pub opaque: BTreeSet<&'a str>,

@@ -32,13 +32,13 @@ pub const NAME: &str = "unsubscribe";
 pub const SPEC_IDS: &[&str] = &["MQTT-3.10.4-2", "MQTT-3.10.4-3"];
 
 pub fn check(run: &Run) -> Vec<Violation> {
-    let packets = view::packets(run);
-    let flows = view::flows(&packets);
-    let wills = view::wills(&packets);
-    let shared = view::shared_sessions(&packets);
+    let packets = &run.view().packets;
+    let flows = &run.view().flows;
+    let wills = &run.view().wills;
+    let shared = &run.view().shared;
     let mut out = Vec::new();
     for (name, spec) in &run.scenario.clients {
-        if shared.contains(name.as_str()) || view::opaque_on(run, &packets, &spec.broker) {
+        if shared.contains(name.as_str()) || view::opaque_on(run, packets, &spec.broker) {
             continue;
         }
         let on_broker = |c: &str| view::broker_of(run, c) == Some(spec.broker.as_str());
