@@ -8,6 +8,12 @@
 //! that reads a [`Run`] and returns the [`Violation`]s it finds. [`ALL`]
 //! lists them; docs/invariants.md says what each assumes.
 
+pub mod connections;
+pub mod keep_alive;
+pub mod retained;
+pub mod session_present;
+pub mod will;
+
 use crate::scenario::Scenario;
 use crate::trace::{Event, Violation};
 
@@ -34,7 +40,12 @@ pub struct Invariant {
 }
 
 /// Every invariant, in the order they are reported.
-pub const ALL: &[Invariant] = &[];
+pub const ALL: &[Invariant] = &[
+    will::WILL,
+    keep_alive::KEEP_ALIVE,
+    session_present::SESSION_PRESENT,
+    retained::RETAINED,
+];
 
 /// Looks an invariant up by name.
 pub fn by_name(name: &str) -> Option<&'static Invariant> {
