@@ -489,6 +489,10 @@ pub mod testing {
 
     use super::super::{Invariant, Run};
 
+    pub fn ms(n: u64) -> std::time::Duration {
+        std::time::Duration::from_millis(n)
+    }
+
     pub fn scenario(yaml: &str) -> Scenario {
         crate::scenario::parse(yaml, std::path::Path::new("test.yaml"))
             .unwrap_or_else(|e| panic!("test scenario: {e}"))
