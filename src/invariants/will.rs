@@ -551,7 +551,10 @@ mod tests {
     fn a_will_after_a_normal_disconnect_is_reported() {
         let (s, mut events) = record(&sensor("3.1.1", "", "disconnect"));
         assert!(check(&WILL, &s, &events).is_empty());
-        let at = events.iter().position(|e| e.at > ms(1005)).unwrap();
+        let at = events
+            .iter()
+            .position(|e| e.at > ms(1005))
+            .unwrap_or(events.len());
         events.insert(at, will_receipt(1005));
         let v = check(&WILL, &s, &events);
         assert_eq!(v.len(), 1, "{v:?}");
