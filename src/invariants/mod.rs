@@ -8,15 +8,20 @@
 //! that reads a [`Run`] and returns the [`Violation`]s it finds. [`ALL`]
 //! lists them; docs/invariants.md says what each assumes.
 
+pub mod connections;
 mod delivery_matches;
+pub mod keep_alive;
 mod ordering;
 mod packet_ids;
 mod qos1_at_least_once;
 mod qos2_exactly_once;
+pub mod retained;
+pub mod session_present;
 #[cfg(test)]
 mod tests;
 pub mod trace_view;
 mod unsubscribe;
+pub mod will;
 
 use std::cell::OnceCell;
 
@@ -96,6 +101,10 @@ pub const ALL: &[Invariant] = &[
         spec_ids: delivery_matches::SPEC_IDS,
         check: delivery_matches::check,
     },
+    will::WILL,
+    keep_alive::KEEP_ALIVE,
+    session_present::SESSION_PRESENT,
+    retained::RETAINED,
 ];
 
 /// Looks an invariant up by name.

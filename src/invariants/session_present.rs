@@ -1,0 +1,278 @@
+//! `session-present`: CONNACK's Session Present agrees with the session's
+//! history.
+//!
+//! For each accepted CONNECT:
+//! - Clean session (3.1.1) or Clean Start (5.0) 1: Session Present is 0.
+//! - Otherwise, with a previous accepted connection for the same client id
+//!   on the same broker: Session Present is 1 when that connection's
+//!   session outlived it and has not expired by the new CONNECT, 0 when it
+//!   did not or has. A 3.1.1 session outlives its connection with clean
+//!   session 0 (for the broker's `persistent_session_expiry`, or for ever);
+//!   a 5.0 session for its Session Expiry Interval (CONNACK's when the
+//!   broker set one, else CONNECT's, or the client's DISCONNECT's, though
+//!   not from 0). A session still connected (a takeover) is present when
+//!   it was persistent.
+//!
+//! Skipped (the history is not known from the trace): no previous
+//! connection for the client id in this run (a live broker keeps sessions
+//! across runs); a previous CONNECT whose CONNACK never arrived or was a
+//! refusal; an empty client id; an expiry that ends within the slack of
+//! the new CONNECT; a broker crash or restart, or any fault on either
+//! client's link, between the two; a broker whose session table could
+//! fill up (`sessions_max` at most the number of client ids that connect
+//! to it), since eviction legitimately ends a session.
+
+use crate::trace::Violation;
+use crate::trace::render::seconds;
+use crate::wire::LEVEL_V5;
+
+use super::connections::{
+    Conn, EXPIRY_NEVER_S, Faults, Timing, broker_of, capped, connections, rendered, secs,
+};
+use super::{Invariant, Run};
+
+pub const SPEC_V311: &[&str] = &["MQTT-3.2.2-1", "MQTT-3.2.2-2", "MQTT-3.1.2-4"];
+pub const SPEC_V5: &[&str] = &["MQTT-3.2.2-2", "MQTT-3.2.2-3"];
+
+pub const SESSION_PRESENT: Invariant = Invariant {
+    name: "session-present",
+    spec_ids: &[
+        "MQTT-3.2.2-1",
+        "MQTT-3.2.2-2",
+        "MQTT-3.1.2-4",
+        "MQTT-3.2.2-3 (5.0)",
+    ],
+    check,
+};
+
+fn check(run: &Run) -> Vec<Violation> {
+    let conns = connections(run.events);
+    let faults = Faults::of(run);
+    let timing = Timing::of(run);
+    let mut found = Vec::new();
+    let mut level = 4;
+    for (i, c) in conns.iter().enumerate() {
+        let (Some((_, connack_index, connack)), Some((connect_at, connect_index, ..))) =
+            (c.connack, c.connect)
+        else {
+            continue;
+        };
+        if connack.code != 0 {
+            continue;
+        }
+        let Some(expected) = expected(run, &conns, i, &faults, &timing) else {
+            continue;
+        };
+        if connack.session_present != expected.present {
+            level = c.level();
+            let mut shown = expected.shown;
+            shown.extend([connect_index, connack_index]);
+            found.push((
+                format!(
+                    "{}'s CONNACK at {} says session present {} but {} (CONNECT at {})",
+                    c.client,
+                    seconds(c.connack_at().unwrap_or_default()),
+                    u8::from(connack.session_present),
+                    expected.why,
+                    seconds(connect_at)
+                ),
+                rendered(run.events, &shown),
+            ));
+        }
+    }
+    let spec = if level == LEVEL_V5 {
+        SPEC_V5
+    } else {
+        SPEC_V311
+    };
+    capped(SESSION_PRESENT.name, spec, found)
+}
+
+struct Expected {
+    present: bool,
+    why: String,
+    /// Events of the history that decided it.
+    shown: Vec<usize>,
+}
+
+/// What Session Present must be for connection `i`, or `None` when the
+/// trace cannot say.
+fn expected(
+    run: &Run,
+    conns: &[Conn],
+    i: usize,
+    faults: &Faults,
+    timing: &Timing,
+) -> Option<Expected> {
+    let c = &conns[i];
+    let (connect_at, _, connect, _) = c.connect?;
+    if connect.clean {
+        return Some(Expected {
+            present: false,
+            why: "the CONNECT asked for a clean session".to_string(),
+            shown: Vec::new(),
+        });
+    }
+    let id = connect.client_id.as_str();
+    let (broker, config) = broker_of(run.scenario, c.client)?;
+    if id.is_empty() || could_evict(run, conns, broker, config.sessions_max) {
+        return None;
+    }
+    // The latest earlier CONNECT for the id on this broker.
+    let prev = conns[..i].iter().rev().find(|p| {
+        p.client_id() == Some(id)
+            && broker_of(run.scenario, p.client).is_some_and(|(b, _)| b == broker)
+    })?;
+    if !prev.accepted() {
+        return None;
+    }
+    let since = prev.connack_at()?;
+    let until = c.connack_at()?;
+    if faults.disturbed(prev.client, broker, since, until)
+        || faults.disturbed(c.client, broker, since, until)
+    {
+        return None;
+    }
+    let expiry = prev.session_expiry_s(config);
+    let shown = prev
+        .connect
+        .map(|x| x.1)
+        .into_iter()
+        .chain(prev.end.map(|e| e.index))
+        .collect();
+    let Some(end) = prev.end_at().filter(|&e| e <= connect_at) else {
+        // Still connected: a takeover continues a persistent session.
+        return (expiry > 0).then(|| Expected {
+            present: true,
+            why: format!("{} still held a persistent session for the id", prev.client),
+            shown,
+        });
+    };
+    if expiry == 0 {
+        return Some(Expected {
+            present: false,
+            why: format!(
+                "the session of {}'s previous connection ended with it at {}",
+                prev.client,
+                seconds(end)
+            ),
+            shown,
+        });
+    }
+    let gap = connect_at.saturating_sub(end);
+    if expiry == EXPIRY_NEVER_S || gap + timing.slack() < secs(expiry) {
+        return Some(Expected {
+            present: true,
+            why: format!(
+                "{}'s previous connection left a session at {} that lasts {}",
+                prev.client,
+                seconds(end),
+                if expiry == EXPIRY_NEVER_S {
+                    "for ever".to_string()
+                } else {
+                    format!("{expiry}s")
+                }
+            ),
+            shown,
+        });
+    }
+    if gap > secs(expiry) + timing.slack() {
+        return Some(Expected {
+            present: false,
+            why: format!(
+                "the session {}'s previous connection left at {} expired after {expiry}s",
+                prev.client,
+                seconds(end)
+            ),
+            shown,
+        });
+    }
+    None
+}
+
+/// Whether the broker's session table could fill up, so that a session
+/// may have been evicted.
+fn could_evict(run: &Run, conns: &[Conn], broker: &str, sessions_max: usize) -> bool {
+    let mut ids: Vec<&str> = Vec::new();
+    let mut empty = 0usize;
+    for c in conns {
+        if !broker_of(run.scenario, c.client).is_some_and(|(b, _)| b == broker) {
+            continue;
+        }
+        match c.client_id() {
+            Some("") => empty += 1,
+            Some(id) if !ids.contains(&id) => ids.push(id),
+            _ => {}
+        }
+    }
+    ids.len() + empty >= sessions_max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::connections::testing::{check, is_packet, packet_mut, record};
+    use super::*;
+    use crate::wire::Packet;
+
+    const RESUME: &str = "name: t\nduration: 3s\nbrokers: {broker: {}}\nclients:\n  \
+        device:\n    clean_session: false\n    steps:\n      - connect: {}\n      \
+        - {at: 1s, disconnect: {}}\n      - {at: 2s, connect: {}}\n";
+
+    fn connacks(events: &[crate::trace::Event]) -> Vec<usize> {
+        (0..events.len())
+            .filter(|&i| is_packet(&events[i].kind, false, "CONNACK"))
+            .collect()
+    }
+
+    fn flip(ev: &mut crate::trace::Event) {
+        if let Packet::ConnAck(c) = packet_mut(ev) {
+            c.session_present = !c.session_present;
+        }
+    }
+
+    #[test]
+    fn a_lost_session_is_reported() {
+        let (s, mut events) = record(RESUME);
+        assert!(check(&SESSION_PRESENT, &s, &events).is_empty());
+        let [first, second] = connacks(&events)[..] else {
+            panic!("two CONNACKs")
+        };
+        flip(&mut events[second]);
+        let v = check(&SESSION_PRESENT, &s, &events);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].text.contains("lasts for ever"), "{}", v[0].text);
+        // The first connection had no session before it: not judged.
+        flip(&mut events[second]);
+        flip(&mut events[first]);
+        assert!(check(&SESSION_PRESENT, &s, &events).is_empty());
+    }
+
+    #[test]
+    fn a_session_present_on_a_clean_connection_is_reported() {
+        let (s, mut events) = record(&RESUME.replace(
+            "      - {at: 2s, connect: {}}",
+            "      - {at: 2s, connect: {clean_session: true}}",
+        ));
+        assert!(check(&SESSION_PRESENT, &s, &events).is_empty());
+        let second = connacks(&events)[1];
+        flip(&mut events[second]);
+        let v = check(&SESSION_PRESENT, &s, &events);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].text.contains("clean session"), "{}", v[0].text);
+    }
+
+    #[test]
+    fn an_expired_5_0_session_is_not_present() {
+        let yaml = "name: t\nprotocol: 5.0\nduration: 5s\nbrokers: {broker: {}}\nclients:\n  \
+            device:\n    clean_start: false\n    session_expiry: 1s\n    steps:\n      \
+            - connect: {}\n      - {at: 1s, disconnect: {}}\n      - {at: 3s, connect: {}}\n";
+        let (s, mut events) = record(yaml);
+        assert!(check(&SESSION_PRESENT, &s, &events).is_empty());
+        let second = connacks(&events)[1];
+        flip(&mut events[second]);
+        let v = check(&SESSION_PRESENT, &s, &events);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].text.contains("expired after 1s"), "{}", v[0].text);
+        assert_eq!(v[0].spec_ids, SPEC_V5);
+    }
+}

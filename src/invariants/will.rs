@@ -1,0 +1,632 @@
+//! `will`: a will is published exactly when a connection ends without a
+//! normal DISCONNECT; in 5.0 once its delay (or the session, if shorter)
+//! has run out, and never when the client id reconnects within the delay.
+//!
+//! Judged from what subscribers of the will topic receive. For each ended
+//! connection that carried a will, the check works out a window of time in
+//! which the will may reach a subscriber, and whether it must: a must
+//! window with no receipt is a will not published; a receipt that fits no
+//! window is a will published without cause (after a normal DISCONNECT,
+//! before the delay ran out, after a reconnect within the delay, while the
+//! connection was still open).
+//!
+//! Assumptions (each one, when it does not hold, makes the check skip;
+//! docs/invariants.md lists them):
+//! - The observer subscribed to the will topic on a clean connection (so
+//!   no queued message from an earlier session arrives) with one filter
+//!   matching it, not shared, on the will's broker, and the broker has no
+//!   ACL. Only receipts of that connection after its SUBACK count, and
+//!   only live ones (RETAIN 0, DUP 0).
+//! - Nobody publishes the will's topic and payload by hand.
+//! - A must window needs: no fault on the will client's link or the broker
+//!   from CONNACK to the window's end, an observer connection that stays
+//!   up, acknowledges and is not partitioned over the window, and a window
+//!   that ends before the run does. Otherwise the will may or may not come.
+//! - A takeover follows the broker's `takeover_will` profile.
+
+use std::time::Duration;
+
+use crate::broker::TakeoverWill;
+use crate::scenario::ClosedBy;
+use crate::topic;
+use crate::trace::{EventKind, Violation};
+use crate::wire::{LEVEL_V5, Packet, Property};
+
+use super::connections::{
+    Conn, EXPIRY_NEVER_S, EndKind, Faults, Timing, broker_of, capped, connections, rendered, secs,
+};
+use super::{Invariant, Run};
+
+pub const SPEC_V311: &[&str] = &["MQTT-3.1.2-8", "MQTT-3.1.2-10", "MQTT-3.14.4-3"];
+pub const SPEC_V5: &[&str] = &[
+    "MQTT-3.1.2-8",
+    "MQTT-3.1.2-10",
+    "MQTT-3.1.3-9",
+    "MQTT-3.14.4-3",
+];
+
+pub const WILL: Invariant = Invariant {
+    name: "will",
+    spec_ids: &[
+        "MQTT-3.1.2-8",
+        "MQTT-3.1.2-10",
+        "MQTT-3.14.4-3",
+        "MQTT-3.1.3-9 (5.0)",
+    ],
+    check,
+};
+
+/// When one connection's will may reach a subscriber.
+#[derive(Debug, Clone)]
+struct Window {
+    /// The connection (index into the connections) whose will it is.
+    conn: usize,
+    earliest: Duration,
+    /// `None`: no upper bound.
+    latest: Option<Duration>,
+    must: bool,
+}
+
+fn check(run: &Run) -> Vec<Violation> {
+    let conns = connections(run.events);
+    let faults = Faults::of(run);
+    let timing = Timing::of(run);
+    let mut found: Vec<(String, Vec<String>)> = Vec::new();
+    let mut level = 4;
+    // Wills by (broker, topic, payload), in the order first seen.
+    let mut keys: Vec<(&str, &str, &[u8])> = Vec::new();
+    for c in &conns {
+        let (Some((_, _, connect, _)), Some((broker, _))) =
+            (c.connect, broker_of(run.scenario, c.client))
+        else {
+            continue;
+        };
+        if let Some(w) = &connect.will
+            && c.accepted()
+        {
+            let key = (broker, w.topic.as_str(), w.payload.as_ref());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    for (broker, topic_name, payload) in keys {
+        if published_by_hand(run, topic_name, payload) {
+            continue;
+        }
+        let windows: Vec<Window> = conns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                (c.accepted() || c.connack.is_none())
+                    && broker_of(run.scenario, c.client).is_some_and(|(b, _)| b == broker)
+                    && c.connect
+                        .and_then(|x| x.2.will.as_ref())
+                        .is_some_and(|w| w.topic == topic_name && w.payload.as_ref() == payload)
+            })
+            .filter_map(|(i, c)| window(run, &conns, i, c, &faults, &timing))
+            .collect();
+        for (o, obs) in conns.iter().enumerate() {
+            let Some(view) = observe(run, obs, broker, topic_name, payload, &faults, &timing)
+            else {
+                continue;
+            };
+            let own_id = obs.client_id();
+            let mine: Vec<Window> = windows
+                .iter()
+                .filter(|w| conns[w.conn].client_id() != own_id)
+                .map(|w| view.fit(w, &timing))
+                .filter(|w| w.latest.is_none_or(|l| l + timing.delivery() >= view.from))
+                .collect();
+            let receipts: Vec<(usize, Duration)> = view
+                .receipts
+                .iter()
+                .map(|&r| (r, run.events[r].at))
+                .collect();
+            let (unmatched, missing) = judge(&mine, &receipts, &timing);
+            for r in unmatched {
+                let ev = &run.events[r];
+                level = obs.level();
+                let mut shown = vec![r];
+                shown.extend(
+                    windows
+                        .iter()
+                        .filter_map(|w| conns[w.conn].end.map(|e| e.index))
+                        .filter(|&i| i < r),
+                );
+                shown.sort();
+                found.push((
+                    format!(
+                        "{} received the will on {topic_name} at {} that no connection's end \
+                         explains (after a normal DISCONNECT, before its delay, after a \
+                         reconnect within it, or while it was open)",
+                        obs.client,
+                        crate::trace::render::seconds(ev.at)
+                    ),
+                    rendered(run.events, &shown),
+                ));
+            }
+            for w in missing {
+                let c = &conns[w.conn];
+                level = c.level();
+                let mut shown: Vec<usize> = c.end.map(|e| vec![e.index]).unwrap_or_default();
+                shown.extend(obs.events.first());
+                shown.sort();
+                found.push((
+                    format!(
+                        "the will of {} on {topic_name} was due by {} but {} never received it \
+                         (connection {o} subscribed)",
+                        c.client,
+                        crate::trace::render::seconds(w.latest.unwrap_or_default()),
+                        obs.client
+                    ),
+                    rendered(run.events, &shown),
+                ));
+            }
+        }
+    }
+    let spec = if level == LEVEL_V5 {
+        SPEC_V5
+    } else {
+        SPEC_V311
+    };
+    capped(WILL.name, spec, found)
+}
+
+/// Whether any client published this topic and payload itself: then a
+/// receipt does not say whether it was the will.
+fn published_by_hand(run: &Run, topic_name: &str, payload: &[u8]) -> bool {
+    run.events.iter().any(|e| {
+        matches!(&e.kind, EventKind::Send { packet: Packet::Publish(p), .. }
+            if p.topic == topic_name && p.payload.as_ref() == payload)
+    })
+}
+
+/// Another connection's CONNECT for the same client id sent in `[from,
+/// to]`: a takeover, or a reconnect.
+fn connect_for<'a>(
+    conns: &'a [Conn<'a>],
+    me: usize,
+    from: Duration,
+    to: Duration,
+) -> Option<&'a Conn<'a>> {
+    let id = conns[me].client_id()?;
+    conns.iter().enumerate().find_map(|(i, c)| {
+        let (at, ..) = c.connect?;
+        (i != me && c.client_id() == Some(id) && at >= from && at <= to).then_some(c)
+    })
+}
+
+/// Whether the connection was silent long enough that the broker may have
+/// closed it for keep-alive before `until`.
+fn keep_alive_may_close(c: &Conn, until: Duration, timing: &Timing) -> bool {
+    let ka = c.keep_alive();
+    if ka.is_zero() {
+        return false;
+    }
+    let limit = (ka * 3 / 2).saturating_sub(timing.slack());
+    let mut last = c.start;
+    for &s in c.sends.iter().chain(std::iter::once(&until)) {
+        if s.min(until).saturating_sub(last) >= limit {
+            return true;
+        }
+        last = s;
+    }
+    false
+}
+
+/// The window of connection `i`'s will, or `None` when it must not be
+/// published at all.
+fn window(
+    run: &Run,
+    conns: &[Conn],
+    i: usize,
+    c: &Conn,
+    faults: &Faults,
+    timing: &Timing,
+) -> Option<Window> {
+    let (broker, config) = broker_of(run.scenario, c.client)?;
+    let (_, _, connect, level) = c.connect?;
+    let will = connect.will.as_ref()?;
+    let optional = |earliest| {
+        Some(Window {
+            conn: i,
+            earliest,
+            latest: None,
+            must: false,
+        })
+    };
+    // 5.0: the will waits for its delay or the session's end, whichever
+    // comes first.
+    let delay = if level == LEVEL_V5 {
+        let d = will
+            .properties
+            .iter()
+            .find_map(|p| match p {
+                Property::WillDelayInterval(s) => Some(*s),
+                _ => None,
+            })
+            .unwrap_or(0);
+        let e = c.session_expiry_s(config);
+        if e == EXPIRY_NEVER_S { d } else { d.min(e) }
+    } else {
+        0
+    };
+    let delay = secs(delay);
+    let Some(connack_at) = c.connack_at() else {
+        // No CONNACK reached the client. When a fault was on the link, the
+        // broker may have accepted the connection and lost only its
+        // CONNACK; that connection's end (a keep-alive expiry the client
+        // never sees) may then publish the will.
+        let (connect_at, ..) = c.connect?;
+        let until = c.end_at().unwrap_or(timing.end);
+        return faults
+            .disturbed(c.client, broker, connect_at, until)
+            .then_some(Window {
+                conn: i,
+                earliest: connect_at + delay,
+                latest: None,
+                must: false,
+            });
+    };
+    // The broker served the connection until at least one latency before
+    // the client last read from it.
+    let served_until = c
+        .last_recv(run.events)
+        .unwrap_or(connack_at)
+        .saturating_sub(timing.latency);
+    let Some(end) = c.end else {
+        // Open to the end of the run: no will, unless a fault or silence
+        // may have ended it on the broker's side unseen.
+        return if faults.disturbed(c.client, broker, connack_at, timing.end)
+            || keep_alive_may_close(c, timing.end, timing)
+        {
+            optional(served_until + delay)
+        } else {
+            None
+        };
+    };
+    if c.normal_disconnect() {
+        let (at, ..) = c.disconnect?;
+        let seen = at + timing.delivery();
+        return if faults.disturbed(c.client, broker, connack_at, seen)
+            || connect_for(conns, i, connack_at, seen).is_some()
+            || keep_alive_may_close(c, at, timing)
+        {
+            optional(served_until + delay)
+        } else {
+            None
+        };
+    }
+    // A takeover: the broker closed it for a CONNECT with the same id.
+    if end.kind == EndKind::Closed(ClosedBy::Broker)
+        && let Some(new) = connect_for(conns, i, connack_at, end.at)
+    {
+        let (new_at, ..) = new.connect?;
+        let persistent = |x: &Conn| x.session_expiry_s(config) > 0;
+        let published = delay.is_zero()
+            && match config.takeover_will {
+                TakeoverWill::Spec => true,
+                TakeoverWill::Mosquitto => !(persistent(c) && persistent(new)),
+                TakeoverWill::Never => false,
+            };
+        let latest = end.at + timing.slack();
+        if faults.disturbed(c.client, broker, connack_at, latest)
+            || faults.disturbed(new.client, broker, new_at, latest)
+        {
+            return optional(served_until);
+        }
+        return published.then_some(Window {
+            conn: i,
+            earliest: served_until,
+            latest: Some(latest),
+            must: true,
+        });
+    }
+    // Any other end: the broker knows of it one delivery after the client
+    // closed or crashed, or before the client saw the broker close it.
+    let known_by = match end.kind {
+        EndKind::Closed(ClosedBy::Broker) => end.at,
+        _ => end.at + timing.delivery(),
+    };
+    let earliest = served_until + delay;
+    let latest = known_by + delay + timing.slack();
+    let crash = (end.kind == EndKind::Crashed).then_some((c.client, end.at));
+    // (A broker that closed it first for keep-alive publishes it too, and
+    // sooner: the window holds either way.)
+    if faults.disturbed_but(c.client, broker, connack_at, latest, crash) {
+        return optional(earliest);
+    }
+    if !delay.is_zero()
+        && let Some(next) = connect_for(conns, i, end.at, Duration::MAX)
+    {
+        let (next_at, ..) = next.connect?;
+        if faults.disturbed(next.client, broker, end.at, next_at + timing.delivery()) {
+            return optional(earliest);
+        }
+        // Back before the delay ran out: the will is cancelled.
+        if next_at + timing.delivery() < earliest {
+            return None;
+        }
+        if next_at <= latest {
+            return optional(earliest);
+        }
+    }
+    Some(Window {
+        conn: i,
+        earliest,
+        latest: Some(latest),
+        must: true,
+    })
+}
+
+/// One observer connection's view of a will topic.
+struct View {
+    /// From its SUBACK to its UNSUBSCRIBE, close or the run's end.
+    from: Duration,
+    to: Duration,
+    /// Whether it surely received whatever was published meanwhile.
+    reliable: bool,
+    /// Event indices of the will's live receipts, in time order.
+    receipts: Vec<usize>,
+}
+
+impl View {
+    /// The window as this observer can judge it: a must window only when
+    /// the observer surely received all of it.
+    fn fit(&self, w: &Window, timing: &Timing) -> Window {
+        let inside =
+            w.earliest >= self.from && w.latest.is_some_and(|l| l + timing.delivery() <= self.to);
+        let mut w = w.clone();
+        if !(inside && self.reliable) {
+            w.must = false;
+            if !self.reliable {
+                w.latest = None;
+            }
+        }
+        w
+    }
+}
+
+fn observe(
+    run: &Run,
+    obs: &Conn,
+    broker: &str,
+    topic_name: &str,
+    payload: &[u8],
+    faults: &Faults,
+    timing: &Timing,
+) -> Option<View> {
+    let (ob, config) = broker_of(run.scenario, obs.client)?;
+    if ob != broker || !config.acl.is_empty() || !obs.connect.is_some_and(|c| c.2.clean) {
+        return None;
+    }
+    // Accepted filters of this connection matching the topic.
+    let mut matching: Vec<(&str, Duration, bool)> = Vec::new();
+    let mut to = obs.end_at().unwrap_or(timing.end).min(timing.end);
+    for &i in &obs.events {
+        let ev = &run.events[i];
+        match &ev.kind {
+            EventKind::Send {
+                packet: Packet::Subscribe(s),
+                ..
+            } => {
+                let acked = obs.events.iter().find_map(|&k| match &run.events[k].kind {
+                    EventKind::Recv {
+                        packet: Packet::SubAck(a),
+                        ..
+                    } if a.packet_id == s.packet_id && k > i => Some((run.events[k].at, a)),
+                    _ => None,
+                });
+                let Some((at, ack)) = acked else { continue };
+                for (f, code) in s.filters.iter().zip(&ack.codes) {
+                    if *code < 0x80
+                        && !f.filter.starts_with("$share/")
+                        && topic::matches(&f.filter, topic_name)
+                        && !matching.iter().any(|m| m.0 == f.filter)
+                    {
+                        matching.push((&f.filter, at, f.retain_as_published));
+                    }
+                }
+            }
+            EventKind::Send {
+                packet: Packet::Unsubscribe(u),
+                ..
+            } if u.filters.iter().any(|f| topic::matches(f, topic_name)) => {
+                to = to.min(ev.at);
+            }
+            _ => {}
+        }
+    }
+    let [(_, from, rap)] = matching.as_slice() else {
+        // None, or overlapping subscriptions that may each deliver a copy.
+        return None;
+    };
+    let from = *from;
+    if from > to {
+        return None;
+    }
+    let receipts = obs
+        .events
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let ev = &run.events[i];
+            ev.at > from
+                && ev.at <= to
+                && matches!(&ev.kind, EventKind::Recv { packet: Packet::Publish(p), .. }
+                    if p.topic == topic_name && p.payload.as_ref() == payload
+                        && (!p.retain || *rap) && !p.dup)
+        })
+        .collect();
+    let reliable = !obs.silenced
+        && run
+            .scenario
+            .clients
+            .get(obs.client)
+            .is_some_and(|c| c.ack == crate::scenario::Ack::Auto)
+        && !faults.disturbed(obs.client, broker, from, to);
+    Some(View {
+        from,
+        to,
+        reliable,
+        receipts,
+    })
+}
+
+/// Matches receipts (event index, time) to windows: returns the receipts
+/// no window explains and the must windows without a receipt in reach.
+///
+/// Receipts are matched greedily to windows in order of their latest
+/// time, each taking the earliest receipt it can: for intervals and
+/// points this finds a largest matching, so a receipt left over is left
+/// over in every matching.
+fn judge<'w>(
+    windows: &'w [Window],
+    receipts: &[(usize, Duration)],
+    timing: &Timing,
+) -> (Vec<usize>, Vec<&'w Window>) {
+    let reach = |w: &Window, at: Duration| {
+        at >= w.earliest && w.latest.is_none_or(|l| at <= l + timing.delivery())
+    };
+    let mut order: Vec<&Window> = windows.iter().collect();
+    order.sort_by_key(|w| (w.latest.unwrap_or(Duration::MAX), w.earliest));
+    let mut used = vec![false; receipts.len()];
+    for w in &order {
+        if let Some(k) = (0..receipts.len()).find(|&k| !used[k] && reach(w, receipts[k].1)) {
+            used[k] = true;
+        }
+    }
+    let unmatched = receipts
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(r, _)| r.0)
+        .collect();
+    let must: Vec<&Window> = windows.iter().filter(|w| w.must).collect();
+    let missing = if must.len() > receipts.len() {
+        must
+    } else {
+        must.into_iter()
+            .filter(|w| !receipts.iter().any(|r| reach(w, r.1)))
+            .collect()
+    };
+    (unmatched, missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::super::connections::testing::{check, find, ms, record};
+    use super::*;
+    use crate::trace::Event;
+    use crate::wire::{Publish, QoS};
+
+    fn sensor(protocol: &str, will: &str, end: &str) -> String {
+        let expiry = if protocol == "5.0" {
+            "    session_expiry: 30s\n"
+        } else {
+            ""
+        };
+        format!(
+            "name: t\nprotocol: {protocol}\nduration: 6s\nbrokers: {{broker: {{}}}}\n\
+             clients:\n  observer:\n    steps:\n      - connect: {{}}\n      \
+             - subscribe: {{filter: will/#, qos: 1}}\n  sensor:\n    \
+             will: {{topic: will/sensor, payload: gone, qos: 1{will}}}\n{expiry}    \
+             steps:\n      - {{at: 100ms, connect: {{}}}}\n      \
+             - {{at: 1s, {end}: {{}}}}\n"
+        )
+    }
+
+    fn will_receipt(at: u64) -> Event {
+        Event {
+            at: ms(at),
+            kind: EventKind::Recv {
+                client: "observer".into(),
+                packet: Packet::Publish(Publish {
+                    topic: "will/sensor".into(),
+                    payload: Bytes::from_static(b"gone"),
+                    qos: QoS::AtLeastOnce,
+                    retain: false,
+                    dup: false,
+                    packet_id: 7,
+                    properties: Default::default(),
+                }),
+                level: 4,
+                resolved_topic: None,
+            },
+        }
+    }
+
+    fn is_will(kind: &EventKind) -> bool {
+        matches!(kind, EventKind::Recv { packet: Packet::Publish(p), .. } if p.topic == "will/sensor")
+    }
+
+    #[test]
+    fn a_will_after_a_normal_disconnect_is_reported() {
+        let (s, mut events) = record(&sensor("3.1.1", "", "disconnect"));
+        assert!(check(&WILL, &s, &events).is_empty());
+        let at = events
+            .iter()
+            .position(|e| e.at > ms(1005))
+            .unwrap_or(events.len());
+        events.insert(at, will_receipt(1005));
+        let v = check(&WILL, &s, &events);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(
+            v[0].text.contains("no connection's end explains"),
+            "{}",
+            v[0].text
+        );
+        assert_eq!(v[0].spec_ids, SPEC_V311);
+    }
+
+    #[test]
+    fn a_dropped_connection_without_its_will_is_reported() {
+        let (s, mut events) = record(&sensor("3.1.1", "", "drop"));
+        assert!(check(&WILL, &s, &events).is_empty());
+        let at = find(&events, "observer", is_will);
+        events.remove(at);
+        let v = check(&WILL, &s, &events);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].text.contains("never received it"), "{}", v[0].text);
+    }
+
+    #[test]
+    fn a_will_before_its_delay_is_reported() {
+        let (s, mut events) = record(&sensor("5.0", ", delay: 2s", "drop"));
+        assert!(check(&WILL, &s, &events).is_empty());
+        let at = find(&events, "observer", is_will);
+        assert!(events[at].at >= ms(3000), "published after the delay");
+        let mut early = events.remove(at);
+        early.at = ms(1005);
+        let to = events.iter().position(|e| e.at > ms(1005)).unwrap();
+        events.insert(to, early);
+        let v = check(&WILL, &s, &events);
+        assert!(!v.is_empty());
+        assert!(
+            v.iter()
+                .any(|v| v.text.contains("no connection's end explains")),
+            "{v:?}"
+        );
+        assert_eq!(v[0].spec_ids, SPEC_V5);
+    }
+
+    #[test]
+    fn a_takeover_follows_the_profile() {
+        let yaml = "name: t\nduration: 3s\nbrokers: {broker: {takeover_will: never}}\n\
+             clients:\n  observer:\n    steps:\n      - connect: {}\n      \
+             - subscribe: {filter: will/#, qos: 1}\n  a:\n    client_id: same\n    \
+             will: {topic: will/sensor, payload: gone, qos: 1}\n    steps:\n      \
+             - {at: 100ms, connect: {}}\n  b:\n    client_id: same\n    steps:\n      \
+             - {at: 1s, connect: {}}\n";
+        let (s, mut events) = record(yaml);
+        assert!(check(&WILL, &s, &events).is_empty());
+        // The `never` profile publishes nothing on a takeover.
+        let closed = find(&events, "a", |k| matches!(k, EventKind::Closed { .. }));
+        let at = events[closed].at.as_millis() as u64 + 1;
+        events.insert(closed + 1, will_receipt(at));
+        assert_eq!(check(&WILL, &s, &events).len(), 1);
+    }
+}
