@@ -173,8 +173,8 @@ fn too_early(
         .events
         .iter()
         .copied()
-        .filter(|&k| k < end.index)
-        .last()
+        .rev()
+        .find(|&k| k < end.index)
         .unwrap_or(end.index);
     Some((
         format!(

@@ -159,7 +159,7 @@ fn check(run: &Run) -> Vec<Violation> {
                 .iter()
                 .filter(of_broker)
                 .map(|x| x.topic)
-                .filter(|t| topic::matches(&sub.filter, t))
+                .filter(|t| topic::matches(sub.filter, t))
                 .collect();
             topics.dedup();
             topics.sort();

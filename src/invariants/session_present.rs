@@ -196,7 +196,7 @@ fn could_evict(run: &Run, conns: &[Conn], broker: &str, sessions_max: usize) -> 
     let mut ids: Vec<&str> = Vec::new();
     let mut empty = 0usize;
     for c in conns {
-        if !broker_of(run.scenario, c.client).is_some_and(|(b, _)| b == broker) {
+        if broker_of(run.scenario, c.client).is_none_or(|(b, _)| b != broker) {
             continue;
         }
         match c.client_id() {
