@@ -150,6 +150,11 @@ enum Command {
         /// that caught each mutant.
         #[arg(long)]
         invariants_only: bool,
+        /// Run each scenario with `chaos:` at seeds 0..N instead of once at
+        /// its own seed (at most 40000); a mutant is caught by a scenario
+        /// when any of its seeds that passes unmutated fails with it.
+        #[arg(long, value_name = "N")]
+        chaos_seeds: Option<u64>,
     },
     /// Run a scenario and write its traffic as a pcap file (Wireshark).
     ///
@@ -365,7 +370,8 @@ fn main() -> ExitCode {
             dir,
             jobs,
             invariants_only,
-        } => cli::mutants::mutants(&dir, jobs, invariants_only),
+            chaos_seeds,
+        } => cli::mutants::mutants(&dir, jobs, invariants_only, chaos_seeds),
         Command::Pcap { file, seed, output } => cli::pcap::pcap(&file, seed, &output),
         Command::Schema { output } => cli::schema::schema(output.as_deref()),
         Command::Coverage {

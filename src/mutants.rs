@@ -46,7 +46,17 @@ pub struct Options {
     /// expectations are switched off (the invariants the scenario selects
     /// stay on), so a catch is a broken invariant or an incomplete run.
     pub invariants_only: bool,
+    /// Seeds each scenario with `chaos:` runs, `0..chaos_seeds`; `None`
+    /// runs every scenario once at its own seed. One seed of generated
+    /// chaos may never reach the code a mutant broke; many do. A run that
+    /// fails unmutated at a seed cannot catch anything at that seed.
+    pub chaos_seeds: Option<u64>,
 }
+
+/// The most seeds [`Options::chaos_seeds`] may ask for: the check runs
+/// every mutant at every seed, so this bounds it at about a million runs
+/// per chaos scenario.
+pub const CHAOS_SEEDS_MAX: u64 = 40_000;
 
 impl Default for Options {
     fn default() -> Self {
@@ -55,6 +65,7 @@ impl Default for Options {
             first_catch_only: false,
             wall_clock_max: WALL_CLOCK_MAX_DEFAULT,
             invariants_only: false,
+            chaos_seeds: None,
         }
     }
 }
@@ -97,8 +108,9 @@ impl Matrix {
 }
 
 /// A failed run: the mutant's index (`None` for the baseline), the
-/// scenario's index, and the invariants it broke.
-type FailedRun = (Option<usize>, usize, Vec<String>);
+/// scenario's index, the seed it ran at (`None`: the scenario's own), and
+/// the invariants it broke.
+type FailedRun = (Option<usize>, usize, Option<u64>, Vec<String>);
 
 /// `scenario` with `mutant` switched on for each of its brokers.
 pub fn with_mutant(scenario: &Scenario, mutant: Option<Mutant>) -> Scenario {
@@ -121,9 +133,19 @@ pub fn check(
     // Baseline first, so that in the common case its verdicts are in
     // before the mutants' runs are judged; the judging happens at the end
     // anyway.
-    let jobs: Vec<(Option<Mutant>, usize)> = std::iter::once(None)
+    let seeds_of = |i: usize| -> Vec<Option<u64>> {
+        match opts.chaos_seeds {
+            Some(n) if scenarios[i].scenario.chaos.is_on() => {
+                (0..n.min(CHAOS_SEEDS_MAX)).map(Some).collect()
+            }
+            _ => vec![None],
+        }
+    };
+    let jobs: Vec<(Option<Mutant>, usize, Option<u64>)> = std::iter::once(None)
         .chain(mutants.iter().copied().map(Some))
-        .flat_map(|m| (0..scenarios.len()).map(move |i| (m, i)))
+        .flat_map(|m| {
+            (0..scenarios.len()).flat_map(move |i| seeds_of(i).into_iter().map(move |s| (m, i, s)))
+        })
         .collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -132,17 +154,13 @@ pub fn check(
     // (mutant index or None, scenario index, invariants broken) of every
     // failed run.
     let failed: Mutex<Vec<FailedRun>> = Mutex::default();
-    let run_opts = RunOptions {
-        seed: None,
-        wall_clock_max: opts.wall_clock_max,
-    };
     let target: Arc<dyn sim::BrokerUnderTest> = Arc::new(sim::Reference);
     std::thread::scope(|scope| {
         for _ in 0..opts.jobs.max(1) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(mutant, index)) = jobs.get(i) else {
+                    let Some(&(mutant, index, seed)) = jobs.get(i) else {
                         break;
                     };
                     let m_index = mutant.and_then(|m| mutants.iter().position(|&x| x == m));
@@ -155,6 +173,10 @@ pub fn check(
                         if opts.invariants_only {
                             s.expect.clear();
                         }
+                        let run_opts = RunOptions {
+                            seed,
+                            wall_clock_max: opts.wall_clock_max,
+                        };
                         let report = sim::run_with(&s, &run_opts, target.clone());
                         ran.fetch_add(1, Ordering::Relaxed);
                         if !report.ok() {
@@ -163,7 +185,7 @@ pub fn check(
                             }
                             let broken = report.violations.iter().map(|v| v.invariant.clone());
                             if let Ok(mut f) = failed.lock() {
-                                f.push((m_index, index, broken.collect()));
+                                f.push((m_index, index, seed, broken.collect()));
                             }
                         }
                     }
@@ -175,10 +197,11 @@ pub fn check(
     let mut failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
     failed.sort();
     let name = |i: usize| scenarios.get(i).map(|n| n.name.clone()).unwrap_or_default();
-    let baseline: Vec<usize> = failed
+    // (scenario, seed) runs that fail unmutated.
+    let baseline: Vec<(usize, Option<u64>)> = failed
         .iter()
-        .filter(|(m, _, _)| m.is_none())
-        .map(|&(_, i, _)| i)
+        .filter(|(m, ..)| m.is_none())
+        .map(|&(_, i, seed, _)| (i, seed))
         .collect();
     let caught = mutants
         .iter()
@@ -186,23 +209,34 @@ pub fn check(
         .map(|(k, &mutant)| {
             let baseline = &baseline;
             let catches = || {
-                failed
-                    .iter()
-                    .filter(move |(m, i, _)| *m == Some(k) && !baseline.contains(i))
+                failed.iter().filter(move |(m, i, seed, _)| {
+                    *m == Some(k) && !baseline.contains(&(*i, *seed))
+                })
             };
             let mut invariants: Vec<String> =
-                catches().flat_map(|(_, _, v)| v.iter().cloned()).collect();
+                catches().flat_map(|(.., v)| v.iter().cloned()).collect();
             invariants.sort();
             invariants.dedup();
+            // A scenario once, however many of its seeds caught it.
+            let mut by: Vec<usize> = catches().map(|&(_, i, ..)| i).collect();
+            by.dedup();
             Caught {
                 mutant,
-                by: catches().map(|&(_, i, _)| name(i)).collect(),
+                by: by.into_iter().map(name).collect(),
                 invariants,
             }
         })
         .collect();
+    let mut baseline_failures: Vec<String> = baseline
+        .into_iter()
+        .map(|(i, seed)| match seed {
+            Some(seed) => format!("{} --seed {seed}", name(i)),
+            None => name(i),
+        })
+        .collect();
+    baseline_failures.dedup();
     Matrix {
-        baseline_failures: baseline.into_iter().map(name).collect(),
+        baseline_failures,
         caught,
         runs: ran.into_inner(),
         elapsed: started.elapsed(),

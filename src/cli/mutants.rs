@@ -15,7 +15,20 @@ use super::{EXIT_FAILED, load_all};
 /// How many plain progress lines at most when stderr is not a terminal.
 const PLAIN_PROGRESS_LINES: usize = 10;
 
-pub fn mutants(dir: &Path, jobs: Option<usize>, invariants_only: bool) -> anyhow::Result<u8> {
+pub fn mutants(
+    dir: &Path,
+    jobs: Option<usize>,
+    invariants_only: bool,
+    chaos_seeds: Option<u64>,
+) -> anyhow::Result<u8> {
+    if let Some(n) = chaos_seeds
+        && !(1..=mutants::CHAOS_SEEDS_MAX).contains(&n)
+    {
+        anyhow::bail!(
+            "--chaos-seeds {n}: give 1 to {} seeds",
+            mutants::CHAOS_SEEDS_MAX
+        );
+    }
     let found = mqtt_sim::scenario::find(dir)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.display()))?;
     if found.is_empty() {
@@ -33,6 +46,7 @@ pub fn mutants(dir: &Path, jobs: Option<usize>, invariants_only: bool) -> anyhow
         .collect();
     let mut opts = Options {
         invariants_only,
+        chaos_seeds,
         ..Options::default()
     };
     if let Some(j) = jobs {
