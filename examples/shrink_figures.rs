@@ -1,13 +1,17 @@
 //! The shrink figures of issue 13: for every mutant that some chaos
-//! scenario's seeds catch, shrink its failing seeds and report faults
-//! before -> after, runs and seconds per failing seed.
+//! scenario's seeds catch by the protocol invariants alone, shrink its
+//! failing seeds and report faults before -> after, runs and seconds per
+//! failing seed.
 //!
-//! `cargo run --release --example shrink_figures -- [SEEDS] [PER_PAIR]`
-//! (defaults `0..200` and 5): explores each scenario under
-//! `scenarios/chaos/` with each mutant over SEEDS, shrinks the first
-//! PER_PAIR failing seeds of each (mutant, scenario) pair, writes each
-//! shrunk file to a temporary directory, loads it back and checks that it
-//! fails the same way. Prints a Markdown table, one row per pair.
+//! `cargo run --release --example shrink_figures -- [SEEDS] [PER_PAIR] [SCENARIO]`
+//! (defaults `0..200`, 5 and every scenario): explores each scenario under
+//! `scenarios/chaos/` (or those whose name holds SCENARIO) with each
+//! mutant over SEEDS, every expectation switched off, so that a failure is
+//! a broken invariant; shrinks the first PER_PAIR failing seeds of each
+//! (mutant, scenario) pair, writes each shrunk file to a temporary
+//! directory, loads it back and checks that it fails the same way. Prints
+//! a Markdown table, one row per pair, and a line per pair on stderr as it
+//! goes.
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +31,7 @@ fn main() {
         .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
         .unwrap_or((0u64, 200u64));
     let per_pair: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let only = args.get(2).cloned().unwrap_or_default();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out_dir = std::env::temp_dir().join(format!("mqtt-sim-shrink-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).expect("a temporary directory");
@@ -44,7 +49,11 @@ fn main() {
     for &mutant in Mutant::ALL {
         for (name, path) in &scenarios {
             let source = std::fs::read_to_string(path).expect("readable");
-            let clean = scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+            if !name.contains(&only) {
+                continue;
+            }
+            let mut clean = scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+            clean.expect.clear();
             let buggy = with_mutant(&clean, Some(mutant));
             let mut opts = Options::new(SeedSet {
                 start,
@@ -72,10 +81,18 @@ fn main() {
                     name: "shrunk",
                     about: "shrink figures",
                 };
-                if let Ok(text) = write::edited(&source, &file, &o.scenario, &header)
+                // The file is the clean scenario's: the mutant is switched
+                // on again when it is run.
+                let written =
+                    write::edited(&source, &file, &with_mutant(&o.scenario, None), &header);
+                if let Err(e) = &written {
+                    eprintln!("  seed {}: not written: {e}", f.seed);
+                }
+                if let Ok(text) = written
                     && std::fs::write(&file, text).is_ok()
-                    && let Ok(back) = scenario::load(&file)
+                    && let Ok(mut back) = scenario::load(&file)
                 {
+                    back.expect.clear();
                     let r = sim::run(&with_mutant(&back, Some(mutant)), &RunOptions::default());
                     if o.target.in_report(&r, &back) {
                         reproduced += 1;
@@ -95,6 +112,12 @@ fn main() {
                 .map(|o| format!("{}->{}", o.before.faults, o.after.faults))
                 .collect();
             let max_after = rows.iter().map(|o| o.after.faults).max().unwrap_or(0);
+            eprintln!(
+                "{} x {name}: {} failing seeds, {} shrunk",
+                mutant.name(),
+                summary.failed,
+                rows.len()
+            );
             println!(
                 "| `{}` | `{name}` | {}/{} | {} | {} ({max_after}) | {}, {} | {:.2}, {:.2} | {reproduced}/{} |",
                 mutant.name(),

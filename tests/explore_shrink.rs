@@ -171,3 +171,42 @@ fn shrink_refuses_json_reports() {
         .expect("the binary runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A client group is written once for all its members, so the shrinker
+/// keeps its steps whole: dropping one member's steps made a file that
+/// did not load (a step's `at` past the shortened duration).
+#[test]
+fn a_scenario_with_a_client_group_shrinks_to_a_file_that_loads() {
+    let path = root().join("scenarios/chaos/wills-retained-keep-alive.yaml");
+    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    let buggy = with_mutant(&load(&path), Some(Mutant::HashMatchesSys));
+    let seed = 0;
+    assert!(!run(&buggy, seed).ok(), "the bug fails seed {seed}");
+    let opts = shrink::Options {
+        droppable: Some(write::client_keys(&source)),
+        ..shrink::Options::default()
+    };
+    let o = shrink::shrink(&buggy, seed, &opts, &mut |_| {})
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    assert!(o.after.clients < o.before.clients, "{:?}", o.after);
+    let header = Header {
+        name: "shrunk",
+        about: "from a test",
+    };
+    let out = scratch("explore_shrink_group").join("shrunk.yaml");
+    let text = write::edited(&source, &out, &with_mutant(&o.scenario, None), &header)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains("dev-{i}"), "the group stays: {text}");
+    std::fs::write(&out, &text).unwrap_or_else(|e| panic!("{e}"));
+    let written = load(&out);
+    let with_bug = sim::run(
+        &with_mutant(&written, Some(Mutant::HashMatchesSys)),
+        &RunOptions::default(),
+    );
+    assert!(
+        o.target.in_report(&with_bug, &written),
+        "{}\n{}",
+        o.target_text,
+        render::text(&with_bug)
+    );
+}

@@ -543,6 +543,15 @@ fn drop_clients(search: &mut Search, mut cur: Scenario) -> Scenario {
 fn drop_steps(search: &mut Search, mut cur: Scenario) -> Scenario {
     let names: Vec<String> = cur.clients.keys().cloned().collect();
     for name in names {
+        // A group's members share the steps the file writes once: they
+        // are kept as they are.
+        if search
+            .droppable
+            .as_ref()
+            .is_some_and(|d| !d.contains(&name))
+        {
+            continue;
+        }
         let n = cur.clients.get(&name).map_or(0, |c| c.steps.len());
         let with_steps = |cur: &Scenario, keep: &[usize]| {
             let mut s = cur.clone();
