@@ -321,3 +321,18 @@ fn report_writes_junit_with_a_suite_per_target() {
         "{xml}"
     );
 }
+
+/// `mutants --chaos-seeds` takes 1 to 40000 seeds; anything else is a
+/// usage error that names the range, before any run.
+#[test]
+fn mutants_chaos_seeds_out_of_range_is_refused() {
+    for n in ["0", "40001"] {
+        let out = mqtt_sim(&["mutants", "scenarios/chaos", "--chaos-seeds", n]);
+        assert_eq!(out.status.code(), Some(2), "{n}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("give 1 to 40000 seeds"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}

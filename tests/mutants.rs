@@ -89,3 +89,34 @@ fn a_catch_is_a_failing_run_and_baseline_failures_do_not_count() {
     assert!(!matrix.ok());
     assert_eq!(matrix.runs, 6);
 }
+
+/// With `chaos_seeds`, a chaos scenario runs at seeds 0..N, once per
+/// mutant and once without: a scenario with no chaos still runs once. The
+/// invariants alone catch the queue-dropping mutant at some seed, and the
+/// scenario is named once however many seeds caught it.
+#[test]
+fn chaos_seeds_run_each_chaos_scenario_at_every_seed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let load = |rel: &str| Named {
+        name: rel.to_string(),
+        scenario: scenario::load(&dir.join(format!("{rel}.yaml"))).expect("loads"),
+    };
+    let opts = Options {
+        jobs: 2,
+        invariants_only: true,
+        chaos_seeds: Some(8),
+        ..Options::default()
+    };
+    let matrix = mutants::check(
+        &[load("chaos/qos1-at-least-once"), load("pubsub/qos1")],
+        &[Mutant::DropQueueOnReconnect],
+        &opts,
+        &|_, _| {},
+    );
+    assert_eq!(matrix.baseline_failures, Vec::<String>::new());
+    // (8 seeds + 1 run) x (baseline + 1 mutant).
+    assert_eq!(matrix.runs, 18);
+    let caught = &matrix.caught[0];
+    assert_eq!(caught.by, vec!["chaos/qos1-at-least-once".to_string()]);
+    assert_eq!(caught.invariants, vec!["qos1-at-least-once".to_string()]);
+}

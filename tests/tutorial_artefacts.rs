@@ -64,3 +64,30 @@ fn every_tutorial_scenario_has_current_pictures_and_a_capture() {
         "three tutorial scenarios, four artefacts each"
     );
 }
+
+/// The shrunk run drawn in docs/faults.md is what the current code draws
+/// from the file beside it. The run fails on purpose (it carries a planted
+/// bug), so `diagram` exits 1 and still writes the picture.
+#[test]
+fn the_shrunk_run_in_the_faults_guide_is_current() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("docs/diagrams");
+    let fresh = std::env::temp_dir().join(format!("mqtt-sim-shrunk-{}.svg", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
+        .arg("diagram")
+        .arg(dir.join("qos1-planted-bug-seed-0-shrunk.yaml"))
+        .arg("-o")
+        .arg(&fresh)
+        .current_dir(root)
+        .env_remove("MQTT_SIM_SEED")
+        .output()
+        .expect("mqtt-sim runs");
+    assert_eq!(out.status.code(), Some(1), "the planted bug fails the run");
+    let got = std::fs::read(&fresh).expect("written");
+    let _ = std::fs::remove_file(&fresh);
+    let want = std::fs::read(dir.join("qos1-planted-bug-seed-0-shrunk.svg")).expect("committed");
+    assert!(
+        want == got,
+        "docs/diagrams/qos1-planted-bug-seed-0-shrunk.svg is stale: see docs/diagrams/README.md"
+    );
+}
