@@ -98,6 +98,12 @@ fn main() {
                         reproduced += 1;
                     }
                 }
+                if o.after.faults > 3 {
+                    eprintln!(
+                        "  seed {} keeps {} faults: {:?}",
+                        f.seed, o.after.faults, o.scenario.faults
+                    );
+                }
                 total += 1;
                 over_3 += usize::from(o.after.faults > 3);
                 over_10s += usize::from(o.elapsed > Duration::from_secs(10));

@@ -151,6 +151,25 @@ impl<'a> Conn<'a> {
     }
 }
 
+/// What the connection and session invariants read: the connections, the
+/// faults and the timing bounds of one run. Built once per run by
+/// [`Run::sessions`] and shared by the four.
+pub struct Sessions<'a> {
+    pub conns: Vec<Conn<'a>>,
+    pub faults: Faults,
+    pub timing: Timing,
+}
+
+impl<'a> Sessions<'a> {
+    pub fn of(run: &Run<'a>) -> Sessions<'a> {
+        Sessions {
+            conns: connections(run.events),
+            faults: Faults::of(run),
+            timing: Timing::of(run),
+        }
+    }
+}
+
 /// Every connection in the trace, in the order they started.
 pub fn connections(events: &[Event]) -> Vec<Conn<'_>> {
     let mut all: Vec<Conn<'_>> = Vec::new();

@@ -32,7 +32,7 @@ use crate::trace::Violation;
 use crate::trace::render::seconds;
 use crate::wire::LEVEL_V5;
 
-use super::connections::{Conn, EndKind, Faults, Timing, broker_of, capped, connections, rendered};
+use super::connections::{Conn, EndKind, Faults, Sessions, Timing, broker_of, capped, rendered};
 use super::{Invariant, Run};
 
 /// The keep-alive factor of [MQTT-3.1.2-24].
@@ -55,9 +55,11 @@ pub const KEEP_ALIVE: Invariant = Invariant {
 };
 
 fn check(run: &Run) -> Vec<Violation> {
-    let conns = connections(run.events);
-    let faults = Faults::of(run);
-    let timing = Timing::of(run);
+    let Sessions {
+        conns,
+        faults,
+        timing,
+    } = run.sessions();
     let mut found = Vec::new();
     let mut level = 4;
     for (i, c) in conns.iter().enumerate() {
@@ -69,14 +71,14 @@ fn check(run: &Run) -> Vec<Violation> {
             continue;
         }
         let limit = ka * 3 / 2;
-        if let Some(text) = too_late(c, broker, limit, &faults, &timing) {
+        if let Some(text) = too_late(c, broker, limit, faults, timing) {
             level = c.level();
             found.push((
                 text,
                 rendered(run.events, &c.events[..1.min(c.events.len())]),
             ));
         }
-        if let Some((text, shown)) = too_early(&conns, i, broker, limit, &faults, &timing) {
+        if let Some((text, shown)) = too_early(conns, i, broker, limit, faults, timing) {
             level = c.level();
             found.push((text, rendered(run.events, &shown)));
         }

@@ -41,6 +41,9 @@ pub struct Run<'a> {
     /// The trace read as packets, flows, wills and shared client ids:
     /// built by the first invariant that asks, then shared by all.
     view: OnceCell<trace_view::View<'a>>,
+    /// The connections, faults and timing bounds the connection and
+    /// session invariants read, built once like `view`.
+    sessions: OnceCell<connections::Sessions<'a>>,
 }
 
 impl<'a> Run<'a> {
@@ -50,12 +53,19 @@ impl<'a> Run<'a> {
             events,
             target,
             view: OnceCell::new(),
+            sessions: OnceCell::new(),
         }
     }
 
     /// The trace view every delivery invariant reads, built once per run.
     pub fn view(&self) -> &trace_view::View<'a> {
         self.view.get_or_init(|| trace_view::View::of(self))
+    }
+
+    /// The connections view every session invariant reads, built once.
+    pub fn sessions(&self) -> &connections::Sessions<'a> {
+        self.sessions
+            .get_or_init(|| connections::Sessions::of(self))
     }
 }
 

@@ -33,7 +33,7 @@ use crate::trace::render::seconds;
 use crate::trace::{EventKind, Violation};
 use crate::wire::{LEVEL_V5, Packet, Property, QoS, RetainHandling};
 
-use super::connections::{Conn, Faults, Timing, broker_of, capped, connections, rendered};
+use super::connections::{Conn, Sessions, broker_of, capped, rendered};
 use super::{Invariant, Run};
 
 pub const SPEC_V311: &[&str] = &[
@@ -78,15 +78,17 @@ struct Retained<'a> {
 }
 
 fn check(run: &Run) -> Vec<Violation> {
-    let conns = connections(run.events);
-    let faults = Faults::of(run);
-    let timing = Timing::of(run);
-    let published = retained_publishes(run, &conns);
+    let Sessions {
+        conns,
+        faults,
+        timing,
+    } = run.sessions();
+    let published = retained_publishes(run, conns);
     let mut found = Vec::new();
     let mut level = 4;
     // Receipts already judged (overlapping subscriptions share them).
     let mut seen: Vec<usize> = Vec::new();
-    for c in &conns {
+    for c in conns {
         let Some((broker, config)) = broker_of(run.scenario, c.client) else {
             continue;
         };

@@ -27,7 +27,7 @@ use crate::trace::render::seconds;
 use crate::wire::LEVEL_V5;
 
 use super::connections::{
-    Conn, EXPIRY_NEVER_S, Faults, Timing, broker_of, capped, connections, rendered, secs,
+    Conn, EXPIRY_NEVER_S, Faults, Sessions, Timing, broker_of, capped, rendered, secs,
 };
 use super::{Invariant, Run};
 
@@ -46,9 +46,11 @@ pub const SESSION_PRESENT: Invariant = Invariant {
 };
 
 fn check(run: &Run) -> Vec<Violation> {
-    let conns = connections(run.events);
-    let faults = Faults::of(run);
-    let timing = Timing::of(run);
+    let Sessions {
+        conns,
+        faults,
+        timing,
+    } = run.sessions();
     let mut found = Vec::new();
     let mut level = 4;
     for (i, c) in conns.iter().enumerate() {
@@ -60,7 +62,7 @@ fn check(run: &Run) -> Vec<Violation> {
         if connack.code != 0 {
             continue;
         }
-        let Some(expected) = expected(run, &conns, i, &faults, &timing) else {
+        let Some(expected) = expected(run, conns, i, faults, timing) else {
             continue;
         };
         if connack.session_present != expected.present {

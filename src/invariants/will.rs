@@ -33,7 +33,7 @@ use crate::trace::{EventKind, Violation};
 use crate::wire::{LEVEL_V5, Packet, Property};
 
 use super::connections::{
-    Conn, EXPIRY_NEVER_S, EndKind, Faults, Timing, broker_of, capped, connections, rendered, secs,
+    Conn, EXPIRY_NEVER_S, EndKind, Faults, Sessions, Timing, broker_of, capped, rendered, secs,
 };
 use super::{Invariant, Run};
 
@@ -68,14 +68,16 @@ struct Window {
 }
 
 fn check(run: &Run) -> Vec<Violation> {
-    let conns = connections(run.events);
-    let faults = Faults::of(run);
-    let timing = Timing::of(run);
+    let Sessions {
+        conns,
+        faults,
+        timing,
+    } = run.sessions();
     let mut found: Vec<(String, Vec<String>)> = Vec::new();
     let mut level = 4;
     // Wills by (broker, topic, payload), in the order first seen.
     let mut keys: Vec<(&str, &str, &[u8])> = Vec::new();
-    for c in &conns {
+    for c in conns {
         let (Some((_, _, connect, _)), Some((broker, _))) =
             (c.connect, broker_of(run.scenario, c.client))
         else {
@@ -104,18 +106,17 @@ fn check(run: &Run) -> Vec<Violation> {
                         .and_then(|x| x.2.will.as_ref())
                         .is_some_and(|w| w.topic == topic_name && w.payload.as_ref() == payload)
             })
-            .filter_map(|(i, c)| window(run, &conns, i, c, &faults, &timing))
+            .filter_map(|(i, c)| window(run, conns, i, c, faults, timing))
             .collect();
         for (o, obs) in conns.iter().enumerate() {
-            let Some(view) = observe(run, obs, broker, topic_name, payload, &faults, &timing)
-            else {
+            let Some(view) = observe(run, obs, broker, topic_name, payload, faults, timing) else {
                 continue;
             };
             let own_id = obs.client_id();
             let mine: Vec<Window> = windows
                 .iter()
                 .filter(|w| conns[w.conn].client_id() != own_id)
-                .map(|w| view.fit(w, &timing))
+                .map(|w| view.fit(w, timing))
                 .filter(|w| w.latest.is_none_or(|l| l + timing.delivery() >= view.from))
                 .collect();
             let receipts: Vec<(usize, Duration)> = view
@@ -123,7 +124,7 @@ fn check(run: &Run) -> Vec<Violation> {
                 .iter()
                 .map(|&r| (r, run.events[r].at))
                 .collect();
-            let (unmatched, missing) = judge(&mine, &receipts, &timing);
+            let (unmatched, missing) = judge(&mine, &receipts, timing);
             for r in unmatched {
                 let ev = &run.events[r];
                 level = obs.level();
