@@ -25,7 +25,7 @@ pub const NAME: &str = "delivery-matches-subscription";
 pub const SPEC_IDS: &[&str] = &["MQTT-4.7.2-1", "MQTT-3.3.5-1", "MQTT-3.8.4-8"];
 
 /// The filter a subscription matches topics with.
-fn topic_filter(filter: &str) -> &str {
+pub(super) fn topic_filter(filter: &str) -> &str {
     match filter.strip_prefix("$share/") {
         Some(rest) => rest.split_once('/').map_or(rest, |(_, f)| f),
         None => filter,

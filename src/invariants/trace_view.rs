@@ -284,6 +284,9 @@ pub struct Flow<'a> {
     pub accepted: Option<(Duration, usize)>,
     /// It carries a Message Expiry Interval: it may expire undelivered.
     pub expires: bool,
+    /// The RETAIN flag and the properties of its first send.
+    pub retain: bool,
+    pub properties: crate::wire::Properties,
 }
 
 /// Every message each client published, in the order first sent. A QoS 1
@@ -332,6 +335,8 @@ pub fn flows<'a>(packets: &Packets<'a>) -> Vec<Flow<'a>> {
                         .properties
                         .iter()
                         .any(|q| matches!(q, Property::MessageExpiryInterval(_))),
+                    retain: m.retain,
+                    properties: m.properties.clone(),
                 });
             }
             (Dir::Recv, Packet::PubAck(a) | Packet::PubRec(a)) => {
@@ -508,4 +513,31 @@ pub fn filters_matching<'s>(packets: &'s Packets, client: &str, topic: &str) -> 
         .map(|f| f.filter.as_str())
         .filter(|f| crate::topic::matches(f, topic))
         .collect()
+}
+
+/// The flows whose topic and payload no other flow or will carries, by
+/// that content: a receipt with that topic and payload is that message.
+pub fn unique_flows<'v>(
+    flows: &'v [Flow],
+    wills: &[WillSet],
+) -> BTreeMap<(&'v str, &'v Bytes), &'v Flow<'v>> {
+    let mut seen: BTreeMap<(&str, &Bytes), usize> = BTreeMap::new();
+    for f in flows {
+        *seen.entry((f.topic.as_str(), &f.payload)).or_default() += 1;
+    }
+    flows
+        .iter()
+        .filter(|f| seen.get(&(f.topic.as_str(), &f.payload)) == Some(&1))
+        .filter(|f| {
+            !wills
+                .iter()
+                .any(|w| w.topic == f.topic && w.payload == f.payload)
+        })
+        .map(|f| ((f.topic.as_str(), &f.payload), f))
+        .collect()
+}
+
+/// Whether the scenario makes `client` speak 5.0.
+pub fn is_v5(run: &Run, client: &str) -> bool {
+    level_of(run, client) == LEVEL_V5
 }
