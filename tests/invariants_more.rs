@@ -126,3 +126,12 @@ fn message_expiry_catches_expiry_not_decremented() {
         "message-expiry",
     );
 }
+
+#[test]
+fn delivery_matches_subscription_catches_no_local_ignored() {
+    catches(
+        "v5/subscribe-no-local.yaml",
+        Mutant::NoLocalIgnored,
+        "delivery-matches-subscription",
+    );
+}

@@ -62,13 +62,11 @@ pub fn check(run: &Run) -> Vec<Violation> {
                         }
                     }
                 }
-                (Dir::Send, Packet::PubAck(a) | Packet::PubComp(a)) => {
-                    unacked.remove(&a.packet_id);
+                _ => {
+                    if let Some(id) = view::released_by_client(p) {
+                        unacked.remove(&id);
+                    }
                 }
-                (Dir::Send, Packet::PubRec(a)) if a.reason >= 0x80 => {
-                    unacked.remove(&a.packet_id);
-                }
-                _ => {}
             }
         }
     }

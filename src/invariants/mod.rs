@@ -21,6 +21,8 @@ mod shared_one_member;
 mod takeover;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
 mod topic_alias;
 pub mod trace_view;
 mod unsubscribe;

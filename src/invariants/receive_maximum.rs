@@ -73,13 +73,11 @@ pub fn check(run: &Run) -> Vec<Violation> {
                         ));
                     }
                 }
-                (Dir::Send, Packet::PubAck(a) | Packet::PubComp(a)) => {
-                    out_ids.remove(&a.packet_id);
+                _ => {
+                    if let Some(id) = view::released_by_client(p) {
+                        out_ids.remove(&id);
+                    }
                 }
-                (Dir::Send, Packet::PubRec(a)) if a.reason >= 0x80 => {
-                    out_ids.remove(&a.packet_id);
-                }
-                _ => {}
             }
         }
     }

@@ -96,16 +96,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
 /// The one shared subscription of `client` matching `topic`, when it has
 /// no other matching subscription.
 fn only_shared_filter(packets: &Packets, client: &str, topic: &str) -> Option<String> {
-    let mut matching = packets
-        .list
-        .iter()
-        .filter(|p| p.client == client && p.dir == Dir::Send)
-        .filter_map(|p| match &p.packet {
-            Packet::Subscribe(s) => Some(s.filters.iter()),
-            _ => None,
-        })
-        .flatten()
-        .map(|f| f.filter.as_str())
+    let mut matching = view::subscribed_filters(packets, client)
         .filter(|f| crate::topic::matches(topic_filter(f), topic));
     let first = matching.next()?;
     (view::is_shared(first) && matching.all(|f| f == first)).then(|| first.to_string())

@@ -501,18 +501,34 @@ pub fn opaque_on(run: &Run, packets: &Packets, broker: &str) -> bool {
 
 /// The filters a client ever subscribed to that match `topic`.
 pub fn filters_matching<'s>(packets: &'s Packets, client: &str, topic: &str) -> BTreeSet<&'s str> {
+    subscribed_filters(packets, client)
+        .filter(|f| crate::topic::matches(f, topic))
+        .collect()
+}
+
+/// Every filter a client sent in a SUBSCRIBE, in trace order.
+pub fn subscribed_filters<'s>(packets: &'s Packets, client: &str) -> impl Iterator<Item = &'s str> {
     packets
         .list
         .iter()
-        .filter(|p| p.client == client && p.dir == Dir::Send)
+        .filter(move |p| p.client == client && p.dir == Dir::Send)
         .filter_map(|p| match &p.packet {
             Packet::Subscribe(s) => Some(s.filters.iter()),
             _ => None,
         })
         .flatten()
         .map(|f| f.filter.as_str())
-        .filter(|f| crate::topic::matches(f, topic))
-        .collect()
+}
+
+/// The packet id a client's acknowledgement releases: a PUBACK, a PUBCOMP
+/// or a PUBREC with a reason of 0x80 or more that it sent ends the
+/// broker's PUBLISH of that id.
+pub fn released_by_client(p: &Pkt) -> Option<u16> {
+    match (p.dir, &p.packet) {
+        (Dir::Send, Packet::PubAck(a) | Packet::PubComp(a)) => Some(a.packet_id),
+        (Dir::Send, Packet::PubRec(a)) if a.reason >= 0x80 => Some(a.packet_id),
+        _ => None,
+    }
 }
 
 /// The flows whose topic and payload no other flow or will carries, by
