@@ -9,9 +9,10 @@
 //! CONNACK accepted it. Then A's connection must end: open at the end of
 //! the run, at least two latencies and
 //! [`super::qos1_at_least_once::DELIVERY_GRACE`] after B's CONNACK, is a
-//! violation. A 5.0 connection the broker closes within that time must
-//! have received a DISCONNECT first (the reason is not judged: another
-//! reason may have come first).
+//! violation, and so is a packet A receives after that time. A 5.0
+//! connection the broker closes within that time must have received a
+//! DISCONNECT first (the reason is not judged: another reason may have
+//! come first).
 //!
 //! Skipped: connections a fault could cut (a partition of the link, a
 //! crash or restart of either end: the broker may have lost sight of
@@ -51,6 +52,8 @@ struct Conn<'a> {
     closed: Option<(Duration, ClosedBy, usize)>,
     /// Every time the client sent something.
     sends: Vec<Duration>,
+    /// Every packet it received: time and event.
+    recvs: Vec<(Duration, usize)>,
 }
 
 fn connections<'a>(run: &Run<'a>) -> Vec<Conn<'a>> {
@@ -93,6 +96,7 @@ fn connections<'a>(run: &Run<'a>) -> Vec<Conn<'a>> {
                 let Some(c) = open.get_mut(client.as_str()) else {
                     continue;
                 };
+                c.recvs.push((e.at, i));
                 match packet {
                     Packet::ConnAck(a) if a.code == 0 => {
                         c.accepted = Some((e.at, i));
@@ -150,10 +154,19 @@ pub fn check(run: &Run) -> Vec<Violation> {
                 "{} took over client id {:?} from {}",
                 new.host, new.client_id, old.host
             );
+            let late = old
+                .recvs
+                .iter()
+                .find(|(at, _)| *at > accepted_at + slack)
+                .map(|r| r.1);
             let text = match &old.closed {
                 None if accepted_at + slack <= end => {
                     format!("{who}, but the broker left {}'s connection open", old.host)
                 }
+                _ if late.is_some() => format!(
+                    "{who}, but {} still received from the broker after that",
+                    old.host
+                ),
                 Some((at, ClosedBy::Broker, _))
                     if old.v5
                         && *at <= accepted_at + slack
@@ -168,6 +181,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                 _ => continue,
             };
             let mut events = vec![old_event, accepted_event];
+            events.extend(late);
             events.extend(old.closed.as_ref().map(|c| c.2));
             out.push(super::violation(
                 NAME,

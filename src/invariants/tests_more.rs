@@ -77,6 +77,30 @@ fn broken(s: &Scenario, t: &Trace) -> Vec<String> {
         .collect()
 }
 
+/// `sub` gets DISCONNECT 0x8E, Session taken over.
+fn taken_over_disconnect(t: &mut Trace, ms: u64) {
+    t.recv(
+        ms,
+        "sub",
+        Packet::Disconnect(Disconnect {
+            reason: Some(0x8E),
+            properties: Properties::default(),
+        }),
+    );
+}
+
+/// The broker closes `sub`'s connection.
+fn broker_closes_sub(t: &mut Trace, ms: u64) {
+    t.at(
+        ms,
+        EventKind::Closed {
+            client: "sub".into(),
+            by: ClosedBy::Broker,
+            reason: None,
+        },
+    );
+}
+
 #[test]
 fn receive_maximum_catches_a_publish_beyond_the_clients_quota() {
     let run = |ack_first: bool| {
@@ -139,24 +163,10 @@ fn takeover_catches_an_old_connection_left_open_or_closed_without_a_word() {
         connect_as(&mut t, 0, "sub", "x", vec![]);
         connect_as(&mut t, 1_000, "m2", "x", vec![]);
         if disconnect {
-            t.recv(
-                1_000,
-                "sub",
-                Packet::Disconnect(Disconnect {
-                    reason: Some(0x8E),
-                    properties: Properties::default(),
-                }),
-            );
+            taken_over_disconnect(&mut t, 1_000);
         }
         if close {
-            t.at(
-                1_000,
-                EventKind::Closed {
-                    client: "sub".into(),
-                    by: ClosedBy::Broker,
-                    reason: None,
-                },
-            );
+            broker_closes_sub(&mut t, 1_000);
         }
         broken(&trio_v5(), &t)
     };
@@ -243,5 +253,23 @@ fn delivery_matches_subscription_catches_an_own_message_through_no_local() {
         broken(&trio_v5(), &t)
     };
     assert_eq!(run(true), vec!["delivery-matches-subscription"]);
+    assert_eq!(run(false), Vec::<String>::new());
+}
+
+#[test]
+fn takeover_catches_an_old_connection_still_served_after_the_takeover() {
+    let run = |late: bool| {
+        let mut t = Trace::default();
+        connect_as(&mut t, 0, "sub", "x", vec![]);
+        t.subscribe(1, "sub", "t/#");
+        connect_as(&mut t, 1_000, "m2", "x", vec![]);
+        taken_over_disconnect(&mut t, 1_000);
+        if late {
+            t.recv(2_000, "sub", publish("t/1", "a", 0));
+        }
+        broker_closes_sub(&mut t, 2_500);
+        broken(&trio_v5(), &t)
+    };
+    assert_eq!(run(true), vec!["takeover"]);
     assert_eq!(run(false), Vec::<String>::new());
 }
