@@ -10,7 +10,11 @@
 //! session, UNSUBSCRIBE notwithstanding (deliveries started before it may
 //! complete), at the highest QoS any SUBACK granted it (2 until the first
 //! SUBACK). A shared subscription (`$share/group/filter`) matches as its
-//! filter. Skipped: clients sharing a client id with another host (or an
+//! filter. 5.0 No Local: a client gets none of its own messages through a
+//! subscription with No Local [MQTT-3.8.3-3]; a receipt of a message the
+//! client published (one no other flow or will carries) breaks it when
+//! every SUBSCRIBE of every filter matching it, in the session, had No
+//! Local. Skipped: clients sharing a client id with another host (or an
 //! empty or changing one), and receipts with a topic alias the connection
 //! never set.
 
@@ -22,10 +26,15 @@ use crate::trace::Violation;
 use crate::wire::Packet;
 
 pub const NAME: &str = "delivery-matches-subscription";
-pub const SPEC_IDS: &[&str] = &["MQTT-4.7.2-1", "MQTT-3.3.5-1", "MQTT-3.8.4-8"];
+pub const SPEC_IDS: &[&str] = &[
+    "MQTT-4.7.2-1",
+    "MQTT-3.3.5-1",
+    "MQTT-3.8.4-8",
+    "MQTT-3.8.3-3",
+];
 
 /// The filter a subscription matches topics with.
-fn topic_filter(filter: &str) -> &str {
+pub(super) fn topic_filter(filter: &str) -> &str {
     match filter.strip_prefix("$share/") {
         Some(rest) => rest.split_once('/').map_or(rest, |(_, f)| f),
         None => filter,
@@ -35,6 +44,7 @@ fn topic_filter(filter: &str) -> &str {
 pub fn check(run: &Run) -> Vec<Violation> {
     let packets = &run.view().packets;
     let shared = &run.view().shared;
+    let unique = view::unique_flows(&run.view().flows, &run.view().wills);
     let mut out = Vec::new();
     for name in run.scenario.clients.keys() {
         if shared.contains(name.as_str()) {
@@ -43,12 +53,21 @@ pub fn check(run: &Run) -> Vec<Violation> {
         // Filter -> the highest QoS granted (None before any SUBACK).
         let mut held: BTreeMap<String, Option<u8>> = BTreeMap::new();
         let mut asked: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+        // Filter -> whether it may bring the client's own messages: some
+        // SUBSCRIBE of it had No Local 0, or it is shared (No Local is
+        // refused there).
+        let mut own_ok: BTreeMap<String, bool> = BTreeMap::new();
         for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
             match (p.dir, &p.packet) {
-                (Dir::Recv, packet) if view::new_session(packet) => held.clear(),
+                (Dir::Recv, packet) if view::new_session(packet) => {
+                    held.clear();
+                    own_ok.clear();
+                }
                 (Dir::Send, Packet::Subscribe(s)) => {
                     for f in &s.filters {
                         held.entry(f.filter.clone()).or_insert(None);
+                        *own_ok.entry(f.filter.clone()).or_default() |=
+                            !f.no_local || view::is_shared(&f.filter);
                     }
                     asked.insert(
                         s.packet_id,
@@ -80,6 +99,19 @@ pub fn check(run: &Run) -> Vec<Violation> {
                             "{name} received a message on {:?} at QoS {}, above the QoS {q} its subscriptions were granted",
                             m.topic, m.qos
                         ),
+                        Some(_) if own_message(&unique, name, m, p.at) => {
+                            let own_ok = own_ok
+                                .iter()
+                                .filter(|(f, _)| crate::topic::matches(topic_filter(f), &m.topic))
+                                .any(|(_, ok)| *ok);
+                            if own_ok {
+                                continue;
+                            }
+                            format!(
+                                "{name} received its own message on {:?}, though each of its subscriptions matching it has No Local",
+                                m.topic
+                            )
+                        }
                         Some(_) => continue,
                     };
                     out.push(super::violation(
@@ -94,4 +126,17 @@ pub fn check(run: &Run) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// Whether a receipt is a message `client` itself published: one no
+/// other flow or will carries, first sent before the receipt.
+fn own_message(
+    unique: &BTreeMap<(&str, &bytes::Bytes), &view::Flow>,
+    client: &str,
+    m: &crate::wire::Publish,
+    at: std::time::Duration,
+) -> bool {
+    unique
+        .get(&(m.topic.as_str(), &m.payload))
+        .is_some_and(|f| f.publisher == client && f.first_sent <= at)
 }

@@ -11,14 +11,23 @@
 pub mod connections;
 mod delivery_matches;
 pub mod keep_alive;
+mod dup_on_resend;
+mod message_expiry;
 mod ordering;
 mod packet_ids;
 mod qos1_at_least_once;
 mod qos2_exactly_once;
 pub mod retained;
 pub mod session_present;
+mod receive_maximum;
+mod retain_flag;
+mod shared_one_member;
+mod takeover;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_more;
+mod topic_alias;
 pub mod trace_view;
 mod unsubscribe;
 pub mod will;
@@ -115,6 +124,41 @@ pub const ALL: &[Invariant] = &[
     keep_alive::KEEP_ALIVE,
     session_present::SESSION_PRESENT,
     retained::RETAINED,
+    Invariant {
+        name: receive_maximum::NAME,
+        spec_ids: receive_maximum::SPEC_IDS,
+        check: receive_maximum::check,
+    },
+    Invariant {
+        name: shared_one_member::NAME,
+        spec_ids: shared_one_member::SPEC_IDS,
+        check: shared_one_member::check,
+    },
+    Invariant {
+        name: dup_on_resend::NAME,
+        spec_ids: dup_on_resend::SPEC_IDS,
+        check: dup_on_resend::check,
+    },
+    Invariant {
+        name: takeover::NAME,
+        spec_ids: takeover::SPEC_IDS,
+        check: takeover::check,
+    },
+    Invariant {
+        name: topic_alias::NAME,
+        spec_ids: topic_alias::SPEC_IDS,
+        check: topic_alias::check,
+    },
+    Invariant {
+        name: retain_flag::NAME,
+        spec_ids: retain_flag::SPEC_IDS,
+        check: retain_flag::check,
+    },
+    Invariant {
+        name: message_expiry::NAME,
+        spec_ids: message_expiry::SPEC_IDS,
+        check: message_expiry::check,
+    },
 ];
 
 /// Looks an invariant up by name.

@@ -284,6 +284,9 @@ pub struct Flow<'a> {
     pub accepted: Option<(Duration, usize)>,
     /// It carries a Message Expiry Interval: it may expire undelivered.
     pub expires: bool,
+    /// The RETAIN flag and the properties of its first send.
+    pub retain: bool,
+    pub properties: crate::wire::Properties,
 }
 
 /// Every message each client published, in the order first sent. A QoS 1
@@ -332,6 +335,8 @@ pub fn flows<'a>(packets: &Packets<'a>) -> Vec<Flow<'a>> {
                         .properties
                         .iter()
                         .any(|q| matches!(q, Property::MessageExpiryInterval(_))),
+                    retain: m.retain,
+                    properties: m.properties.clone(),
                 });
             }
             (Dir::Recv, Packet::PubAck(a) | Packet::PubRec(a)) => {
@@ -496,16 +501,59 @@ pub fn opaque_on(run: &Run, packets: &Packets, broker: &str) -> bool {
 
 /// The filters a client ever subscribed to that match `topic`.
 pub fn filters_matching<'s>(packets: &'s Packets, client: &str, topic: &str) -> BTreeSet<&'s str> {
+    subscribed_filters(packets, client)
+        .filter(|f| crate::topic::matches(f, topic))
+        .collect()
+}
+
+/// Every filter a client sent in a SUBSCRIBE, in trace order.
+pub fn subscribed_filters<'s>(packets: &'s Packets, client: &str) -> impl Iterator<Item = &'s str> {
     packets
         .list
         .iter()
-        .filter(|p| p.client == client && p.dir == Dir::Send)
+        .filter(move |p| p.client == client && p.dir == Dir::Send)
         .filter_map(|p| match &p.packet {
             Packet::Subscribe(s) => Some(s.filters.iter()),
             _ => None,
         })
         .flatten()
         .map(|f| f.filter.as_str())
-        .filter(|f| crate::topic::matches(f, topic))
+}
+
+/// The packet id a client's acknowledgement releases: a PUBACK, a PUBCOMP
+/// or a PUBREC with a reason of 0x80 or more that it sent ends the
+/// broker's PUBLISH of that id.
+pub fn released_by_client(p: &Pkt) -> Option<u16> {
+    match (p.dir, &p.packet) {
+        (Dir::Send, Packet::PubAck(a) | Packet::PubComp(a)) => Some(a.packet_id),
+        (Dir::Send, Packet::PubRec(a)) if a.reason >= 0x80 => Some(a.packet_id),
+        _ => None,
+    }
+}
+
+/// The flows whose topic and payload no other flow or will carries, by
+/// that content: a receipt with that topic and payload is that message.
+pub fn unique_flows<'v>(
+    flows: &'v [Flow],
+    wills: &[WillSet],
+) -> BTreeMap<(&'v str, &'v Bytes), &'v Flow<'v>> {
+    let mut seen: BTreeMap<(&str, &Bytes), usize> = BTreeMap::new();
+    for f in flows {
+        *seen.entry((f.topic.as_str(), &f.payload)).or_default() += 1;
+    }
+    flows
+        .iter()
+        .filter(|f| seen.get(&(f.topic.as_str(), &f.payload)) == Some(&1))
+        .filter(|f| {
+            !wills
+                .iter()
+                .any(|w| w.topic == f.topic && w.payload == f.payload)
+        })
+        .map(|f| ((f.topic.as_str(), &f.payload), f))
         .collect()
+}
+
+/// Whether the scenario makes `client` speak 5.0.
+pub fn is_v5(run: &Run, client: &str) -> bool {
+    level_of(run, client) == LEVEL_V5
 }
