@@ -10,17 +10,17 @@
 
 pub mod connections;
 mod delivery_matches;
-pub mod keep_alive;
 mod dup_on_resend;
+pub mod keep_alive;
 mod message_expiry;
 mod ordering;
 mod packet_ids;
 mod qos1_at_least_once;
 mod qos2_exactly_once;
-pub mod retained;
-pub mod session_present;
 mod receive_maximum;
 mod retain_flag;
+pub mod retained;
+pub mod session_present;
 mod shared_one_member;
 mod takeover;
 #[cfg(test)]

@@ -10,7 +10,9 @@
 //! (`$share/group/filter`, the same one) are its members; at most one may
 //! receive it. A member that also holds a non-shared matching
 //! subscription, or another shared one, may get it through that one and
-//! is not counted. A second member is allowed when the first one's
+//! is not counted. A QoS 1 message the publisher sent N times (resends
+//! after a lost PUBACK are new publications) may reach N members. A
+//! further member is allowed when the first one's
 //! connection ended before the second got the message (plus two
 //! latencies and [`super::qos1_at_least_once::DELIVERY_GRACE`]) or a
 //! fault could lose its traffic: 5.0 lets the broker send a QoS 1 message
@@ -29,7 +31,7 @@ use super::delivery_matches::topic_filter;
 use super::qos1_at_least_once::DELIVERY_GRACE;
 use super::trace_view::{self as view, Dir, Packets};
 use crate::trace::{EventKind, Violation};
-use crate::wire::Packet;
+use crate::wire::{Packet, QoS};
 
 pub const NAME: &str = "shared-one-member";
 pub const SPEC_IDS: &[&str] = &["MQTT-4.8.2-5", "MQTT-4.8.2-6"];
@@ -68,14 +70,22 @@ pub fn check(run: &Run) -> Vec<Violation> {
         }
     }
     let mut out = Vec::new();
-    for ((topic, _), groups) in got {
+    for ((topic, payload), groups) in got {
+        // A QoS 1 PUBLISH the publisher sent again (its PUBACK lost) is a
+        // new publication to the broker, which may hand each copy to
+        // another member; a QoS 2 one is the same message (the broker
+        // keeps its packet id until PUBREL).
+        let copies = unique
+            .get(&(topic, payload))
+            .filter(|f| f.qos == QoS::AtLeastOnce)
+            .map_or(1, |f| f.sends.max(1));
         for (group, members) in groups {
             let Some(&(first, first_at, first_event)) = members.first() else {
                 continue;
             };
             let Some(&(second, _, second_event)) = members
                 .iter()
-                .skip(1)
+                .skip(copies)
                 .find(|(_, at, _)| !broke_off(run, first, first_at, *at + slack))
             else {
                 continue;

@@ -14,9 +14,9 @@
 //! DISCONNECT first (the reason is not judged: another reason may have
 //! come first).
 //!
-//! Skipped: connections a fault could cut (a partition of the link, a
-//! crash or restart of either end: the broker may have lost sight of
-//! them), connections whose raw sends are not all whole packets, empty
+//! Skipped: connections a fault could cut or delay (a partition, hold
+//! or latency change of the link, a crash or restart of either end: the
+//! broker may have lost sight of them, or its DISCONNECT came late), connections whose raw sends are not all whole packets, empty
 //! client ids; the DISCONNECT rule also skips a close after the
 //! keep-alive (1.5 times the CONNECT's, or the CONNACK's Server Keep
 //! Alive) could have run out since the client last sent.
@@ -194,14 +194,14 @@ pub fn check(run: &Run) -> Vec<Violation> {
     out
 }
 
-/// Whether a fault may have cut the connection off while it was open.
+/// Whether a fault may have cut the connection off, or delayed what
+/// reached it, while it was open: a partition, crash or restart, and also
+/// a hold or a latency change (a DISCONNECT held back arrives late).
 fn cut_by_fault(run: &Run, c: &Conn, broker: &str) -> bool {
-    let until = c.closed.as_ref().map_or(Duration::MAX, |c| c.0);
-    run.events.iter().any(|e| {
-        e.at >= c.connect_at
-            && e.at <= until
-            && matches!(&e.kind, EventKind::Fault { fault } if view::loses(fault, c.host, broker))
-    })
+    let until = c.closed.as_ref().map_or(run.scenario.duration, |c| c.0);
+    run.sessions()
+        .faults
+        .disturbed(c.host, broker, c.connect_at, until)
 }
 
 /// Whether the broker may have closed the connection at `at` for its
