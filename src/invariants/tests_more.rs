@@ -216,7 +216,11 @@ fn retain_flag_catches_a_retained_message_retain_handling_2_refused() {
         f.retain_handling = handling;
         t.subscribe_with(1, "sub", f);
         t.recv(2, "sub", message("t/1", "old", 0, true, vec![]));
-        broken(&trio_v5(), &t)
+        // `retained` also sees a retained message nobody published; only
+        // `retain-flag` is judged here.
+        let mut names = broken(&trio_v5(), &t);
+        names.retain(|n| n == "retain-flag");
+        names
     };
     assert_eq!(run(RetainHandling::DoNotSend), vec!["retain-flag"]);
     assert_eq!(run(RetainHandling::SendAtSubscribe), Vec::<String>::new());
