@@ -272,11 +272,7 @@ pub fn shrink(
         cur = drop_steps(&mut search, cur);
         cur = shorten_run(&mut search, cur, settle);
         if search.accepted == round {
-            // A fixpoint; one way out of its local minimum is left to try.
-            match single_episode(&mut search, &cur, &start, settle) {
-                Some(one) => cur = one,
-                None => break,
-            }
+            break;
         }
     }
     cur.faults.sort_by_key(|f| f.at.min());
@@ -403,51 +399,6 @@ fn drop_faults(search: &mut Search, cur: Scenario) -> Scenario {
         search.test(&with_faults(&cur, c), false)
     });
     with_faults(&cur, &kept)
-}
-
-/// One episode of the seed's whole schedule, alone in `cur`, that fails
-/// the same way; `None` when `cur` has one episode or fewer, or no such
-/// episode exists. The main loop ends 1-minimal in its own episodes, but
-/// ddmin can settle on a few faults whose timing together stands in for
-/// one well-placed fault it dropped early (a latency spike that delays a
-/// publish, plus a crash, instead of one partition). One run per episode
-/// of the original schedule, skipping those that name a dropped client or
-/// end too late for the settle time before the end of the run.
-fn single_episode(
-    search: &mut Search,
-    cur: &Scenario,
-    start: &Scenario,
-    settle: Duration,
-) -> Option<Scenario> {
-    if episodes(&cur.faults).len() <= 1 {
-        return None;
-    }
-    let gone: Vec<&String> = start
-        .clients
-        .keys()
-        .filter(|c| !cur.clients.contains_key(*c))
-        .collect();
-    for episode in episodes(&start.faults) {
-        let faults: Vec<Fault> = episode.iter().map(|&i| start.faults[i].clone()).collect();
-        let last = faults.iter().map(at).max().unwrap_or_default();
-        if last + settle > cur.duration
-            || faults
-                .iter()
-                .any(|f| gone.iter().any(|c| names(&f.action, c)))
-        {
-            continue;
-        }
-        let cand = Scenario {
-            faults,
-            ..cur.clone()
-        };
-        match search.test(&cand, false) {
-            Verdict::Fails => return Some(cand),
-            Verdict::Passes => {}
-            Verdict::OutOfBudget => return None,
-        }
-    }
-    None
 }
 
 fn at(f: &Fault) -> Duration {
