@@ -427,6 +427,11 @@ impl Timing {
             .chain(faults)
             .max()
             .unwrap_or_default();
+        let latency = if run.live {
+            latency + super::LIVE_LATENCY_SLACK
+        } else {
+            latency
+        };
         Timing {
             latency,
             tick: s.network.tick.unwrap_or(TICK_DEFAULT),

@@ -103,7 +103,10 @@ fn check(run: &Run) -> Vec<Violation> {
                 else {
                     continue;
                 };
-                if seen.contains(&r) {
+                // Topics starting with `$` are the server's own: a real
+                // broker keeps retained `$SYS/...` messages no client
+                // published [MQTT-4.7.2-1].
+                if seen.contains(&r) || p.topic.starts_with('$') {
                     continue;
                 }
                 seen.push(r);
@@ -471,6 +474,28 @@ mod tests {
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].text.contains("did not hold"), "{}", v[0].text);
         assert_eq!(v[0].spec_ids, SPEC_V311);
+    }
+
+    #[test]
+    fn a_retained_message_on_a_dollar_topic_is_the_brokers_own() {
+        let (s, mut events) = record(&scenario(
+            "- {at: 500ms, publish: {topic: r/1, payload: '', qos: 1, retain: true}}",
+        ));
+        let i = find(&events, "sub", suback);
+        let at = events[i].at.as_millis() as u64;
+        let mut sys = retained_receipt(at, b"mosquitto version 2.0.11");
+        if let EventKind::Recv {
+            packet: Packet::Publish(p),
+            ..
+        } = &mut sys.kind
+        {
+            p.topic = "$SYS/broker/version".into();
+        }
+        events.insert(i + 1, sys);
+        assert!(check(&RETAINED, &s, &events).is_empty());
+        // The same receipt on an ordinary topic is reported.
+        events.insert(i + 1, retained_receipt(at, b"a"));
+        assert_eq!(check(&RETAINED, &s, &events).len(), 1);
     }
 
     #[test]

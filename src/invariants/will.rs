@@ -174,6 +174,16 @@ fn check(run: &Run) -> Vec<Violation> {
     capped(WILL.name, spec, found)
 }
 
+/// The takeover will profile the broker under test follows: mosquitto's
+/// own when the target is mosquitto, else the scenario's.
+fn takeover_will(run: &Run, config: &crate::broker::Config) -> TakeoverWill {
+    if run.target == super::TARGET_MOSQUITTO {
+        TakeoverWill::Mosquitto
+    } else {
+        config.takeover_will
+    }
+}
+
 /// Whether any client published this topic and payload itself: then a
 /// receipt does not say whether it was the will.
 fn published_by_hand(run: &Run, topic_name: &str, payload: &[u8]) -> bool {
@@ -249,7 +259,13 @@ fn window(
             })
             .unwrap_or(0);
         let e = c.session_expiry_s(config);
-        if e == EXPIRY_NEVER_S { d } else { d.min(e) }
+        // mosquitto waits the whole delay even when the session ends
+        // first (v5/will-delay-session-ends-first, `only_for: [mosquitto]`).
+        if e == EXPIRY_NEVER_S || run.target == super::TARGET_MOSQUITTO {
+            d
+        } else {
+            d.min(e)
+        }
     } else {
         0
     };
@@ -306,7 +322,7 @@ fn window(
         let (new_at, ..) = new.connect?;
         let persistent = |x: &Conn| x.session_expiry_s(config) > 0;
         let published = delay.is_zero()
-            && match config.takeover_will {
+            && match takeover_will(run, config) {
                 TakeoverWill::Spec => true,
                 TakeoverWill::Mosquitto => !(persistent(c) && persistent(new)),
                 TakeoverWill::Never => false,

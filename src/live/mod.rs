@@ -314,7 +314,7 @@ async fn drive(
     let (events, dropped) = rec.take();
     let verdicts = timing::check_all(&scenario.expect, &events, &opts.target_name, opts.tolerance);
     let violations =
-        crate::invariants::check_run(scenario, &events, &opts.target_name, &harness_error);
+        crate::invariants::check_run(scenario, &events, &opts.target_name, true, &harness_error);
     Report {
         seed,
         end: scenario.duration,

@@ -247,7 +247,7 @@ pub fn run(
         let (events, dropped) = rec.take();
         let verdicts = trace::expect::check_all(&scenario.expect, &events, target.name());
         let violations =
-            crate::invariants::check_run(scenario, &events, target.name(), &harness_error);
+            crate::invariants::check_run(scenario, &events, target.name(), false, &harness_error);
         Report {
             seed,
             end,

@@ -70,8 +70,13 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
     let end = sim.elapsed().min(scenario.duration);
     let (events, dropped) = rec.take();
     let verdicts = trace::expect::check_all(&scenario.expect, &events, super::TARGET_REFERENCE);
-    let violations =
-        crate::invariants::check_run(scenario, &events, super::TARGET_REFERENCE, &harness_error);
+    let violations = crate::invariants::check_run(
+        scenario,
+        &events,
+        super::TARGET_REFERENCE,
+        false,
+        &harness_error,
+    );
     Report {
         seed,
         end,
