@@ -461,6 +461,12 @@ pub fn broker_of<'s>(scenario: &'s Scenario, client: &str) -> Option<(&'s str, &
 /// The violation texts of one invariant, capped at
 /// [`VIOLATIONS_PER_INVARIANT_MAX`]: beyond it one last violation counts
 /// the rest.
+/// The spec ids of an invariant for the protocol level of the connection
+/// it judged last: 5.0's own ids, or 3.1.1's.
+pub fn spec_for<'s>(level: u8, v311: &'s [&'s str], v5: &'s [&'s str]) -> &'s [&'s str] {
+    if level == LEVEL_V5 { v5 } else { v311 }
+}
+
 pub fn capped(name: &str, spec_ids: &[&str], found: Vec<(String, Vec<String>)>) -> Vec<Violation> {
     let total = found.len();
     let spec: Vec<String> = spec_ids.iter().map(|s| s.to_string()).collect();

@@ -30,9 +30,10 @@ use std::time::Duration;
 use crate::scenario::ClosedBy;
 use crate::trace::Violation;
 use crate::trace::render::seconds;
-use crate::wire::LEVEL_V5;
 
-use super::connections::{Conn, EndKind, Faults, Sessions, Timing, broker_of, capped, rendered};
+use super::connections::{
+    Conn, EndKind, Faults, Sessions, Timing, broker_of, capped, rendered, spec_for,
+};
 use super::{Invariant, Run};
 
 /// The keep-alive factor of [MQTT-3.1.2-24].
@@ -83,12 +84,7 @@ fn check(run: &Run) -> Vec<Violation> {
             found.push((text, rendered(run.events, &shown)));
         }
     }
-    let spec = if level == LEVEL_V5 {
-        SPEC_V5
-    } else {
-        SPEC_V311
-    };
-    capped(KEEP_ALIVE.name, spec, found)
+    capped(KEEP_ALIVE.name, spec_for(level, SPEC_V311, SPEC_V5), found)
 }
 
 /// A stretch of silence longer than the limit on a connection still open.

@@ -31,9 +31,9 @@ use bytes::Bytes;
 use crate::topic;
 use crate::trace::render::seconds;
 use crate::trace::{EventKind, Violation};
-use crate::wire::{LEVEL_V5, Packet, Property, QoS, RetainHandling};
+use crate::wire::{Packet, Property, QoS, RetainHandling};
 
-use super::connections::{Conn, Sessions, broker_of, capped, rendered};
+use super::connections::{Conn, Sessions, broker_of, capped, rendered, spec_for};
 use super::{Invariant, Run};
 
 pub const SPEC_V311: &[&str] = &[
@@ -203,12 +203,7 @@ fn check(run: &Run) -> Vec<Violation> {
             }
         }
     }
-    let spec = if level == LEVEL_V5 {
-        SPEC_V5
-    } else {
-        SPEC_V311
-    };
-    capped(RETAINED.name, spec, found)
+    capped(RETAINED.name, spec_for(level, SPEC_V311, SPEC_V5), found)
 }
 
 /// Whether a later retained PUBLISH to the same topic surely replaced `x`

@@ -24,10 +24,9 @@
 
 use crate::trace::Violation;
 use crate::trace::render::seconds;
-use crate::wire::LEVEL_V5;
 
 use super::connections::{
-    Conn, EXPIRY_NEVER_S, Faults, Sessions, Timing, broker_of, capped, rendered, secs,
+    Conn, EXPIRY_NEVER_S, Faults, Sessions, Timing, broker_of, capped, rendered, secs, spec_for,
 };
 use super::{Invariant, Run};
 
@@ -82,12 +81,11 @@ fn check(run: &Run) -> Vec<Violation> {
             ));
         }
     }
-    let spec = if level == LEVEL_V5 {
-        SPEC_V5
-    } else {
-        SPEC_V311
-    };
-    capped(SESSION_PRESENT.name, spec, found)
+    capped(
+        SESSION_PRESENT.name,
+        spec_for(level, SPEC_V311, SPEC_V5),
+        found,
+    )
 }
 
 struct Expected {

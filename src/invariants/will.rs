@@ -34,6 +34,7 @@ use crate::wire::{LEVEL_V5, Packet, Property};
 
 use super::connections::{
     Conn, EXPIRY_NEVER_S, EndKind, Faults, Sessions, Timing, broker_of, capped, rendered, secs,
+    spec_for,
 };
 use super::{Invariant, Run};
 
@@ -166,12 +167,7 @@ fn check(run: &Run) -> Vec<Violation> {
             }
         }
     }
-    let spec = if level == LEVEL_V5 {
-        SPEC_V5
-    } else {
-        SPEC_V311
-    };
-    capped(WILL.name, spec, found)
+    capped(WILL.name, spec_for(level, SPEC_V311, SPEC_V5), found)
 }
 
 /// The takeover will profile the broker under test follows: mosquitto's
