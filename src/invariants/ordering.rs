@@ -40,16 +40,12 @@ pub fn check(run: &Run) -> Vec<Violation> {
     let packets = &run.view().packets;
     let flows = &run.view().flows;
     let wills = &run.view().wills;
-    let shared = &run.view().shared;
     let mut out = Vec::new();
-    for (name, spec) in &run.scenario.clients {
-        if shared.contains(name.as_str()) || view::opaque_on(run, packets, &spec.broker) {
-            continue;
-        }
-        let on_broker = |c: &str| view::broker_of(run, c) == Some(spec.broker.as_str());
+    for (name, broker) in view::judged_clients(run) {
+        let on_broker = |c: &str| view::broker_of(run, c) == Some(broker);
         // Flow index -> the event of its first receipt.
         let mut first: BTreeMap<usize, usize> = BTreeMap::new();
-        for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
+        for p in packets.list.iter().filter(|p| p.client == name) {
             let (Dir::Recv, Packet::Publish(m)) = (p.dir, &p.packet) else {
                 continue;
             };

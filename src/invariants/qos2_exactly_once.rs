@@ -37,17 +37,13 @@ pub fn check(run: &Run) -> Vec<Violation> {
     let packets = &run.view().packets;
     let flows = &run.view().flows;
     let wills = &run.view().wills;
-    let shared = &run.view().shared;
     let mut out = Vec::new();
-    for (name, spec) in &run.scenario.clients {
-        if shared.contains(name.as_str()) || view::opaque_on(run, packets, &spec.broker) {
-            continue;
-        }
-        let on_broker = |c: &str| view::broker_of(run, c) == Some(spec.broker.as_str());
+    for (name, broker) in view::judged_clients(run) {
+        let on_broker = |c: &str| view::broker_of(run, c) == Some(broker);
         // (topic, payload) -> the events of its new QoS 2 receipts.
         let mut received: BTreeMap<(&str, &Bytes), Vec<usize>> = BTreeMap::new();
         let mut held: BTreeSet<u16> = BTreeSet::new();
-        for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
+        for p in packets.list.iter().filter(|p| p.client == name) {
             match (p.dir, &p.packet) {
                 (Dir::Recv, packet) if view::new_session(packet) => held.clear(),
                 (Dir::Recv, Packet::Publish(m)) if m.qos == QoS::ExactlyOnce => {

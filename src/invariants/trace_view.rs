@@ -499,6 +499,21 @@ pub fn opaque_on(run: &Run, packets: &Packets, broker: &str) -> bool {
         .any(|c| broker_of(run, c) == Some(broker))
 }
 
+/// The clients whose receipts the delivery invariants judge, with their
+/// broker: each has a session of its own (no client id shared with
+/// another host), on a broker where every publication is known (no
+/// client there sent bytes that are not whole packets).
+pub fn judged_clients<'r>(run: &'r Run) -> impl Iterator<Item = (&'r str, &'r str)> + 'r {
+    let v = run.view();
+    run.scenario
+        .clients
+        .iter()
+        .filter(move |(name, spec)| {
+            !v.shared.contains(name.as_str()) && !opaque_on(run, &v.packets, &spec.broker)
+        })
+        .map(|(name, spec)| (name.as_str(), spec.broker.as_str()))
+}
+
 /// The filters a client ever subscribed to that match `topic`.
 pub fn filters_matching<'s>(packets: &'s Packets, client: &str, topic: &str) -> BTreeSet<&'s str> {
     subscribed_filters(packets, client)

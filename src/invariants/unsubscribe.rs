@@ -35,19 +35,15 @@ pub fn check(run: &Run) -> Vec<Violation> {
     let packets = &run.view().packets;
     let flows = &run.view().flows;
     let wills = &run.view().wills;
-    let shared = &run.view().shared;
     let mut out = Vec::new();
-    for (name, spec) in &run.scenario.clients {
-        if shared.contains(name.as_str()) || view::opaque_on(run, packets, &spec.broker) {
-            continue;
-        }
-        let on_broker = |c: &str| view::broker_of(run, c) == Some(spec.broker.as_str());
+    for (name, broker) in view::judged_clients(run) {
+        let on_broker = |c: &str| view::broker_of(run, c) == Some(broker);
         // Filters held, and filters removed -> the UNSUBACK's event.
         let mut held: BTreeMap<String, ()> = BTreeMap::new();
         let mut removed: BTreeMap<String, usize> = BTreeMap::new();
         // UNSUBSCRIBE packet id -> its filters.
         let mut asked: BTreeMap<u16, Vec<String>> = BTreeMap::new();
-        for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
+        for p in packets.list.iter().filter(|p| p.client == name) {
             match (p.dir, &p.packet) {
                 (Dir::Recv, packet) if view::new_session(packet) => {
                     held.clear();
