@@ -213,14 +213,8 @@ pub(super) async fn accept<W: AsyncWrite + Unpin>(
         }
         connack_properties = p;
     }
-    let receive_maximum = c.properties.iter().find_map(|p| match p {
-        Property::ReceiveMaximum(n) => Some(usize::from(*n)),
-        _ => None,
-    });
-    let client_packet_max = c.properties.iter().find_map(|p| match p {
-        Property::MaximumPacketSize(n) => Some(*n),
-        _ => None,
-    });
+    let receive_maximum = c.properties.receive_maximum().map(usize::from);
+    let client_packet_max = c.properties.maximum_packet_size();
     Some(Accepted {
         client_id,
         level,
@@ -267,12 +261,8 @@ fn check_will_v5(broker: &Broker, will: Option<&LastWill>) -> Option<(u8, &'stat
 /// `session_expiry_max`, and whether the cap changed it.
 fn session_expiry_v5(broker: &Broker, p: &Properties) -> (SessionExpiry, bool) {
     let asked = p
-        .iter()
-        .find_map(|p| match p {
-            Property::SessionExpiryInterval(s) => Some(SessionExpiry(*s)),
-            _ => None,
-        })
-        .unwrap_or(SessionExpiry::WITH_CONNECTION);
+        .session_expiry_interval()
+        .map_or(SessionExpiry::WITH_CONNECTION, SessionExpiry);
     let used = cap_session_expiry(broker, asked);
     (used, used != asked)
 }

@@ -208,11 +208,7 @@ where
     // [MQTT-3.1.2-26], [MQTT-3.1.2-27].
     let client_alias_max = connect
         .properties
-        .iter()
-        .find_map(|p| match p {
-            Property::TopicAliasMaximum(n) => Some(*n),
-            _ => None,
-        })
+        .topic_alias_maximum()
         .filter(|_| level == LEVEL_V5)
         .unwrap_or(0);
     let Some(accepted) = accept(&broker, &mut writer, connect, &peer).await else {
@@ -546,10 +542,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 self.client_id
             ));
         }
-        let asked = d.properties.iter().find_map(|p| match p {
-            Property::SessionExpiryInterval(s) => Some(SessionExpiry(*s)),
-            _ => None,
-        });
+        let asked = d.properties.session_expiry_interval().map(SessionExpiry);
         if let Some(asked) = asked {
             let from_zero = !self.session_expiry.outlives_connection()
                 && asked.outlives_connection()

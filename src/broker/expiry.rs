@@ -162,11 +162,5 @@ fn secs(s: u32) -> Duration {
 
 /// The will delay interval of a 5.0 will, in seconds; 0 when absent.
 pub(super) fn will_delay_s(will: &LastWill) -> u32 {
-    will.properties
-        .iter()
-        .find_map(|p| match p {
-            Property::WillDelayInterval(s) => Some(*s),
-            _ => None,
-        })
-        .unwrap_or(0)
+    will.properties.will_delay_interval().unwrap_or(0)
 }

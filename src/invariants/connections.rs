@@ -12,7 +12,7 @@ use crate::broker::Config;
 use crate::scenario::{ClosedBy, DurationSpec, FaultAction, Scenario, SessionExpiry};
 use crate::sim::TICK_DEFAULT;
 use crate::trace::{Event, EventKind, Violation, render};
-use crate::wire::{ConnAck, Connect, Disconnect, LEVEL_V5, Packet, Property};
+use crate::wire::{ConnAck, Connect, Disconnect, LEVEL_V5, Packet};
 
 use super::{Run, VIOLATIONS_PER_INVARIANT_MAX};
 
@@ -92,12 +92,9 @@ impl<'a> Conn<'a> {
     /// The keep-alive the broker must enforce: 5.0's Server Keep Alive from
     /// CONNACK when present, else CONNECT's. Zero is off.
     pub fn keep_alive(&self) -> Duration {
-        let from_connack = self.connack.and_then(|c| {
-            c.2.properties.iter().find_map(|p| match p {
-                Property::ServerKeepAlive(s) => Some(*s),
-                _ => None,
-            })
-        });
+        let from_connack = self
+            .connack
+            .and_then(|c| c.2.properties.server_keep_alive());
         let s = from_connack.or(self.connect.map(|c| c.2.keep_alive_s));
         Duration::from_secs(u64::from(s.unwrap_or(0)))
     }
@@ -121,12 +118,7 @@ impl<'a> Conn<'a> {
                     u32::try_from(d.as_secs()).unwrap_or(EXPIRY_NEVER_S)
                 });
         }
-        let expiry = |props: &crate::wire::Properties| {
-            props.iter().find_map(|p| match p {
-                Property::SessionExpiryInterval(s) => Some(*s),
-                _ => None,
-            })
-        };
+        let expiry = |props: &crate::wire::Properties| props.session_expiry_interval();
         let granted = self
             .connack
             .and_then(|c| expiry(&c.2.properties))

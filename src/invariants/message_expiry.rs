@@ -25,7 +25,7 @@ use std::time::Duration;
 use super::Run;
 use super::trace_view::{self as view, Dir};
 use crate::trace::{EventKind, Violation};
-use crate::wire::{Packet, Properties, Property};
+use crate::wire::Packet;
 
 pub const NAME: &str = "message-expiry";
 pub const SPEC_IDS: &[&str] = &["MQTT-3.3.2-5", "MQTT-3.3.2-6"];
@@ -33,13 +33,6 @@ pub const SPEC_IDS: &[&str] = &["MQTT-3.3.2-5", "MQTT-3.3.2-6"];
 /// Time a message may spend outside the broker beyond two latencies
 /// (client send queues, the simulated TCP), taken off the proven wait.
 pub const EXPIRY_SLACK: Duration = Duration::from_secs(1);
-
-fn expiry(properties: &Properties) -> Option<u32> {
-    properties.iter().find_map(|q| match q {
-        Property::MessageExpiryInterval(s) => Some(*s),
-        _ => None,
-    })
-}
 
 pub fn check(run: &Run) -> Vec<Violation> {
     let v = run.view();
@@ -57,7 +50,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         let Some(flow) = unique.get(&(m.topic.as_str(), &m.payload)) else {
             continue;
         };
-        let Some(published) = expiry(&flow.properties).filter(|s| *s > 0) else {
+        let Some(published) = flow.properties.message_expiry_interval().filter(|s| *s > 0) else {
             continue;
         };
         let broker = view::broker_of(run, p.client).unwrap_or_default();
@@ -74,7 +67,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         }
         let waited = (p.at - flow.first_sent).saturating_sub(outside);
         let left = i64::from(published) - i64::try_from(waited.as_secs()).unwrap_or(i64::MAX);
-        let text = match expiry(&m.properties) {
+        let text = match m.properties.message_expiry_interval() {
             _ if waited > Duration::from_secs(u64::from(published)) => format!(
                 "{} received {}'s message on {:?} after it waited over {}s in the broker, past its Message Expiry Interval of {published}s",
                 p.client,

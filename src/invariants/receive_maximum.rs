@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use super::Run;
 use super::trace_view::{self as view, Dir};
 use crate::trace::Violation;
-use crate::wire::{LEVEL_V5, Packet, Property, QoS};
+use crate::wire::{LEVEL_V5, Packet, QoS};
 
 pub const NAME: &str = "receive-maximum";
 pub const SPEC_IDS: &[&str] = &["MQTT-3.3.4-9"];
@@ -45,11 +45,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                     out_ids.clear();
                     limit = (c.protocol_level == LEVEL_V5).then(|| {
                         c.properties
-                            .iter()
-                            .find_map(|q| match q {
-                                Property::ReceiveMaximum(m) => Some(*m),
-                                _ => None,
-                            })
+                            .receive_maximum()
                             .unwrap_or(RECEIVE_MAXIMUM_DEFAULT)
                     });
                 }

@@ -28,7 +28,7 @@ use super::qos1_at_least_once::DELIVERY_GRACE;
 use super::trace_view as view;
 use crate::scenario::ClosedBy;
 use crate::trace::{EventKind, Violation};
-use crate::wire::{LEVEL_V5, Packet, Property};
+use crate::wire::{LEVEL_V5, Packet};
 
 pub const NAME: &str = "takeover";
 pub const SPEC_IDS: &[&str] = &["MQTT-3.1.4-2", "MQTT-3.1.4-3"];
@@ -100,10 +100,7 @@ fn connections<'a>(run: &Run<'a>) -> Vec<Conn<'a>> {
                 match packet {
                     Packet::ConnAck(a) if a.code == 0 => {
                         c.accepted = Some((e.at, i));
-                        if let Some(s) = a.properties.iter().find_map(|p| match p {
-                            Property::ServerKeepAlive(s) => Some(*s),
-                            _ => None,
-                        }) {
+                        if let Some(s) = a.properties.server_keep_alive() {
                             c.keep_alive_s = s;
                         }
                     }

@@ -24,11 +24,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
             match (p.dir, &p.packet) {
                 (Dir::Send, Packet::Connect(c)) => {
-                    let m = c.properties.iter().find_map(|q| match q {
-                        Property::TopicAliasMaximum(m) => Some(*m),
-                        _ => None,
-                    });
-                    max = Some((m.unwrap_or(0), p.event));
+                    max = Some((c.properties.topic_alias_maximum().unwrap_or(0), p.event));
                 }
                 (Dir::Recv, Packet::Publish(m)) => {
                     let Some(alias) = m.properties.iter().find_map(|q| match q {

@@ -30,7 +30,7 @@ use crate::broker::TakeoverWill;
 use crate::scenario::ClosedBy;
 use crate::topic;
 use crate::trace::{EventKind, Violation};
-use crate::wire::{LEVEL_V5, Packet, Property};
+use crate::wire::{LEVEL_V5, Packet};
 
 use super::connections::{
     Conn, EXPIRY_NEVER_S, EndKind, Faults, Sessions, Timing, broker_of, capped, rendered, secs,
@@ -246,14 +246,7 @@ fn window(
     // 5.0: the will waits for its delay or the session's end, whichever
     // comes first.
     let delay = if level == LEVEL_V5 {
-        let d = will
-            .properties
-            .iter()
-            .find_map(|p| match p {
-                Property::WillDelayInterval(s) => Some(*s),
-                _ => None,
-            })
-            .unwrap_or(0);
+        let d = will.properties.will_delay_interval().unwrap_or(0);
         let e = c.session_expiry_s(config);
         // mosquitto waits the whole delay even when the session ends
         // first (v5/will-delay-session-ends-first, `only_for: [mosquitto]`).

@@ -83,6 +83,41 @@ impl Properties {
     }
 }
 
+/// Typed getters for the single-valued integer properties readers look
+/// up by name: the first one present, `None` when absent.
+macro_rules! integer_getters {
+    ($($(#[$doc:meta])* $name:ident: $variant:ident -> $t:ty),* $(,)?) => {
+        impl Properties {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Option<$t> {
+                    self.0.iter().find_map(|p| match p {
+                        Property::$variant(v) => Some(*v),
+                        _ => None,
+                    })
+                }
+            )*
+        }
+    };
+}
+
+integer_getters! {
+    /// 0x02, in seconds.
+    message_expiry_interval: MessageExpiryInterval -> u32,
+    /// 0x11, in seconds.
+    session_expiry_interval: SessionExpiryInterval -> u32,
+    /// 0x13, in seconds.
+    server_keep_alive: ServerKeepAlive -> u16,
+    /// 0x18, in seconds.
+    will_delay_interval: WillDelayInterval -> u32,
+    /// 0x21.
+    receive_maximum: ReceiveMaximum -> u16,
+    /// 0x22.
+    topic_alias_maximum: TopicAliasMaximum -> u16,
+    /// 0x27, in bytes.
+    maximum_packet_size: MaximumPacketSize -> u32,
+}
+
 impl From<Vec<Property>> for Properties {
     fn from(list: Vec<Property>) -> Self {
         Properties(list)
