@@ -35,6 +35,7 @@ pub mod will;
 use std::cell::OnceCell;
 use std::time::Duration;
 
+use crate::broker::TakeoverWill;
 use crate::scenario::Scenario;
 use crate::trace::{Event, Violation};
 
@@ -42,12 +43,36 @@ use crate::trace::{Event, Violation};
 /// counted in one last violation, so that a badly broken run stays readable.
 pub const VIOLATIONS_PER_INVARIANT_MAX: usize = 10;
 
-/// The target name of a live mosquitto run. mosquitto's documented
-/// differences are followed by the invariants as the scenarios follow them
-/// with `not_for: [mosquitto]`: its takeover will profile, a 5.0 will
-/// delay that outlasts the session, and no DISCONNECT 0x8E on a 5.0
-/// takeover (docs/brokers/mosquitto.md).
+/// The target name of a live mosquitto run.
 pub const TARGET_MOSQUITTO: &str = "mosquitto";
+
+/// A target broker's documented differences from what the invariants
+/// otherwise expect, followed as the scenarios follow them with
+/// `only_for`/`not_for` (docs/brokers/mosquitto.md). Known for the target
+/// by name; every other target gets none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// What a takeover does with the old connection's will, in place of
+    /// the scenario's `takeover_will`.
+    pub takeover_will: Option<TakeoverWill>,
+    /// A 5.0 will waits its whole delay even when the session ends first.
+    pub will_delay_outlasts_session: bool,
+    /// A 5.0 takeover closes the old connection without DISCONNECT 0x8E.
+    pub no_takeover_disconnect: bool,
+}
+
+impl Profile {
+    pub fn of(target: &str) -> Profile {
+        match target {
+            TARGET_MOSQUITTO => Profile {
+                takeover_will: Some(TakeoverWill::Mosquitto),
+                will_delay_outlasts_session: true,
+                no_takeover_disconnect: true,
+            },
+            _ => Profile::default(),
+        }
+    }
+}
 
 /// What a live run adds to the one-way latency the timing bounds of the
 /// connection invariants allow: a real broker runs its timers on a sweep
@@ -64,6 +89,8 @@ pub struct Run<'a> {
     /// A run against a real broker over TCP, in wall-clock time: timing
     /// bounds gain [`LIVE_LATENCY_SLACK`].
     pub live: bool,
+    /// The target's documented differences, from its name.
+    pub profile: Profile,
     /// The trace read as packets, flows, wills and shared client ids:
     /// built by the first invariant that asks, then shared by all.
     view: OnceCell<trace_view::View<'a>>,
@@ -79,6 +106,7 @@ impl<'a> Run<'a> {
             events,
             target,
             live: false,
+            profile: Profile::of(target),
             view: OnceCell::new(),
             sessions: OnceCell::new(),
         }

@@ -166,7 +166,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                 ),
                 Some((at, ClosedBy::Broker, _))
                     if old.v5
-                        && run.target != super::TARGET_MOSQUITTO
+                        && !run.profile.no_takeover_disconnect
                         && *at <= accepted_at + slack
                         && old.disconnect_recv.is_none()
                         && !keep_alive_ran_out(old, *at) =>

@@ -170,16 +170,6 @@ fn check(run: &Run) -> Vec<Violation> {
     capped(WILL.name, spec_for(level, SPEC_V311, SPEC_V5), found)
 }
 
-/// The takeover will profile the broker under test follows: mosquitto's
-/// own when the target is mosquitto, else the scenario's.
-fn takeover_will(run: &Run, config: &crate::broker::Config) -> TakeoverWill {
-    if run.target == super::TARGET_MOSQUITTO {
-        TakeoverWill::Mosquitto
-    } else {
-        config.takeover_will
-    }
-}
-
 /// Whether any client published this topic and payload itself: then a
 /// receipt does not say whether it was the will.
 fn published_by_hand(run: &Run, topic_name: &str, payload: &[u8]) -> bool {
@@ -248,9 +238,7 @@ fn window(
     let delay = if level == LEVEL_V5 {
         let d = will.properties.will_delay_interval().unwrap_or(0);
         let e = c.session_expiry_s(config);
-        // mosquitto waits the whole delay even when the session ends
-        // first (v5/will-delay-session-ends-first, `only_for: [mosquitto]`).
-        if e == EXPIRY_NEVER_S || run.target == super::TARGET_MOSQUITTO {
+        if e == EXPIRY_NEVER_S || run.profile.will_delay_outlasts_session {
             d
         } else {
             d.min(e)
@@ -311,7 +299,7 @@ fn window(
         let (new_at, ..) = new.connect?;
         let persistent = |x: &Conn| x.session_expiry_s(config) > 0;
         let published = delay.is_zero()
-            && match takeover_will(run, config) {
+            && match run.profile.takeover_will.unwrap_or(config.takeover_will) {
                 TakeoverWill::Spec => true,
                 TakeoverWill::Mosquitto => !(persistent(c) && persistent(new)),
                 TakeoverWill::Never => false,
