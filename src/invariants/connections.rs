@@ -62,7 +62,7 @@ pub struct Conn<'a> {
 impl<'a> Conn<'a> {
     /// The protocol level of its CONNECT (4 when unknown).
     pub fn level(&self) -> u8 {
-        self.connect.map_or(4, |c| c.3)
+        self.connect.map_or(4, |c| c.2.protocol_level)
     }
 
     pub fn client_id(&self) -> Option<&'a str> {
