@@ -19,6 +19,7 @@ pub mod error;
 pub mod invariants;
 pub mod live;
 pub mod mutants;
+pub mod packet_json;
 pub mod pcap;
 pub mod scenario;
 pub mod shards;

@@ -1,12 +1,12 @@
-//! Short labels for packets, built from [`crate::trace::json::packet`], the
+//! Short labels for packets, built from [`crate::packet_json::packet`], the
 //! one description of a packet's fields. A label keeps the fields that tell
 //! one packet from the next (ids, codes, topics, QoS) and leaves the rest
 //! (clean session, payloads, keep-alive, wills) to the tooltip, which holds the full line.
 
 use serde_json::{Map, Value};
 
-use crate::trace::json;
-use crate::trace::reason::{self, reason_place};
+use crate::packet_json;
+use crate::packet_json::reason::{self, reason_place};
 use crate::wire::{LEVEL_V311, Packet};
 
 /// The fields a label shows, in this order; the others are left out.
@@ -34,7 +34,7 @@ const VALUE_CHARS_MAX: usize = 40;
 /// as protocol `level` shows them. Under 5.0 reason codes are in hex with
 /// their names (`DISCONNECT reason=0x8E session taken over`).
 pub fn packet(p: &Packet, level: u8) -> String {
-    let fields = json::packet_at(p, level);
+    let fields = packet_json::packet_at(p, level);
     let within = (level != LEVEL_V311).then(|| reason_place(p)).flatten();
     let mut out = p.type_name().to_string();
     for key in KEY_FIELDS {

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::packet_json::hex;
 use crate::scenario::{ClosedBy, FaultAction, Scenario};
-use crate::trace::{Event, EventKind, Report, json, render};
+use crate::trace::{Event, EventKind, Report, render};
 use crate::wire::Packet;
 
 use super::label;
@@ -276,7 +277,10 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
                         to: broker,
                         sent_at: ev.at,
                         received_at: ev.at + lat,
-                        label: format!("raw {}", label::cut(&json::hex(bytes), RAW_HEX_CHARS_MAX)),
+                        label: format!(
+                            "raw {}",
+                            label::cut(&hex::encode(bytes), RAW_HEX_CHARS_MAX)
+                        ),
                         line: render::event_line(ev),
                         sent_by_client: true,
                         closest,
@@ -518,12 +522,7 @@ impl OpenFaults {
                 let (x, y) = pair(a, b);
                 let key = FaultKey::Latency(x, y);
                 self.close(at, w, items, |k| *k == key);
-                let value = match value {
-                    crate::scenario::DurationSpec::Fixed(d) => json::duration(*d),
-                    crate::scenario::DurationSpec::Range(lo, hi) => {
-                        format!("{}..{}", json::duration(*lo), json::duration(*hi))
-                    }
-                };
+                let value = value.text();
                 self.open(
                     key,
                     at,

@@ -86,8 +86,8 @@ pub fn check(run: &Run) -> Vec<Violation> {
                         fa.publisher,
                         fa.qos,
                         fa.topic,
-                        crate::trace::json::payload(&fb.payload),
-                        crate::trace::json::payload(&fa.payload),
+                        crate::packet_json::payload(&fb.payload),
+                        crate::packet_json::payload(&fa.payload),
                     ),
                     view::render(run, [fa.first_event, fb.first_event, got_b, got_a]),
                 ));

@@ -81,7 +81,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                     SPEC_IDS,
                     format!(
                         "{name} received the QoS 2 message {topic:?} {} {} times as a new message; it was published {published} times{}",
-                        crate::trace::json::payload(payload),
+                        crate::packet_json::payload(payload),
                         events.len(),
                         if copies > 1 {
                             format!(" and matches {copies} of its filters")

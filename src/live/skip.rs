@@ -15,8 +15,8 @@
 
 use std::time::Duration;
 
+use crate::scenario::duration;
 use crate::scenario::{BrokerSpec, FaultAction, Scenario, TakeoverWill};
-use crate::trace::json;
 
 /// Why `scenario` cannot run against the live target, if it cannot.
 pub fn reason(
@@ -28,8 +28,8 @@ pub fn reason(
     if scenario.duration > duration_max {
         return Some(format!(
             "lasts {} of real time, over --duration-max {}",
-            json::duration(scenario.duration),
-            json::duration(duration_max)
+            duration::text(scenario.duration),
+            duration::text(duration_max)
         ));
     }
     if scenario.brokers.len() != 1 {
@@ -86,7 +86,7 @@ pub fn non_default_options(b: &BrokerSpec) -> Vec<String> {
     if b.max_keep_alive != d.max_keep_alive {
         out.push(format!(
             "max_keep_alive: {}",
-            json::duration(b.max_keep_alive)
+            duration::text(b.max_keep_alive)
         ));
     }
     if b.max_qos != d.max_qos {
@@ -113,7 +113,7 @@ pub fn non_default_options(b: &BrokerSpec) -> Vec<String> {
         out.push(format!("strict_strings: {}", b.strict_strings));
     }
     let optional_duration =
-        |name: &str, v: Option<Duration>| v.map(|d| format!("{name}: {}", json::duration(d)));
+        |name: &str, v: Option<Duration>| v.map(|d| format!("{name}: {}", duration::text(d)));
     out.extend(optional_duration(
         "session_expiry_max",
         b.session_expiry_max,

@@ -269,6 +269,28 @@ impl<'de> Deserialize<'de> for Window {
     }
 }
 
+/// A duration as a scenario file would write it.
+pub fn text(d: Duration) -> String {
+    let ms = d.as_millis();
+    if d.subsec_millis() == 0 && ms >= 1000 {
+        format!("{}s", ms / 1000)
+    } else if Duration::from_millis(ms as u64) == d {
+        format!("{ms}ms")
+    } else {
+        format!("{}us", d.as_micros())
+    }
+}
+
+impl DurationSpec {
+    /// The value as a scenario file would write it: `2s`, `100ms..1s`.
+    pub fn text(&self) -> String {
+        match self {
+            DurationSpec::Fixed(d) => text(*d),
+            DurationSpec::Range(lo, hi) => format!("{}..{}", text(*lo), text(*hi)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

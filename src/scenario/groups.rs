@@ -476,6 +476,23 @@ fn fault_pattern(value: &Value) -> Option<(String, String)> {
     find_string("", value, &|s| !placeholders(s).is_empty())
 }
 
+/// Whether `name` matches `pattern`: `*` stands for any text and `{i}` for
+/// a member's index (digits).
+pub fn matches(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match p {
+            [] => n.is_empty(),
+            [b'*', rest @ ..] => (0..=n.len()).any(|k| go(rest, &n[k..])),
+            [b'{', b'i', b'}', rest @ ..] => {
+                let digits = n.iter().take_while(|b| b.is_ascii_digit()).count();
+                (1..=digits).any(|k| go(rest, &n[k..]))
+            }
+            [c, rest @ ..] => n.first() == Some(c) && go(rest, &n[1..]),
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

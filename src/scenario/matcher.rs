@@ -1,5 +1,5 @@
 //! Checks a packet matcher's fields against what the trace can show for
-//! that packet type and protocol version ([`crate::trace::json::shape`]).
+//! that packet type and protocol version ([`crate::packet_json::shape`]).
 //!
 //! A matcher compares only the fields it names, so a field the trace never
 //! shows (a typo, another library's spelling such as `returnCode`) would
@@ -34,7 +34,7 @@ pub(super) fn check(
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let Some(shape) = crate::trace::json::shape(ty, level) else {
+    let Some(shape) = crate::packet_json::shape(ty, level) else {
         return Err(Mismatch {
             path: child(path, "type"),
             at_key: false,
@@ -116,7 +116,7 @@ fn kind(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::super::values::PACKET_TYPES;
-    use crate::trace::json::shape;
+    use crate::packet_json::shape;
     use crate::wire::{LEVEL_V5, LEVEL_V311};
 
     #[test]

@@ -54,30 +54,6 @@ impl FillerPool {
     }
 }
 
-/// Decodes hex digits; whitespace between bytes is allowed for readability
-/// (`"c0 00"`).
-pub fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if !digits.len().is_multiple_of(2) {
-        return Err(format!(
-            "hex `{text}` has an odd number of digits; write two digits per byte"
-        ));
-    }
-    digits
-        .chunks(2)
-        .map(|pair| {
-            let hi = pair.first().and_then(|&c| (c as char).to_digit(16));
-            let lo = pair.get(1).and_then(|&c| (c as char).to_digit(16));
-            match (hi, lo) {
-                (Some(h), Some(l)) => Ok((h * 16 + l) as u8),
-                _ => Err(format!(
-                    "`{text}` is not hex: expected digits 0-9 and a-f, e.g. `00ff`"
-                )),
-            }
-        })
-        .collect()
-}
-
 /// A hex string, decoded while its own position is still known, so an error
 /// points at the string rather than at the map around it.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,7 +68,7 @@ impl<'de> Deserialize<'de> for Hex {
                 f.write_str("a string of hex digits, e.g. \"00ff\"")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Hex, E> {
-                decode_hex(v)
+                crate::packet_json::hex::decode(v)
                     .map(|b| Hex(Bytes::from(b)))
                     .map_err(E::custom)
             }
@@ -194,17 +170,6 @@ impl<'de> Deserialize<'de> for RawPayload {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_decodes_with_spaces_and_rejects_garbage() {
-        assert_eq!(decode_hex("00ff"), Ok(vec![0, 255]));
-        assert_eq!(decode_hex("c0 00"), Ok(vec![0xc0, 0]));
-        assert_eq!(decode_hex("C0"), Ok(vec![0xc0]));
-        assert_eq!(decode_hex(""), Ok(vec![]));
-        assert!(decode_hex("abc").unwrap_err().contains("odd"));
-        assert!(decode_hex("zz").unwrap_err().contains("not hex"));
-        assert!(decode_hex("é0").is_err());
-    }
 
     #[test]
     fn filler_is_deterministic_and_shared() {

@@ -8,7 +8,7 @@
 //! schemas here, each saying what its visitor accepts.
 //!
 //! Packet matchers (`receives`, `connack`, `recv`, `send`) are built from
-//! [`crate::trace::json::shape`], the function the loader checks them
+//! [`crate::packet_json::shape`], the function the loader checks them
 //! against: a matcher may name the fields the trace shows for its packet
 //! type, under either protocol version (which one applies depends on the
 //! client, a cross-reference the schema does not follow).
@@ -43,7 +43,7 @@ use super::values::{
     PACKET_TYPES, ProtocolValue, Qos,
 };
 use crate::broker::Mutant;
-use crate::trace::properties::{self, Place};
+use crate::packet_json::properties::{self, Place};
 use crate::wire::{LEVEL_V5, LEVEL_V311};
 
 /// The schema's title, shown by editors.
@@ -501,7 +501,7 @@ fn object_like(shape: &Map<String, Value>, skip: &[&str]) -> Value {
 fn shapes(type_name: &str, skip: &[&str]) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for level in LEVELS {
-        if let Some(shape) = crate::trace::json::shape(type_name, level) {
+        if let Some(shape) = crate::packet_json::shape(type_name, level) {
             let s = object_like(&shape, skip);
             if !out.contains(&s) {
                 out.push(s);

@@ -14,7 +14,7 @@ use super::payload::FillerPool;
 use super::raw::*;
 use super::values::{ALL_CLIENTS, Fields};
 use crate::error::Error;
-use crate::trace::properties::Place;
+use crate::packet_json::properties::Place;
 
 /// Most hosts (brokers plus clients) a file may declare: room for 10,000
 /// clients and their brokers. The engine's cost grows linearly with the
@@ -297,8 +297,8 @@ fn steps_in_time(cx: &Ctx, client: &str, steps: &[Step], duration: Duration) -> 
         };
         if latest >= duration {
             let path = item(&steps_path, i);
-            let end = crate::trace::json::duration(duration);
-            let when = crate::trace::json::duration(latest);
+            let end = crate::scenario::duration::text(duration);
+            let when = crate::scenario::duration::text(latest);
             let message = match key {
                 "at" => format!(
                     "this step's `at` can be {when}, but the run ends at {end} (`duration`); a step at or after the end never runs"
@@ -761,7 +761,7 @@ fn properties(
             "`properties` are a 5.0 option, and this client speaks 3.1.1",
         ));
     }
-    crate::trace::properties::from_json(&fields.0, place).map_err(|bad| {
+    crate::packet_json::properties::from_json(&fields.0, place).map_err(|bad| {
         let p = child(&path, &bad.key);
         match bad.at_key {
             true => cx.at_key(&p, bad.message),
@@ -825,7 +825,8 @@ fn action(cx: &mut Ctx, step: &str, a: RawAction, protocol: Protocol) -> Result<
                 ));
             }
             if let Some(r) = d.reason
-                && crate::trace::reason::name(r, crate::trace::reason::In::Disconnect).is_none()
+                && crate::packet_json::reason::name(r, crate::packet_json::reason::In::Disconnect)
+                    .is_none()
             {
                 return Err(cx.at_value(
                     &child(&dp, "reason"),
@@ -1175,7 +1176,10 @@ fn snapshot_view(
         clients: raw.clients.unwrap_or_default(),
     };
     for (i, p) in view.clients.iter().enumerate() {
-        if !clients.keys().any(|c| crate::trace::select::matches(p, c)) {
+        if !clients
+            .keys()
+            .any(|c| crate::scenario::groups::matches(p, c))
+        {
             return Err(cx.at_value(
                 &item("snapshot.clients", i),
                 format!("`{p}` matches no client: give a client's name, a glob with `*` or a group's name with `{{i}}`"),

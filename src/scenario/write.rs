@@ -21,8 +21,7 @@ use std::time::Duration;
 use serde_yaml::{Mapping, Value};
 
 use super::locate::{PosIndex, child, item};
-use super::{Expectation, Fault, Scenario, Step, parse};
-use crate::trace::json;
+use super::{Expectation, Fault, FaultAction, Scenario, Step, parse};
 
 /// What the written file says on top of the scenario's content.
 pub struct Header<'a> {
@@ -183,7 +182,7 @@ fn fault(f: &Fault) -> Result<Value, String> {
         super::DurationSpec::Range(lo, hi) => format!("{}..{}", duration(lo), duration(hi)),
     };
     m.insert("at".into(), at.into());
-    let action = serde_yaml::to_value(json::fault(&f.action)).map_err(|e| e.to_string())?;
+    let action = serde_yaml::to_value(fault_action(&f.action)).map_err(|e| e.to_string())?;
     if let Value::Mapping(a) = action {
         m.extend(a);
     }
@@ -267,6 +266,29 @@ pub fn difference(a: &Scenario, b: &Scenario) -> Option<&'static str> {
         Some("expectations")
     } else {
         None
+    }
+}
+
+/// A fault in the scenario file's own shape.
+pub fn fault_action(f: &FaultAction) -> serde_json::Value {
+    match f {
+        FaultAction::Partition {
+            a,
+            b,
+            oneway: false,
+        } => serde_json::json!({ "partition": [a, b] }),
+        FaultAction::Partition { a, b, oneway: true } => {
+            serde_json::json!({ "partition": { "from": a, "to": b } })
+        }
+        FaultAction::Heal(Some((a, b))) => serde_json::json!({ "heal": [a, b] }),
+        FaultAction::Heal(None) => serde_json::json!({ "heal": "all" }),
+        FaultAction::Hold(a, b) => serde_json::json!({ "hold": [a, b] }),
+        FaultAction::Release(a, b) => serde_json::json!({ "release": [a, b] }),
+        FaultAction::Latency { a, b, value } => {
+            serde_json::json!({ "latency": { "between": [a, b], "value": value.text() } })
+        }
+        FaultAction::Crash(h) => serde_json::json!({ "crash": h }),
+        FaultAction::Restart(h) => serde_json::json!({ "restart": h }),
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::event::{Event, EventKind};
-use super::json;
+use crate::packet_json;
 use crate::scenario::{Count, Direction, Expectation, Matcher};
 use crate::topic;
 
@@ -115,7 +115,7 @@ fn score(e: &Expectation, ev: &Event) -> Option<usize> {
                 level,
             },
         ) if *direction == Direction::Send && *client == e.client => {
-            Some(1 + fields_met(fields, &json::packet_at(packet, *level)))
+            Some(1 + fields_met(fields, &packet_json::packet_at(packet, *level)))
         }
         (
             Matcher::Packet { direction, fields },
@@ -126,7 +126,7 @@ fn score(e: &Expectation, ev: &Event) -> Option<usize> {
                 resolved_topic,
             },
         ) if *direction == Direction::Recv && *client == e.client => {
-            let mut have = json::packet_at(packet, *level);
+            let mut have = packet_json::packet_at(packet, *level);
             // A PUBLISH that came by topic alias matches on its topic.
             if let Some(t) = resolved_topic {
                 have.insert("topic".into(), t.clone().into());

@@ -7,9 +7,6 @@
 
 mod event;
 pub mod expect;
-pub mod json;
-pub mod properties;
-pub mod reason;
 pub mod render;
 pub mod select;
 

@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use super::Report;
 use super::event::{Event, EventKind};
 use super::expect::by_name;
-use super::json;
-use super::reason;
+use crate::packet_json::{self, hex, reason};
+use crate::scenario::write;
 
 /// Simulated time as seconds with three decimals.
 pub fn seconds(d: Duration) -> String {
@@ -50,7 +50,7 @@ fn detail(kind: &EventKind) -> String {
             ),
             None => packet_text(packet, *level),
         },
-        EventKind::SendRaw { bytes, .. } => format!("raw {}", json::hex(bytes)),
+        EventKind::SendRaw { bytes, .. } => format!("raw {}", hex::encode(bytes)),
         EventKind::Closed { by, reason, .. } => match reason {
             None => format!("by {}", by_name(*by)),
             Some(r) => format!(
@@ -62,7 +62,7 @@ fn detail(kind: &EventKind) -> String {
         EventKind::Error { text, .. }
         | EventKind::Held { text, .. }
         | EventKind::Note { text, .. } => text.clone(),
-        EventKind::Fault { fault } => json::fault(fault).to_string(),
+        EventKind::Fault { fault } => write::fault_action(fault).to_string(),
     }
 }
 
@@ -71,7 +71,7 @@ fn detail(kind: &EventKind) -> String {
 /// field; a 5.0 packet's reason codes are written in hex, each followed by
 /// its name (`reason=0x8E session taken over`).
 fn packet_text(packet: &crate::wire::Packet, level: u8) -> String {
-    let mut fields = json::packet_at(packet, level);
+    let mut fields = packet_json::packet_at(packet, level);
     let ty = fields.shift_remove("type").unwrap_or_default();
     let ty = ty.as_str().unwrap_or_default();
     if level != crate::wire::LEVEL_V311 {
@@ -299,7 +299,7 @@ fn event_json(ev: &Event) -> Value {
         EventKind::Send { packet, level, .. } | EventKind::Recv { packet, level, .. } => {
             m.insert(
                 "packet".into(),
-                Value::Object(json::packet_at(packet, *level)),
+                Value::Object(packet_json::packet_at(packet, *level)),
             );
             if let EventKind::Recv {
                 resolved_topic: Some(t),
@@ -310,7 +310,7 @@ fn event_json(ev: &Event) -> Value {
             }
         }
         EventKind::SendRaw { bytes, .. } => {
-            m.insert("raw".into(), json::hex(bytes).into());
+            m.insert("raw".into(), hex::encode(bytes).into());
         }
         EventKind::Closed { by, reason, .. } => {
             m.insert("by".into(), by_name(*by).into());
@@ -324,7 +324,7 @@ fn event_json(ev: &Event) -> Value {
             m.insert("text".into(), text.clone().into());
         }
         EventKind::Fault { fault } => {
-            m.insert("fault".into(), json::fault(fault));
+            m.insert("fault".into(), write::fault_action(fault));
         }
     }
     Value::Object(m)

@@ -6,9 +6,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::Report;
 use super::event::EventKind;
 use super::render::seconds;
-use super::{Report, json};
+use crate::packet_json;
+use crate::scenario::groups::matches;
+use crate::scenario::write;
 use crate::scenario::{FaultAction, Scenario};
 
 /// Most clients a diagram draws when none are chosen: beyond this a chart
@@ -28,23 +31,6 @@ pub struct Selection {
     pub clients: Vec<String>,
     /// Their client ids, to find the broker notes that concern them.
     client_ids: Vec<String>,
-}
-
-/// Whether `name` matches `pattern`: `*` stands for any text and `{i}` for
-/// a member's index (digits).
-pub fn matches(pattern: &str, name: &str) -> bool {
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match p {
-            [] => n.is_empty(),
-            [b'*', rest @ ..] => (0..=n.len()).any(|k| go(rest, &n[k..])),
-            [b'{', b'i', b'}', rest @ ..] => {
-                let digits = n.iter().take_while(|b| b.is_ascii_digit()).count();
-                (1..=digits).any(|k| go(rest, &n[k..]))
-            }
-            [c, rest @ ..] => n.first() == Some(c) && go(rest, &n[1..]),
-        }
-    }
-    go(pattern.as_bytes(), name.as_bytes())
 }
 
 impl Selection {
@@ -181,7 +167,7 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
             *per_client.entry(h).or_default() += 1;
         }
         let packet_type = |p| {
-            json::packet(p)
+            packet_json::packet(p)
                 .get("type")
                 .and_then(|t| t.as_str().map(str::to_string))
                 .unwrap_or_default()
@@ -198,7 +184,7 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
                     .or_default() += 1
             }
             EventKind::Fault { fault } => {
-                let name = json::fault(fault)
+                let name = write::fault_action(fault)
                     .as_object()
                     .and_then(|o| o.keys().next().cloned())
                     .unwrap_or_default();

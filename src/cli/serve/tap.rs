@@ -15,7 +15,8 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use mqtt_sim::trace::{reason, render};
+use mqtt_sim::packet_json::reason;
+use mqtt_sim::trace::render;
 use mqtt_sim::wire::{Connect, LEVEL_V5, LEVEL_V311, Packet, Reader};
 
 /// Where a tap's lines go: `serve` prefixes each with a timestamp.

@@ -172,7 +172,7 @@ fn value(p: &Property) -> Value {
         | P::ResponseInformation(s)
         | P::ServerReference(s)
         | P::ReasonString(s) => s.clone().into(),
-        P::CorrelationData(b) | P::AuthenticationData(b) => json!({"hex": super::json::hex(b)}),
+        P::CorrelationData(b) | P::AuthenticationData(b) => json!({"hex": super::hex::encode(b)}),
         P::UserProperty(k, v) => json!([k, v]),
     }
 }
@@ -348,9 +348,7 @@ fn one(name: &str, kind: Kind, v: &Value) -> Result<Property, String> {
                 .and_then(|m| m.get("hex"))
                 .and_then(Value::as_str)
                 .ok_or_else(|| format!("`{name}` is binary data: write it as {{hex: \"0a0b\"}}"))?;
-            let bytes = Bytes::from(
-                crate::scenario::payload::decode_hex(hex).map_err(|e| format!("`{name}`: {e}"))?,
-            );
+            let bytes = Bytes::from(super::hex::decode(hex).map_err(|e| format!("`{name}`: {e}"))?);
             match name {
                 "correlation_data" => Property::CorrelationData(bytes),
                 _ => Property::AuthenticationData(bytes),

@@ -1,18 +1,25 @@
-//! The JSON form of packets and faults. It is the single description of a
-//! packet's fields: the JSON renderer prints it, the text renderer prints it
-//! as `key=value` pairs, and expectations match against it.
+//! The packet vocabulary shared by the scenario file and the trace: the
+//! JSON form of packets, their 5.0 properties ([`properties`]), reason-code
+//! names ([`reason`]) and hex text ([`hex`]). It is the single description
+//! of a packet's fields: the JSON renderer prints it, the text renderer
+//! prints it as `key=value` pairs, expectations match against it, and the
+//! scenario loader checks matchers and properties against it.
+//!
+//! It reads only [`crate::wire`], so that both `scenario` (below the trace)
+//! and `trace` can use it.
 
-use std::time::Duration;
+pub mod hex;
+pub mod properties;
+pub mod reason;
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
-use super::properties::{self, Place};
-use crate::scenario::{DurationSpec, FaultAction};
 use crate::wire::{
     Ack, Auth, ConnAck, Connect, Disconnect, LEVEL_V311, LastWill, Packet, Properties, Publish,
     QoS, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
+use properties::Place;
 
 /// A payload as text when it is printable UTF-8, otherwise `{"hex": ".."}`,
 /// mirroring the scenario file's payload forms.
@@ -21,12 +28,8 @@ pub fn payload(bytes: &Bytes) -> Value {
         Ok(s) if s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') => {
             Value::String(s.to_string())
         }
-        _ => json!({ "hex": hex(bytes) }),
+        _ => json!({ "hex": hex::encode(bytes) }),
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A packet's fields as 3.1.1 shows them, for readers that want only its
@@ -248,48 +251,6 @@ fn widest(type_name: &str, level: u8) -> Option<Packet> {
         }),
         _ => return None,
     })
-}
-
-/// A duration as a scenario file would write it.
-pub fn duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if d.subsec_millis() == 0 && ms >= 1000 {
-        format!("{}s", ms / 1000)
-    } else if Duration::from_millis(ms as u64) == d {
-        format!("{ms}ms")
-    } else {
-        format!("{}us", d.as_micros())
-    }
-}
-
-fn duration_spec(d: &DurationSpec) -> String {
-    match d {
-        DurationSpec::Fixed(d) => duration(*d),
-        DurationSpec::Range(lo, hi) => format!("{}..{}", duration(*lo), duration(*hi)),
-    }
-}
-
-/// A fault in the scenario file's own shape.
-pub fn fault(f: &FaultAction) -> Value {
-    match f {
-        FaultAction::Partition {
-            a,
-            b,
-            oneway: false,
-        } => json!({ "partition": [a, b] }),
-        FaultAction::Partition { a, b, oneway: true } => {
-            json!({ "partition": { "from": a, "to": b } })
-        }
-        FaultAction::Heal(Some((a, b))) => json!({ "heal": [a, b] }),
-        FaultAction::Heal(None) => json!({ "heal": "all" }),
-        FaultAction::Hold(a, b) => json!({ "hold": [a, b] }),
-        FaultAction::Release(a, b) => json!({ "release": [a, b] }),
-        FaultAction::Latency { a, b, value } => {
-            json!({ "latency": { "between": [a, b], "value": duration_spec(value) } })
-        }
-        FaultAction::Crash(h) => json!({ "crash": h }),
-        FaultAction::Restart(h) => json!({ "restart": h }),
-    }
 }
 
 #[cfg(test)]
