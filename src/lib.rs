@@ -17,6 +17,7 @@ pub mod diagnostic;
 pub mod diagram;
 pub mod error;
 pub mod invariants;
+pub mod judge;
 pub mod live;
 pub mod mutants;
 pub mod packet_json;

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use mqtt_sim::check::{self, snapshot};
 use mqtt_sim::scenario;
 use mqtt_sim::sim::RunOptions;
+use mqtt_sim::trace::{render, select};
 
 fn mqtt_sim(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
@@ -176,4 +177,29 @@ fn an_invalid_file_exits_2_with_its_snippet() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--> scenarios/bad.yaml:1:11"), "{stderr}");
     assert!(stderr.contains("^^"), "{stderr}");
+}
+
+const CROWD: &str = "duration: 1s\nbrokers: {broker: {}}\nclients:\n  c-{i}:\n    count: 5\n    steps: [{connect: {}}]\n";
+
+fn parse_ok(yaml: &str) -> Result<scenario::Scenario, String> {
+    scenario::parse(yaml, Path::new("s.yaml")).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_snapshot_view_is_the_summary_and_the_chosen_clients() {
+    let s = parse_ok(&format!(
+        "{CROWD}snapshot:\n  summary: true\n  clients: [c-3]\n"
+    ))
+    .expect("the scenario loads");
+    let report = mqtt_sim::sim::run_here(&s, s.seed);
+    let view = select::snapshot(&s, &report, mqtt_sim::scenario::TARGET_REFERENCE);
+    let whole = render::text(&report);
+    assert!(view.starts_with(&select::summary(&s, &report)), "{view}");
+    assert!(view.contains("\n== c-3\n"), "{view}");
+    assert!(view.contains("c-3 "), "{view}");
+    assert!(!view.contains("c-2 "), "{view}");
+    assert!(whole.contains("c-2 "), "{whole}");
+    // Without `snapshot:` the view is the whole trace.
+    let plain = parse_ok(CROWD).expect("the scenario loads");
+    assert_eq!(select::snapshot(&plain, &report, "reference"), whole);
 }

@@ -502,7 +502,7 @@ impl<C: Connector> Client<C> {
         self.record(EventKind::Connected {
             client: self.name.clone(),
         });
-        let level = level(self.options.protocol);
+        let level = self.options.protocol.level();
         let (r, w) = tokio::io::split(stream);
         self.conn = Some(Conn {
             reader: Reader::new(r, Some(level)),
@@ -833,13 +833,6 @@ impl<C: Connector> Client<C> {
     }
 }
 
-fn level(p: Protocol) -> u8 {
-    match p {
-        Protocol::V311 => LEVEL_V311,
-        Protocol::V5 => LEVEL_V5,
-    }
-}
-
 /// A 5.0 reason code of 0x80 or more is a failure (5.0 section 2.4).
 const REASON_FAILURE: u8 = 0x80;
 
@@ -901,7 +894,7 @@ fn will_properties(w: &Will) -> Properties {
 fn connect_packet(o: &ConnectOptions) -> Connect {
     Connect {
         protocol_name: "MQTT".into(),
-        protocol_level: level(o.protocol),
+        protocol_level: o.protocol.level(),
         client_id: o.client_id.clone(),
         clean: o.clean,
         // Validated to fit when the scenario was loaded.

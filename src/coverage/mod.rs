@@ -24,17 +24,20 @@ pub const STATEMENTS_MAX: usize = 10_000;
 pub const STATEMENTS_V311: &str = include_str!("../../spec/mqtt-3.1.1-statements.tsv");
 pub const STATEMENTS_V5: &str = include_str!("../../spec/mqtt-5.0-statements.md");
 
-/// The built-in statements of a protocol version, parsed once.
-pub fn statements(protocol: crate::scenario::Protocol) -> &'static [Statement] {
-    use crate::scenario::Protocol;
+/// The built-in statements of a protocol level (the CONNECT's level byte,
+/// [`crate::wire::LEVEL_V311`] or [`crate::wire::LEVEL_V5`]), parsed once;
+/// none for another level.
+pub fn statements(level: u8) -> &'static [Statement] {
+    use crate::wire::{LEVEL_V5, LEVEL_V311};
     use std::sync::OnceLock;
     static V311: OnceLock<Vec<Statement>> = OnceLock::new();
     static V5: OnceLock<Vec<Statement>> = OnceLock::new();
     // The built-in lists parse (a test says so); were one broken, every
     // id would be refused as unknown, which the scenario tests would show.
-    match protocol {
-        Protocol::V311 => V311.get_or_init(|| parse_tsv(STATEMENTS_V311).unwrap_or_default()),
-        Protocol::V5 => V5.get_or_init(|| parse_md(STATEMENTS_V5).unwrap_or_default()),
+    match level {
+        LEVEL_V311 => V311.get_or_init(|| parse_tsv(STATEMENTS_V311).unwrap_or_default()),
+        LEVEL_V5 => V5.get_or_init(|| parse_md(STATEMENTS_V5).unwrap_or_default()),
+        _ => &[],
     }
 }
 

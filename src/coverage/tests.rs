@@ -142,23 +142,19 @@ fn without_a_table_there_is_no_share_and_a_partial_table_is_reported() {
 
 #[test]
 fn the_built_in_lists_parse() {
-    use crate::scenario::Protocol;
+    use crate::wire::{LEVEL_V5, LEVEL_V311};
     assert_eq!(
-        statements(Protocol::V311).len(),
+        statements(LEVEL_V311).len(),
         parse_tsv(STATEMENTS_V311).unwrap().len()
     );
     assert_eq!(
-        statements(Protocol::V5).len(),
+        statements(LEVEL_V5).len(),
         parse_md(STATEMENTS_V5).unwrap().len()
     );
     assert!(
-        statements(Protocol::V311)
+        statements(LEVEL_V311)
             .iter()
             .any(|s| s.id == "MQTT-3.1.2-24")
     );
-    assert!(
-        statements(Protocol::V5)
-            .iter()
-            .any(|s| s.id == "MQTT-3.1.2-24")
-    );
+    assert!(statements(LEVEL_V5).iter().any(|s| s.id == "MQTT-3.1.2-24"));
 }

@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use crate::broker::Config;
 use crate::scenario::{ClosedBy, DurationSpec, FaultAction, Scenario, SessionExpiry};
-use crate::sim::TICK_DEFAULT;
 use crate::trace::{Event, EventKind, Violation, render};
 use crate::wire::{ConnAck, Connect, Disconnect, LEVEL_V5, Packet};
 
-use super::{Run, VIOLATIONS_PER_INVARIANT_MAX};
+use super::Run;
 
 /// A session expiry interval that never ends, in seconds (0xFFFFFFFF).
 pub const EXPIRY_NEVER_S: u32 = SessionExpiry::NEVER_WIRE;
@@ -426,7 +425,7 @@ impl Timing {
         };
         Timing {
             latency,
-            tick: s.network.tick.unwrap_or(TICK_DEFAULT),
+            tick: s.network.tick(),
             end: s.duration,
         }
     }
@@ -450,40 +449,24 @@ pub fn broker_of<'s>(scenario: &'s Scenario, client: &str) -> Option<(&'s str, &
     Some((name.as_str(), config))
 }
 
-/// The violation texts of one invariant, capped at
-/// [`VIOLATIONS_PER_INVARIANT_MAX`]: beyond it one last violation counts
-/// the rest.
 /// The spec ids of an invariant for the protocol level of the connection
 /// it judged last: 5.0's own ids, or 3.1.1's.
 pub fn spec_for<'s>(level: u8, v311: &'s [&'s str], v5: &'s [&'s str]) -> &'s [&'s str] {
     if level == LEVEL_V5 { v5 } else { v311 }
 }
 
-pub fn capped(name: &str, spec_ids: &[&str], found: Vec<(String, Vec<String>)>) -> Vec<Violation> {
-    let total = found.len();
-    let spec: Vec<String> = spec_ids.iter().map(|s| s.to_string()).collect();
-    let mut out: Vec<Violation> = found
+/// One invariant's findings (text and the events it cites) as violations.
+/// Not capped here: [`super::violations`] caps every invariant once, so the
+/// count of the rest is the true one.
+pub fn found_violations(
+    name: &str,
+    spec_ids: &[&str],
+    found: Vec<(String, Vec<String>)>,
+) -> Vec<Violation> {
+    found
         .into_iter()
-        .take(VIOLATIONS_PER_INVARIANT_MAX)
-        .map(|(text, events)| Violation {
-            invariant: name.to_string(),
-            spec_ids: spec.clone(),
-            text,
-            events,
-        })
-        .collect();
-    if total > VIOLATIONS_PER_INVARIANT_MAX {
-        out.push(Violation {
-            invariant: name.to_string(),
-            spec_ids: spec,
-            text: format!(
-                "and {} more violations of {name}",
-                total - VIOLATIONS_PER_INVARIANT_MAX
-            ),
-            events: Vec::new(),
-        });
-    }
-    out
+        .map(|(text, events)| super::violation(name, spec_ids, text, events))
+        .collect()
 }
 
 /// The events at `indices`, rendered as in the text trace.
@@ -498,62 +481,4 @@ pub fn rendered(events: &[Event], indices: &[usize]) -> Vec<String> {
 /// Seconds as a whole-second `Duration`, saturating at "never".
 pub fn secs(s: u32) -> Duration {
     Duration::from_secs(u64::from(s))
-}
-
-#[cfg(test)]
-pub mod testing {
-    //! Traces for the invariants' unit tests: recorded from a small
-    //! scenario, then edited by hand to break an invariant.
-
-    use crate::scenario::Scenario;
-    use crate::trace::{Event, EventKind, Violation};
-    use crate::wire::Packet;
-
-    use super::super::{Invariant, Run};
-
-    pub fn ms(n: u64) -> std::time::Duration {
-        std::time::Duration::from_millis(n)
-    }
-
-    pub fn scenario(yaml: &str) -> Scenario {
-        crate::scenario::parse(yaml, std::path::Path::new("test.yaml"))
-            .unwrap_or_else(|e| panic!("test scenario: {e}"))
-    }
-
-    /// The scenario and the trace of its run on the reference broker.
-    pub fn record(yaml: &str) -> (Scenario, Vec<Event>) {
-        let s = scenario(yaml);
-        let report = crate::sim::run_here(&s, s.seed);
-        assert!(report.ok(), "the recorded scenario passes");
-        (s, report.events)
-    }
-
-    pub fn check(inv: &Invariant, s: &Scenario, events: &[Event]) -> Vec<Violation> {
-        (inv.check)(&Run::new(s, events, crate::sim::TARGET_REFERENCE))
-    }
-
-    /// The index of the first event of `client` that `pred` accepts.
-    pub fn find(events: &[Event], client: &str, pred: impl Fn(&EventKind) -> bool) -> usize {
-        events
-            .iter()
-            .position(|e| e.kind.host() == Some(client) && pred(&e.kind))
-            .unwrap_or_else(|| panic!("no such event of {client}"))
-    }
-
-    /// Whether the event is a packet of that type sent (`send`) or read.
-    pub fn is_packet(kind: &EventKind, send: bool, type_name: &str) -> bool {
-        match kind {
-            EventKind::Send { packet, .. } if send => packet.type_name() == type_name,
-            EventKind::Recv { packet, .. } if !send => packet.type_name() == type_name,
-            _ => false,
-        }
-    }
-
-    /// The packet of a send or recv event, for editing.
-    pub fn packet_mut(ev: &mut Event) -> &mut Packet {
-        match &mut ev.kind {
-            EventKind::Send { packet, .. } | EventKind::Recv { packet, .. } => packet,
-            _ => panic!("not a packet event"),
-        }
-    }
 }

@@ -32,7 +32,7 @@ use crate::trace::Violation;
 use crate::trace::render::seconds;
 
 use super::connections::{
-    Conn, EndKind, Faults, Sessions, Timing, broker_of, capped, rendered, spec_for,
+    Conn, EndKind, Faults, Sessions, Timing, broker_of, found_violations, rendered, spec_for,
 };
 use super::{Invariant, Run};
 
@@ -84,7 +84,7 @@ fn check(run: &Run) -> Vec<Violation> {
             found.push((text, rendered(run.events, &shown)));
         }
     }
-    capped(KEEP_ALIVE.name, spec_for(level, SPEC_V311, SPEC_V5), found)
+    found_violations(KEEP_ALIVE.name, spec_for(level, SPEC_V311, SPEC_V5), found)
 }
 
 /// A stretch of silence longer than the limit on a connection still open.
@@ -186,64 +186,4 @@ fn too_early(
         ),
         vec![last_index, end.index],
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::connections::testing::{check, find, ms, record};
-    use super::*;
-    use crate::trace::EventKind;
-
-    const SILENT: &str = "name: t\nduration: 5s\nbrokers: {broker: {}}\nclients:\n  \
-        device:\n    keep_alive: 2s\n    ping: off\n    steps:\n      - connect: {}\n";
-
-    fn closed(kind: &EventKind) -> bool {
-        matches!(kind, EventKind::Closed { .. })
-    }
-
-    #[test]
-    fn a_silent_connection_left_open_is_reported() {
-        let (s, mut events) = record(SILENT);
-        assert!(check(&KEEP_ALIVE, &s, &events).is_empty());
-        events.remove(find(&events, "device", closed));
-        let v = check(&KEEP_ALIVE, &s, &events);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].text.contains("still open"), "{}", v[0].text);
-        assert_eq!(v[0].spec_ids, SPEC_V311);
-    }
-
-    #[test]
-    fn a_live_run_allows_a_real_brokers_timer_sweep() {
-        let (s, mut events) = record(SILENT);
-        let i = find(&events, "device", closed);
-        // Closed 800 ms after 1.5 x keep-alive, as mosquitto's once-a-second
-        // sweep may: too late in simulation, within the slack live.
-        events[i].at += Duration::from_millis(800);
-        assert_eq!(check(&KEEP_ALIVE, &s, &events).len(), 1);
-        let mut live = Run::new(&s, &events, crate::invariants::TARGET_MOSQUITTO);
-        live.live = true;
-        assert!((KEEP_ALIVE.check)(&live).is_empty());
-    }
-
-    #[test]
-    fn a_close_before_one_and_a_half_keep_alives_is_reported() {
-        let (s, mut events) = record(SILENT);
-        let i = find(&events, "device", closed);
-        // Closed after 2s (1 x keep-alive) of silence instead of 3s.
-        events[i].at = ms(2003);
-        let v = check(&KEEP_ALIVE, &s, &events);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].text.contains("after 2.00"), "{}", v[0].text);
-    }
-
-    #[test]
-    fn a_close_right_after_a_packet_is_not_for_keep_alive() {
-        let (s, mut events) = record(SILENT);
-        let i = find(&events, "device", closed);
-        // A close one round trip after CONNECT is the broker refusing
-        // something, not keep-alive.
-        events[i].at = ms(4);
-        let v = check(&KEEP_ALIVE, &s, &events);
-        assert!(v.is_empty(), "{v:?}");
-    }
 }

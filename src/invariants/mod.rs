@@ -26,7 +26,7 @@ mod takeover;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_more;
+mod tests_flow_and_takeover;
 mod topic_alias;
 pub mod trace_view;
 mod unsubscribe;
@@ -207,16 +207,12 @@ pub const ALL: &[Invariant] = &[
     },
 ];
 
-/// Looks an invariant up by name.
-pub fn by_name(name: &str) -> Option<&'static Invariant> {
-    ALL.iter().find(|i| i.name == name)
-}
-
 /// Checks the invariants the scenario turns on (all by default; see
 /// `Scenario::invariants`) and returns what the run broke, invariant by
-/// invariant in [`ALL`]'s order, at most [`VIOLATIONS_PER_INVARIANT_MAX`]
-/// each plus one that counts the rest.
-pub fn check(run: &Run) -> Vec<Violation> {
+/// invariant in [`ALL`]'s order. Each invariant reports at most
+/// [`VIOLATIONS_PER_INVARIANT_MAX`]; one more violation then says how many
+/// of its violations were left out.
+pub fn violations(run: &Run) -> Vec<Violation> {
     let mut out = Vec::new();
     for inv in ALL
         .iter()
@@ -236,29 +232,6 @@ pub fn check(run: &Run) -> Vec<Violation> {
         out.extend(found);
     }
     out
-}
-
-/// The invariants a finished run broke, from its trace. None are judged
-/// on a run the harness could not complete (`harness_error`): its trace
-/// stops short.
-pub fn check_run(
-    scenario: &Scenario,
-    events: &[Event],
-    target: &str,
-    live: bool,
-    harness_error: &Option<String>,
-) -> Vec<Violation> {
-    if harness_error.is_some() {
-        return Vec::new();
-    }
-    let mut run = Run::new(scenario, events, target);
-    run.live = live;
-    check(&run)
-}
-
-/// The names of every invariant, for error messages.
-pub fn names() -> Vec<&'static str> {
-    ALL.iter().map(|i| i.name).collect()
 }
 
 /// A violation of the named invariant.

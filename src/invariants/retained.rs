@@ -33,7 +33,7 @@ use crate::trace::render::seconds;
 use crate::trace::{EventKind, Violation};
 use crate::wire::{Packet, Property, QoS, RetainHandling};
 
-use super::connections::{Conn, Sessions, broker_of, capped, rendered, spec_for};
+use super::connections::{Conn, Sessions, broker_of, found_violations, rendered, spec_for};
 use super::{Invariant, Run};
 
 pub const SPEC_V311: &[&str] = &[
@@ -203,7 +203,7 @@ fn check(run: &Run) -> Vec<Violation> {
             }
         }
     }
-    capped(RETAINED.name, spec_for(level, SPEC_V311, SPEC_V5), found)
+    found_violations(RETAINED.name, spec_for(level, SPEC_V311, SPEC_V5), found)
 }
 
 /// Whether a later retained PUBLISH to the same topic surely replaced `x`
@@ -408,126 +408,4 @@ fn subscriptions<'a>(run: &'a Run, c: &Conn<'a>) -> Vec<Subscription<'a>> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::connections::testing::{check, find, ms, record};
-    use super::*;
-    use crate::trace::Event;
-    use crate::wire::Publish;
-
-    fn scenario(second: &str) -> String {
-        format!(
-            "name: t\nduration: 3s\nbrokers: {{broker: {{}}}}\nclients:\n  pub:\n    steps:\n      \
-             - connect: {{}}\n      - publish: {{topic: r/1, payload: a, qos: 1, retain: true}}\n      \
-             {second}\n  sub:\n    steps:\n      - {{at: 1s, connect: {{}}}}\n      \
-             - subscribe: {{filter: r/#, qos: 1}}\n"
-        )
-    }
-
-    fn retained_receipt(at: u64, payload: &'static [u8]) -> Event {
-        Event {
-            at: ms(at),
-            kind: EventKind::Recv {
-                client: "sub".into(),
-                packet: Packet::Publish(Publish {
-                    topic: "r/1".into(),
-                    payload: Bytes::from_static(payload),
-                    qos: QoS::AtLeastOnce,
-                    retain: true,
-                    dup: false,
-                    packet_id: 1,
-                    properties: Default::default(),
-                }),
-                level: 4,
-                resolved_topic: None,
-            },
-        }
-    }
-
-    fn suback(kind: &EventKind) -> bool {
-        matches!(
-            kind,
-            EventKind::Recv {
-                packet: Packet::SubAck(_),
-                ..
-            }
-        )
-    }
-
-    #[test]
-    fn a_deleted_retained_message_sent_on_subscribe_is_reported() {
-        let (s, mut events) = record(&scenario(
-            "- {at: 500ms, publish: {topic: r/1, payload: '', qos: 1, retain: true}}",
-        ));
-        assert!(check(&RETAINED, &s, &events).is_empty());
-        let i = find(&events, "sub", suback);
-        let at = events[i].at.as_millis() as u64;
-        events.insert(i + 1, retained_receipt(at, b"a"));
-        let v = check(&RETAINED, &s, &events);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].text.contains("did not hold"), "{}", v[0].text);
-        assert_eq!(v[0].spec_ids, SPEC_V311);
-    }
-
-    #[test]
-    fn a_retained_message_on_a_dollar_topic_is_the_brokers_own() {
-        let (s, mut events) = record(&scenario(
-            "- {at: 500ms, publish: {topic: r/1, payload: '', qos: 1, retain: true}}",
-        ));
-        let i = find(&events, "sub", suback);
-        let at = events[i].at.as_millis() as u64;
-        let mut sys = retained_receipt(at, b"mosquitto version 2.0.11");
-        if let EventKind::Recv {
-            packet: Packet::Publish(p),
-            ..
-        } = &mut sys.kind
-        {
-            p.topic = "$SYS/broker/version".into();
-        }
-        events.insert(i + 1, sys);
-        assert!(check(&RETAINED, &s, &events).is_empty());
-        // The same receipt on an ordinary topic is reported.
-        events.insert(i + 1, retained_receipt(at, b"a"));
-        assert_eq!(check(&RETAINED, &s, &events).len(), 1);
-    }
-
-    #[test]
-    fn a_replaced_retained_message_is_reported() {
-        let (s, mut events) = record(&scenario(
-            "- {at: 500ms, publish: {topic: r/1, payload: b, qos: 1, retain: true}}",
-        ));
-        assert!(check(&RETAINED, &s, &events).is_empty());
-        let i = find(
-            &events,
-            "sub",
-            |k| matches!(k, EventKind::Recv { packet: Packet::Publish(p), .. } if p.payload.as_ref() == b"b"),
-        );
-        events[i] = retained_receipt(events[i].at.as_millis() as u64, b"a");
-        let v = check(&RETAINED, &s, &events);
-        // Stale, and the current one missing.
-        assert_eq!(v.len(), 2, "{v:?}");
-    }
-
-    #[test]
-    fn a_missing_retained_message_is_reported() {
-        let (s, mut events) = record(&scenario(
-            "- {at: 500ms, publish: {topic: other, payload: x}}",
-        ));
-        assert!(check(&RETAINED, &s, &events).is_empty());
-        let i = find(
-            &events,
-            "sub",
-            |k| matches!(k, EventKind::Recv { packet: Packet::Publish(p), .. } if p.retain),
-        );
-        events.remove(i);
-        let v = check(&RETAINED, &s, &events);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(
-            v[0].text.contains("did not receive the retained \"a\""),
-            "{}",
-            v[0].text
-        );
-    }
 }

@@ -26,7 +26,8 @@ use crate::trace::Violation;
 use crate::trace::render::seconds;
 
 use super::connections::{
-    Conn, EXPIRY_NEVER_S, Faults, Sessions, Timing, broker_of, capped, rendered, secs, spec_for,
+    Conn, EXPIRY_NEVER_S, Faults, Sessions, Timing, broker_of, found_violations, rendered, secs,
+    spec_for,
 };
 use super::{Invariant, Run};
 
@@ -81,7 +82,7 @@ fn check(run: &Run) -> Vec<Violation> {
             ));
         }
     }
-    capped(
+    found_violations(
         SESSION_PRESENT.name,
         spec_for(level, SPEC_V311, SPEC_V5),
         found,
@@ -206,73 +207,4 @@ fn could_evict(run: &Run, conns: &[Conn], broker: &str, sessions_max: usize) -> 
         }
     }
     ids.len() + empty >= sessions_max
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::connections::testing::{check, is_packet, packet_mut, record};
-    use super::*;
-    use crate::wire::Packet;
-
-    const RESUME: &str = "name: t\nduration: 3s\nbrokers: {broker: {}}\nclients:\n  \
-        device:\n    clean_session: false\n    steps:\n      - connect: {}\n      \
-        - {at: 1s, disconnect: {}}\n      - {at: 2s, connect: {}}\n";
-
-    fn connacks(events: &[crate::trace::Event]) -> Vec<usize> {
-        (0..events.len())
-            .filter(|&i| is_packet(&events[i].kind, false, "CONNACK"))
-            .collect()
-    }
-
-    fn flip(ev: &mut crate::trace::Event) {
-        if let Packet::ConnAck(c) = packet_mut(ev) {
-            c.session_present = !c.session_present;
-        }
-    }
-
-    #[test]
-    fn a_lost_session_is_reported() {
-        let (s, mut events) = record(RESUME);
-        assert!(check(&SESSION_PRESENT, &s, &events).is_empty());
-        let [first, second] = connacks(&events)[..] else {
-            panic!("two CONNACKs")
-        };
-        flip(&mut events[second]);
-        let v = check(&SESSION_PRESENT, &s, &events);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].text.contains("lasts for ever"), "{}", v[0].text);
-        // The first connection had no session before it: not judged.
-        flip(&mut events[second]);
-        flip(&mut events[first]);
-        assert!(check(&SESSION_PRESENT, &s, &events).is_empty());
-    }
-
-    #[test]
-    fn a_session_present_on_a_clean_connection_is_reported() {
-        let (s, mut events) = record(&RESUME.replace(
-            "      - {at: 2s, connect: {}}",
-            "      - {at: 2s, connect: {clean_session: true}}",
-        ));
-        assert!(check(&SESSION_PRESENT, &s, &events).is_empty());
-        let second = connacks(&events)[1];
-        flip(&mut events[second]);
-        let v = check(&SESSION_PRESENT, &s, &events);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].text.contains("clean session"), "{}", v[0].text);
-    }
-
-    #[test]
-    fn an_expired_5_0_session_is_not_present() {
-        let yaml = "name: t\nprotocol: 5.0\nduration: 5s\nbrokers: {broker: {}}\nclients:\n  \
-            device:\n    clean_start: false\n    session_expiry: 1s\n    steps:\n      \
-            - connect: {}\n      - {at: 1s, disconnect: {}}\n      - {at: 3s, connect: {}}\n";
-        let (s, mut events) = record(yaml);
-        assert!(check(&SESSION_PRESENT, &s, &events).is_empty());
-        let second = connacks(&events)[1];
-        flip(&mut events[second]);
-        let v = check(&SESSION_PRESENT, &s, &events);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].text.contains("expired after 1s"), "{}", v[0].text);
-        assert_eq!(v[0].spec_ids, SPEC_V5);
-    }
 }

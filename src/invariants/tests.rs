@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Run, check};
-use crate::scenario::{self, Mutant, Scenario};
+use super::{Run, violations as check};
+use crate::scenario::{self, Scenario};
 use crate::trace::{Event, EventKind, Violation};
 use crate::wire::{
     Ack, ConnAck, Connect, LEVEL_V311, Packet, Properties, Publish, QoS, SubAck, Subscribe,
@@ -27,7 +27,7 @@ pub(super) fn names(v: &[Violation]) -> Vec<&str> {
 }
 
 pub(super) fn judge(s: &Scenario, events: &[Event]) -> Vec<Violation> {
-    check(&Run::new(s, events, crate::sim::TARGET_REFERENCE))
+    check(&Run::new(s, events, crate::scenario::TARGET_REFERENCE))
 }
 
 /// A hand-built trace, one packet at a time.
@@ -277,70 +277,6 @@ fn a_run_breaking_an_invariant_many_times_reports_a_bounded_number() {
     let v = judge(&s, t.events());
     assert_eq!(v.len(), super::VIOLATIONS_PER_INVARIANT_MAX + 1);
     assert!(v.last().is_some_and(|v| v.text.starts_with("... and ")));
-}
-
-/// A scenario with a mutant of the reference broker, run, its
-/// expectations aside: what the invariants alone say.
-fn mutated(yaml: &str, mutant: Option<Mutant>) -> Vec<String> {
-    let mut s = scenario::parse(yaml, Path::new("mutant.yaml")).expect("parses");
-    s.expect.clear();
-    let s = crate::mutants::with_mutant(&s, mutant);
-    let report = crate::sim::run_here(&s, s.seed);
-    assert_eq!(report.harness_error, None);
-    report
-        .violations
-        .iter()
-        .map(|v| v.invariant.clone())
-        .collect()
-}
-
-const OFFLINE_QUEUE: &str = "
-duration: 3s
-brokers: {broker: {}}
-clients:
-  sub:
-    clean_session: false
-    steps:
-      - connect: {}
-      - subscribe: {filter: q/#, qos: 1}
-      - {at: 500ms, disconnect: {}}
-      - {at: 1500ms, connect: {}}
-  pub:
-    steps:
-      - {at: 1s, connect: {}}
-      - publish: {topic: q/a, payload: m1, qos: 1}
-";
-
-#[test]
-fn qos1_at_least_once_catches_the_mutant_that_drops_the_offline_queue() {
-    assert_eq!(mutated(OFFLINE_QUEUE, None), Vec::<String>::new());
-    assert_eq!(
-        mutated(OFFLINE_QUEUE, Some(Mutant::DropQueueOnReconnect)),
-        vec!["qos1-at-least-once"]
-    );
-}
-
-const QOS2_RESENT: &str = "
-duration: 2s
-brokers: {broker: {}}
-clients:
-  sub:
-    steps: [{connect: {}}, {subscribe: {filter: q/2, qos: 2}}]
-  pub:
-    steps:
-      - {at: 500ms, connect: {}}
-      # PUBLISH QoS 2, topic q/2, packet id 7, payload once; then with DUP 1
-      - send: {hex: \"340b0003712f3200076f6e6365\"}
-      - send: {hex: \"3c0b0003712f3200076f6e6365\"}
-";
-
-#[test]
-fn qos2_exactly_once_catches_the_mutant_that_delivers_a_resend_again() {
-    assert_eq!(mutated(QOS2_RESENT, None), Vec::<String>::new());
-    assert_eq!(
-        mutated(QOS2_RESENT, Some(Mutant::Qos2DeliveredTwice)),
-        vec!["qos2-exactly-once"]
-    );
 }
 
 #[test]

@@ -33,8 +33,8 @@ use crate::trace::{EventKind, Violation};
 use crate::wire::{LEVEL_V5, Packet};
 
 use super::connections::{
-    Conn, EXPIRY_NEVER_S, EndKind, Faults, Sessions, Timing, broker_of, capped, rendered, secs,
-    spec_for,
+    Conn, EXPIRY_NEVER_S, EndKind, Faults, Sessions, Timing, broker_of, found_violations, rendered,
+    secs, spec_for,
 };
 use super::{Invariant, Run};
 
@@ -167,7 +167,7 @@ fn check(run: &Run) -> Vec<Violation> {
             }
         }
     }
-    capped(WILL.name, spec_for(level, SPEC_V311, SPEC_V5), found)
+    found_violations(WILL.name, spec_for(level, SPEC_V311, SPEC_V5), found)
 }
 
 /// Whether any client published this topic and payload itself: then a
@@ -506,121 +506,4 @@ fn judge<'w>(
             .collect()
     };
     (unmatched, missing)
-}
-
-#[cfg(test)]
-mod tests {
-    use bytes::Bytes;
-
-    use super::super::connections::testing::{check, find, ms, record};
-    use super::*;
-    use crate::trace::Event;
-    use crate::wire::{Publish, QoS};
-
-    fn sensor(protocol: &str, will: &str, end: &str) -> String {
-        let expiry = if protocol == "5.0" {
-            "    session_expiry: 30s\n"
-        } else {
-            ""
-        };
-        format!(
-            "name: t\nprotocol: {protocol}\nduration: 6s\nbrokers: {{broker: {{}}}}\n\
-             clients:\n  observer:\n    steps:\n      - connect: {{}}\n      \
-             - subscribe: {{filter: will/#, qos: 1}}\n  sensor:\n    \
-             will: {{topic: will/sensor, payload: gone, qos: 1{will}}}\n{expiry}    \
-             steps:\n      - {{at: 100ms, connect: {{}}}}\n      \
-             - {{at: 1s, {end}: {{}}}}\n"
-        )
-    }
-
-    fn will_receipt(at: u64) -> Event {
-        Event {
-            at: ms(at),
-            kind: EventKind::Recv {
-                client: "observer".into(),
-                packet: Packet::Publish(Publish {
-                    topic: "will/sensor".into(),
-                    payload: Bytes::from_static(b"gone"),
-                    qos: QoS::AtLeastOnce,
-                    retain: false,
-                    dup: false,
-                    packet_id: 7,
-                    properties: Default::default(),
-                }),
-                level: 4,
-                resolved_topic: None,
-            },
-        }
-    }
-
-    fn is_will(kind: &EventKind) -> bool {
-        matches!(kind, EventKind::Recv { packet: Packet::Publish(p), .. } if p.topic == "will/sensor")
-    }
-
-    #[test]
-    fn a_will_after_a_normal_disconnect_is_reported() {
-        let (s, mut events) = record(&sensor("3.1.1", "", "disconnect"));
-        assert!(check(&WILL, &s, &events).is_empty());
-        let at = events
-            .iter()
-            .position(|e| e.at > ms(1005))
-            .unwrap_or(events.len());
-        events.insert(at, will_receipt(1005));
-        let v = check(&WILL, &s, &events);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(
-            v[0].text.contains("no connection's end explains"),
-            "{}",
-            v[0].text
-        );
-        assert_eq!(v[0].spec_ids, SPEC_V311);
-    }
-
-    #[test]
-    fn a_dropped_connection_without_its_will_is_reported() {
-        let (s, mut events) = record(&sensor("3.1.1", "", "drop"));
-        assert!(check(&WILL, &s, &events).is_empty());
-        let at = find(&events, "observer", is_will);
-        events.remove(at);
-        let v = check(&WILL, &s, &events);
-        assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].text.contains("never received it"), "{}", v[0].text);
-    }
-
-    #[test]
-    fn a_will_before_its_delay_is_reported() {
-        let (s, mut events) = record(&sensor("5.0", ", delay: 2s", "drop"));
-        assert!(check(&WILL, &s, &events).is_empty());
-        let at = find(&events, "observer", is_will);
-        assert!(events[at].at >= ms(3000), "published after the delay");
-        let mut early = events.remove(at);
-        early.at = ms(1005);
-        let to = events.iter().position(|e| e.at > ms(1005)).unwrap();
-        events.insert(to, early);
-        let v = check(&WILL, &s, &events);
-        assert!(!v.is_empty());
-        assert!(
-            v.iter()
-                .any(|v| v.text.contains("no connection's end explains")),
-            "{v:?}"
-        );
-        assert_eq!(v[0].spec_ids, SPEC_V5);
-    }
-
-    #[test]
-    fn a_takeover_follows_the_profile() {
-        let yaml = "name: t\nduration: 3s\nbrokers: {broker: {takeover_will: never}}\n\
-             clients:\n  observer:\n    steps:\n      - connect: {}\n      \
-             - subscribe: {filter: will/#, qos: 1}\n  a:\n    client_id: same\n    \
-             will: {topic: will/sensor, payload: gone, qos: 1}\n    steps:\n      \
-             - {at: 100ms, connect: {}}\n  b:\n    client_id: same\n    steps:\n      \
-             - {at: 1s, connect: {}}\n";
-        let (s, mut events) = record(yaml);
-        assert!(check(&WILL, &s, &events).is_empty());
-        // The `never` profile publishes nothing on a takeover.
-        let closed = find(&events, "a", |k| matches!(k, EventKind::Closed { .. }));
-        let at = events[closed].at.as_millis() as u64 + 1;
-        events.insert(closed + 1, will_receipt(at));
-        assert_eq!(check(&WILL, &s, &events).len(), 1);
-    }
 }

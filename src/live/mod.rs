@@ -10,14 +10,13 @@
 //! read.
 //!
 //! Timing varies live, so expectations are the oracle: `within` windows are
-//! widened by the tolerance (see [`timing`]). A scenario that cannot be run
+//! widened by the tolerance (see [`crate::trace::tolerance`]). A scenario that cannot be run
 //! live is skipped with the reason (see [`skip`]); a skip is not a pass.
 
 pub mod hygiene;
 pub mod process;
 pub mod proxy;
 pub mod skip;
-pub mod timing;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -29,6 +28,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::task::{AbortHandle, LocalSet};
 
 use crate::client::Client;
+use crate::judge::{Clock, Ending, judge};
 use crate::scenario::{FaultAction, Scenario};
 use crate::sim::Seeds;
 use crate::trace::{EventKind, Recorder, Report};
@@ -312,16 +312,15 @@ async fn drive(
     }
     net.abort_all();
     let (events, dropped) = rec.take();
-    let verdicts = timing::check_all(&scenario.expect, &events, &opts.target_name, opts.tolerance);
-    let violations =
-        crate::invariants::check_run(scenario, &events, &opts.target_name, true, &harness_error);
-    Report {
+    let ending = Ending {
         seed,
         end: scenario.duration,
         events,
         dropped,
-        verdicts,
-        violations,
         harness_error,
-    }
+    };
+    let clock = Clock::Live {
+        tolerance: opts.tolerance,
+    };
+    judge(scenario, &opts.target_name, clock, ending)
 }

@@ -684,4 +684,17 @@ expect:
         assert!(ClientKeys::check("Sensor-{i}").is_err());
         assert!(ClientKeys::check("a{").is_err());
     }
+
+    #[test]
+    fn patterns_match_names_globs_and_groups() {
+        assert!(matches("device-7", "device-7"));
+        assert!(!matches("device-7", "device-70"));
+        assert!(matches("device-*", "device-70"));
+        assert!(matches("device-1*", "device-1"));
+        assert!(!matches("device-1*", "device-2"));
+        assert!(matches("device-{i}", "device-123"));
+        assert!(!matches("device-{i}", "device-"));
+        assert!(!matches("device-{i}", "device-x"));
+        assert!(matches("a-{i}-b", "a-12-b"));
+    }
 }

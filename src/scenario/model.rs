@@ -32,6 +32,14 @@ impl Protocol {
             Protocol::V5 => "5.0",
         }
     }
+
+    /// The protocol level byte of its CONNECT.
+    pub fn level(self) -> u8 {
+        match self {
+            Protocol::V311 => crate::wire::LEVEL_V311,
+            Protocol::V5 => crate::wire::LEVEL_V5,
+        }
+    }
 }
 
 /// A duration, or a range a duration is drawn from uniformly at each use.
@@ -97,6 +105,33 @@ pub struct Scenario {
     pub invariants: Invariants,
 }
 
+/// The target name of the built-in broker, for `only_for` and `not_for`.
+pub const TARGET_REFERENCE: &str = "reference";
+
+/// The name of every protocol invariant, in the order they are reported:
+/// what `invariants:` may list. The scenario sits below the invariants and
+/// cannot ask them; a test in `crate::invariants` keeps this list equal to
+/// theirs.
+pub const INVARIANT_NAMES: &[&str] = &[
+    "qos1-at-least-once",
+    "qos2-exactly-once",
+    "ordering",
+    "packet-ids",
+    "unsubscribe",
+    "delivery-matches-subscription",
+    "will",
+    "keep-alive",
+    "session-present",
+    "retained",
+    "receive-maximum",
+    "shared-one-member",
+    "dup-on-resend",
+    "takeover",
+    "topic-alias",
+    "retain-flag",
+    "message-expiry",
+];
+
 /// Which protocol invariants (`crate::invariants`) a scenario's runs are
 /// checked against.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -135,9 +170,22 @@ pub struct SnapshotView {
 pub struct Network {
     /// One-way delay of each message (default 1ms).
     pub latency: DurationSpec,
-    /// Simulation step; `None` lets the harness choose.
+    /// Simulation step as the file sets it; `None` takes [`TICK_DEFAULT`].
+    /// Read it with [`Network::tick`].
     pub tick: Option<Duration>,
     pub links: Vec<LinkSpec>,
+}
+
+/// The time resolution of packet delivery when the scenario does not set
+/// `network.tick`: a packet is due at the first tick after its latency.
+pub const TICK_DEFAULT: Duration = Duration::from_millis(1);
+
+impl Network {
+    /// The simulation step in force: the file's `tick`, or [`TICK_DEFAULT`].
+    /// The engine steps by it and the invariants' timing bounds allow it.
+    pub fn tick(&self) -> Duration {
+        self.tick.unwrap_or(TICK_DEFAULT)
+    }
 }
 
 impl Default for Network {

@@ -331,9 +331,11 @@ fn spec_ids(
         }
     }
     let known = |id: &str| {
-        protocols
-            .iter()
-            .any(|p| crate::coverage::statements(*p).iter().any(|s| s.id == id))
+        protocols.iter().any(|p| {
+            crate::coverage::statements(p.level())
+                .iter()
+                .any(|s| s.id == id)
+        })
     };
     for (i, id) in spec.iter().enumerate() {
         if known(id) {
@@ -350,7 +352,10 @@ fn spec_ids(
         // Ids one digit apart are unrelated statements, so no nearest id is
         // guessed; the other protocol's list is the likely mix-up.
         let other = [Protocol::V311, Protocol::V5].into_iter().find(|p| {
-            !protocols.contains(p) && crate::coverage::statements(*p).iter().any(|s| s.id == *id)
+            !protocols.contains(p)
+                && crate::coverage::statements(p.level())
+                    .iter()
+                    .any(|s| s.id == *id)
         });
         e.help = Some(match other {
             Some(p) => format!(
@@ -1308,10 +1313,7 @@ fn expectation(
         let protocol = clients
             .get(&client)
             .map_or(Protocol::V311, |c| c.options.protocol);
-        let level = match protocol {
-            Protocol::V311 => crate::wire::LEVEL_V311,
-            Protocol::V5 => crate::wire::LEVEL_V5,
-        };
+        let level = protocol.level();
         super::matcher::check(&child(path, key), fields, level, protocol.as_str()).map_err(
             |m| match m.at_key {
                 true => cx.at_key(&m.path, m.message),
@@ -1378,11 +1380,8 @@ fn invariants(cx: &Ctx, raw: Option<RawInvariants>) -> Result<Invariants, Error>
         ));
     }
     for (i, name) in names.iter().enumerate() {
-        if crate::invariants::by_name(name).is_none() {
-            let known: Vec<String> = crate::invariants::names()
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect();
+        if !INVARIANT_NAMES.contains(&name.as_str()) {
+            let known: Vec<String> = INVARIANT_NAMES.iter().map(|n| format!("`{n}`")).collect();
             return Err(cx.at_value(
                 &item("invariants", i),
                 format!(

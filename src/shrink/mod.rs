@@ -196,7 +196,7 @@ pub struct Outcome {
 /// time-ordered fault list (hand-written faults with their times drawn),
 /// and the seed set as its own.
 pub fn explicit(scenario: &Scenario, seed: u64) -> Scenario {
-    let tick = scenario.network.tick.unwrap_or(sim::TICK_DEFAULT);
+    let tick = scenario.network.tick();
     let mut s = scenario.clone();
     s.faults = sim::timeline(scenario, seed)
         .into_iter()
@@ -406,7 +406,7 @@ fn at(f: &Fault) -> Duration {
 }
 
 fn tick(s: &Scenario) -> Duration {
-    s.network.tick.unwrap_or(sim::TICK_DEFAULT)
+    s.network.tick()
 }
 
 /// `cur` with fault `i` at `t`. The list need not stay in time order: the

@@ -31,10 +31,11 @@ use turmoil_net::{HostId, KernelConfig, Net};
 
 use super::network::{Network, round_up};
 use super::target::BrokerUnderTest;
-use super::{Seeds, TICK_DEFAULT, faults::Timed, net};
+use super::{Seeds, faults::Timed, net};
 use crate::client::Client;
+use crate::judge::{Clock, Ending, judge};
 use crate::scenario::{FaultAction, Scenario};
-use crate::trace::{self, EventKind, Recorder, Report};
+use crate::trace::{EventKind, Recorder, Report};
 
 /// The harness error of a run stopped by the wall-clock cap; the caller
 /// words it.
@@ -187,7 +188,7 @@ pub fn run(
     let ids: Vec<HostId> = names.iter().map(|n| net.add_host(n.as_str())).collect();
     let addresses: Vec<(String, IpAddr)> =
         names.iter().map(|n| (n.clone(), net.lookup(n))).collect();
-    let tick = scenario.network.tick.unwrap_or(TICK_DEFAULT);
+    let tick = scenario.network.tick();
     let network = Network::new(scenario, tick, addresses.clone(), seeds.network());
     // The driver task and the run share the guard: the hosts' sockets
     // talk to the network until the very end, after the driver is done.
@@ -245,18 +246,14 @@ pub fn run(
         // Let the aborted hosts drop their sockets while the network exists.
         settle(&world.activity).await;
         let (events, dropped) = rec.take();
-        let verdicts = trace::expect::check_all(&scenario.expect, &events, target.name());
-        let violations =
-            crate::invariants::check_run(scenario, &events, target.name(), false, &harness_error);
-        Report {
+        let ending = Ending {
             seed,
             end,
             events,
             dropped,
-            verdicts,
-            violations,
             harness_error,
-        }
+        };
+        judge(scenario, target.name(), Clock::Simulated, ending)
     });
     drop(local);
     drop(guard);

@@ -28,12 +28,7 @@ pub use network::round_up;
 pub use seeds::Seeds;
 pub use target::{BrokerUnderTest, HostFactory, Reference, ServeFuture};
 
-/// The target name of the built-in broker, for `only_for` and `not_for`.
-pub const TARGET_REFERENCE: &str = "reference";
-
-/// The time resolution of packet delivery when the scenario does not set
-/// `network.tick`: a packet is due at the first tick after its latency.
-pub const TICK_DEFAULT: Duration = Duration::from_millis(1);
+pub use crate::scenario::TARGET_REFERENCE;
 
 /// How long one run may take in real time before it is abandoned. A broker
 /// that spins without yielding would otherwise hang the harness.

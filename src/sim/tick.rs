@@ -7,17 +7,17 @@ use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::tick_latency::Links;
-use super::{EPOCH_S, Seeds, TICK_DEFAULT, timeline};
+use super::{EPOCH_S, Seeds, timeline};
 use crate::broker::{Broker, PORT, Store};
 use crate::client::{Client, SimConnector};
 use crate::scenario::{FaultAction, Scenario};
-use crate::trace::{self, EventKind, Recorder, Report};
+use crate::trace::{EventKind, Recorder, Report};
 
 /// Runs a scenario against the reference broker on the current thread,
 /// stepping turmoil 0.7 one tick at a time.
 pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
     let seeds = Seeds::new(seed);
-    let tick = scenario.network.tick.unwrap_or(TICK_DEFAULT);
+    let tick = scenario.network.tick();
     let mut builder = turmoil::Builder::new();
     // Every link the driver manages gets its latency from `latency::Links`;
     // the global setting only covers links no message ever uses.
@@ -69,23 +69,19 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
     }
     let end = sim.elapsed().min(scenario.duration);
     let (events, dropped) = rec.take();
-    let verdicts = trace::expect::check_all(&scenario.expect, &events, super::TARGET_REFERENCE);
-    let violations = crate::invariants::check_run(
-        scenario,
-        &events,
-        super::TARGET_REFERENCE,
-        false,
-        &harness_error,
-    );
-    Report {
+    let ending = crate::judge::Ending {
         seed,
         end,
         events,
         dropped,
-        verdicts,
-        violations,
         harness_error,
-    }
+    };
+    crate::judge::judge(
+        scenario,
+        super::TARGET_REFERENCE,
+        crate::judge::Clock::Simulated,
+        ending,
+    )
 }
 
 /// Room in every accept backlog for each client to connect at once, twice

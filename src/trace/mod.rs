@@ -9,6 +9,7 @@ mod event;
 pub mod expect;
 pub mod render;
 pub mod select;
+pub mod tolerance;
 
 use std::time::Duration;
 

@@ -316,43 +316,11 @@ mod tests {
     const CROWD: &str = "duration: 1s\nbrokers: {broker: {}}\nclients:\n  c-{i}:\n    count: 5\n    steps: [{connect: {}}]\n";
 
     #[test]
-    fn a_snapshot_view_is_the_summary_and_the_chosen_clients() {
-        let s = parse(&format!(
-            "{CROWD}snapshot:\n  summary: true\n  clients: [c-3]\n"
-        ))
-        .unwrap();
-        let report = crate::sim::run_here(&s, s.seed);
-        let view = snapshot(&s, &report, crate::sim::TARGET_REFERENCE);
-        let whole = super::super::render::text(&report);
-        assert!(view.starts_with(&summary(&s, &report)), "{view}");
-        assert!(view.contains("\n== c-3\n"), "{view}");
-        assert!(view.contains("c-3 "), "{view}");
-        assert!(!view.contains("c-2 "), "{view}");
-        assert!(whole.contains("c-2 "), "{whole}");
-        // Without `snapshot:` the view is the whole trace.
-        let plain = parse(CROWD).unwrap();
-        assert_eq!(snapshot(&plain, &report, "reference"), whole);
-    }
-
-    #[test]
     fn a_snapshot_view_must_name_clients_there_are_and_show_something() {
         let e = parse(&format!("{CROWD}snapshot:\n  clients: [d-1]\n")).unwrap_err();
         assert!(e.contains("`d-1` matches no client"), "{e}");
         let e = parse(&format!("{CROWD}snapshot: {{summary: false}}\n")).unwrap_err();
         assert!(e.contains("`snapshot` shows nothing"), "{e}");
         assert!(parse(&format!("{CROWD}snapshot: {{clients: [\"c-{{i}}\"]}}\n")).is_ok());
-    }
-
-    #[test]
-    fn patterns_match_names_globs_and_groups() {
-        assert!(matches("device-7", "device-7"));
-        assert!(!matches("device-7", "device-70"));
-        assert!(matches("device-*", "device-70"));
-        assert!(matches("device-1*", "device-1"));
-        assert!(!matches("device-1*", "device-2"));
-        assert!(matches("device-{i}", "device-123"));
-        assert!(!matches("device-{i}", "device-"));
-        assert!(!matches("device-{i}", "device-x"));
-        assert!(matches("a-{i}-b", "a-12-b"));
     }
 }

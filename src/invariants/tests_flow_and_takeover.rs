@@ -1,6 +1,6 @@
 //! The invariants added for the planted broker bugs, each shown to catch
 //! a hand-built trace that breaks it and to stay quiet on the same trace
-//! done right (tests/invariants_more.rs records them from the mutants).
+//! done right (tests/invariants_catch_mutants.rs records them from the mutants).
 
 use std::path::Path;
 

@@ -1,7 +1,8 @@
-//! Each invariant added for the planted broker bugs catches its mutant on
-//! an existing scenario, with the scenario's expectations switched off:
-//! the invariants alone see the bug. Each scenario passes every invariant
-//! without the mutant (tests/scenarios.rs), so the violation is the bug's.
+//! Each invariant catches the planted broker bugs (mutants) it is for, on
+//! an existing scenario or a small one written here, with the scenario's
+//! expectations switched off: the invariants alone see the bug. Each
+//! scenario passes every invariant without the mutant (tests/scenarios.rs
+//! and the `None` runs below), so the violation is the bug's.
 
 use std::path::Path;
 
@@ -133,5 +134,69 @@ fn delivery_matches_subscription_catches_no_local_ignored() {
         "v5/subscribe-no-local.yaml",
         Mutant::NoLocalIgnored,
         "delivery-matches-subscription",
+    );
+}
+
+/// A scenario with a mutant of the reference broker, run, its
+/// expectations aside: what the invariants alone say.
+fn mutated(yaml: &str, mutant: Option<Mutant>) -> Vec<String> {
+    let mut s = scenario::parse(yaml, Path::new("mutant.yaml")).expect("parses");
+    s.expect.clear();
+    let s = with_mutant(&s, mutant);
+    let report = sim::run_here(&s, s.seed);
+    assert_eq!(report.harness_error, None);
+    report
+        .violations
+        .iter()
+        .map(|v| v.invariant.clone())
+        .collect()
+}
+
+const OFFLINE_QUEUE: &str = "
+duration: 3s
+brokers: {broker: {}}
+clients:
+  sub:
+    clean_session: false
+    steps:
+      - connect: {}
+      - subscribe: {filter: q/#, qos: 1}
+      - {at: 500ms, disconnect: {}}
+      - {at: 1500ms, connect: {}}
+  pub:
+    steps:
+      - {at: 1s, connect: {}}
+      - publish: {topic: q/a, payload: m1, qos: 1}
+";
+
+#[test]
+fn qos1_at_least_once_catches_the_mutant_that_drops_the_offline_queue() {
+    assert_eq!(mutated(OFFLINE_QUEUE, None), Vec::<String>::new());
+    assert_eq!(
+        mutated(OFFLINE_QUEUE, Some(Mutant::DropQueueOnReconnect)),
+        vec!["qos1-at-least-once"]
+    );
+}
+
+const QOS2_RESENT: &str = "
+duration: 2s
+brokers: {broker: {}}
+clients:
+  sub:
+    steps: [{connect: {}}, {subscribe: {filter: q/2, qos: 2}}]
+  pub:
+    steps:
+      - {at: 500ms, connect: {}}
+      # PUBLISH QoS 2, topic q/2, packet id 7, payload once; then with DUP 1
+      - send: {hex: \"340b0003712f3200076f6e6365\"}
+      - send: {hex: \"3c0b0003712f3200076f6e6365\"}
+";
+
+#[test]
+fn qos2_exactly_once_catches_the_mutant_that_delivers_a_resend_again() {
+    assert_eq!(mutated(QOS2_RESENT, None), Vec::<String>::new());
+    assert_eq!(
+        mutated(QOS2_RESENT, Some(Mutant::Qos2DeliveredTwice)),
+        vec!["qos2-exactly-once"]
     );
 }
