@@ -127,6 +127,32 @@ mod will {
         assert_eq!(v[0].spec_ids, SPEC_V311);
     }
 
+    /// The connection invariants once capped their own findings and were
+    /// capped again on top, so above ten the count of the rest was lost.
+    #[test]
+    fn fifteen_stray_wills_are_ten_violations_and_the_true_count_of_the_rest() {
+        let (mut s, mut events) = record(&sensor("3.1.1", "", "disconnect"));
+        s.invariants = mqtt_sim::scenario::Invariants::Only(vec![WILL.name.into()]);
+        let at = events
+            .iter()
+            .position(|e| e.at > ms(1005))
+            .unwrap_or(events.len());
+        for i in 0..15 {
+            events.insert(at + i, will_receipt(1005 + i as u64));
+        }
+        assert_eq!(check(&WILL, &s, &events).len(), 15, "one per stray will");
+        let run = mqtt_sim::invariants::Run::new(&s, &events, mqtt_sim::scenario::TARGET_REFERENCE);
+        let v = mqtt_sim::invariants::violations(&run);
+        assert_eq!(
+            v.len(),
+            mqtt_sim::invariants::VIOLATIONS_PER_INVARIANT_MAX + 1
+        );
+        assert_eq!(
+            v.last().map(|v| v.text.as_str()),
+            Some("... and 5 more violations of will")
+        );
+    }
+
     #[test]
     fn a_dropped_connection_without_its_will_is_reported() {
         let (s, mut events) = record(&sensor("3.1.1", "", "drop"));
