@@ -6,7 +6,9 @@
 //!   (wall clock). `tokio::time::Instant` is the simulation's paused clock
 //!   and is allowed. The places outside the simulation are an explicit list.
 //! - Every `select!` starts with `biased;`.
-//! - `src/broker` imports nothing from `scenario`.
+//! - The library's modules only import the layers below them (`LAYERS`),
+//!   so no import circle spans two of them.
+//! - Every source file starts with a `//!` comment saying what it holds.
 //! - Every `.md` or `.rs` file that a comment or a document cites exists.
 
 use std::path::{Path, PathBuf};
@@ -210,19 +212,200 @@ fn an_unbiased_select_is_found() {
     assert!(unbiased_selects("// in `select!` it is cancel-safe").is_empty());
 }
 
+/// The layers of the library, bottom up: each top-level module of `src/`
+/// and the top-level modules it may import (`crate::x`). A module may only
+/// import modules listed before it, so the table itself has no circle, and
+/// neither can the code. ARCHITECTURE.md's code map says the same in words.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("error", &[]),
+    ("topic", &[]),
+    ("wire", &[]),
+    // The packet vocabulary: the JSON form of packets, properties, reason
+    // names, hex. Below both the scenario file and the trace.
+    ("packet_json", &["wire"]),
+    // The spec's normative statements, which scenarios tag.
+    ("coverage", &["wire"]),
+    // The reference broker owns its configuration; the scenario converts
+    // into it, never the reverse.
+    ("broker", &["topic", "wire"]),
+    (
+        "scenario",
+        &[
+            "error",
+            "topic",
+            "wire",
+            "packet_json",
+            "coverage",
+            "broker",
+        ],
+    ),
+    ("diagnostic", &["error", "scenario"]),
+    ("trace", &["topic", "wire", "packet_json", "scenario"]),
+    (
+        "invariants",
+        &[
+            "topic",
+            "wire",
+            "packet_json",
+            "broker",
+            "scenario",
+            "trace",
+        ],
+    ),
+    // Expectations and invariants on a finished trace: one verdict for
+    // every way of running.
+    ("judge", &["scenario", "trace", "invariants"]),
+    (
+        "client",
+        &[
+            "topic",
+            "wire",
+            "packet_json",
+            "broker",
+            "scenario",
+            "trace",
+        ],
+    ),
+    (
+        "sim",
+        &["wire", "broker", "scenario", "trace", "judge", "client"],
+    ),
+    ("check", &["scenario", "trace", "sim"]),
+    ("mutants", &["broker", "scenario", "trace", "sim"]),
+    ("diagram", &["wire", "packet_json", "scenario", "trace"]),
+    ("pcap", &["wire", "broker", "scenario", "trace", "sim"]),
+    (
+        "live",
+        &[
+            "wire", "broker", "scenario", "trace", "judge", "client", "sim",
+        ],
+    ),
+    ("shards", &["scenario", "trace", "sim"]),
+    ("shrink", &["scenario", "trace", "invariants", "sim"]),
+];
+
+/// The top-level module a file of `src/` belongs to: `src/x.rs` and
+/// `src/x/...` are `x`. The crate root and the binary are above every layer.
+fn top_module(file: &str) -> Option<&str> {
+    let rest = file.strip_prefix("src/")?;
+    let top = match rest.split_once('/') {
+        Some((dir, _)) => dir,
+        None => rest.strip_suffix(".rs")?,
+    };
+    (!matches!(top, "lib" | "main" | "cli")).then_some(top)
+}
+
+/// The top-level modules `code` names through `crate::` paths, with the
+/// line of each: `crate::x::...` and each first segment of
+/// `crate::{x, y::z}`. `super::` paths never leave a top-level module
+/// (that is what `crate::` is for), so they are not read.
+fn crate_imports(code: &str) -> Vec<(usize, String)> {
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut found = Vec::new();
+    for (i, _) in code.match_indices("crate::") {
+        let before = code[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue; // `mqtt_sim_crate::` or the like
+        }
+        let line = code[..i].lines().count().max(1);
+        let rest = &code[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // Only the first segment of each top-level item of the group.
+            let mut depth = 0;
+            let mut item_start = true;
+            for (k, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item_start = true,
+                    c if item_start && (c.is_alphanumeric() || c == '_') => {
+                        found.push((line, ident(&group[k..])));
+                        item_start = false;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            found.push((line, ident(rest)));
+        }
+    }
+    found
+}
+
 #[test]
-fn the_broker_does_not_import_the_scenario_format() {
-    let bad: Vec<String> = rust_files(&["src/broker/"])
+fn the_crate_imports_of_a_file_are_found() {
+    let code = "use crate::wire::Packet;\nuse crate::{scenario::{A, B}, trace};\nfn f() { crate::sim::run(); }";
+    let names: Vec<(usize, String)> = crate_imports(code);
+    let names: Vec<(usize, &str)> = names.iter().map(|(l, n)| (*l, n.as_str())).collect();
+    assert_eq!(
+        names,
+        [(1, "wire"), (2, "scenario"), (2, "trace"), (3, "sim")]
+    );
+    assert_eq!(top_module("src/invariants/will.rs"), Some("invariants"));
+    assert_eq!(top_module("src/topic.rs"), Some("topic"));
+    assert_eq!(top_module("src/main.rs"), None);
+    assert_eq!(top_module("src/cli/run.rs"), None);
+}
+
+#[test]
+fn the_layer_table_only_points_down() {
+    for (i, (module, allowed)) in LAYERS.iter().enumerate() {
+        for a in *allowed {
+            let below = LAYERS[..i].iter().any(|(m, _)| m == a);
+            assert!(
+                below,
+                "LAYERS: `{module}` may import `{a}`, which is not listed before it"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_module_imports_only_the_layers_below_it() {
+    let mut bad = Vec::new();
+    let mut unplaced = std::collections::BTreeSet::new();
+    for f in rust_files(&["src/"]) {
+        let Some(module) = top_module(&f) else {
+            continue;
+        };
+        let Some((_, allowed)) = LAYERS.iter().find(|(m, _)| *m == module) else {
+            unplaced.insert(module.to_string());
+            continue;
+        };
+        for (line, import) in crate_imports(&code_only(&read(&f))) {
+            let known = LAYERS.iter().any(|(m, _)| *m == import);
+            if import != module && known && !allowed.contains(&import.as_str()) {
+                bad.push(format!("{f}:{line}: `{module}` imports `crate::{import}`"));
+            }
+        }
+    }
+    assert!(
+        unplaced.is_empty(),
+        "top-level modules missing from LAYERS in tests/tidy.rs (place each \
+         in the table, above what it imports): {unplaced:?}"
+    );
+    assert!(
+        bad.is_empty(),
+        "imports against the layers (tests/tidy.rs, LAYERS; ARCHITECTURE.md): \
+         move the shared part down, or pass it in from above:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn every_source_file_says_what_it_holds() {
+    let bad: Vec<String> = rust_files(&["src/", "tests/", "benches/", "examples/"])
         .into_iter()
-        .filter(|f| {
-            let code = code_only(&read(f));
-            code.contains("crate::scenario") || code.contains("mqtt_sim::scenario")
-        })
+        .filter(|f| !read(f).trim_start().starts_with("//!"))
         .collect();
     assert!(
         bad.is_empty(),
-        "src/broker uses `scenario`; the broker owns its configuration (broker::Config) \
-         and the scenario model converts into it:\n{}",
+        "source files that do not start with a `//!` comment saying what they hold:\n{}",
         bad.join("\n")
     );
 }

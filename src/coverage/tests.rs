@@ -1,3 +1,6 @@
+//! Unit tests of spec coverage: statement lists, the applicability table
+//! and the coverage computed from tagged scenarios.
+
 use super::*;
 
 fn tagged(scenario: &str, ids: &[&str]) -> Tagged {
