@@ -349,12 +349,20 @@ async fn drive_world(
         );
         next_fault += 1;
     }
+    // The paused clock only moves forward; a step back would reorder the
+    // trace and break every timing bound the invariants judge.
+    let mut last_now = Duration::ZERO;
     loop {
         settle(&world.activity).await;
         if let Some(why) = world.failure.borrow_mut().take() {
             return Some(why);
         }
         let now = world.now();
+        debug_assert!(
+            now >= last_now,
+            "the simulated clock went back from {last_now:?} to {now:?}"
+        );
+        last_now = now;
         if world.network.exchange(guard, now) {
             continue;
         }
@@ -365,6 +373,11 @@ async fn drive_world(
             && fault_tick(fault) <= now + tick
         {
             let at = fault_tick(fault).max(now);
+            // The timeline is sorted, so faults take effect in its order.
+            debug_assert!(
+                next_fault == 0 || fault_tick(&timeline[next_fault - 1]) <= fault_tick(fault),
+                "the fault timeline is out of order at entry {next_fault}"
+            );
             apply(world, guard, &fault.action, at).await;
             rec.record_at(
                 at,
