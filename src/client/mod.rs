@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 
 use crate::scenario::{
-    Ack, Action, ClientSpec, ClosedBy, ConnectOptions, Ping, Protocol, Step, Will,
+    Ack, Action, ClientSpec, ClosedBy, ConnectOptions, Ping, Protocol, Step, Subscription, Will,
 };
 use crate::trace::{EventKind, Recorder};
 use crate::wire::{
@@ -360,24 +360,10 @@ impl<C: Connector> Client<C> {
                 let Some(packet_id) = self.packet_id(step) else {
                     return;
                 };
-                let filters = filters
-                    .iter()
-                    .map(|s| SubscribeFilter {
-                        no_local: s.no_local,
-                        retain_as_published: s.retain_as_published,
-                        retain_handling: match s.retain_handling {
-                            0 => RetainHandling::SendAtSubscribe,
-                            1 => RetainHandling::SendAtNewSubscribe,
-                            // Validated to be 0, 1 or 2 at load time.
-                            _ => RetainHandling::DoNotSend,
-                        },
-                        ..SubscribeFilter::new(s.filter.clone(), scenario_qos(s.qos))
-                    })
-                    .collect();
                 self.wait_for(step, "SUBACK", packet_id);
                 self.send(Packet::Subscribe(Subscribe {
                     packet_id,
-                    filters,
+                    filters: filters.iter().map(wire_filter).collect(),
                     properties: properties.clone(),
                 }))
                 .await;
@@ -401,39 +387,44 @@ impl<C: Connector> Client<C> {
                 retain,
                 properties,
             } => {
-                let packet_id = if *qos > 0 {
-                    let Some(id) = self.packet_id(step) else {
-                        return;
-                    };
-                    id
-                } else {
-                    0
-                };
                 let publish = Publish {
                     topic: topic.clone(),
                     payload: payload.clone(),
                     qos: scenario_qos(*qos),
                     retain: *retain,
                     dup: false,
-                    packet_id,
+                    packet_id: 0,
                     properties: properties.clone(),
                 };
-                match qos {
-                    1 => self.wait_for(step, "PUBACK", packet_id),
-                    2 => self.wait_for(step, "PUBCOMP", packet_id),
-                    // A QoS 0 flow is complete once written.
-                    _ => {}
-                }
-                if *qos > 0 && self.held.is_empty() && self.room_in_flight() {
-                    self.session.published(&publish);
-                    self.send(Packet::Publish(publish)).await;
-                } else if *qos > 0 {
-                    self.hold(publish);
-                } else {
-                    self.send(Packet::Publish(publish)).await;
-                }
+                self.publish(step, publish).await;
             }
             Action::Send(bytes) => self.send_raw(bytes.clone()).await,
+        }
+    }
+
+    /// A `publish` step: a QoS 1 or 2 message takes a packet id and waits
+    /// for its flow to complete, and is held while the broker's Receive
+    /// Maximum leaves no room; QoS 0 goes out at once.
+    async fn publish(&mut self, step: &Step, mut publish: Publish) {
+        let awaited = match publish.qos {
+            QoS::AtMostOnce => {
+                // A QoS 0 flow is complete once written.
+                self.send(Packet::Publish(publish)).await;
+                return;
+            }
+            QoS::AtLeastOnce => "PUBACK",
+            QoS::ExactlyOnce => "PUBCOMP",
+        };
+        let Some(packet_id) = self.packet_id(step) else {
+            return;
+        };
+        publish.packet_id = packet_id;
+        self.wait_for(step, awaited, packet_id);
+        if self.held.is_empty() && self.room_in_flight() {
+            self.session.published(&publish);
+            self.send(Packet::Publish(publish)).await;
+        } else {
+            self.hold(publish);
         }
     }
 
@@ -830,6 +821,21 @@ impl<C: Connector> Client<C> {
             ));
         }
         topic
+    }
+}
+
+/// A `subscribe` step's subscription as the SUBSCRIBE carries it.
+fn wire_filter(s: &Subscription) -> SubscribeFilter {
+    SubscribeFilter {
+        no_local: s.no_local,
+        retain_as_published: s.retain_as_published,
+        retain_handling: match s.retain_handling {
+            0 => RetainHandling::SendAtSubscribe,
+            1 => RetainHandling::SendAtNewSubscribe,
+            // Validated to be 0, 1 or 2 at load time.
+            _ => RetainHandling::DoNotSend,
+        },
+        ..SubscribeFilter::new(s.filter.clone(), scenario_qos(s.qos))
     }
 }
 

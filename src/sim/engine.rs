@@ -126,6 +126,40 @@ struct World {
 }
 
 impl World {
+    /// The hosts named `names`, in that order (brokers first, as turmoil-net
+    /// numbered them: `ids`), none of them started yet.
+    fn new(
+        names: &[String],
+        ids: Vec<HostId>,
+        starts: Vec<Start>,
+        network: Network,
+        clock_start: Instant,
+    ) -> Self {
+        debug_assert!(names.len() == ids.len() && ids.len() == starts.len());
+        World {
+            hosts: names
+                .iter()
+                .zip(ids)
+                .zip(starts)
+                .map(|((name, id), start)| Host {
+                    name: name.clone(),
+                    id,
+                    start,
+                    running: None,
+                })
+                .collect(),
+            index: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect(),
+            network,
+            activity: Rc::default(),
+            failure: Rc::default(),
+            clock_start,
+        }
+    }
+
     fn now(&self) -> Duration {
         Instant::now() - self.clock_start
     }
@@ -204,28 +238,7 @@ pub fn run(
         let clock_start = Instant::now();
         let rec = Recorder::new(Rc::new(move || Instant::now() - clock_start));
         let starts = starts(scenario, &addresses, &rec, &seeds, target);
-        let mut world = World {
-            hosts: names
-                .iter()
-                .zip(ids)
-                .zip(starts)
-                .map(|((name, id), start)| Host {
-                    name: name.clone(),
-                    id,
-                    start,
-                    running: None,
-                })
-                .collect(),
-            index: names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.clone(), i))
-                .collect(),
-            network,
-            activity: Rc::default(),
-            failure: Rc::default(),
-            clock_start,
-        };
+        let mut world = World::new(&names, ids, starts, network, clock_start);
         for i in 0..world.hosts.len() {
             world.spawn(i);
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::Report;
-use super::event::EventKind;
+use super::event::{Event, EventKind};
 use super::render::seconds;
 use crate::packet_json;
 use crate::scenario::groups::matches;
@@ -150,21 +150,32 @@ fn counts(map: &BTreeMap<String, usize>) -> String {
         .join(", ")
 }
 
-/// A run in a few lines: what happened, counted, instead of every event.
-/// Failed expectations are listed in full, with their closest events; the
-/// last line is the trace's end line.
-pub fn summary(scenario: &Scenario, report: &Report) -> String {
-    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
-    let mut sent: BTreeMap<String, usize> = BTreeMap::new();
-    let mut received: BTreeMap<String, usize> = BTreeMap::new();
-    let mut closed: BTreeMap<String, usize> = BTreeMap::new();
-    let mut faults: BTreeMap<String, usize> = BTreeMap::new();
-    let mut per_client: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut first_error = None;
-    for e in &report.events {
-        *kinds.entry(e.kind.name().to_string()).or_default() += 1;
+/// What a run's events come to, counted by kind, packet type, how
+/// connections closed and fault, for [`summary`].
+#[derive(Default)]
+struct Tally<'r> {
+    kinds: BTreeMap<String, usize>,
+    sent: BTreeMap<String, usize>,
+    received: BTreeMap<String, usize>,
+    closed: BTreeMap<String, usize>,
+    faults: BTreeMap<String, usize>,
+    per_client: BTreeMap<&'r str, usize>,
+    first_error: Option<String>,
+}
+
+impl<'r> Tally<'r> {
+    fn of(events: &'r [Event]) -> Self {
+        let mut t = Tally::default();
+        for e in events {
+            t.count(e);
+        }
+        t
+    }
+
+    fn count(&mut self, e: &'r Event) {
+        *self.kinds.entry(e.kind.name().to_string()).or_default() += 1;
         if let (Some(h), false) = (e.kind.host(), matches!(e.kind, EventKind::Note { .. })) {
-            *per_client.entry(h).or_default() += 1;
+            *self.per_client.entry(h).or_default() += 1;
         }
         let packet_type = |p| {
             packet_json::packet(p)
@@ -173,13 +184,16 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
                 .unwrap_or_default()
         };
         match &e.kind {
-            EventKind::Send { packet, .. } => *sent.entry(packet_type(packet)).or_default() += 1,
-            EventKind::SendRaw { .. } => *sent.entry("raw".to_string()).or_default() += 1,
+            EventKind::Send { packet, .. } => {
+                *self.sent.entry(packet_type(packet)).or_default() += 1
+            }
+            EventKind::SendRaw { .. } => *self.sent.entry("raw".to_string()).or_default() += 1,
             EventKind::Recv { packet, .. } => {
-                *received.entry(packet_type(packet)).or_default() += 1
+                *self.received.entry(packet_type(packet)).or_default() += 1
             }
             EventKind::Closed { by, .. } => {
-                *closed
+                *self
+                    .closed
                     .entry(format!("by {}", super::expect::by_name(*by)))
                     .or_default() += 1
             }
@@ -188,14 +202,37 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
                     .as_object()
                     .and_then(|o| o.keys().next().cloned())
                     .unwrap_or_default();
-                *faults.entry(name).or_default() += 1;
+                *self.faults.entry(name).or_default() += 1;
             }
-            EventKind::Error { client, text } if first_error.is_none() => {
-                first_error = Some(format!("{client} at {}: {text}", seconds(e.at)));
+            EventKind::Error { client, text } if self.first_error.is_none() => {
+                self.first_error = Some(format!("{client} at {}: {text}", seconds(e.at)));
             }
             _ => {}
         }
     }
+
+    /// The `clients` line: the busiest client and how many had no event.
+    fn clients_line(&self, scenario: &Scenario) -> Option<String> {
+        let silent = scenario
+            .clients
+            .keys()
+            .filter(|c| !self.per_client.contains_key(c.as_str()))
+            .count();
+        let busiest = self
+            .per_client
+            .iter()
+            .filter(|(h, _)| scenario.clients.contains_key(**h))
+            .max_by_key(|(h, n)| (**n, std::cmp::Reverse(**h)));
+        busiest
+            .map(|(h, n)| format!("clients     busiest {h} ({n} events); {silent} with no event"))
+    }
+}
+
+/// A run in a few lines: what happened, counted, instead of every event.
+/// Failed expectations are listed in full, with their closest events; the
+/// last line is the trace's end line.
+pub fn summary(scenario: &Scenario, report: &Report) -> String {
+    let tally = Tally::of(&report.events);
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -210,28 +247,16 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
         s,
         "events      {} ({})",
         report.events.len(),
-        counts(&kinds)
+        counts(&tally.kinds)
     );
-    let _ = writeln!(s, "sent        {}", counts(&sent));
-    let _ = writeln!(s, "received    {}", counts(&received));
-    let _ = writeln!(s, "closed      {}", counts(&closed));
-    let _ = writeln!(s, "faults      {}", counts(&faults));
-    let silent = scenario
-        .clients
-        .keys()
-        .filter(|c| !per_client.contains_key(c.as_str()))
-        .count();
-    let busiest = per_client
-        .iter()
-        .filter(|(h, _)| scenario.clients.contains_key(**h))
-        .max_by_key(|(h, n)| (**n, std::cmp::Reverse(**h)));
-    if let Some((h, n)) = busiest {
-        let _ = writeln!(
-            s,
-            "clients     busiest {h} ({n} events); {silent} with no event"
-        );
+    let _ = writeln!(s, "sent        {}", counts(&tally.sent));
+    let _ = writeln!(s, "received    {}", counts(&tally.received));
+    let _ = writeln!(s, "closed      {}", counts(&tally.closed));
+    let _ = writeln!(s, "faults      {}", counts(&tally.faults));
+    if let Some(line) = tally.clients_line(scenario) {
+        let _ = writeln!(s, "{line}");
     }
-    if let Some(e) = first_error {
+    if let Some(e) = &tally.first_error {
         let _ = writeln!(s, "first error {e}");
     }
     if report.dropped > 0 {
@@ -242,6 +267,21 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
             super::EVENTS_MAX
         );
     }
+    verdict_lines(&mut s, report);
+    let _ = writeln!(
+        s,
+        "end {} seed {}: {}",
+        seconds(report.end),
+        report.seed,
+        if report.ok() { "ok" } else { "FAILED" }
+    );
+    s
+}
+
+/// The summary's judgement: expectations passed and failed (the failed
+/// ones in full, up to [`SUMMARY_FAILED_MAX`]), broken invariants and the
+/// harness error.
+fn verdict_lines(s: &mut String, report: &Report) {
     let failed: Vec<_> = report.verdicts.iter().filter(|v| !v.ok).collect();
     let _ = writeln!(
         s,
@@ -269,14 +309,6 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
     if let Some(e) = &report.harness_error {
         let _ = writeln!(s, "harness     {e}");
     }
-    let _ = writeln!(
-        s,
-        "end {} seed {}: {}",
-        seconds(report.end),
-        report.seed,
-        if report.ok() { "ok" } else { "FAILED" }
-    );
-    s
 }
 
 /// The view of a run its scenario's `snapshot:` asks for, or the whole
