@@ -28,12 +28,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::broker::Config;
 use crate::topic;
 use crate::trace::render::seconds;
 use crate::trace::{EventKind, Violation};
 use crate::wire::{Packet, Property, QoS, RetainHandling};
 
-use super::connections::{Conn, Sessions, broker_of, found_violations, rendered, spec_for};
+use super::connections::{
+    Conn, Faults, Sessions, Timing, broker_of, found_violations, rendered, spec_for,
+};
 use super::{Invariant, Run};
 
 pub const SPEC_V311: &[&str] = &[
@@ -84,6 +87,12 @@ fn check(run: &Run) -> Vec<Violation> {
         timing,
     } = run.sessions();
     let published = retained_publishes(run, conns);
+    let judge = Judge {
+        run,
+        published: &published,
+        faults,
+        timing,
+    };
     let mut found = Vec::new();
     let mut level = 4;
     // Receipts already judged (overlapping subscriptions share them).
@@ -92,118 +101,160 @@ fn check(run: &Run) -> Vec<Violation> {
         let Some((broker, config)) = broker_of(run.scenario, c.client) else {
             continue;
         };
+        let before = found.len();
         for sub in subscriptions(run, c) {
-            let of_broker = |p: &&Retained| p.broker == broker;
-            // What it received as retained on each topic.
-            for &r in &sub.receipts {
-                let EventKind::Recv {
-                    packet: Packet::Publish(p),
-                    ..
-                } = &run.events[r].kind
-                else {
-                    continue;
-                };
-                // Topics starting with `$` are the server's own: a real
-                // broker keeps retained `$SYS/...` messages no client
-                // published [MQTT-4.7.2-1].
-                if seen.contains(&r) || p.topic.starts_with('$') {
-                    continue;
-                }
-                seen.push(r);
-                let at = run.events[r].at;
-                let candidates: Vec<&Retained> = published
-                    .iter()
-                    .filter(of_broker)
-                    .filter(|x| x.topic == p.topic && x.sent < at)
-                    .filter(|x| !replaced(x, &published, sub.sent))
-                    .collect();
-                if !candidates
-                    .iter()
-                    .any(|x| x.payload == p.payload && !x.payload.is_empty())
-                {
-                    level = c.level();
-                    let mut shown: Vec<usize> = published
-                        .iter()
-                        .filter(of_broker)
-                        .filter(|x| x.topic == p.topic && x.sent < at)
-                        .map(|x| x.index)
-                        .collect();
-                    shown.extend([sub.index, r]);
-                    shown.sort();
-                    found.push((
-                        format!(
-                            "{} received retained {:?} on {} at {}, which the topic did not hold \
-                             when it subscribed at {}",
-                            c.client,
-                            String::from_utf8_lossy(&p.payload),
-                            p.topic,
-                            seconds(at),
-                            seconds(sub.sent)
-                        ),
-                        rendered(run.events, &shown),
-                    ));
-                }
-            }
-            // What it should have received.
-            let judged = config.retain_available
-                && config.acl.is_empty()
-                && !c.silenced
-                && run
-                    .scenario
-                    .clients
-                    .get(c.client)
-                    .is_some_and(|s| s.ack == crate::scenario::Ack::Auto);
-            if !judged || !sub.plain {
-                continue;
-            }
-            let deadline = sub.acked + timing.slack();
-            if c.end_at().is_some_and(|e| e <= deadline) || timing.end < deadline {
-                continue;
-            }
-            let mut topics: Vec<&str> = published
-                .iter()
-                .filter(of_broker)
-                .map(|x| x.topic)
-                .filter(|t| topic::matches(sub.filter, t))
-                .collect();
-            topics.dedup();
-            topics.sort();
-            topics.dedup();
-            for t in topics {
-                let Some(held) = surely_held(&published, broker, t, sub.sent, sub.acked) else {
-                    continue;
-                };
-                if held.expires
-                    || faults.disturbed(held.client, broker, held.sent, deadline)
-                    || faults.disturbed(c.client, broker, held.sent, deadline)
-                {
-                    continue;
-                }
-                let got = sub.all_receipts.iter().any(|&r| {
-                    let ev = &run.events[r];
-                    ev.at <= deadline
-                        && matches!(&ev.kind, EventKind::Recv { packet: Packet::Publish(p), .. }
-                            if p.retain && p.topic == t && p.payload == held.payload)
-                });
-                if !got {
-                    level = c.level();
-                    found.push((
-                        format!(
-                            "{} subscribed to {} at {} but did not receive the retained {:?} \
-                             on {t} by {}",
-                            c.client,
-                            sub.filter,
-                            seconds(sub.sent),
-                            String::from_utf8_lossy(&held.payload),
-                            seconds(deadline)
-                        ),
-                        rendered(run.events, &[held.index, sub.index]),
-                    ));
-                }
-            }
+            judge.strays(c, &sub, broker, &mut seen, &mut found);
+            judge.missing(c, &sub, broker, config, &mut found);
+        }
+        if found.len() > before {
+            level = c.level();
         }
     }
     found_violations(RETAINED.name, spec_for(level, SPEC_V311, SPEC_V5), found)
+}
+
+/// One violation's text and the events it cites.
+type Finding = (String, Vec<String>);
+
+/// What the retained invariant reads for every subscription it judges.
+struct Judge<'r, 'a> {
+    run: &'r Run<'a>,
+    published: &'r [Retained<'r>],
+    faults: &'r Faults,
+    timing: &'r Timing,
+}
+
+impl Judge<'_, '_> {
+    /// Retained messages `sub` received that its topic did not hold when
+    /// it subscribed.
+    fn strays(
+        &self,
+        c: &Conn,
+        sub: &Subscription,
+        broker: &str,
+        seen: &mut Vec<usize>,
+        found: &mut Vec<Finding>,
+    ) {
+        let (run, published) = (self.run, self.published);
+        let of_broker = |p: &&Retained| p.broker == broker;
+        for &r in &sub.receipts {
+            let EventKind::Recv {
+                packet: Packet::Publish(p),
+                ..
+            } = &run.events[r].kind
+            else {
+                continue;
+            };
+            // Topics starting with `$` are the server's own: a real
+            // broker keeps retained `$SYS/...` messages no client
+            // published [MQTT-4.7.2-1].
+            if seen.contains(&r) || p.topic.starts_with('$') {
+                continue;
+            }
+            seen.push(r);
+            let at = run.events[r].at;
+            let candidates: Vec<&Retained> = published
+                .iter()
+                .filter(of_broker)
+                .filter(|x| x.topic == p.topic && x.sent < at)
+                .filter(|x| !replaced(x, published, sub.sent))
+                .collect();
+            if candidates
+                .iter()
+                .any(|x| x.payload == p.payload && !x.payload.is_empty())
+            {
+                continue;
+            }
+            let mut shown: Vec<usize> = published
+                .iter()
+                .filter(of_broker)
+                .filter(|x| x.topic == p.topic && x.sent < at)
+                .map(|x| x.index)
+                .collect();
+            shown.extend([sub.index, r]);
+            shown.sort();
+            found.push((
+                format!(
+                    "{} received retained {:?} on {} at {}, which the topic did not hold \
+                     when it subscribed at {}",
+                    c.client,
+                    String::from_utf8_lossy(&p.payload),
+                    p.topic,
+                    seconds(at),
+                    seconds(sub.sent)
+                ),
+                rendered(run.events, &shown),
+            ));
+        }
+    }
+
+    /// Retained messages the topics matching `sub` surely held when it
+    /// subscribed, which it did not receive in time.
+    fn missing(
+        &self,
+        c: &Conn,
+        sub: &Subscription,
+        broker: &str,
+        config: &Config,
+        found: &mut Vec<Finding>,
+    ) {
+        let (run, published, faults, timing) = (self.run, self.published, self.faults, self.timing);
+        let judged = config.retain_available
+            && config.acl.is_empty()
+            && !c.silenced
+            && run
+                .scenario
+                .clients
+                .get(c.client)
+                .is_some_and(|s| s.ack == crate::scenario::Ack::Auto);
+        if !judged || !sub.plain {
+            return;
+        }
+        let deadline = sub.acked + timing.slack();
+        if c.end_at().is_some_and(|e| e <= deadline) || timing.end < deadline {
+            return;
+        }
+        let mut topics: Vec<&str> = published
+            .iter()
+            .filter(|p| p.broker == broker)
+            .map(|x| x.topic)
+            .filter(|t| topic::matches(sub.filter, t))
+            .collect();
+        topics.dedup();
+        topics.sort();
+        topics.dedup();
+        for t in topics {
+            let Some(held) = surely_held(published, broker, t, sub.sent, sub.acked) else {
+                continue;
+            };
+            if held.expires
+                || faults.disturbed(held.client, broker, held.sent, deadline)
+                || faults.disturbed(c.client, broker, held.sent, deadline)
+            {
+                continue;
+            }
+            let got = sub.all_receipts.iter().any(|&r| {
+                let ev = &run.events[r];
+                ev.at <= deadline
+                    && matches!(&ev.kind, EventKind::Recv { packet: Packet::Publish(p), .. }
+                        if p.retain && p.topic == t && p.payload == held.payload)
+            });
+            if !got {
+                found.push((
+                    format!(
+                        "{} subscribed to {} at {} but did not receive the retained {:?} \
+                         on {t} by {}",
+                        c.client,
+                        sub.filter,
+                        seconds(sub.sent),
+                        String::from_utf8_lossy(&held.payload),
+                        seconds(deadline)
+                    ),
+                    rendered(run.events, &[held.index, sub.index]),
+                ));
+            }
+        }
+    }
 }
 
 /// Whether a later retained PUBLISH to the same topic surely replaced `x`

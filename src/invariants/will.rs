@@ -26,15 +26,15 @@
 
 use std::time::Duration;
 
-use crate::broker::TakeoverWill;
+use crate::broker::{Config, TakeoverWill};
 use crate::scenario::ClosedBy;
 use crate::topic;
 use crate::trace::{EventKind, Violation};
-use crate::wire::{LEVEL_V5, Packet};
+use crate::wire::{LEVEL_V5, LastWill, Packet};
 
 use super::connections::{
-    Conn, EXPIRY_NEVER_S, EndKind, Faults, Sessions, Timing, broker_of, found_violations, rendered,
-    secs, spec_for,
+    Conn, EXPIRY_NEVER_S, End, EndKind, Faults, Sessions, Timing, broker_of, found_violations,
+    rendered, secs, spec_for,
 };
 use super::{Invariant, Run};
 
@@ -225,28 +225,7 @@ fn window(
     let (broker, config) = broker_of(run.scenario, c.client)?;
     let (_, _, connect, level) = c.connect?;
     let will = connect.will.as_ref()?;
-    let optional = |earliest| {
-        Some(Window {
-            conn: i,
-            earliest,
-            latest: None,
-            must: false,
-        })
-    };
-    // 5.0: the will waits for its delay or the session's end, whichever
-    // comes first.
-    let delay = if level == LEVEL_V5 {
-        let d = will.properties.will_delay_interval().unwrap_or(0);
-        let e = c.session_expiry_s(config);
-        if e == EXPIRY_NEVER_S || run.profile.will_delay_outlasts_session {
-            d
-        } else {
-            d.min(e)
-        }
-    } else {
-        0
-    };
-    let delay = secs(delay);
+    let delay = will_delay(run, c, config, level, will);
     let Some(connack_at) = c.connack_at() else {
         // No CONNACK reached the client. When a fault was on the link, the
         // broker may have accepted the connection and lost only its
@@ -269,13 +248,26 @@ fn window(
         .last_recv(run.events)
         .unwrap_or(connack_at)
         .saturating_sub(timing.latency);
+    let case = Case {
+        run,
+        conns,
+        i,
+        c,
+        faults,
+        timing,
+        broker,
+        config,
+        delay,
+        connack_at,
+        served_until,
+    };
     let Some(end) = c.end else {
         // Open to the end of the run: no will, unless a fault or silence
         // may have ended it on the broker's side unseen.
         return if faults.disturbed(c.client, broker, connack_at, timing.end)
             || keep_alive_may_close(c, timing.end, timing)
         {
-            optional(served_until + delay)
+            case.optional(served_until + delay)
         } else {
             None
         };
@@ -287,7 +279,7 @@ fn window(
             || connect_for(conns, i, connack_at, seen).is_some()
             || keep_alive_may_close(c, at, timing)
         {
-            optional(served_until + delay)
+            case.optional(served_until + delay)
         } else {
             None
         };
@@ -296,62 +288,119 @@ fn window(
     if end.kind == EndKind::Closed(ClosedBy::Broker)
         && let Some(new) = connect_for(conns, i, connack_at, end.at)
     {
+        return case.takeover(end, new);
+    }
+    case.other_end(end)
+}
+
+/// 5.0: the will waits for its delay or the session's end, whichever comes
+/// first (or its whole delay, where the target's profile says so); 3.1.1
+/// has no delay.
+fn will_delay(run: &Run, c: &Conn, config: &Config, level: u8, will: &LastWill) -> Duration {
+    if level != LEVEL_V5 {
+        return Duration::ZERO;
+    }
+    let d = will.properties.will_delay_interval().unwrap_or(0);
+    let e = c.session_expiry_s(config);
+    if e == EXPIRY_NEVER_S || run.profile.will_delay_outlasts_session {
+        secs(d)
+    } else {
+        secs(d.min(e))
+    }
+}
+
+/// What every case of [`window`] knows about a connection that got its
+/// CONNACK and carried a will.
+struct Case<'r, 'a> {
+    run: &'r Run<'a>,
+    conns: &'r [Conn<'r>],
+    i: usize,
+    c: &'r Conn<'r>,
+    faults: &'r Faults,
+    timing: &'r Timing,
+    broker: &'r str,
+    config: &'r Config,
+    delay: Duration,
+    connack_at: Duration,
+    served_until: Duration,
+}
+
+impl Case<'_, '_> {
+    /// A will that may, but need not, be published from `earliest` on.
+    fn optional(&self, earliest: Duration) -> Option<Window> {
+        Some(Window {
+            conn: self.i,
+            earliest,
+            latest: None,
+            must: false,
+        })
+    }
+
+    /// Closed by the broker for `new`, a CONNECT with the same client id:
+    /// the takeover profile decides whether the will goes out.
+    fn takeover(&self, end: End, new: &Conn) -> Option<Window> {
+        let (c, timing, faults) = (self.c, self.timing, self.faults);
         let (new_at, ..) = new.connect?;
-        let persistent = |x: &Conn| x.session_expiry_s(config) > 0;
-        let published = delay.is_zero()
-            && match run.profile.takeover_will.unwrap_or(config.takeover_will) {
+        let persistent = |x: &Conn| x.session_expiry_s(self.config) > 0;
+        let profile = self.run.profile.takeover_will;
+        let published = self.delay.is_zero()
+            && match profile.unwrap_or(self.config.takeover_will) {
                 TakeoverWill::Spec => true,
                 TakeoverWill::Mosquitto => !(persistent(c) && persistent(new)),
                 TakeoverWill::Never => false,
             };
         let latest = end.at + timing.slack();
-        if faults.disturbed(c.client, broker, connack_at, latest)
-            || faults.disturbed(new.client, broker, new_at, latest)
+        if faults.disturbed(c.client, self.broker, self.connack_at, latest)
+            || faults.disturbed(new.client, self.broker, new_at, latest)
         {
-            return optional(served_until);
+            return self.optional(self.served_until);
         }
-        return published.then_some(Window {
-            conn: i,
-            earliest: served_until,
+        published.then_some(Window {
+            conn: self.i,
+            earliest: self.served_until,
             latest: Some(latest),
             must: true,
-        });
+        })
     }
-    // Any other end: the broker knows of it one delivery after the client
-    // closed or crashed, or before the client saw the broker close it.
-    let known_by = match end.kind {
-        EndKind::Closed(ClosedBy::Broker) => end.at,
-        _ => end.at + timing.delivery(),
-    };
-    let earliest = served_until + delay;
-    let latest = known_by + delay + timing.slack();
-    let crash = (end.kind == EndKind::Crashed).then_some((c.client, end.at));
-    // (A broker that closed it first for keep-alive publishes it too, and
-    // sooner: the window holds either way.)
-    if faults.disturbed_but(c.client, broker, connack_at, latest, crash) {
-        return optional(earliest);
+
+    /// Any other end: the broker knows of it one delivery after the client
+    /// closed or crashed, or before the client saw the broker close it.
+    fn other_end(&self, end: End) -> Option<Window> {
+        let (c, timing, faults, broker) = (self.c, self.timing, self.faults, self.broker);
+        let known_by = match end.kind {
+            EndKind::Closed(ClosedBy::Broker) => end.at,
+            _ => end.at + timing.delivery(),
+        };
+        let earliest = self.served_until + self.delay;
+        let latest = known_by + self.delay + timing.slack();
+        let crash = (end.kind == EndKind::Crashed).then_some((c.client, end.at));
+        // (A broker that closed it first for keep-alive publishes it too, and
+        // sooner: the window holds either way.)
+        if faults.disturbed_but(c.client, broker, self.connack_at, latest, crash) {
+            return self.optional(earliest);
+        }
+        if !self.delay.is_zero()
+            && let Some(next) = connect_for(self.conns, self.i, end.at, Duration::MAX)
+        {
+            let (next_at, ..) = next.connect?;
+            if faults.disturbed(next.client, broker, end.at, next_at + timing.delivery()) {
+                return self.optional(earliest);
+            }
+            // Back before the delay ran out: the will is cancelled.
+            if next_at + timing.delivery() < earliest {
+                return None;
+            }
+            if next_at <= latest {
+                return self.optional(earliest);
+            }
+        }
+        Some(Window {
+            conn: self.i,
+            earliest,
+            latest: Some(latest),
+            must: true,
+        })
     }
-    if !delay.is_zero()
-        && let Some(next) = connect_for(conns, i, end.at, Duration::MAX)
-    {
-        let (next_at, ..) = next.connect?;
-        if faults.disturbed(next.client, broker, end.at, next_at + timing.delivery()) {
-            return optional(earliest);
-        }
-        // Back before the delay ran out: the will is cancelled.
-        if next_at + timing.delivery() < earliest {
-            return None;
-        }
-        if next_at <= latest {
-            return optional(earliest);
-        }
-    }
-    Some(Window {
-        conn: i,
-        earliest,
-        latest: Some(latest),
-        must: true,
-    })
 }
 
 /// One observer connection's view of a will topic.
