@@ -10,9 +10,6 @@ pub mod net;
 mod network;
 mod seeds;
 mod target;
-#[doc(hidden)]
-pub mod tick;
-mod tick_latency;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
