@@ -91,14 +91,14 @@ const OUTSIDE_SIMULATION: &[(&str, &[&str], &str)] = &[
         &["Instant"],
         "explore's progress line and elapsed time",
     ),
-    ("src/sim/explore.rs", &["Instant"], "explore's throughput"),
+    ("src/explore/seeds.rs", &["Instant"], "explore's throughput"),
     (
         "src/cli/explore_shrink.rs",
         &["Instant"],
         "the shrink progress line",
     ),
     (
-        "src/shrink/budget.rs",
+        "src/explore/shrink/budget.rs",
         &["Instant"],
         "the shrinker's wall-time budget, outside every run",
     ),

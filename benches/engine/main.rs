@@ -13,9 +13,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use mqtt_sim::explore::{self, Options, SeedSet, Shard};
 use mqtt_sim::scenario::{self, Scenario};
 use mqtt_sim::sim;
-use mqtt_sim::sim::explore::{self, Options, SeedSet, Shard};
 
 mod tick;
 mod tick_latency;

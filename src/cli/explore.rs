@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mqtt_sim::sim::explore::{self, Options, Progress, SeedSet, Shard, Summary};
+use mqtt_sim::explore::{self, Options, Progress, SeedSet, Shard, Summary};
 
 use super::output::outln;
-use mqtt_sim::shards::{FailingSeed, ScenarioId, ShardReport};
+use mqtt_sim::explore::shards::{FailingSeed, ScenarioId, ShardReport};
 
 use super::{EXIT_FAILED, Format, load_all};
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use mqtt_sim::shards::{self, Inconsistent, Merged, ShardReport};
+use mqtt_sim::explore::shards::{self, Inconsistent, Merged, ShardReport};
 
 use super::explore::print_failures;
 use super::{EXIT_FAILED, EXIT_INVALID, Format};

@@ -1,14 +1,14 @@
 //! `mqtt-sim explore --shrink`: shrink each failing seed and write it as a
-//! standalone scenario file (see `mqtt_sim::shrink`).
+//! standalone scenario file (see `mqtt_sim::explore::shrink`).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mqtt_sim::explore::shrink::{self, Outcome, Size};
 use mqtt_sim::scenario::write::{self, Header};
 use mqtt_sim::scenario::{self, Scenario};
-use mqtt_sim::shrink::{self, Outcome, Size};
 
 use super::output::outln;
 

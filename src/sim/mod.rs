@@ -4,7 +4,6 @@
 
 mod chaos;
 mod engine;
-pub mod explore;
 mod faults;
 pub mod net;
 mod network;
