@@ -351,7 +351,7 @@ fn main() -> ExitCode {
             shrink_dir,
             merge,
         } => match file {
-            None => cli::explore_merge::merge(&merge, format),
+            None => cli::explore::merge::merge(&merge, format),
             Some(file) => cli::explore::explore(
                 &file,
                 cli::explore::Args {

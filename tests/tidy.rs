@@ -87,13 +87,13 @@ const OUTSIDE_SIMULATION: &[(&str, &[&str], &str)] = &[
         "the command line, outside any run",
     ),
     (
-        "src/cli/explore.rs",
+        "src/cli/explore/mod.rs",
         &["Instant"],
         "explore's progress line and elapsed time",
     ),
     ("src/explore/seeds.rs", &["Instant"], "explore's throughput"),
     (
-        "src/cli/explore_shrink.rs",
+        "src/cli/explore/shrink.rs",
         &["Instant"],
         "the shrink progress line",
     ),

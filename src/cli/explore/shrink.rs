@@ -10,7 +10,7 @@ use mqtt_sim::explore::shrink::{self, Outcome, Size};
 use mqtt_sim::scenario::write::{self, Header};
 use mqtt_sim::scenario::{self, Scenario};
 
-use super::output::outln;
+use crate::cli::output::outln;
 
 /// Failing seeds shrunk in one `explore --shrink`; the rest are listed as
 /// not shrunk. At up to 10 s each, 20 seeds is a few minutes.
