@@ -8,8 +8,8 @@
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mqtt_sim::explore::{self, Options, SeedSet, Shard};
 use mqtt_sim::scenario;
-use mqtt_sim::sim::explore::{self, Options, SeedSet, Shard};
 
 const SCENARIOS: &[&str] = &[
     "chaos/flapping-under-partitions.yaml",

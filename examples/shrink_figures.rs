@@ -16,11 +16,11 @@
 use std::path::Path;
 use std::time::Duration;
 
+use mqtt_sim::explore::shrink;
+use mqtt_sim::explore::{self, Options, SeedSet, Shard};
 use mqtt_sim::mutants::with_mutant;
 use mqtt_sim::scenario::write::{self, Header};
 use mqtt_sim::scenario::{self, Mutant};
-use mqtt_sim::shrink;
-use mqtt_sim::sim::explore::{self, Options, SeedSet, Shard};
 use mqtt_sim::sim::{self, RunOptions};
 
 fn main() {

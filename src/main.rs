@@ -113,7 +113,7 @@ enum Command {
         fail_fast: bool,
         /// Run only shard K of N (K from 1): every N-th seed, from the K-th.
         #[arg(long, value_parser = cli::explore::parse_shard)]
-        shard: Option<mqtt_sim::sim::explore::Shard>,
+        shard: Option<mqtt_sim::explore::Shard>,
         /// Run every seed twice and compare the traces.
         #[arg(long)]
         check_determinism: bool,
@@ -351,7 +351,7 @@ fn main() -> ExitCode {
             shrink_dir,
             merge,
         } => match file {
-            None => cli::explore_merge::merge(&merge, format),
+            None => cli::explore::merge::merge(&merge, format),
             Some(file) => cli::explore::explore(
                 &file,
                 cli::explore::Args {

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use mqtt_sim::explore::shrink::{self, Size};
 use mqtt_sim::mutants::with_mutant;
 use mqtt_sim::scenario::write::{self, Header};
 use mqtt_sim::scenario::{self, Mutant, Scenario};
-use mqtt_sim::shrink::{self, Size};
 use mqtt_sim::sim::{self, RunOptions};
 use mqtt_sim::trace::render;
 

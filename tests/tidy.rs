@@ -89,18 +89,18 @@ const OUTSIDE_SIMULATION: &[(&str, &[&str], &str)] = &[
         "the command line, outside any run",
     ),
     (
-        "src/cli/explore.rs",
+        "src/cli/explore/mod.rs",
         &["Instant"],
         "explore's progress line and elapsed time",
     ),
-    ("src/sim/explore.rs", &["Instant"], "explore's throughput"),
+    ("src/explore/seeds.rs", &["Instant"], "explore's throughput"),
     (
-        "src/cli/explore_shrink.rs",
+        "src/cli/explore/shrink.rs",
         &["Instant"],
         "the shrink progress line",
     ),
     (
-        "src/shrink/budget.rs",
+        "src/explore/shrink/budget.rs",
         &["Instant"],
         "the shrinker's wall-time budget, outside every run",
     ),
@@ -280,8 +280,9 @@ const LAYERS: &[(&str, &[&str])] = &[
             "wire", "broker", "scenario", "trace", "judge", "client", "sim",
         ],
     ),
-    ("shards", &["scenario", "trace", "sim"]),
-    ("shrink", &["scenario", "trace", "invariants", "sim"]),
+    // Many runs of one scenario: seeds over threads, shards and their
+    // merge, shrinking a failing seed.
+    ("explore", &["scenario", "trace", "sim"]),
 ];
 
 /// The top-level module a file of `src/` belongs to: `src/x.rs` and

@@ -5,8 +5,6 @@ pub mod check;
 pub mod coverage;
 pub mod diagram;
 pub mod explore;
-pub mod explore_merge;
-pub mod explore_shrink;
 pub mod junit;
 pub mod list;
 pub mod mutants;

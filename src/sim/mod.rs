@@ -4,15 +4,11 @@
 
 mod chaos;
 mod engine;
-pub mod explore;
 mod faults;
 pub mod net;
 mod network;
 mod seeds;
 mod target;
-#[doc(hidden)]
-pub mod tick;
-mod tick_latency;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};

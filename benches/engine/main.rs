@@ -1,5 +1,6 @@
 //! The event-driven engine (`sim::run_here`) side by side with the turmoil
-//! 0.7 engine it replaced (`sim::tick::run_here`), on the cases of
+//! 0.7 engine it replaced (`tick::run_here`, in `tick.rs` beside this file
+//! and no longer part of the library), on the cases of
 //! docs/performance.md. Run with `cargo bench --bench engine`; a filter
 //! picks cases, e.g. `cargo bench --bench engine -- clients`.
 //!
@@ -12,9 +13,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use mqtt_sim::explore::{self, Options, SeedSet, Shard};
 use mqtt_sim::scenario::{self, Scenario};
-use mqtt_sim::sim::explore::{self, Options, SeedSet, Shard};
-use mqtt_sim::sim::{self, tick};
+use mqtt_sim::sim;
+
+mod tick;
+mod tick_latency;
 
 const NEW: &str = "event-driven";
 const OLD: &str = "turmoil-0.7";

@@ -1,17 +1,19 @@
 //! The turmoil 0.7 engine that the event-driven one replaced, kept only so
-//! that `benches/` can measure both side by side. It runs the reference
-//! broker only. Not part of the API.
+//! that this benchmark can measure both side by side. It runs the
+//! reference broker only, through the library's public API.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::tick_latency::Links;
-use super::{EPOCH_S, Seeds, timeline};
-use crate::broker::{Broker, PORT, Store};
-use crate::client::{Client, SimConnector};
-use crate::scenario::{FaultAction, Scenario};
-use crate::trace::{EventKind, Recorder, Report};
+use mqtt_sim::broker::{Broker, PORT, Store};
+use mqtt_sim::client::{Client, SimConnector};
+use mqtt_sim::judge::{Clock, Ending, judge};
+use mqtt_sim::scenario::{FaultAction, Scenario, TARGET_REFERENCE};
+use mqtt_sim::sim::{EPOCH_S, Seeds, timeline};
+use mqtt_sim::trace::{EventKind, Recorder, Report};
+
+use crate::tick_latency::Links;
 
 /// Runs a scenario against the reference broker on the current thread,
 /// stepping turmoil 0.7 one tick at a time.
@@ -69,19 +71,14 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
     }
     let end = sim.elapsed().min(scenario.duration);
     let (events, dropped) = rec.take();
-    let ending = crate::judge::Ending {
+    let ending = Ending {
         seed,
         end,
         events,
         dropped,
         harness_error,
     };
-    crate::judge::judge(
-        scenario,
-        super::TARGET_REFERENCE,
-        crate::judge::Clock::Simulated,
-        ending,
-    )
+    judge(scenario, TARGET_REFERENCE, Clock::Simulated, ending)
 }
 
 /// Room in every accept backlog for each client to connect at once, twice
@@ -94,7 +91,7 @@ fn add_brokers(sim: &mut turmoil::Sim<'_>, scenario: &Scenario, rec: &Recorder) 
     for (name, spec) in &scenario.brokers {
         let rec = rec.clone();
         let host = name.clone();
-        let notes: crate::broker::Notes = Rc::new(move |text| {
+        let notes: mqtt_sim::broker::Notes = Rc::new(move |text| {
             rec.record(EventKind::Note {
                 host: host.clone(),
                 text,

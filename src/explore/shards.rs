@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::sim::explore::{Options, Summary};
+use crate::explore::{Options, Summary};
 
 /// The `format` field of every document: its schema and version.
 pub const FORMAT: &str = "mqtt-sim-explore/1";
@@ -86,7 +86,7 @@ pub struct ShardReport {
     pub passed: u64,
     pub failed: u64,
     /// Failing seeds in seed order; at most
-    /// [`crate::sim::explore::FAILURES_KEPT_MAX`].
+    /// [`crate::explore::FAILURES_KEPT_MAX`].
     pub failures: Vec<FailingSeed>,
     /// Failing seeds beyond those listed.
     pub failures_not_listed: u64,
@@ -266,10 +266,10 @@ pub fn merge(docs: &[(String, ShardReport)]) -> Result<Merged, Inconsistent> {
     // shard came: so a missing shard shows as seeds not done.
     let planned = (1..=count)
         .map(|index| {
-            crate::sim::explore::SeedSet {
+            crate::explore::SeedSet {
                 start: first.seeds.start,
                 end: first.seeds.end,
-                shard: crate::sim::explore::Shard { index, count },
+                shard: crate::explore::Shard { index, count },
             }
             .len()
         })
@@ -306,10 +306,10 @@ mod tests {
     use super::*;
 
     fn doc(index: u64, count: u64, failing: &[u64]) -> (String, ShardReport) {
-        let set = crate::sim::explore::SeedSet {
+        let set = crate::explore::SeedSet {
             start: 0,
             end: 10,
-            shard: crate::sim::explore::Shard { index, count },
+            shard: crate::explore::Shard { index, count },
         };
         let planned = set.len();
         (

@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use mqtt_sim::shards::{self, Inconsistent, Merged, ShardReport};
+use mqtt_sim::explore::shards::{self, Inconsistent, Merged, ShardReport};
 
-use super::explore::print_failures;
-use super::{EXIT_FAILED, EXIT_INVALID, Format};
+use super::print_failures;
+use crate::cli::{EXIT_FAILED, EXIT_INVALID, Format};
 
 pub fn merge(files: &[PathBuf], format: Format) -> anyhow::Result<u8> {
     let mut docs = Vec::new();

@@ -1,5 +1,9 @@
 //! `mqtt-sim explore`: run one scenario once per seed, on all cores, and
-//! report every failing seed with a replay line.
+//! report every failing seed with a replay line. `explore --merge` is in
+//! `merge`, `explore --shrink` in `shrink`.
+
+pub mod merge;
+pub mod shrink;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -7,10 +11,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mqtt_sim::sim::explore::{self, Options, Progress, SeedSet, Shard, Summary};
+use mqtt_sim::explore::{self, Options, Progress, SeedSet, Shard, Summary};
 
 use super::output::outln;
-use mqtt_sim::shards::{FailingSeed, ScenarioId, ShardReport};
+use mqtt_sim::explore::shards::{FailingSeed, ScenarioId, ShardReport};
 
 use super::{EXIT_FAILED, Format, load_all};
 
@@ -60,7 +64,7 @@ pub struct Args {
     pub shard: Option<Shard>,
     pub check_determinism: bool,
     pub format: Format,
-    /// Shrink each failing seed and write it (`explore_shrink`).
+    /// Shrink each failing seed and write it (`shrink`).
     pub shrink: bool,
     pub shrink_dir: Option<std::path::PathBuf>,
 }
@@ -122,7 +126,7 @@ pub fn explore(file: &Path, args: Args) -> anyhow::Result<u8> {
         // A seed that failed only by running differently twice passes
         // once: shrink says so.
         let seeds: Vec<u64> = summary.failures.iter().map(|f| f.seed).collect();
-        super::explore_shrink::shrink_all(file, &scenario, &seeds, args.shrink_dir.as_deref());
+        shrink::shrink_all(file, &scenario, &seeds, args.shrink_dir.as_deref());
     }
     Ok(if summary.ok() { 0 } else { EXIT_FAILED })
 }

@@ -1,4 +1,5 @@
-//! Link latency, drawn uniformly from the seed.
+//! Link latency for the turmoil 0.7 engine (`tick.rs`), drawn uniformly
+//! from the seed.
 //!
 //! turmoil draws a message's delay between a link's min and max from an
 //! exponential curve, in whole milliseconds; the scenario format promises a
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 
-use crate::scenario::{DurationSpec, Scenario};
+use mqtt_sim::scenario::{DurationSpec, Scenario};
 
 struct Link {
     a: String,

@@ -1,11 +1,11 @@
 //! Exploring seeds: one run of a scenario per seed, on several threads, and
 //! the seeds whose runs failed.
 //!
-//! Every run goes through [`super::run`], so each runs single-threaded on a
-//! thread of its own under the wall-clock cap: a hung seed is reported as a
-//! failure and its thread is abandoned, and the exploration goes on. The
-//! wall clock is read here only to report throughput; nothing inside a
-//! simulation sees it.
+//! Every run goes through [`crate::sim::run`], so each runs
+//! single-threaded on a thread of its own under the wall-clock cap: a hung
+//! seed is reported as a failure and its thread is abandoned, and the
+//! exploration goes on. The wall clock is read here only to report
+//! throughput; nothing inside a simulation sees it.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{RunOptions, WALL_CLOCK_MAX_DEFAULT, run};
 use crate::scenario::Scenario;
+use crate::sim::{RunOptions, WALL_CLOCK_MAX_DEFAULT, run};
 use crate::trace::{Report, Verdict, render};
 
 /// Failing seeds kept in a [`Summary`] with their verdicts; beyond this

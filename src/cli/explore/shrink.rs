@@ -1,16 +1,16 @@
 //! `mqtt-sim explore --shrink`: shrink each failing seed and write it as a
-//! standalone scenario file (see `mqtt_sim::shrink`).
+//! standalone scenario file (see `mqtt_sim::explore::shrink`).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mqtt_sim::explore::shrink::{self, Outcome, Size};
 use mqtt_sim::scenario::write::{self, Header};
 use mqtt_sim::scenario::{self, Scenario};
-use mqtt_sim::shrink::{self, Outcome, Size};
 
-use super::output::outln;
+use crate::cli::output::outln;
 
 /// Failing seeds shrunk in one `explore --shrink`; the rest are listed as
 /// not shrunk. At up to 10 s each, 20 seeds is a few minutes.
