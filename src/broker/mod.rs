@@ -47,7 +47,7 @@
 //! - A full session table evicts the least recently disconnected session;
 //!   only a table of connected sessions refuses (0x03, or 0x97 in 5.0).
 //!
-//! 5.0 decisions (ARCHITECTURE.md lists them with their reasons): CONNACK
+//! 5.0 decisions (docs/broker.md lists them with their reasons): CONNACK
 //! properties only where they differ from their absence, Maximum Packet
 //! Size always; a level above 5 gets a 5.0 CONNACK 0x84; a DISCONNECT
 //! reason other than 0x00 keeps the will; a will with a delay waits in its
@@ -63,7 +63,7 @@
 //! PUBACK/PUBREC say 0x87 (acl), 0x99 (payload not UTF-8 as announced),
 //! 0x10 (no subscribers), 0x97 (every matching queue full).
 //!
-//! Subscriptions (5.0, ARCHITECTURE.md has the reasons): a malformed
+//! Subscriptions (5.0, docs/broker.md has the reasons): a malformed
 //! `$share/` filter gets SUBACK 0x8F, No Local on a shared subscription
 //! DISCONNECT 0x82; a shared subscription's message goes to one member,
 //! round robin in client id order per group and filter, connected members

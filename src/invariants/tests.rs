@@ -288,3 +288,11 @@ fn delivery_matches_subscription_catches_a_message_no_filter_matches() {
         vec!["delivery-matches-subscription"]
     );
 }
+
+/// The scenario loader refuses unknown names with `scenario::INVARIANT_NAMES`,
+/// since it sits below the invariants; the list must be theirs, in order.
+#[test]
+fn the_scenario_knows_every_invariant_by_its_name() {
+    let names: Vec<&str> = super::ALL.iter().map(|i| i.name).collect();
+    assert_eq!(names, crate::scenario::INVARIANT_NAMES);
+}

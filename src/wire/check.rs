@@ -1,5 +1,5 @@
 //! The spec's well-formedness checks that mqttbytes does not make (it is
-//! lenient: see ARCHITECTURE.md, "Dependencies"). Each failure is `Malformed` naming the statement.
+//! lenient: see docs/wire.md, "Dependencies"). Each failure is `Malformed` naming the statement.
 //!
 //! Checks on raw bytes run before mqttbytes sees the frame, because its
 //! decoding masks or drops what they look at; checks on the decoded

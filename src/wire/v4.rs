@@ -197,7 +197,7 @@ pub(crate) fn encode(p: &Packet) -> Result<BytesMut, WireError> {
         // Refused by `v4_only`; the arm keeps the match total.
         Packet::Auth(_) => return Err(WireError::unsupported("AUTH exists only in MQTT 5.0")),
     };
-    // The returned length is unreliable (ARCHITECTURE.md, "Dependencies"); only the error counts.
+    // The returned length is unreliable (docs/wire.md, "Dependencies"); only the error counts.
     written.map_err(|e| {
         WireError::unsupported(format!("{} could not be encoded: {e:?}", p.type_name()))
     })?;

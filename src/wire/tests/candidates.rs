@@ -1,6 +1,6 @@
-//! The evidence behind the 5.0 codec choice (ARCHITECTURE.md, "The 5.0
+//! The evidence behind the 5.0 codec choice (docs/wire.md, "The 5.0
 //! codec"): mqttbytes 0.6's v5 module on the same cases as ours. The counts
-//! are asserted, so the table in ARCHITECTURE.md stays true, and an upgrade
+//! are asserted, so the table in docs/performance.md stays true, and an upgrade
 //! that changes them shows up here.
 
 use bytes::BytesMut;

@@ -1,4 +1,4 @@
-//! mqttbytes 0.6's defects (ARCHITECTURE.md), each asserted still present, so that
+//! mqttbytes 0.6's defects (docs/wire.md, "Dependencies"), each asserted still present, so that
 //! an upgrade that fixes one shows up here and whoever adds v5 knows what to
 //! work around. The v4 ones are paired with the proof that we work around it.
 

@@ -3,8 +3,9 @@
 //! mqttbytes 0.6's v5 module is not used: its defects cannot be worked
 //! around from outside (it has no AUTH, cannot read a DISCONNECT without
 //! properties, writes a CONNACK its own reader refuses, accepts repeated
-//! properties and trailing bytes). ARCHITECTURE.md has the measurements
-//! behind this choice; `tests/candidates.rs` re-runs them.
+//! properties and trailing bytes). docs/wire.md has the reasons and
+//! docs/performance.md the measurements behind this choice;
+//! `tests/candidates.rs` re-runs them.
 //!
 //! Decoding checks every well-formedness rule the spec states for a single
 //! packet; encoding writes what it is given (a harness must be able to send
