@@ -2,12 +2,15 @@
 //!
 //! A YAML scenario ([`scenario`]) describes brokers, scripted clients
 //! ([`client`]), a timeline of steps and network faults. [`sim`] runs it on
-//! turmoil's simulated network in simulated time, with one seed behind every
-//! random choice. The reference broker lives in [`broker`]; both sides speak
-//! MQTT through [`wire`]. What comes out is a [`trace`], which is rendered as
-//! text or JSON and checked against the scenario's expectations.
+//! turmoil-net's simulated network in simulated time, with one seed behind
+//! every random choice. The reference broker lives in [`broker`]; both sides
+//! speak MQTT through [`wire`]. What comes out is a [`trace`], which
+//! [`judge`] checks against the scenario's expectations and the protocol
+//! [`invariants`], and which is rendered as text or JSON.
 //!
-//! Data flows one way: scenario -> sim -> (broker, client) -> wire -> trace.
+//! Data flows one way: scenario -> sim -> (broker, client) -> wire -> trace
+//! -> judge. The modules are layers, each importing only those below it
+//! (ARCHITECTURE.md, "The layers"; enforced by `LAYERS` in tests/tidy.rs).
 
 pub mod broker;
 pub mod check;
