@@ -21,7 +21,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Seeds;
 use super::faults::Timed;
-use crate::scenario::{ChaosLinks, DurationSpec, FaultAction, Scenario};
+use crate::scenario::{
+    ChaosCrashes, ChaosLatency, ChaosLinks, DurationSpec, FaultAction, Scenario,
+};
 
 /// Events one generator may produce in one run; `every` is at least 1us, so
 /// a long run with a tiny `every` would otherwise grow without bound.
@@ -114,78 +116,91 @@ pub fn generate(s: &Scenario, seeds: &Seeds) -> Vec<Timed> {
         );
     }
     if let Some(l) = &s.chaos.latency {
-        let mut rng = seeds.chaos(GEN_LATENCY);
-        let as_links = ChaosLinks {
-            every: l.every,
-            lasting: l.lasting,
-            between: l.between.clone(),
-        };
-        let mut spike_busy: Busy<Pair> = Busy::default();
-        let mut values = seeds.chaos(GEN_LATENCY_VALUES);
-        links(
-            &as_links,
-            &mut rng,
-            end,
-            &mut spike_busy,
-            |t, a, b, g| {
-                // Whole milliseconds: the trace stays readable, and turmoil
-                // delivers on tick boundaries anyway.
-                let drawn = l.value.draw(&mut values).as_millis();
-                let value = DurationSpec::Fixed(Duration::from_millis(
-                    u64::try_from(drawn).unwrap_or(u64::MAX),
-                ));
-                let baseline = baseline(s, &a, &b);
-                g.start(
-                    t.0,
-                    FaultAction::Latency {
-                        a: a.clone(),
-                        b: b.clone(),
-                        value,
-                    },
-                );
-                g.end(
-                    t.1,
-                    FaultAction::Latency {
-                        a,
-                        b,
-                        value: baseline,
-                    },
-                );
-            },
-            &mut g,
-        );
+        latency_spikes(s, l, seeds, end, &mut g);
     }
     if let Some(c) = &s.chaos.crashes {
-        let mut rng = seeds.chaos(GEN_CRASHES);
-        let mut down: Busy<String> = Busy::default();
-        let mut t = Duration::ZERO;
-        for _ in 0..CHAOS_EVENTS_MAX {
-            t += c.every.draw(&mut rng);
-            let restart_after = c.restart_after.map(|r| r.draw(&mut rng));
-            let index = rng.random_range(0..c.hosts.len().max(1));
-            if t >= end {
-                break;
-            }
-            let Some(host) = c.hosts.get(index) else {
-                break;
-            };
-            let broker = s.brokers.contains_key(host);
-            let back = broker.then(|| restart_after.map_or(end, |r| (t + r).min(end)));
-            if down.overlaps(host, t, back) {
-                continue;
-            }
-            down.add(host.clone(), t, back);
-            g.start(t, FaultAction::Crash(host.clone()));
-            if let Some(back) = back {
-                g.end(back, FaultAction::Restart(host.clone()));
-            }
-        }
+        crashes(s, c, seeds, end, &mut g);
     }
     g.out.sort_by_key(|(at, rank, _)| (*at, *rank));
     g.out
         .into_iter()
         .map(|(at, _, action)| Timed { at, action })
         .collect()
+}
+
+/// Latency spikes: a link's latency set to a drawn value for a while,
+/// then back to its baseline.
+fn latency_spikes(s: &Scenario, l: &ChaosLatency, seeds: &Seeds, end: Duration, g: &mut Gen) {
+    let mut rng = seeds.chaos(GEN_LATENCY);
+    let as_links = ChaosLinks {
+        every: l.every,
+        lasting: l.lasting,
+        between: l.between.clone(),
+    };
+    let mut spike_busy: Busy<Pair> = Busy::default();
+    let mut values = seeds.chaos(GEN_LATENCY_VALUES);
+    links(
+        &as_links,
+        &mut rng,
+        end,
+        &mut spike_busy,
+        |t, a, b, g| {
+            // Whole milliseconds: the trace stays readable, and turmoil
+            // delivers on tick boundaries anyway.
+            let drawn = l.value.draw(&mut values).as_millis();
+            let value = DurationSpec::Fixed(Duration::from_millis(
+                u64::try_from(drawn).unwrap_or(u64::MAX),
+            ));
+            let baseline = baseline(s, &a, &b);
+            g.start(
+                t.0,
+                FaultAction::Latency {
+                    a: a.clone(),
+                    b: b.clone(),
+                    value,
+                },
+            );
+            g.end(
+                t.1,
+                FaultAction::Latency {
+                    a,
+                    b,
+                    value: baseline,
+                },
+            );
+        },
+        g,
+    );
+}
+
+/// Host crashes: a broker restarts after `restart_after` (or stays down to
+/// the end), a client never comes back; a host is never crashed twice at
+/// once.
+fn crashes(s: &Scenario, c: &ChaosCrashes, seeds: &Seeds, end: Duration, g: &mut Gen) {
+    let mut rng = seeds.chaos(GEN_CRASHES);
+    let mut down: Busy<String> = Busy::default();
+    let mut t = Duration::ZERO;
+    for _ in 0..CHAOS_EVENTS_MAX {
+        t += c.every.draw(&mut rng);
+        let restart_after = c.restart_after.map(|r| r.draw(&mut rng));
+        let index = rng.random_range(0..c.hosts.len().max(1));
+        if t >= end {
+            break;
+        }
+        let Some(host) = c.hosts.get(index) else {
+            break;
+        };
+        let broker = s.brokers.contains_key(host);
+        let back = broker.then(|| restart_after.map_or(end, |r| (t + r).min(end)));
+        if down.overlaps(host, t, back) {
+            continue;
+        }
+        down.add(host.clone(), t, back);
+        g.start(t, FaultAction::Crash(host.clone()));
+        if let Some(back) = back {
+            g.end(back, FaultAction::Restart(host.clone()));
+        }
+    }
 }
 
 /// Runs a link generator: one event every `every`, lasting `lasting`, on a
