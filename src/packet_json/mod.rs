@@ -48,37 +48,7 @@ pub fn packet_at(p: &Packet, level: u8) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("type".into(), p.type_name().into());
     match p {
-        Packet::Connect(c) => {
-            if c.protocol_name != "MQTT" {
-                m.insert("protocol_name".into(), c.protocol_name.clone().into());
-            }
-            let clean_key = if c.protocol_level == LEVEL_V311 {
-                "clean_session"
-            } else {
-                m.insert("protocol_level".into(), c.protocol_level.into());
-                "clean_start"
-            };
-            m.insert("client_id".into(), c.client_id.clone().into());
-            m.insert(clean_key.into(), c.clean.into());
-            m.insert("keep_alive".into(), c.keep_alive_s.into());
-            if let Some(w) = &c.will {
-                let mut will = json!({"topic": w.topic, "payload": payload(&w.payload), "qos": w.qos.level(), "retain": w.retain});
-                if v5
-                    && !w.properties.is_empty()
-                    && let Some(will) = will.as_object_mut()
-                {
-                    will.insert(
-                        "properties".into(),
-                        properties::to_json(&w.properties, Place::Will).into(),
-                    );
-                }
-                m.insert("will".into(), will);
-            }
-            if let Some(u) = &c.username {
-                m.insert("username".into(), u.clone().into());
-            }
-            props(&mut m, v5, &c.properties, Place::Connect);
-        }
+        Packet::Connect(c) => connect_fields(&mut m, c, v5),
         Packet::ConnAck(c) => {
             m.insert("session_present".into(), c.session_present.into());
             m.insert("code".into(), c.code.into());
@@ -111,20 +81,7 @@ pub fn packet_at(p: &Packet, level: u8) -> Map<String, Value> {
         }
         Packet::Subscribe(s) => {
             m.insert("packet_id".into(), s.packet_id.into());
-            let filters: Vec<Value> = s
-                .filters
-                .iter()
-                .map(|f| match v5 {
-                    false => json!({"filter": f.filter, "qos": f.qos.level()}),
-                    true => json!({
-                        "filter": f.filter,
-                        "qos": f.qos.level(),
-                        "no_local": f.no_local,
-                        "retain_as_published": f.retain_as_published,
-                        "retain_handling": f.retain_handling as u8,
-                    }),
-                })
-                .collect();
+            let filters: Vec<Value> = s.filters.iter().map(|f| filter(f, v5)).collect();
             m.insert("filters".into(), filters.into());
             props(&mut m, v5, &s.properties, Place::Subscribe);
         }
@@ -151,6 +108,56 @@ pub fn packet_at(p: &Packet, level: u8) -> Map<String, Value> {
         }
     }
     m
+}
+
+/// A CONNECT's fields: the protocol name only when it is not `MQTT`, the
+/// level only past 3.1.1 (whose clean flag is `clean_session`, 5.0's
+/// `clean_start`), the will with its properties under 5.0. The password
+/// is never shown.
+fn connect_fields(m: &mut Map<String, Value>, c: &Connect, v5: bool) {
+    if c.protocol_name != "MQTT" {
+        m.insert("protocol_name".into(), c.protocol_name.clone().into());
+    }
+    let clean_key = if c.protocol_level == LEVEL_V311 {
+        "clean_session"
+    } else {
+        m.insert("protocol_level".into(), c.protocol_level.into());
+        "clean_start"
+    };
+    m.insert("client_id".into(), c.client_id.clone().into());
+    m.insert(clean_key.into(), c.clean.into());
+    m.insert("keep_alive".into(), c.keep_alive_s.into());
+    if let Some(w) = &c.will {
+        let mut will = json!({"topic": w.topic, "payload": payload(&w.payload), "qos": w.qos.level(), "retain": w.retain});
+        if v5
+            && !w.properties.is_empty()
+            && let Some(will) = will.as_object_mut()
+        {
+            will.insert(
+                "properties".into(),
+                properties::to_json(&w.properties, Place::Will).into(),
+            );
+        }
+        m.insert("will".into(), will);
+    }
+    if let Some(u) = &c.username {
+        m.insert("username".into(), u.clone().into());
+    }
+    props(m, v5, &c.properties, Place::Connect);
+}
+
+/// One filter of a SUBSCRIBE; 5.0 adds its subscription options.
+fn filter(f: &SubscribeFilter, v5: bool) -> Value {
+    match v5 {
+        false => json!({"filter": f.filter, "qos": f.qos.level()}),
+        true => json!({
+            "filter": f.filter,
+            "qos": f.qos.level(),
+            "no_local": f.no_local,
+            "retain_as_published": f.retain_as_published,
+            "retain_handling": f.retain_handling as u8,
+        }),
+    }
 }
 
 /// Adds `properties` under 5.0 when there are any.
