@@ -27,7 +27,18 @@ impl Locator for Ctx<'_> {
     }
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// A context for the file at `file`, before any host is declared.
+    pub(super) fn new(idx: &'a PosIndex, file: &'a Path) -> Self {
+        Ctx {
+            idx,
+            file,
+            brokers: Vec::new(),
+            clients: Vec::new(),
+            filler: FillerPool::default(),
+        }
+    }
+
     pub(super) fn line(&self, path: &str) -> usize {
         self.idx.value(path).line
     }

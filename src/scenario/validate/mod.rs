@@ -17,13 +17,16 @@ mod snapshot;
 mod spec;
 
 use std::path::Path;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use super::duration::FixedDur;
+use super::groups::ClientKeys;
 use super::locate::{Locator, PosIndex, child, item};
 use super::model::*;
-use super::payload::FillerPool;
 use super::raw::*;
+use super::values::{HostKeys, OrderedMap};
 use crate::error::Error;
 
 use broker::broker;
@@ -45,82 +48,15 @@ pub const MAX_HOSTS: usize = 10_100;
 /// pair, and likewise most network links.
 pub const MAX_EXPANDED: usize = 10_000;
 
-/// Builds the model. `name` is the file stem, used when the file has no
-/// `name`.
+/// Builds the model. `stem` is the file's stem, used as the name when the
+/// file has no `name`.
 pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Result<Scenario, Error> {
-    let mut cx = Ctx {
-        idx,
-        file,
-        brokers: Vec::new(),
-        clients: Vec::new(),
-        filler: FillerPool::default(),
-    };
-
-    let duration = match raw.duration {
-        None => {
-            return Err(cx.at_value(
-                "",
-                "`duration` is required: the simulated time the run lasts, e.g. `duration: 10s`",
-            ));
-        }
-        Some(d) if d.0.is_zero() => {
-            return Err(cx.at_value("duration", "`duration` must be more than 0"));
-        }
-        Some(d) => d.0,
-    };
+    let mut cx = Ctx::new(idx, file);
+    let duration = duration(&cx, raw.duration)?;
     let protocol = raw.protocol.map_or(Protocol::V311, |p| p.0);
-
-    let raw_brokers = match raw.brokers {
-        None => {
-            return Err(cx.at_value(
-                "",
-                "`brokers` is required: at least one broker, e.g. `brokers: {broker: {}}`",
-            ));
-        }
-        Some(b) if b.entries.is_empty() => {
-            return Err(cx.at_value(
-                "brokers",
-                "`brokers` needs at least one broker, e.g. `broker: {}`",
-            ));
-        }
-        Some(b) => b.entries,
-    };
-    let raw_clients = match raw.clients {
-        None => {
-            return Err(cx.at_value(
-                "",
-                "`clients` is required: at least one client, e.g. `clients: {sensor: {steps: [connect: {}]}}`",
-            ));
-        }
-        Some(c) if c.entries.is_empty() => {
-            return Err(cx.at_value("clients", "`clients` needs at least one client"));
-        }
-        Some(c) => c.entries,
-    };
-    cx.brokers = raw_brokers.keys().cloned().collect();
-    for name in raw_clients.keys() {
-        let path = child("clients", name);
-        if cx.brokers.contains(name) {
-            return Err(cx.at_key(
-                &path,
-                format!("duplicate host `{name}`: a broker already has this name; host names are unique across brokers and clients"),
-            ));
-        }
-        if cx.brokers.len() + cx.clients.len() >= MAX_HOSTS {
-            return Err(cx.at_key(
-                &path,
-                format!("too many hosts: at most {MAX_HOSTS} brokers and clients together"),
-            ));
-        }
-        cx.clients.push(name.clone());
-    }
-    if cx.brokers.len() > MAX_HOSTS {
-        let over = cx.brokers.get(MAX_HOSTS).cloned().unwrap_or_default();
-        return Err(cx.at_key(
-            &child("brokers", &over),
-            format!("too many hosts: at most {MAX_HOSTS} brokers and clients together"),
-        ));
-    }
+    let raw_brokers = required_brokers(&cx, raw.brokers)?;
+    let raw_clients = required_clients(&cx, raw.clients)?;
+    declare_hosts(&mut cx, &raw_brokers, &raw_clients)?;
 
     let mut brokers = IndexMap::new();
     for (name, b) in raw_brokers {
@@ -173,6 +109,95 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         snapshot,
         invariants,
     };
+    chaos_settles(&cx, &scenario)?;
+    Ok(scenario)
+}
+
+/// `duration`, which every file gives and which is more than 0.
+fn duration(cx: &Ctx, raw: Option<FixedDur>) -> Result<Duration, Error> {
+    match raw {
+        None => Err(cx.at_value(
+            "",
+            "`duration` is required: the simulated time the run lasts, e.g. `duration: 10s`",
+        )),
+        Some(d) if d.0.is_zero() => Err(cx.at_value("duration", "`duration` must be more than 0")),
+        Some(d) => Ok(d.0),
+    }
+}
+
+/// The entries of `brokers`, which every file gives, with at least one.
+fn required_brokers(
+    cx: &Ctx,
+    raw: Option<OrderedMap<Option<RawBroker>, HostKeys>>,
+) -> Result<IndexMap<String, Option<RawBroker>>, Error> {
+    match raw {
+        None => Err(cx.at_value(
+            "",
+            "`brokers` is required: at least one broker, e.g. `brokers: {broker: {}}`",
+        )),
+        Some(b) if b.entries.is_empty() => Err(cx.at_value(
+            "brokers",
+            "`brokers` needs at least one broker, e.g. `broker: {}`",
+        )),
+        Some(b) => Ok(b.entries),
+    }
+}
+
+/// The entries of `clients` (groups already expanded), which every file
+/// gives, with at least one.
+fn required_clients(
+    cx: &Ctx,
+    raw: Option<OrderedMap<Option<RawClient>, ClientKeys>>,
+) -> Result<IndexMap<String, Option<RawClient>>, Error> {
+    match raw {
+        None => Err(cx.at_value(
+            "",
+            "`clients` is required: at least one client, e.g. `clients: {sensor: {steps: [connect: {}]}}`",
+        )),
+        Some(c) if c.entries.is_empty() => {
+            Err(cx.at_value("clients", "`clients` needs at least one client"))
+        }
+        Some(c) => Ok(c.entries),
+    }
+}
+
+/// Records the host names in `cx`: unique across brokers and clients, and
+/// at most [`MAX_HOSTS`] of them.
+fn declare_hosts(
+    cx: &mut Ctx,
+    brokers: &IndexMap<String, Option<RawBroker>>,
+    clients: &IndexMap<String, Option<RawClient>>,
+) -> Result<(), Error> {
+    cx.brokers = brokers.keys().cloned().collect();
+    for name in clients.keys() {
+        let path = child("clients", name);
+        if cx.brokers.contains(name) {
+            return Err(cx.at_key(
+                &path,
+                format!("duplicate host `{name}`: a broker already has this name; host names are unique across brokers and clients"),
+            ));
+        }
+        if cx.brokers.len() + cx.clients.len() >= MAX_HOSTS {
+            return Err(cx.at_key(
+                &path,
+                format!("too many hosts: at most {MAX_HOSTS} brokers and clients together"),
+            ));
+        }
+        cx.clients.push(name.clone());
+    }
+    if cx.brokers.len() > MAX_HOSTS {
+        let over = cx.brokers.get(MAX_HOSTS).cloned().unwrap_or_default();
+        return Err(cx.at_key(
+            &child("brokers", &over),
+            format!("too many hosts: at most {MAX_HOSTS} brokers and clients together"),
+        ));
+    }
+    Ok(())
+}
+
+/// With chaos on, the run must outlast chaos's settling time, or no fault
+/// would ever be generated.
+fn chaos_settles(cx: &Ctx, scenario: &Scenario) -> Result<(), Error> {
     if scenario.chaos.is_on() && scenario.chaos_end().is_zero() {
         return Err(cx.at_value(
             "chaos",
@@ -182,5 +207,5 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
             ),
         ));
     }
-    Ok(scenario)
+    Ok(())
 }
