@@ -21,37 +21,7 @@ pub(super) fn client(
     top: Protocol,
 ) -> Result<ClientSpec, Error> {
     let path = child("clients", name);
-    let broker = match &c.broker {
-        Some(b) if cx.brokers.contains(b) => b.clone(),
-        Some(b) => {
-            let p = child(&path, "broker");
-            let what = if cx.clients.contains(b) {
-                format!(
-                    "`{b}` is a client, not a broker; expected one of {}",
-                    cx.brokers.join(", ")
-                )
-            } else {
-                format!(
-                    "unknown host `{b}` in `broker`, expected one of {}",
-                    cx.brokers.join(", ")
-                )
-            };
-            return Err(cx.at_value(&p, what));
-        }
-        None => match cx.brokers.as_slice() {
-            [only] => only.clone(),
-            many => {
-                return Err(cx.at_key(
-                    &path,
-                    format!(
-                        "client `{name}` has no `broker`, and there are {} brokers ({}); say which one with `broker: ...`",
-                        many.len(),
-                        many.join(", ")
-                    ),
-                ));
-            }
-        },
-    };
+    let broker = client_broker(cx, name, &path, c.broker.as_ref())?;
     let protocol = c.protocol.map_or(top, |p| p.0);
     let connect = c.take_connect();
     let o = connect_overrides(cx, &path, connect, protocol)?;
@@ -70,9 +40,68 @@ pub(super) fn client(
         user_properties: o.user_properties.unwrap_or_default(),
         raw: None,
     };
+    let steps = steps(cx, &path, c.steps.unwrap_or_default(), protocol)?;
+    Ok(ClientSpec {
+        broker,
+        options,
+        reconnect: c.reconnect.map(|d| d.0),
+        connect_timeout: c.connect_timeout.map_or(CONNECT_TIMEOUT_DEFAULT, |d| d.0),
+        ping: c.ping.map_or(Ping::default(), Into::into),
+        ack: c.ack.map_or(Ack::default(), Into::into),
+        steps,
+    })
+}
+
+/// The broker client `name` (at `path`) talks to: the one its `broker`
+/// names, or the only one there is.
+fn client_broker(
+    cx: &Ctx,
+    name: &str,
+    path: &str,
+    broker: Option<&String>,
+) -> Result<String, Error> {
+    match broker {
+        Some(b) if cx.brokers.contains(b) => Ok(b.clone()),
+        Some(b) => {
+            let p = child(path, "broker");
+            let what = if cx.clients.contains(b) {
+                format!(
+                    "`{b}` is a client, not a broker; expected one of {}",
+                    cx.brokers.join(", ")
+                )
+            } else {
+                format!(
+                    "unknown host `{b}` in `broker`, expected one of {}",
+                    cx.brokers.join(", ")
+                )
+            };
+            Err(cx.at_value(&p, what))
+        }
+        None => match cx.brokers.as_slice() {
+            [only] => Ok(only.clone()),
+            many => Err(cx.at_key(
+                path,
+                format!(
+                    "client `{name}` has no `broker`, and there are {} brokers ({}); say which one with `broker: ...`",
+                    many.len(),
+                    many.join(", ")
+                ),
+            )),
+        },
+    }
+}
+
+/// The steps of the client at `path`, each with `at` or `after` (not both), and `wait`
+/// only on a step whose flow ends with an acknowledgement.
+fn steps(
+    cx: &mut Ctx,
+    path: &str,
+    raw: Vec<Timed<RawAction>>,
+    protocol: Protocol,
+) -> Result<Vec<Step>, Error> {
     let mut steps = Vec::new();
-    let steps_path = child(&path, "steps");
-    for (i, s) in c.steps.unwrap_or_default().into_iter().enumerate() {
+    let steps_path = child(path, "steps");
+    for (i, s) in raw.into_iter().enumerate() {
         let sp = item(&steps_path, i);
         if s.at.is_some() && s.after.is_some() {
             return Err(cx.at_key(
@@ -104,15 +133,7 @@ pub(super) fn client(
             action,
         });
     }
-    Ok(ClientSpec {
-        broker,
-        options,
-        reconnect: c.reconnect.map(|d| d.0),
-        connect_timeout: c.connect_timeout.map_or(CONNECT_TIMEOUT_DEFAULT, |d| d.0),
-        ping: c.ping.map_or(Ping::default(), Into::into),
-        ack: c.ack.map_or(Ack::default(), Into::into),
-        steps,
-    })
+    Ok(steps)
 }
 
 /// A step that cannot start before the run ends would silently never run:
