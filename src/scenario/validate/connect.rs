@@ -20,43 +20,9 @@ pub(super) fn connect_overrides(
     c: RawConnect,
     protocol: Protocol,
 ) -> Result<ConnectOverrides, Error> {
-    let v5_only = |key: &str| {
-        cx.at_key(
-            &child(path, key),
-            format!("`{key}` is a 5.0 option, and this client speaks 3.1.1"),
-        )
-    };
-    let clean = match protocol {
-        Protocol::V311 => {
-            if c.clean_start.is_some() {
-                return Err(cx.at_key(
-                    &child(path, "clean_start"),
-                    "`clean_start` is a 5.0 option; under 3.1.1 write `clean_session`",
-                ));
-            }
-            c.clean_session
-        }
-        Protocol::V5 => {
-            if c.clean_session.is_some() {
-                return Err(cx.at_key(
-                    &child(path, "clean_session"),
-                    "`clean_session` is a 3.1.1 option; under 5.0 write `clean_start`",
-                ));
-            }
-            c.clean_start
-        }
-    };
+    let clean = clean_flag(cx, path, &c, protocol)?;
     if protocol == Protocol::V311 {
-        let given = [
-            ("session_expiry", c.session_expiry.is_some()),
-            ("receive_maximum", c.receive_maximum.is_some()),
-            ("maximum_packet_size", c.maximum_packet_size.is_some()),
-            ("topic_alias_maximum", c.topic_alias_maximum.is_some()),
-            ("user_properties", c.user_properties.is_some()),
-        ];
-        if let Some((key, _)) = given.iter().find(|(_, g)| *g) {
-            return Err(v5_only(key));
-        }
+        no_5_0_options(cx, path, &c)?;
     }
     if c.receive_maximum == Some(0) {
         return Err(cx.at_value(
@@ -73,50 +39,7 @@ pub(super) fn connect_overrides(
     let will = match c.will {
         None => None,
         Some(None) => Some(None),
-        Some(Some(w)) => {
-            let wp = child(path, "will");
-            if protocol == Protocol::V311 {
-                for (key, given) in [
-                    ("delay", w.delay.is_some()),
-                    ("properties", w.properties.is_some()),
-                ] {
-                    if given {
-                        return Err(cx.at_key(
-                            &child(&wp, key),
-                            format!(
-                                "the will's `{key}` is a 5.0 option, and this client speaks 3.1.1"
-                            ),
-                        ));
-                    }
-                }
-            }
-            let delay = w.delay.map_or(Duration::ZERO, |d| d.0);
-            if delay.subsec_nanos() != 0 {
-                return Err(cx.at_value(
-                    &child(&wp, "delay"),
-                    "the will's `delay` goes on the wire in whole seconds",
-                ));
-            }
-            let properties = properties(cx, &wp, w.properties, Place::Will, protocol)?;
-            if w.delay.is_some()
-                && properties
-                    .iter()
-                    .any(|p| matches!(p, crate::wire::Property::WillDelayInterval(_)))
-            {
-                return Err(cx.at_key(
-                    &child(&child(&wp, "properties"), "will_delay_interval"),
-                    "give the will delay once: as `delay` or as `will_delay_interval`, not both",
-                ));
-            }
-            Some(Some(Will {
-                topic: w.topic,
-                payload: cx.filler.resolve(&w.payload),
-                qos: w.qos.0,
-                retain: w.retain,
-                delay,
-                properties,
-            }))
-        }
+        Some(Some(w)) => Some(Some(will(cx, &child(path, "will"), w, protocol)?)),
     };
     let raw = c.hex.map(|h| h.0);
     let other_options = c.client_id.is_some()
@@ -149,6 +72,98 @@ pub(super) fn connect_overrides(
         topic_alias_maximum: c.topic_alias_maximum,
         user_properties: c.user_properties,
         raw,
+    })
+}
+
+/// The clean flag under the name the protocol gives it: `clean_session` in
+/// 3.1.1, `clean_start` in 5.0.
+fn clean_flag(
+    cx: &Ctx,
+    path: &str,
+    c: &RawConnect,
+    protocol: Protocol,
+) -> Result<Option<bool>, Error> {
+    match protocol {
+        Protocol::V311 => {
+            if c.clean_start.is_some() {
+                return Err(cx.at_key(
+                    &child(path, "clean_start"),
+                    "`clean_start` is a 5.0 option; under 3.1.1 write `clean_session`",
+                ));
+            }
+            Ok(c.clean_session)
+        }
+        Protocol::V5 => {
+            if c.clean_session.is_some() {
+                return Err(cx.at_key(
+                    &child(path, "clean_session"),
+                    "`clean_session` is a 3.1.1 option; under 5.0 write `clean_start`",
+                ));
+            }
+            Ok(c.clean_start)
+        }
+    }
+}
+
+/// Refuses the first 5.0-only option given to a 3.1.1 client.
+fn no_5_0_options(cx: &Ctx, path: &str, c: &RawConnect) -> Result<(), Error> {
+    let given = [
+        ("session_expiry", c.session_expiry.is_some()),
+        ("receive_maximum", c.receive_maximum.is_some()),
+        ("maximum_packet_size", c.maximum_packet_size.is_some()),
+        ("topic_alias_maximum", c.topic_alias_maximum.is_some()),
+        ("user_properties", c.user_properties.is_some()),
+    ];
+    match given.iter().find(|(_, g)| *g) {
+        Some((key, _)) => Err(cx.at_key(
+            &child(path, key),
+            format!("`{key}` is a 5.0 option, and this client speaks 3.1.1"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The will at `wp`: its delay in whole seconds, given once, and its delay
+/// and properties only under 5.0.
+fn will(cx: &mut Ctx, wp: &str, w: RawWill, protocol: Protocol) -> Result<Will, Error> {
+    if protocol == Protocol::V311 {
+        for (key, given) in [
+            ("delay", w.delay.is_some()),
+            ("properties", w.properties.is_some()),
+        ] {
+            if given {
+                return Err(cx.at_key(
+                    &child(wp, key),
+                    format!("the will's `{key}` is a 5.0 option, and this client speaks 3.1.1"),
+                ));
+            }
+        }
+    }
+    let delay = w.delay.map_or(Duration::ZERO, |d| d.0);
+    if delay.subsec_nanos() != 0 {
+        return Err(cx.at_value(
+            &child(wp, "delay"),
+            "the will's `delay` goes on the wire in whole seconds",
+        ));
+    }
+    let properties = properties(cx, wp, w.properties, Place::Will, protocol)?;
+    if w.delay.is_some()
+        && properties
+            .iter()
+            .any(|p| matches!(p, crate::wire::Property::WillDelayInterval(_)))
+    {
+        return Err(cx.at_key(
+            &child(&child(wp, "properties"), "will_delay_interval"),
+            "give the will delay once: as `delay` or as `will_delay_interval`, not both",
+        ));
+    }
+    Ok(Will {
+        topic: w.topic,
+        payload: cx.filler.resolve(&w.payload),
+        qos: w.qos.0,
+        retain: w.retain,
+        delay,
+        properties,
     })
 }
 
