@@ -51,86 +51,8 @@ pub(super) fn faults(cx: &Ctx, raw: Vec<Timed<RawFaultAction>>) -> Result<Vec<Fa
             return Err(cx.at_value(&p, "a fault needs `at`: when it happens, e.g. `at: 2s`"));
         };
         let at = at.0;
-        let mut push = |action| out.push(Fault { at, line, action });
-        match f.action {
-            RawFaultAction::Partition(RawPartition::Both(list)) => {
-                for (a, b) in cx.pairs(&child(&p, "partition"), &list, "`partition`")? {
-                    push(FaultAction::Partition {
-                        a,
-                        b,
-                        oneway: false,
-                    });
-                }
-            }
-            RawFaultAction::Partition(RawPartition::OneWay { from, to }) => {
-                let pp = child(&p, "partition");
-                let froms = cx.hosts(&child(&pp, "from"), &from, "`partition`")?;
-                let tos = cx.hosts(&child(&pp, "to"), &to, "`partition`")?;
-                let mut any = false;
-                for a in &froms {
-                    for b in tos.iter().filter(|b| *b != a) {
-                        any = true;
-                        push(FaultAction::Partition {
-                            a: a.clone(),
-                            b: b.clone(),
-                            oneway: true,
-                        });
-                    }
-                }
-                if !any {
-                    return Err(cx.at_value(&pp, "`partition` needs two different hosts"));
-                }
-            }
-            RawFaultAction::Heal(RawHeal::All) => push(FaultAction::Heal(None)),
-            RawFaultAction::Heal(RawHeal::Pair(list)) => {
-                for pair in cx.pairs(&child(&p, "heal"), &list, "`heal`")? {
-                    push(FaultAction::Heal(Some(pair)));
-                }
-            }
-            RawFaultAction::Hold(list) => {
-                for (a, b) in cx.pairs(&child(&p, "hold"), &list, "`hold`")? {
-                    push(FaultAction::Hold(a, b));
-                }
-            }
-            RawFaultAction::Release(list) => {
-                for (a, b) in cx.pairs(&child(&p, "release"), &list, "`release`")? {
-                    push(FaultAction::Release(a, b));
-                }
-            }
-            RawFaultAction::Latency(l) => {
-                let lp = child(&p, "latency");
-                for (a, b) in cx.pairs(&child(&lp, "between"), &l.between, "`latency`")? {
-                    push(FaultAction::Latency {
-                        a,
-                        b,
-                        value: l.value.0,
-                    });
-                }
-            }
-            RawFaultAction::Crash(h) => push(FaultAction::Crash(cx.host(
-                &child(&p, "crash"),
-                &h,
-                "`crash`",
-            )?)),
-            RawFaultAction::Restart(h) => {
-                let hp = child(&p, "restart");
-                if cx.clients.contains(&h) {
-                    return Err(cx.at_value(
-                        &hp,
-                        format!("`restart` must name a broker; `{h}` is a client (clients are not restarted)"),
-                    ));
-                }
-                if !cx.brokers.contains(&h) {
-                    return Err(cx.at_value(
-                        &hp,
-                        format!(
-                            "unknown broker `{h}` in `restart`, expected one of {}",
-                            cx.brokers.join(", ")
-                        ),
-                    ));
-                }
-                push(FaultAction::Restart(h));
-            }
+        for action in fault_actions(cx, &p, f.action)? {
+            out.push(Fault { at, line, action });
         }
         if out.len() > MAX_EXPANDED {
             return Err(cx.at_value(
@@ -140,6 +62,100 @@ pub(super) fn faults(cx: &Ctx, raw: Vec<Timed<RawFaultAction>>) -> Result<Vec<Fa
         }
     }
     Ok(out)
+}
+
+/// What the fault at `p` does, one action per host pair once `clients` is
+/// expanded.
+fn fault_actions(cx: &Ctx, p: &str, action: RawFaultAction) -> Result<Vec<FaultAction>, Error> {
+    let mut out = Vec::new();
+    match action {
+        RawFaultAction::Partition(RawPartition::Both(list)) => {
+            for (a, b) in cx.pairs(&child(p, "partition"), &list, "`partition`")? {
+                out.push(FaultAction::Partition {
+                    a,
+                    b,
+                    oneway: false,
+                });
+            }
+        }
+        RawFaultAction::Partition(RawPartition::OneWay { from, to }) => {
+            return one_way_partition(cx, &child(p, "partition"), &from, &to);
+        }
+        RawFaultAction::Heal(RawHeal::All) => out.push(FaultAction::Heal(None)),
+        RawFaultAction::Heal(RawHeal::Pair(list)) => {
+            for pair in cx.pairs(&child(p, "heal"), &list, "`heal`")? {
+                out.push(FaultAction::Heal(Some(pair)));
+            }
+        }
+        RawFaultAction::Hold(list) => {
+            for (a, b) in cx.pairs(&child(p, "hold"), &list, "`hold`")? {
+                out.push(FaultAction::Hold(a, b));
+            }
+        }
+        RawFaultAction::Release(list) => {
+            for (a, b) in cx.pairs(&child(p, "release"), &list, "`release`")? {
+                out.push(FaultAction::Release(a, b));
+            }
+        }
+        RawFaultAction::Latency(l) => {
+            let lp = child(p, "latency");
+            for (a, b) in cx.pairs(&child(&lp, "between"), &l.between, "`latency`")? {
+                out.push(FaultAction::Latency {
+                    a,
+                    b,
+                    value: l.value.0,
+                });
+            }
+        }
+        RawFaultAction::Crash(h) => out.push(FaultAction::Crash(cx.host(
+            &child(p, "crash"),
+            &h,
+            "`crash`",
+        )?)),
+        RawFaultAction::Restart(h) => out.push(restart(cx, &child(p, "restart"), h)?),
+    }
+    Ok(out)
+}
+
+/// `partition: {from, to}` at `pp`: one one-way partition per pair of
+/// different hosts.
+fn one_way_partition(cx: &Ctx, pp: &str, from: &str, to: &str) -> Result<Vec<FaultAction>, Error> {
+    let froms = cx.hosts(&child(pp, "from"), from, "`partition`")?;
+    let tos = cx.hosts(&child(pp, "to"), to, "`partition`")?;
+    let mut out = Vec::new();
+    for a in &froms {
+        for b in tos.iter().filter(|b| *b != a) {
+            out.push(FaultAction::Partition {
+                a: a.clone(),
+                b: b.clone(),
+                oneway: true,
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(cx.at_value(pp, "`partition` needs two different hosts"));
+    }
+    Ok(out)
+}
+
+/// `restart` at `hp`, which names a broker.
+fn restart(cx: &Ctx, hp: &str, h: String) -> Result<FaultAction, Error> {
+    if cx.clients.contains(&h) {
+        return Err(cx.at_value(
+            hp,
+            format!("`restart` must name a broker; `{h}` is a client (clients are not restarted)"),
+        ));
+    }
+    if !cx.brokers.contains(&h) {
+        return Err(cx.at_value(
+            hp,
+            format!(
+                "unknown broker `{h}` in `restart`, expected one of {}",
+                cx.brokers.join(", ")
+            ),
+        ));
+    }
+    Ok(FaultAction::Restart(h))
 }
 
 fn every(cx: &Ctx, path: &str, d: &crate::scenario::duration::Dur) -> Result<DurationSpec, Error> {
