@@ -13,18 +13,46 @@ use crate::scenario::values::Fields;
 pub(super) fn expectation(
     cx: &Ctx,
     path: &str,
-    e: RawExpect,
+    mut e: RawExpect,
     clients: &IndexMap<String, ClientSpec>,
 ) -> Result<Expectation, Error> {
     let line = cx.line(path);
-    let client = match e.client {
-        None => {
-            return Err(cx.at_value(
-                path,
-                "an expectation needs `client`: whose side of the wire to look at",
-            ));
-        }
-        Some(c) if cx.clients.contains(&c) => c,
+    let client = expectation_client(cx, path, e.client.take())?;
+    let (key, matcher) = one_matcher(cx, path, &mut e)?;
+    if let Matcher::Packet { fields, .. } = &matcher {
+        let protocol = clients
+            .get(&client)
+            .map_or(Protocol::V311, |c| c.options.protocol);
+        let level = match protocol {
+            Protocol::V311 => crate::wire::LEVEL_V311,
+            Protocol::V5 => crate::wire::LEVEL_V5,
+        };
+        crate::scenario::matcher::check(&child(path, key), fields, level, protocol.as_str())
+            .map_err(|m| match m.at_key {
+                true => cx.at_key(&m.path, m.message),
+                false => cx.at_value(&m.path, m.message),
+            })?;
+    }
+    let count = one_count(cx, path, &e)?;
+    Ok(Expectation {
+        line,
+        client,
+        matcher,
+        count,
+        within: e.within.map(|w| (w.0, w.1)),
+        only_for: e.only_for,
+        not_for: e.not_for,
+    })
+}
+
+/// The client an expectation looks at: one of the clients, not a broker.
+fn expectation_client(cx: &Ctx, path: &str, client: Option<String>) -> Result<String, Error> {
+    match client {
+        None => Err(cx.at_value(
+            path,
+            "an expectation needs `client`: whose side of the wire to look at",
+        )),
+        Some(c) if cx.clients.contains(&c) => Ok(c),
         Some(c) => {
             let p = child(path, "client");
             let what = if cx.brokers.contains(&c) {
@@ -38,10 +66,14 @@ pub(super) fn expectation(
                     cx.clients.join(", ")
                 )
             };
-            return Err(cx.at_value(&p, what));
+            Err(cx.at_value(&p, what))
         }
-    };
+    }
+}
 
+/// The expectation's one matcher, with its key: `receives` and `connack`
+/// imply their packet type, `recv` and `send` name one.
+fn one_matcher(cx: &Ctx, path: &str, e: &mut RawExpect) -> Result<(&'static str, Matcher), Error> {
     let typed = |key: &str, fields: Fields, ty: &str| -> Result<Matcher, Error> {
         let mut fields = fields.0;
         if fields.contains_key("type") {
@@ -71,21 +103,21 @@ pub(super) fn expectation(
             fields: fields.0,
         })
     };
-    let mut matchers: Vec<(&str, Matcher)> = Vec::new();
-    if let Some(f) = e.receives {
+    let mut matchers: Vec<(&'static str, Matcher)> = Vec::new();
+    if let Some(f) = e.receives.take() {
         matchers.push(("receives", typed("receives", f, "PUBLISH")?));
     }
-    if let Some(f) = e.connack {
+    if let Some(f) = e.connack.take() {
         matchers.push(("connack", typed("connack", f, "CONNACK")?));
     }
-    if let Some(c) = e.closed {
+    if let Some(c) = e.closed.take() {
         let by = c.and_then(|c| c.by).map(Into::into);
         matchers.push(("closed", Matcher::Closed { by }));
     }
-    if let Some(f) = e.recv {
+    if let Some(f) = e.recv.take() {
         matchers.push(("recv", any("recv", f, Direction::Recv)?));
     }
-    if let Some(f) = e.send {
+    if let Some(f) = e.send.take() {
         matchers.push(("send", any("send", f, Direction::Send)?));
     }
     let matcher = match matchers.len() {
@@ -116,24 +148,12 @@ pub(super) fn expectation(
             ));
         }
     };
-    let Some((key, matcher)) = matcher else {
-        return Err(cx.at_value(path, "an expectation needs one matcher"));
-    };
-    if let Matcher::Packet { fields, .. } = &matcher {
-        let protocol = clients
-            .get(&client)
-            .map_or(Protocol::V311, |c| c.options.protocol);
-        let level = match protocol {
-            Protocol::V311 => crate::wire::LEVEL_V311,
-            Protocol::V5 => crate::wire::LEVEL_V5,
-        };
-        crate::scenario::matcher::check(&child(path, key), fields, level, protocol.as_str())
-            .map_err(|m| match m.at_key {
-                true => cx.at_key(&m.path, m.message),
-                false => cx.at_value(&m.path, m.message),
-            })?;
-    }
+    matcher.ok_or_else(|| cx.at_value(path, "an expectation needs one matcher"))
+}
 
+/// How often the matcher must match: at most one of `count`, `at_least`
+/// and `at_most`, and at least once when none is given.
+fn one_count(cx: &Ctx, path: &str, e: &RawExpect) -> Result<Count, Error> {
     let mut counts: Vec<(&str, Count)> = Vec::new();
     if let Some(n) = e.count {
         counts.push(("count", Count::Exactly(n)));
@@ -144,29 +164,20 @@ pub(super) fn expectation(
     if let Some(n) = e.at_most {
         counts.push(("at_most", Count::AtMost(n)));
     }
-    let count = match counts.as_slice() {
-        [] => Count::AtLeast(1),
-        [(_, c)] => *c,
+    match counts.as_slice() {
+        [] => Ok(Count::AtLeast(1)),
+        [(_, c)] => Ok(*c),
         [_, (second, _), ..] => {
             let names: Vec<&str> = counts.iter().map(|(n, _)| *n).collect();
-            return Err(cx.at_key(
+            Err(cx.at_key(
                 &child(path, second),
                 format!(
                     "give at most one of count, at_least, at_most; this expectation has {}",
                     quoted(&names)
                 ),
-            ));
+            ))
         }
-    };
-    Ok(Expectation {
-        line,
-        client,
-        matcher,
-        count,
-        within: e.within.map(|w| (w.0, w.1)),
-        only_for: e.only_for,
-        not_for: e.not_for,
-    })
+    }
 }
 
 fn quoted(names: &[&str]) -> String {
