@@ -169,10 +169,7 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
         .map(|(i, h)| (h.name.as_str(), i))
         .collect();
     let failed = failures(report);
-    let closest_lines: BTreeSet<&str> = failed
-        .iter()
-        .flat_map(|f| f.closest.iter().map(String::as_str))
-        .collect();
+    let closest_lines = closest_lines(&failed);
     let is_closest = |ev: &Event| {
         !closest_lines.is_empty() && closest_lines.contains(render::event_line(ev).as_str())
     };
@@ -254,6 +251,14 @@ fn failures(report: &Report) -> Vec<Failure> {
             text: v.text.clone(),
             closest: v.closest.clone(),
         })
+        .collect()
+}
+
+/// The trace lines of the events closest to the failures.
+fn closest_lines(failed: &[Failure]) -> BTreeSet<&str> {
+    failed
+        .iter()
+        .flat_map(|f| f.closest.iter().map(String::as_str))
         .collect()
 }
 
