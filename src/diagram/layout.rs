@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::axis::{Axis, Moment};
 use super::label::cut;
-use super::model::{Diagram, Item};
+use super::model::{Active, Close, Diagram, FaultBand, Host, Item, Message, Note, PingRun};
 use crate::trace::render::seconds;
 
 /// Width of one character of the 11 px monospace font labels use.
@@ -138,286 +138,85 @@ pub struct Layout {
     pub groups: Vec<Group>,
 }
 
+/// Where things go across and down: the time axis, the x of each lifeline,
+/// and the places derived from them.
+struct Frame {
+    axis: Axis,
+    xs: Vec<f64>,
+    last_x: f64,
+    first_broker_x: f64,
+    bottom: f64,
+    /// Where notes are written, right of the last lifeline.
+    gutter_x: f64,
+}
+
+impl Frame {
+    fn new(d: &Diagram, spans: &[(Moment, Moment)]) -> Self {
+        let axis = Axis::new(knot_moments(d, spans), TOP_Y);
+        let xs = columns(d);
+        let last_x = xs.last().copied().unwrap_or(TIME_AXIS_PX + OUTER_PX);
+        let first_broker_x = d
+            .hosts
+            .iter()
+            .position(|h| h.broker)
+            .map_or(last_x, |i| x_of(&xs, i));
+        let bottom = axis.bottom() + 30.0;
+        // Room for a close label right of the last lifeline before the notes.
+        let gutter_x = last_x + NOTE_GUTTER_PX + CLOSE_LABEL_PX;
+        Frame {
+            axis,
+            xs,
+            last_x,
+            first_broker_x,
+            bottom,
+            gutter_x,
+        }
+    }
+
+    /// The x of lifeline `i`.
+    fn x(&self, i: usize) -> f64 {
+        x_of(&self.xs, i)
+    }
+}
+
+fn x_of(xs: &[f64], i: usize) -> f64 {
+    xs.get(i).copied().unwrap_or(TIME_AXIS_PX + OUTER_PX)
+}
+
 pub fn layout(d: &Diagram) -> Layout {
     let spans = moments(d);
-    let axis = Axis::new(knot_moments(d, &spans), TOP_Y);
-    let xs = columns(d);
-    let x_of = |i: usize| xs.get(i).copied().unwrap_or(TIME_AXIS_PX + OUTER_PX);
-    let last_x = xs.last().copied().unwrap_or(TIME_AXIS_PX + OUTER_PX);
-    let first_broker_x = d.hosts.iter().position(|h| h.broker).map_or(last_x, x_of);
-    let bottom = axis.bottom() + 30.0;
-    // Room for a close label right of the last lifeline before the notes.
-    let gutter_x = last_x + NOTE_GUTTER_PX + CLOSE_LABEL_PX;
+    let f = Frame::new(d, &spans);
 
     let mut backgrounds = Vec::new();
     let mut middles = Vec::new();
     let mut fronts = Vec::new();
 
     backgrounds.push(header(d));
-    backgrounds.extend(gaps(&axis, gutter_x));
-    backgrounds.push(time_labels(&axis));
+    backgrounds.extend(gaps(&f.axis, f.gutter_x));
+    backgrounds.push(time_labels(&f.axis));
     for (item, &(start, end)) in d.items.iter().zip(&spans) {
-        if let Item::Fault(f) = item {
-            // Across the lifelines the fault cuts, and no others: a
-            // partition of one client from its broker leaves the other
-            // clients' lines clear. A band for one host (a crash) is wide
-            // enough for its label.
-            let xs: Vec<f64> = f.hosts.iter().map(|&h| x_of(h)).collect();
-            let (lo, hi) = match (
-                xs.iter().copied().reduce(f64::min),
-                xs.iter().copied().reduce(f64::max),
-            ) {
-                (Some(lo), Some(hi)) => (lo, hi),
-                _ => (x_of(0), last_x),
-            };
-            // The label's lines: the kind, the hosts, `until 12.345s`.
-            let (kind, rest) = f.label.split_once(' ').unwrap_or((f.label.as_str(), ""));
-            let label_chars = kind.chars().count().max(rest.chars().count()).max(13);
-            let label_w = label_chars as f64 * SMALL_CHAR_PX;
-            let x0 = lo - FAULT_PAD_PX;
-            let x1 = (hi + FAULT_PAD_PX).max(x0 + label_w + 12.0);
-            let (y0, y1) = (axis.y(start), axis.y(end).max(axis.y(start) + 6.0));
-            let until = if f.open {
-                "to the end".to_string()
-            } else {
-                format!("until {}", seconds(f.end))
-            };
-            let mut g =
-                Group::new("fault").title(format!("{} from {} {until}", f.label, seconds(f.start)));
-            g.shapes.push(Shape::Rect {
-                x: x0,
-                y: y0,
-                w: x1 - x0,
-                h: y1 - y0,
-                class: "fault-band",
-            });
-            let (kind, rest) = f.label.split_once(' ').unwrap_or((f.label.as_str(), ""));
-            for (i, line) in [kind, rest, until.as_str()]
-                .into_iter()
-                .filter(|l| !l.is_empty())
-                .enumerate()
-            {
-                g.shapes.push(Shape::Text {
-                    x: x0 + 6.0,
-                    y: y0 + 12.0 + i as f64 * 12.0,
-                    text: line.to_string(),
-                    class: "fault-label",
-                    anchor: Anchor::Start,
-                });
-            }
-            backgrounds.push(g);
+        if let Item::Fault(band) = item {
+            backgrounds.push(fault_band(&f, band, start, end));
         }
     }
     for (i, h) in d.hosts.iter().enumerate() {
-        let x = x_of(i);
-        let w = (h.name.chars().count() as f64 * CHAR_PX + 20.0).max(60.0);
-        let mut g = Group::new(if h.broker {
-            "lifeline broker"
-        } else {
-            "lifeline client"
-        });
-        g.data.push(("host", h.name.clone()));
-        g.shapes.push(Shape::Line {
-            x1: x,
-            y1: HEAD_Y + HEAD_H,
-            x2: x,
-            y2: bottom,
-            class: "life",
-        });
-        g.shapes.push(Shape::Rect {
-            x: x - w / 2.0,
-            y: HEAD_Y,
-            w,
-            h: HEAD_H,
-            class: "head",
-        });
-        g.shapes.push(Shape::Text {
-            x,
-            y: HEAD_Y + 17.0,
-            text: h.name.clone(),
-            class: "head-text",
-            anchor: Anchor::Middle,
-        });
-        middles.push(g);
+        middles.push(lifeline(&f, i, h));
     }
     let mut note_y_free = 0.0_f64;
     let mut placed_labels: Vec<(f64, f64, f64)> = Vec::new();
     for (item, &(start, end)) in d.items.iter().zip(&spans) {
         match item {
-            Item::Active(a) => {
-                let mut g = Group::new("active");
-                let (y0, y1) = (axis.y(start), axis.y(end));
-                g.shapes.push(Shape::Rect {
-                    x: x_of(a.host) - ACTIVE_W / 2.0,
-                    y: y0,
-                    w: ACTIVE_W,
-                    h: (y1 - y0).max(2.0),
-                    class: "active-bar",
-                });
-                middles.push(g);
-            }
-            Item::Message(m) => {
-                let (x1, x2) = (x_of(m.from), x_of(m.to));
-                let (y1, y2) = (axis.y(start), axis.y(end));
-                let mut class = String::from(if m.sent_by_client {
-                    "arrow send"
-                } else {
-                    "arrow recv"
-                });
-                if m.closest {
-                    class.push_str(" closest");
-                }
-                let mut g = Group::new(class).title(m.line.clone());
-                g.shapes.push(Shape::Arrow {
-                    x1,
-                    y1,
-                    x2,
-                    y2,
-                    class: "msg",
-                });
-                g.shapes.push(clear_of(
-                    message_label(&m.label, (x1, y1), (x2, y2)),
-                    &mut placed_labels,
-                ));
-                if m.closest {
-                    let (cx, cy) = if m.sent_by_client { (x1, y1) } else { (x2, y2) };
-                    g.shapes.push(Shape::Circle {
-                        x: cx,
-                        y: cy,
-                        r: 7.0,
-                        class: "mark",
-                    });
-                }
-                fronts.push(g);
-            }
-            Item::Pings(p) => {
-                let (xa, xb) = (x_of(p.client), x_of(p.broker));
-                let (x0, x1) = (xa.min(xb), xa.max(xb));
-                let (y0, y1) = (axis.y(start), axis.y(end));
-                let h = (y1 - y0).max(18.0);
-                let mut g = Group::new("pings").title(format!(
-                    "{}: {} between {} and {}",
-                    d.hosts.get(p.client).map_or("", |h| h.name.as_str()),
-                    p.label(),
-                    seconds(p.start),
-                    seconds(p.end)
-                ));
-                g.data.push(("packets", p.packets().to_string()));
-                g.shapes.push(Shape::Rect {
-                    x: x0 + 8.0,
-                    y: y0,
-                    w: x1 - x0 - 16.0,
-                    h,
-                    class: "pings-box",
-                });
-                g.shapes.push(Shape::Line {
-                    x1: xa,
-                    y1: y0,
-                    x2: xb,
-                    y2: y0,
-                    class: "pings-edge",
-                });
-                g.shapes.push(Shape::Line {
-                    x1: xa,
-                    y1: y0 + h,
-                    x2: xb,
-                    y2: y0 + h,
-                    class: "pings-edge",
-                });
-                g.shapes.push(Shape::Text {
-                    x: (x0 + x1) / 2.0,
-                    y: y0 + h / 2.0 - 2.0,
-                    text: p.label(),
-                    class: "pings-label",
-                    anchor: Anchor::Middle,
-                });
-                g.shapes.push(Shape::Text {
-                    x: (x0 + x1) / 2.0,
-                    y: y0 + h / 2.0 + 11.0,
-                    text: format!("{} – {}", seconds(p.start), seconds(p.end)),
-                    class: "small",
-                    anchor: Anchor::Middle,
-                });
-                fronts.push(g);
-            }
-            Item::Close(c) => {
-                let (x, y) = (x_of(c.host), axis.y(start));
-                let mut g = Group::new(if c.closest { "close closest" } else { "close" })
-                    .title(format!("{} closed by {}", seconds(c.at), c.by));
-                g.shapes.push(Shape::Cross {
-                    x,
-                    y,
-                    r: 6.0,
-                    class: "cross",
-                });
-                let left = x < first_broker_x;
-                g.shapes.push(Shape::Text {
-                    x: if left { x - 12.0 } else { x + 12.0 },
-                    y: y + 4.0,
-                    text: format!("closed by {}", c.by),
-                    class: "close-label",
-                    anchor: if left { Anchor::End } else { Anchor::Start },
-                });
-                if c.closest {
-                    g.shapes.push(Shape::Circle {
-                        x,
-                        y,
-                        r: 10.0,
-                        class: "mark",
-                    });
-                }
-                fronts.push(g);
-            }
-            Item::Note(n) => {
-                let (x, y) = (x_of(n.host), axis.y(start));
-                // Notes at the same moment stack downwards in the gutter;
-                // the leader shows where each belongs.
-                let text_y = (y + 4.0).max(note_y_free);
-                note_y_free = text_y + NOTE_ROW_PX;
-                let mut class = String::from(if n.error { "note error" } else { "note" });
-                if n.closest {
-                    class.push_str(" closest");
-                }
-                let mut g = Group::new(class).title(format!("{} {}", seconds(n.at), n.text));
-                g.shapes.push(Shape::Rect {
-                    x: x - 4.0,
-                    y: y - 4.0,
-                    w: 8.0,
-                    h: 8.0,
-                    class: "note-dot",
-                });
-                g.shapes.push(Shape::Line {
-                    x1: x + 4.0,
-                    y1: y,
-                    x2: gutter_x - 4.0,
-                    y2: text_y - 4.0,
-                    class: "leader",
-                });
-                g.shapes.push(Shape::Text {
-                    x: gutter_x,
-                    y: text_y,
-                    text: cut(&n.text, NOTE_CHARS_MAX),
-                    class: "note-text",
-                    anchor: Anchor::Start,
-                });
-                fronts.push(g);
-            }
+            Item::Active(a) => middles.push(active(&f, a, start, end)),
+            Item::Message(m) => fronts.push(message(&f, m, start, end, &mut placed_labels)),
+            Item::Pings(p) => fronts.push(pings(&f, d, p, start, end)),
+            Item::Close(c) => fronts.push(close(&f, c, start)),
+            Item::Note(n) => fronts.push(note(&f, n, start, &mut note_y_free)),
             Item::Fault(_) => {}
         }
     }
 
-    let notes_w = d
-        .items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Note(n) => {
-                Some(cut(&n.text, NOTE_CHARS_MAX).chars().count() as f64 * SMALL_CHAR_PX)
-            }
-            _ => None,
-        })
-        .fold(0.0, f64::max);
-    let mut width = gutter_x + notes_w + MARGIN_PX;
-    let mut height = bottom.max(note_y_free) + MARGIN_PX;
+    let mut width = f.gutter_x + notes_width(d) + MARGIN_PX;
+    let mut height = f.bottom.max(note_y_free) + MARGIN_PX;
     if let Some(g) = failures(d, height) {
         if let Some(Shape::Rect { y, w, h, .. }) = g.shapes.first() {
             width = width.max(MARGIN_PX * 2.0 + w);
@@ -433,6 +232,288 @@ pub fn layout(d: &Diagram) -> Layout {
         height,
         groups,
     }
+}
+
+/// A fault's band across the lifelines it cuts, and no others: a partition
+/// of one client from its broker leaves the other clients' lines clear. A
+/// band for one host (a crash) is wide enough for its label.
+fn fault_band(f: &Frame, band: &FaultBand, start: Moment, end: Moment) -> Group {
+    let xs: Vec<f64> = band.hosts.iter().map(|&h| f.x(h)).collect();
+    let (lo, hi) = match (
+        xs.iter().copied().reduce(f64::min),
+        xs.iter().copied().reduce(f64::max),
+    ) {
+        (Some(lo), Some(hi)) => (lo, hi),
+        _ => (f.x(0), f.last_x),
+    };
+    // The label's lines: the kind, the hosts, `until 12.345s`.
+    let (kind, rest) = band
+        .label
+        .split_once(' ')
+        .unwrap_or((band.label.as_str(), ""));
+    let label_chars = kind.chars().count().max(rest.chars().count()).max(13);
+    let label_w = label_chars as f64 * SMALL_CHAR_PX;
+    let x0 = lo - FAULT_PAD_PX;
+    let x1 = (hi + FAULT_PAD_PX).max(x0 + label_w + 12.0);
+    let (y0, y1) = (f.axis.y(start), f.axis.y(end).max(f.axis.y(start) + 6.0));
+    let until = if band.open {
+        "to the end".to_string()
+    } else {
+        format!("until {}", seconds(band.end))
+    };
+    let mut g = Group::new("fault").title(format!(
+        "{} from {} {until}",
+        band.label,
+        seconds(band.start)
+    ));
+    g.shapes.push(Shape::Rect {
+        x: x0,
+        y: y0,
+        w: x1 - x0,
+        h: y1 - y0,
+        class: "fault-band",
+    });
+    for (i, line) in [kind, rest, until.as_str()]
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        g.shapes.push(Shape::Text {
+            x: x0 + 6.0,
+            y: y0 + 12.0 + i as f64 * 12.0,
+            text: line.to_string(),
+            class: "fault-label",
+            anchor: Anchor::Start,
+        });
+    }
+    g
+}
+
+/// Host `i`'s name in a box at the top, and its line down to the bottom.
+fn lifeline(f: &Frame, i: usize, h: &Host) -> Group {
+    let x = f.x(i);
+    let w = (h.name.chars().count() as f64 * CHAR_PX + 20.0).max(60.0);
+    let mut g = Group::new(if h.broker {
+        "lifeline broker"
+    } else {
+        "lifeline client"
+    });
+    g.data.push(("host", h.name.clone()));
+    g.shapes.push(Shape::Line {
+        x1: x,
+        y1: HEAD_Y + HEAD_H,
+        x2: x,
+        y2: f.bottom,
+        class: "life",
+    });
+    g.shapes.push(Shape::Rect {
+        x: x - w / 2.0,
+        y: HEAD_Y,
+        w,
+        h: HEAD_H,
+        class: "head",
+    });
+    g.shapes.push(Shape::Text {
+        x,
+        y: HEAD_Y + 17.0,
+        text: h.name.clone(),
+        class: "head-text",
+        anchor: Anchor::Middle,
+    });
+    g
+}
+
+/// A connection's bar on its client's lifeline.
+fn active(f: &Frame, a: &Active, start: Moment, end: Moment) -> Group {
+    let mut g = Group::new("active");
+    let (y0, y1) = (f.axis.y(start), f.axis.y(end));
+    g.shapes.push(Shape::Rect {
+        x: f.x(a.host) - ACTIVE_W / 2.0,
+        y: y0,
+        w: ACTIVE_W,
+        h: (y1 - y0).max(2.0),
+        class: "active-bar",
+    });
+    g
+}
+
+/// A packet's arrow with its label, placed clear of the labels before it,
+/// and a ring at the client's end when it is closest to a failure.
+fn message(
+    f: &Frame,
+    m: &Message,
+    start: Moment,
+    end: Moment,
+    placed_labels: &mut Vec<(f64, f64, f64)>,
+) -> Group {
+    let (x1, x2) = (f.x(m.from), f.x(m.to));
+    let (y1, y2) = (f.axis.y(start), f.axis.y(end));
+    let mut class = String::from(if m.sent_by_client {
+        "arrow send"
+    } else {
+        "arrow recv"
+    });
+    if m.closest {
+        class.push_str(" closest");
+    }
+    let mut g = Group::new(class).title(m.line.clone());
+    g.shapes.push(Shape::Arrow {
+        x1,
+        y1,
+        x2,
+        y2,
+        class: "msg",
+    });
+    g.shapes.push(clear_of(
+        message_label(&m.label, (x1, y1), (x2, y2)),
+        placed_labels,
+    ));
+    if m.closest {
+        let (cx, cy) = if m.sent_by_client { (x1, y1) } else { (x2, y2) };
+        g.shapes.push(Shape::Circle {
+            x: cx,
+            y: cy,
+            r: 7.0,
+            class: "mark",
+        });
+    }
+    g
+}
+
+/// A collapsed run of pings: a box between the client and its broker with
+/// the count and the time span.
+fn pings(f: &Frame, d: &Diagram, p: &PingRun, start: Moment, end: Moment) -> Group {
+    let (xa, xb) = (f.x(p.client), f.x(p.broker));
+    let (x0, x1) = (xa.min(xb), xa.max(xb));
+    let (y0, y1) = (f.axis.y(start), f.axis.y(end));
+    let h = (y1 - y0).max(18.0);
+    let mut g = Group::new("pings").title(format!(
+        "{}: {} between {} and {}",
+        d.hosts.get(p.client).map_or("", |h| h.name.as_str()),
+        p.label(),
+        seconds(p.start),
+        seconds(p.end)
+    ));
+    g.data.push(("packets", p.packets().to_string()));
+    g.shapes.push(Shape::Rect {
+        x: x0 + 8.0,
+        y: y0,
+        w: x1 - x0 - 16.0,
+        h,
+        class: "pings-box",
+    });
+    g.shapes.push(Shape::Line {
+        x1: xa,
+        y1: y0,
+        x2: xb,
+        y2: y0,
+        class: "pings-edge",
+    });
+    g.shapes.push(Shape::Line {
+        x1: xa,
+        y1: y0 + h,
+        x2: xb,
+        y2: y0 + h,
+        class: "pings-edge",
+    });
+    g.shapes.push(Shape::Text {
+        x: (x0 + x1) / 2.0,
+        y: y0 + h / 2.0 - 2.0,
+        text: p.label(),
+        class: "pings-label",
+        anchor: Anchor::Middle,
+    });
+    g.shapes.push(Shape::Text {
+        x: (x0 + x1) / 2.0,
+        y: y0 + h / 2.0 + 11.0,
+        text: format!("{} – {}", seconds(p.start), seconds(p.end)),
+        class: "small",
+        anchor: Anchor::Middle,
+    });
+    g
+}
+
+/// A cross where a connection closed, labelled on the side away from the
+/// brokers.
+fn close(f: &Frame, c: &Close, start: Moment) -> Group {
+    let (x, y) = (f.x(c.host), f.axis.y(start));
+    let mut g = Group::new(if c.closest { "close closest" } else { "close" }).title(format!(
+        "{} closed by {}",
+        seconds(c.at),
+        c.by
+    ));
+    g.shapes.push(Shape::Cross {
+        x,
+        y,
+        r: 6.0,
+        class: "cross",
+    });
+    let left = x < f.first_broker_x;
+    g.shapes.push(Shape::Text {
+        x: if left { x - 12.0 } else { x + 12.0 },
+        y: y + 4.0,
+        text: format!("closed by {}", c.by),
+        class: "close-label",
+        anchor: if left { Anchor::End } else { Anchor::Start },
+    });
+    if c.closest {
+        g.shapes.push(Shape::Circle {
+            x,
+            y,
+            r: 10.0,
+            class: "mark",
+        });
+    }
+    g
+}
+
+/// A dot on the host's lifeline and a leader to the note's text in the
+/// gutter. Notes at the same moment stack downwards in the gutter;
+/// `y_free` is where the next one may start.
+fn note(f: &Frame, n: &Note, start: Moment, y_free: &mut f64) -> Group {
+    let (x, y) = (f.x(n.host), f.axis.y(start));
+    let text_y = (y + 4.0).max(*y_free);
+    *y_free = text_y + NOTE_ROW_PX;
+    let mut class = String::from(if n.error { "note error" } else { "note" });
+    if n.closest {
+        class.push_str(" closest");
+    }
+    let mut g = Group::new(class).title(format!("{} {}", seconds(n.at), n.text));
+    g.shapes.push(Shape::Rect {
+        x: x - 4.0,
+        y: y - 4.0,
+        w: 8.0,
+        h: 8.0,
+        class: "note-dot",
+    });
+    g.shapes.push(Shape::Line {
+        x1: x + 4.0,
+        y1: y,
+        x2: f.gutter_x - 4.0,
+        y2: text_y - 4.0,
+        class: "leader",
+    });
+    g.shapes.push(Shape::Text {
+        x: f.gutter_x,
+        y: text_y,
+        text: cut(&n.text, NOTE_CHARS_MAX),
+        class: "note-text",
+        anchor: Anchor::Start,
+    });
+    g
+}
+
+/// The width of the widest note's text.
+fn notes_width(d: &Diagram) -> f64 {
+    d.items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Note(n) => {
+                Some(cut(&n.text, NOTE_CHARS_MAX).chars().count() as f64 * SMALL_CHAR_PX)
+            }
+            _ => None,
+        })
+        .fold(0.0, f64::max)
 }
 
 /// Where each item starts and ends on the axis. Things traced at the same

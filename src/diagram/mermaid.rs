@@ -16,88 +16,117 @@ pub fn write(d: &Diagram) -> String {
     for (i, h) in d.hosts.iter().enumerate() {
         let _ = writeln!(out, "    participant h{i} as {}", text(&h.name));
     }
-    let last = d.hosts.len().saturating_sub(1);
-    let span = |hosts: &[usize]| -> String {
+    let span = Span {
+        last: d.hosts.len().saturating_sub(1),
+    };
+    for item in &d.items {
+        write_item(&mut out, item, span);
+    }
+    write_footer(&mut out, d, span);
+    out
+}
+
+/// The participants a `Note over` spans: the lowest and highest of some
+/// hosts (all of them when none is given).
+#[derive(Clone, Copy)]
+struct Span {
+    last: usize,
+}
+
+impl Span {
+    fn over(self, hosts: &[usize]) -> String {
         let lo = hosts.iter().copied().min().unwrap_or(0);
-        let hi = hosts.iter().copied().max().unwrap_or(last);
+        let hi = hosts.iter().copied().max().unwrap_or(self.last);
         if lo == hi {
             format!("h{lo}")
         } else {
             format!("h{lo},h{hi}")
         }
-    };
-    for item in &d.items {
-        match item {
-            Item::Message(m) => {
-                let mark = if m.closest {
-                    "(closest to a failure) "
-                } else {
-                    ""
-                };
-                let at = if m.sent_by_client {
-                    m.sent_at
-                } else {
-                    m.received_at
-                };
-                let _ = writeln!(
-                    out,
-                    "    h{}->>h{}: {} {mark}{}",
-                    m.from,
-                    m.to,
-                    seconds(at),
-                    text(&m.label)
-                );
-            }
-            Item::Pings(p) => {
-                let _ = writeln!(
-                    out,
-                    "    Note over {}: {} to {} {}",
-                    span(&[p.client, p.broker]),
-                    seconds(p.start),
-                    seconds(p.end),
-                    text(&p.label())
-                );
-            }
-            Item::Fault(f) => {
-                let until = if f.open {
-                    "to the end".to_string()
-                } else {
-                    format!("until {}", seconds(f.end))
-                };
-                let _ = writeln!(
-                    out,
-                    "    Note over {}: {} {} {until}",
-                    span(&f.hosts),
-                    seconds(f.start),
-                    text(&f.label)
-                );
-            }
-            Item::Close(c) => {
-                let _ = writeln!(
-                    out,
-                    "    Note over h{}: {} closed by {}",
-                    c.host,
-                    seconds(c.at),
-                    c.by
-                );
-            }
-            Item::Note(n) => {
-                let _ = writeln!(
-                    out,
-                    "    Note over h{}: {} {}",
-                    n.host,
-                    seconds(n.at),
-                    text(&n.text)
-                );
-            }
-            Item::Active(_) => {}
-        }
     }
+
+    fn all(self) -> String {
+        self.over(&[0, self.last])
+    }
+}
+
+/// One item's line: a message line for a packet, a `Note` for the rest
+/// (activations are not written).
+fn write_item(out: &mut String, item: &Item, span: Span) {
+    match item {
+        Item::Message(m) => {
+            let mark = if m.closest {
+                "(closest to a failure) "
+            } else {
+                ""
+            };
+            let at = if m.sent_by_client {
+                m.sent_at
+            } else {
+                m.received_at
+            };
+            let _ = writeln!(
+                out,
+                "    h{}->>h{}: {} {mark}{}",
+                m.from,
+                m.to,
+                seconds(at),
+                text(&m.label)
+            );
+        }
+        Item::Pings(p) => {
+            let _ = writeln!(
+                out,
+                "    Note over {}: {} to {} {}",
+                span.over(&[p.client, p.broker]),
+                seconds(p.start),
+                seconds(p.end),
+                text(&p.label())
+            );
+        }
+        Item::Fault(f) => {
+            let until = if f.open {
+                "to the end".to_string()
+            } else {
+                format!("until {}", seconds(f.end))
+            };
+            let _ = writeln!(
+                out,
+                "    Note over {}: {} {} {until}",
+                span.over(&f.hosts),
+                seconds(f.start),
+                text(&f.label)
+            );
+        }
+        Item::Close(c) => {
+            let _ = writeln!(
+                out,
+                "    Note over h{}: {} closed by {}",
+                c.host,
+                seconds(c.at),
+                c.by
+            );
+        }
+        Item::Note(n) => {
+            let _ = writeln!(
+                out,
+                "    Note over h{}: {} {}",
+                n.host,
+                seconds(n.at),
+                text(&n.text)
+            );
+        }
+        Item::Active(_) => {}
+    }
+}
+
+/// Notes across every participant: events left out, a harness error, and
+/// each failed expectation.
+fn write_footer(out: &mut String, d: &Diagram, span: Span) {
     if d.omitted > 0 {
         let _ = writeln!(
             out,
             "    Note over {}: {} events not drawn (over the limit), narrow the window with --from/--to",
-            span(&[0, last]),
+            span.all(),
             d.omitted
         );
     }
@@ -105,7 +134,7 @@ pub fn write(d: &Diagram) -> String {
         let _ = writeln!(
             out,
             "    Note over {}: harness error: {}",
-            span(&[0, last]),
+            span.all(),
             text(e)
         );
     }
@@ -113,12 +142,11 @@ pub fn write(d: &Diagram) -> String {
         let _ = writeln!(
             out,
             "    Note over {}: FAIL expect line {}: {}",
-            span(&[0, last]),
+            span.all(),
             f.line,
             text(&f.text)
         );
     }
-    out
 }
 
 /// Text safe on one Mermaid line: `#` and `;` become entity codes (Mermaid

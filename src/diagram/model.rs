@@ -169,32 +169,18 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
         .enumerate()
         .map(|(i, h)| (h.name.as_str(), i))
         .collect();
-    let failed: Vec<Failure> = report
-        .verdicts
-        .iter()
-        .filter(|v| !v.ok)
-        .map(|v| Failure {
-            line: v.line,
-            text: v.text.clone(),
-            closest: v.closest.clone(),
-        })
-        .collect();
-    let closest_lines: BTreeSet<&str> = failed
-        .iter()
-        .flat_map(|f| f.closest.iter().map(String::as_str))
-        .collect();
+    let failed = failures(report);
+    let closest_lines = closest_lines(&failed);
     let is_closest = |ev: &Event| {
         !closest_lines.is_empty() && closest_lines.contains(render::event_line(ev).as_str())
     };
     let collapsed = ping_runs(&report.events, window);
-    let broker_of = |client: &str| -> Option<usize> {
-        let broker = scenario.clients.get(client).map(|c| c.broker.as_str());
-        broker
-            .and_then(|b| index.get(b).copied())
-            .or_else(|| hosts.iter().position(|h| h.broker))
+    let lifelines = Lifelines {
+        scenario,
+        hosts: &hosts,
+        index: &index,
     };
 
-    let name_of = |i: usize| hosts.get(i).map_or("", |h| h.name.as_str());
     let mut latency = Latencies::new(scenario);
     let mut faults = OpenFaults::default();
     let mut connected: BTreeMap<usize, Duration> = BTreeMap::new();
@@ -231,135 +217,13 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
         }
         match collapsed.get(&i) {
             Some(Collapse::Start(run)) => {
-                if let (Some(broker), Some(client)) =
-                    (broker_of(&run.client), index.get(run.client.as_str()))
-                {
-                    items.push(Item::Pings(PingRun {
-                        client: *client,
-                        broker,
-                        start: run.start,
-                        end: run.end,
-                        pingreqs: run.pingreqs,
-                        pingresps: run.pingresps,
-                    }));
-                }
+                items.extend(lifelines.pings(run).map(Item::Pings));
                 continue;
             }
             Some(Collapse::Inside) => continue,
             None => {}
         }
-        let closest = is_closest(ev);
-        match &ev.kind {
-            EventKind::Send {
-                client,
-                packet,
-                level,
-            } => {
-                if let Some(broker) = broker_of(client) {
-                    let lat = latency.between(client, name_of(broker));
-                    items.push(Item::Message(Message {
-                        from: host,
-                        to: broker,
-                        sent_at: ev.at,
-                        received_at: ev.at + lat,
-                        label: label::packet(packet, *level),
-                        line: render::event_line(ev),
-                        sent_by_client: true,
-                        closest,
-                    }));
-                }
-            }
-            EventKind::SendRaw { client, bytes } => {
-                if let Some(broker) = broker_of(client) {
-                    let lat = latency.between(client, name_of(broker));
-                    items.push(Item::Message(Message {
-                        from: host,
-                        to: broker,
-                        sent_at: ev.at,
-                        received_at: ev.at + lat,
-                        label: format!(
-                            "raw {}",
-                            label::cut(&hex::encode(bytes), RAW_HEX_CHARS_MAX)
-                        ),
-                        line: render::event_line(ev),
-                        sent_by_client: true,
-                        closest,
-                    }));
-                }
-            }
-            EventKind::Recv {
-                client,
-                packet,
-                level,
-                ..
-            } => {
-                if let Some(broker) = broker_of(client) {
-                    let lat = latency.between(client, name_of(broker));
-                    items.push(Item::Message(Message {
-                        from: broker,
-                        to: host,
-                        sent_at: ev.at.saturating_sub(lat),
-                        received_at: ev.at,
-                        label: label::packet(packet, *level),
-                        line: render::event_line(ev),
-                        sent_by_client: false,
-                        closest,
-                    }));
-                }
-            }
-            EventKind::Closed { by, .. } => items.push(Item::Close(Close {
-                host,
-                at: ev.at,
-                by: match by {
-                    ClosedBy::Broker => "broker",
-                    ClosedBy::Client => "client",
-                },
-                closest,
-            })),
-            EventKind::Note { text, .. } => items.push(Item::Note(Note {
-                host,
-                at: ev.at,
-                text: text.clone(),
-                error: false,
-                closest,
-            })),
-            EventKind::Held { text, .. } => items.push(Item::Note(Note {
-                host,
-                at: ev.at,
-                text: format!("held: {text}"),
-                error: false,
-                closest,
-            })),
-            EventKind::Error { text, .. } => items.push(Item::Note(Note {
-                host,
-                at: ev.at,
-                text: format!("error: {text}"),
-                error: true,
-                closest,
-            })),
-            EventKind::ConnectFailed { error, .. } => items.push(Item::Note(Note {
-                host,
-                at: ev.at,
-                text: format!("connect failed: {error}"),
-                error: true,
-                closest,
-            })),
-            EventKind::Silence { .. } => items.push(Item::Note(Note {
-                host,
-                at: ev.at,
-                text: "silence".to_string(),
-                error: false,
-                closest,
-            })),
-            EventKind::Resume { .. } => items.push(Item::Note(Note {
-                host,
-                at: ev.at,
-                text: "resume".to_string(),
-                error: false,
-                closest,
-            })),
-            EventKind::Connected { .. } | EventKind::Fault { .. } => {}
-        }
+        items.extend(event_item(ev, host, is_closest(ev), &lifelines, &latency));
     }
     for (host, start) in connected {
         push_active(&mut items, host, start, window.to, window);
@@ -375,6 +239,150 @@ pub fn build(scenario: &Scenario, report: &Report, window: Window) -> Diagram {
         omitted,
         harness_error: report.harness_error.clone(),
     }
+}
+
+/// The expectations that failed.
+fn failures(report: &Report) -> Vec<Failure> {
+    report
+        .verdicts
+        .iter()
+        .filter(|v| !v.ok)
+        .map(|v| Failure {
+            line: v.line,
+            text: v.text.clone(),
+            closest: v.closest.clone(),
+        })
+        .collect()
+}
+
+/// The trace lines of the events closest to the failures.
+fn closest_lines(failed: &[Failure]) -> BTreeSet<&str> {
+    failed
+        .iter()
+        .flat_map(|f| f.closest.iter().map(String::as_str))
+        .collect()
+}
+
+/// The lifelines by name, and the broker a client's packets go to.
+struct Lifelines<'a> {
+    scenario: &'a Scenario,
+    hosts: &'a [Host],
+    index: &'a BTreeMap<&'a str, usize>,
+}
+
+impl Lifelines<'_> {
+    /// The lifeline of `client`'s broker, or the first broker's for a
+    /// client the scenario does not name.
+    fn broker_of(&self, client: &str) -> Option<usize> {
+        let broker = self.scenario.clients.get(client).map(|c| c.broker.as_str());
+        broker
+            .and_then(|b| self.index.get(b).copied())
+            .or_else(|| self.hosts.iter().position(|h| h.broker))
+    }
+
+    fn name_of(&self, i: usize) -> &str {
+        self.hosts.get(i).map_or("", |h| h.name.as_str())
+    }
+
+    /// The marker of a collapsed ping run, between its client and broker.
+    fn pings(&self, run: &Run) -> Option<PingRun> {
+        let (Some(broker), Some(client)) = (
+            self.broker_of(&run.client),
+            self.index.get(run.client.as_str()),
+        ) else {
+            return None;
+        };
+        Some(PingRun {
+            client: *client,
+            broker,
+            start: run.start,
+            end: run.end,
+            pingreqs: run.pingreqs,
+            pingresps: run.pingresps,
+        })
+    }
+}
+
+/// What one event in the window draws on `host`'s lifeline, if anything.
+fn event_item(
+    ev: &Event,
+    host: usize,
+    closest: bool,
+    lifelines: &Lifelines,
+    latency: &Latencies,
+) -> Option<Item> {
+    let note = |text: String, error: bool| {
+        Some(Item::Note(Note {
+            host,
+            at: ev.at,
+            text,
+            error,
+            closest,
+        }))
+    };
+    match &ev.kind {
+        EventKind::Send { .. } | EventKind::SendRaw { .. } | EventKind::Recv { .. } => {
+            message(ev, host, closest, lifelines, latency).map(Item::Message)
+        }
+        EventKind::Closed { by, .. } => Some(Item::Close(Close {
+            host,
+            at: ev.at,
+            by: match by {
+                ClosedBy::Broker => "broker",
+                ClosedBy::Client => "client",
+            },
+            closest,
+        })),
+        EventKind::Note { text, .. } => note(text.clone(), false),
+        EventKind::Held { text, .. } => note(format!("held: {text}"), false),
+        EventKind::Error { text, .. } => note(format!("error: {text}"), true),
+        EventKind::ConnectFailed { error, .. } => note(format!("connect failed: {error}"), true),
+        EventKind::Silence { .. } => note("silence".to_string(), false),
+        EventKind::Resume { .. } => note("resume".to_string(), false),
+        EventKind::Connected { .. } | EventKind::Fault { .. } => None,
+    }
+}
+
+/// A packet (or raw bytes) between `host`, a client, and its broker: only
+/// the client's end is traced, the broker's is one latency away.
+fn message(
+    ev: &Event,
+    host: usize,
+    closest: bool,
+    lifelines: &Lifelines,
+    latency: &Latencies,
+) -> Option<Message> {
+    let (client, sent_by_client) = match &ev.kind {
+        EventKind::Send { client, .. } | EventKind::SendRaw { client, .. } => (client, true),
+        EventKind::Recv { client, .. } => (client, false),
+        _ => return None,
+    };
+    let broker = lifelines.broker_of(client)?;
+    let lat = latency.between(client, lifelines.name_of(broker));
+    let label = match &ev.kind {
+        EventKind::Send { packet, level, .. } | EventKind::Recv { packet, level, .. } => {
+            label::packet(packet, *level)
+        }
+        EventKind::SendRaw { bytes, .. } => {
+            format!("raw {}", label::cut(&hex::encode(bytes), RAW_HEX_CHARS_MAX))
+        }
+        _ => return None,
+    };
+    let (from, to, sent_at, received_at) = if sent_by_client {
+        (host, broker, ev.at, ev.at + lat)
+    } else {
+        (broker, host, ev.at.saturating_sub(lat), ev.at)
+    };
+    Some(Message {
+        from,
+        to,
+        sent_at,
+        received_at,
+        label,
+        line: render::event_line(ev),
+        sent_by_client,
+        closest,
+    })
 }
 
 fn push_active(items: &mut Vec<Item>, host: usize, start: Duration, end: Duration, w: Window) {

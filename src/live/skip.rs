@@ -79,6 +79,25 @@ pub fn reason(
 /// The broker options that differ from the defaults, as a file writes them.
 pub fn non_default_options(b: &BrokerSpec) -> Vec<String> {
     let d = BrokerSpec::default();
+    let mut out = general_options(b, &d);
+    let optional_duration =
+        |name: &str, v: Option<Duration>| v.map(|d| format!("{name}: {}", duration::text(d)));
+    out.extend(optional_duration(
+        "session_expiry_max",
+        b.session_expiry_max,
+    ));
+    out.extend(optional_duration(
+        "persistent_session_expiry",
+        b.persistent_session_expiry,
+    ));
+    out.extend(limit_options(b, &d));
+    out.extend(availability_options(b, &d));
+    out
+}
+
+/// Keep-alive, QoS, persistence, authentication, takeover and string
+/// checking, where `b` differs from `d`.
+fn general_options(b: &BrokerSpec, d: &BrokerSpec) -> Vec<String> {
     let mut out = Vec::new();
     if b.keep_alive_factor != d.keep_alive_factor {
         out.push(format!("keep_alive_factor: {}", b.keep_alive_factor));
@@ -112,16 +131,12 @@ pub fn non_default_options(b: &BrokerSpec) -> Vec<String> {
     if b.strict_strings != d.strict_strings {
         out.push(format!("strict_strings: {}", b.strict_strings));
     }
-    let optional_duration =
-        |name: &str, v: Option<Duration>| v.map(|d| format!("{name}: {}", duration::text(d)));
-    out.extend(optional_duration(
-        "session_expiry_max",
-        b.session_expiry_max,
-    ));
-    out.extend(optional_duration(
-        "persistent_session_expiry",
-        b.persistent_session_expiry,
-    ));
+    out
+}
+
+/// The numeric limits (packet sizes, aliases, sessions, queued bytes) where
+/// `b` differs from `d`.
+fn limit_options(b: &BrokerSpec, d: &BrokerSpec) -> Vec<String> {
     let numbers = [
         (
             "receive_maximum",
@@ -145,11 +160,15 @@ pub fn non_default_options(b: &BrokerSpec) -> Vec<String> {
             d.queued_bytes_max as u64,
         ),
     ];
-    for (name, v, default) in numbers {
-        if v != default {
-            out.push(format!("{name}: {v}"));
-        }
-    }
+    numbers
+        .into_iter()
+        .filter(|(_, v, default)| v != default)
+        .map(|(name, v, _)| format!("{name}: {v}"))
+        .collect()
+}
+
+/// The 5.0 `*_available` flags where `b` differs from `d`.
+fn availability_options(b: &BrokerSpec, d: &BrokerSpec) -> Vec<String> {
     let flags = [
         ("retain_available", b.retain_available, d.retain_available),
         (
@@ -168,12 +187,11 @@ pub fn non_default_options(b: &BrokerSpec) -> Vec<String> {
             d.subscription_identifiers_available,
         ),
     ];
-    for (name, v, default) in flags {
-        if v != default {
-            out.push(format!("{name}: {v}"));
-        }
-    }
-    out
+    flags
+        .into_iter()
+        .filter(|(_, v, default)| v != default)
+        .map(|(name, v, _)| format!("{name}: {v}"))
+        .collect()
 }
 
 #[cfg(test)]

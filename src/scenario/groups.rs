@@ -250,99 +250,11 @@ pub fn expand(
     let Some(clients) = raw.clients.take() else {
         return Ok(raw);
     };
-    let client_values = get(&doc, "clients");
-    let client_value = |name: &str| client_values.and_then(|c| get(c, name));
-
     // The host count first, so that a huge `count` is refused before
     // anything is built.
-    let mut hosts = broker_names.len() as u64;
-    for (name, c) in &clients.entries {
-        let n = c.as_ref().and_then(|c| c.count).unwrap_or(1);
-        hosts = hosts.saturating_add(n);
-        if c.as_ref().is_some_and(|c| c.count.is_some()) && hosts > max_hosts as u64 {
-            return Err(pass.at_value(
-                &child(&child("clients", name), "count"),
-                format!("too many hosts: this group brings the brokers and clients to {hosts}, and at most {max_hosts} are allowed"),
-            ));
-        }
-    }
-
-    // Every host name so far, with the entry that made it.
-    let mut taken: BTreeMap<String, String> = broker_names
-        .iter()
-        .map(|b| (b.clone(), format!("broker `{b}`")))
-        .collect();
-    let mut groups: Vec<(String, u64)> = Vec::new();
-    let mut out = OrderedMap::<Option<RawClient>, ClientKeys>::default();
-    for (name, c) in clients.entries {
-        let path = child("clients", &name);
-        let value = client_value(&name).cloned().unwrap_or(Value::Null);
-        let count = c.as_ref().and_then(|c| c.count);
-        let Some(count) = count else {
-            if !placeholders(&name).is_empty() {
-                return Err(pass.at_key(
-                    &path,
-                    format!("`{name}` holds a placeholder but no `count`: a client group needs `count: N`, and a single client's name has no `{{...}}`"),
-                ));
-            }
-            pass.no_placeholders(
-                &path,
-                &value,
-                "give this client `count` and `{i}` in its name to make it a group",
-            )?;
-            // A client named like a broker is `validate`'s to report; one
-            // named like an earlier group's member is this pass's.
-            if taken.get(&name).is_some_and(|t| t.starts_with("member")) {
-                claim(&pass, &mut taken, &path, &name, format!("client `{name}`"))?;
-            }
-            taken.insert(name.clone(), format!("client `{name}`"));
-            out.entries.insert(name, c);
-            continue;
-        };
-        if count == 0 {
-            return Err(pass.at_value(
-                &child(&path, "count"),
-                "`count` must be at least 1: the number of clients this entry stands for",
-            ));
-        }
-        if let Some(word) = placeholders(&name).into_iter().find(|w| *w != INDEX_WORD) {
-            return Err(pass.at_key(
-                &path,
-                format!("unknown placeholder `{{{word}}}` in `{name}`: a client group replaces only `{PLACEHOLDER}`, the member's index"),
-            ));
-        }
-        if !has_index(&name) {
-            return Err(pass.at_key(
-                &path,
-                format!("client group `{name}` has `count` but no `{PLACEHOLDER}` in its name, so its members would share one name; write e.g. `{name}-{PLACEHOLDER}`"),
-            ));
-        }
-        if let Err(why) = check_host_name(&with_index(&name, count - 1)) {
-            return Err(pass.at_key(&path, format!("group `{name}`'s last member: {why}")));
-        }
-        pass.known_placeholders_only(&path, &value)?;
-        let mut template = value;
-        if let Some(map) = template.as_mapping_mut() {
-            map.remove("count");
-        }
-        for i in 0..count {
-            let member = with_index(&name, i);
-            claim(
-                &pass,
-                &mut taken,
-                &path,
-                &member,
-                format!("member `{member}` of group `{name}`"),
-            )?;
-            let spec: RawClient = read_member(&substitute(&template, i)).map_err(|why| {
-                pass.at_key(&path, format!("member `{member}` of group `{name}`: {why}"))
-            })?;
-            pass.idx_alias(&child("clients", &member), &path);
-            out.entries.insert(member, Some(spec));
-        }
-        groups.push((name, count));
-    }
-    raw.clients = Some(out);
+    count_hosts(&pass, &clients, broker_names.len(), max_hosts)?;
+    let (clients, groups) = expand_clients(&pass, &doc, clients, &broker_names)?;
+    raw.clients = Some(clients);
 
     if let (Some(expect), Some(values)) = (raw.expect.take(), get(&doc, "expect")) {
         let limit = usize::MAX;
@@ -373,6 +285,151 @@ pub fn expand(
         idx.alias(member, group);
     }
     Ok(raw)
+}
+
+/// The `clients` map as serde reads it, and as this pass leaves it.
+type RawClients = OrderedMap<Option<RawClient>, ClientKeys>;
+
+/// Refuses the first group that brings the brokers and clients over
+/// `max_hosts`.
+fn count_hosts(
+    pass: &Pass,
+    clients: &RawClients,
+    brokers: usize,
+    max_hosts: usize,
+) -> Result<(), Error> {
+    let mut hosts = brokers as u64;
+    for (name, c) in &clients.entries {
+        let n = c.as_ref().and_then(|c| c.count).unwrap_or(1);
+        hosts = hosts.saturating_add(n);
+        if c.as_ref().is_some_and(|c| c.count.is_some()) && hosts > max_hosts as u64 {
+            return Err(pass.at_value(
+                &child(&child("clients", name), "count"),
+                format!("too many hosts: this group brings the brokers and clients to {hosts}, and at most {max_hosts} are allowed"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `clients` entries with each group replaced by its members, and the
+/// groups with their sizes.
+fn expand_clients(
+    pass: &Pass,
+    doc: &Value,
+    clients: RawClients,
+    broker_names: &[String],
+) -> Result<(RawClients, Vec<(String, u64)>), Error> {
+    let client_values = get(doc, "clients");
+    let client_value = |name: &str| client_values.and_then(|c| get(c, name));
+    // Every host name so far, with the entry that made it.
+    let mut taken: BTreeMap<String, String> = broker_names
+        .iter()
+        .map(|b| (b.clone(), format!("broker `{b}`")))
+        .collect();
+    let mut groups: Vec<(String, u64)> = Vec::new();
+    let mut out = RawClients::default();
+    for (name, c) in clients.entries {
+        let path = child("clients", &name);
+        let value = client_value(&name).cloned().unwrap_or(Value::Null);
+        let count = c.as_ref().and_then(|c| c.count);
+        let Some(count) = count else {
+            single_client(pass, &mut taken, &path, &name, &value)?;
+            out.entries.insert(name, c);
+            continue;
+        };
+        for (member, spec) in group_members(pass, &mut taken, &path, &name, value, count)? {
+            out.entries.insert(member, Some(spec));
+        }
+        groups.push((name, count));
+    }
+    Ok((out, groups))
+}
+
+/// Checks a client entry without `count` (at `path`, written as `value`):
+/// no placeholder in its name or anywhere in it, and a name that no group
+/// member has taken.
+fn single_client(
+    pass: &Pass,
+    taken: &mut BTreeMap<String, String>,
+    path: &str,
+    name: &str,
+    value: &Value,
+) -> Result<(), Error> {
+    if !placeholders(name).is_empty() {
+        return Err(pass.at_key(
+            path,
+            format!("`{name}` holds a placeholder but no `count`: a client group needs `count: N`, and a single client's name has no `{{...}}`"),
+        ));
+    }
+    pass.no_placeholders(
+        path,
+        value,
+        "give this client `count` and `{i}` in its name to make it a group",
+    )?;
+    // A client named like a broker is `validate`'s to report; one
+    // named like an earlier group's member is this pass's.
+    if taken.get(name).is_some_and(|t| t.starts_with("member")) {
+        claim(pass, taken, path, name, format!("client `{name}`"))?;
+    }
+    taken.insert(name.to_string(), format!("client `{name}`"));
+    Ok(())
+}
+
+/// The `count` members of group `name` (at `path`, written as `value`),
+/// each read from the group's YAML with `{i}` replaced by its index, and
+/// each path aliased to the group's.
+fn group_members(
+    pass: &Pass,
+    taken: &mut BTreeMap<String, String>,
+    path: &str,
+    name: &str,
+    value: Value,
+    count: u64,
+) -> Result<Vec<(String, RawClient)>, Error> {
+    if count == 0 {
+        return Err(pass.at_value(
+            &child(path, "count"),
+            "`count` must be at least 1: the number of clients this entry stands for",
+        ));
+    }
+    if let Some(word) = placeholders(name).into_iter().find(|w| *w != INDEX_WORD) {
+        return Err(pass.at_key(
+            path,
+            format!("unknown placeholder `{{{word}}}` in `{name}`: a client group replaces only `{PLACEHOLDER}`, the member's index"),
+        ));
+    }
+    if !has_index(name) {
+        return Err(pass.at_key(
+            path,
+            format!("client group `{name}` has `count` but no `{PLACEHOLDER}` in its name, so its members would share one name; write e.g. `{name}-{PLACEHOLDER}`"),
+        ));
+    }
+    if let Err(why) = check_host_name(&with_index(name, count - 1)) {
+        return Err(pass.at_key(path, format!("group `{name}`'s last member: {why}")));
+    }
+    pass.known_placeholders_only(path, &value)?;
+    let mut template = value;
+    if let Some(map) = template.as_mapping_mut() {
+        map.remove("count");
+    }
+    let mut members = Vec::new();
+    for i in 0..count {
+        let member = with_index(name, i);
+        claim(
+            pass,
+            taken,
+            path,
+            &member,
+            format!("member `{member}` of group `{name}`"),
+        )?;
+        let spec: RawClient = read_member(&substitute(&template, i)).map_err(|why| {
+            pass.at_key(path, format!("member `{member}` of group `{name}`: {why}"))
+        })?;
+        pass.idx_alias(&child("clients", &member), path);
+        members.push((member, spec));
+    }
+    Ok(members)
 }
 
 impl Pass<'_> {
