@@ -10,12 +10,12 @@
 //! Data flows one way: scenario -> sim -> (broker, client) -> wire -> trace.
 
 pub mod broker;
-pub mod check;
 pub mod client;
 pub mod coverage;
 pub mod diagnostic;
 pub mod diagram;
 pub mod error;
+pub mod golden;
 pub mod invariants;
 pub mod live;
 pub mod mutants;

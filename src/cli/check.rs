@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use mqtt_sim::check::{self, snapshot};
+use mqtt_sim::golden::{self, snapshot};
 use mqtt_sim::scenario::{self, Scenario};
 use mqtt_sim::sim::RunOptions;
 use similar::{ChangeTag, TextDiff};
@@ -228,7 +228,7 @@ fn check_one(path: &Path, s: &Scenario, opts: &Options) -> anyhow::Result<Outcom
         seed: opts.seed,
         ..RunOptions::default()
     };
-    let checked = match check::run_twice(s, &run) {
+    let checked = match golden::run_twice(s, &run) {
         Ok(c) => c,
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
