@@ -123,7 +123,7 @@ pub fn with_mutant(scenario: &Scenario, mutant: Option<Mutant>) -> Scenario {
 
 /// Runs the baseline and every mutant against every scenario. `progress`
 /// gets (runs done, runs planned) after each run, from worker threads.
-pub fn check(
+pub fn run_all(
     scenarios: &[Named],
     mutants: &[Mutant],
     opts: &Options,

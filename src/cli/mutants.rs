@@ -82,7 +82,7 @@ pub fn mutants(
             }
         }
     };
-    let matrix = mutants::check(&scenarios, Mutant::ALL, &opts, &progress);
+    let matrix = mutants::run_all(&scenarios, Mutant::ALL, &opts, &progress);
     bar.finish_and_clear();
     out!("{}", mutants::markdown(&matrix, invariants_only));
     eprintln!(
