@@ -19,17 +19,41 @@ pub enum DiagramFormat {
     Mermaid,
 }
 
+/// The flags of `mqtt-sim diagram`.
+#[derive(clap::Args)]
+pub struct Args {
+    file: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long, env = "MQTT_SIM_SEED")]
+    seed: Option<u64>,
+    /// Draw from this simulated time on, e.g. `2s` or `500ms`.
+    #[arg(long)]
+    from: Option<String>,
+    /// Draw up to this simulated time.
+    #[arg(long)]
+    to: Option<String>,
+    /// Output file; its extension picks the format: .svg, .html, or
+    /// .md (Mermaid in a fenced block) / .mmd (bare Mermaid). Required
+    /// unless --format is given, which writes to stdout: a terminal is
+    /// no place for an SVG.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// svg, html or mermaid; overrides the extension of --output.
+    #[arg(long, value_enum)]
+    format: Option<DiagramFormat>,
+    /// Draw only these clients' lifelines: a name, a glob with `*`, or a
+    /// group's name with `{i}`; repeatable. Without it, a scenario of
+    /// more than 32 clients draws its first 32.
+    #[arg(long = "client", value_name = "NAME")]
+    clients: Vec<String>,
+}
+
 /// Writes the diagram even when the run failed: a failed run is what one
 /// most wants to look at. The exit code follows `run`.
-pub fn diagram(
-    file: &Path,
-    seed: Option<u64>,
-    from: Option<&str>,
-    to: Option<&str>,
-    output: Option<&PathBuf>,
-    format: Option<DiagramFormat>,
-    clients: &[String],
-) -> anyhow::Result<u8> {
+pub fn diagram(args: Args) -> anyhow::Result<u8> {
+    let (file, seed) = (args.file.as_path(), args.seed);
+    let (from, to) = (args.from.as_deref(), args.to.as_deref());
+    let (output, format, clients) = (args.output.as_ref(), args.format, args.clients.as_slice());
     let format = match (format, output) {
         (Some(f), _) => f,
         (None, Some(out)) => format_of(out)?,

@@ -2,7 +2,7 @@
 //! broker bug and print, per mutant, the scenarios that caught it.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -15,12 +15,34 @@ use super::{EXIT_FAILED, load_all};
 /// How many plain progress lines at most when stderr is not a terminal.
 const PLAIN_PROGRESS_LINES: usize = 10;
 
-pub fn mutants(
-    dir: &Path,
+/// The flags of `mqtt-sim mutants`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(default_value = "scenarios")]
+    dir: PathBuf,
+    /// Worker threads (default: every core).
+    #[arg(long)]
     jobs: Option<usize>,
+    /// Switch every scenario's expectations off and judge each run by
+    /// the protocol invariants alone; the table gains the invariants
+    /// that caught each mutant.
+    #[arg(long)]
     invariants_only: bool,
+    /// Run each scenario with `chaos:` at seeds 0..N instead of once at
+    /// its own seed (at most 40000); a mutant is caught by a scenario
+    /// when any of its seeds that passes unmutated fails with it.
+    #[arg(long, value_name = "N")]
     chaos_seeds: Option<u64>,
-) -> anyhow::Result<u8> {
+}
+
+pub fn mutants(args: Args) -> anyhow::Result<u8> {
+    let Args {
+        dir,
+        jobs,
+        invariants_only,
+        chaos_seeds,
+    } = args;
+    let dir = dir.as_path();
     if let Some(n) = chaos_seeds
         && !(1..=mutants::CHAOS_SEEDS_MAX).contains(&n)
     {

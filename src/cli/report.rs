@@ -39,19 +39,45 @@ enum Cell {
     Skip(String),
 }
 
-pub fn report(
-    dir: &Path,
-    targets: &[String],
-    tolerance: &str,
-    duration_max: &str,
-    output: Option<&PathBuf>,
-    junit_file: Option<&PathBuf>,
-) -> anyhow::Result<u8> {
-    let tolerance = match parse_duration(tolerance) {
+/// The flags of `mqtt-sim report`.
+#[derive(clap::Args)]
+pub struct Args {
+    dir: PathBuf,
+    /// `reference` (the built-in broker, in simulation) or
+    /// tcp://HOST:PORT=NAME (a live broker); repeat for each column.
+    #[arg(long = "target", required = true)]
+    targets: Vec<String>,
+    /// Widen `within` windows of live runs by this much on each side.
+    #[arg(long, default_value = "500ms")]
+    tolerance: String,
+    /// Skip live scenarios whose duration is longer.
+    #[arg(long, default_value = "60s")]
+    duration_max: String,
+    /// Where to write the table; stdout without it.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Also write the results as JUnit XML to this file: one test
+    /// suite per target, one test case per scenario.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
+pub fn report(args: Args) -> anyhow::Result<u8> {
+    let Args {
+        dir,
+        targets,
+        tolerance,
+        duration_max,
+        output,
+        junit: junit_file,
+    } = args;
+    let (dir, targets) = (dir.as_path(), targets.as_slice());
+    let (output, junit_file) = (output.as_ref(), junit_file.as_ref());
+    let tolerance = match parse_duration(&tolerance) {
         Ok(t) => t,
         Err(e) => return invalid(&format!("--tolerance: {e}")),
     };
-    let duration_max = match parse_duration(duration_max) {
+    let duration_max = match parse_duration(&duration_max) {
         Ok(t) => t,
         Err(e) => return invalid(&format!("--duration-max: {e}")),
     };

@@ -14,13 +14,45 @@ use mqtt_sim::trace::{Report, render};
 use super::output::{out, outln};
 use super::{EXIT_FAILED, EXIT_INVALID, Format, load_all, style};
 
+/// The flags of `mqtt-sim run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scenario files, or directories to search for them.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long, env = "MQTT_SIM_SEED")]
+    seed: Option<u64>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(flatten)]
+    live: LiveArgs,
+    #[command(flatten)]
+    view: View,
+}
+
 /// The live options as given on the command line.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, clap::Args)]
 pub struct LiveArgs {
+    /// Run against a live broker at tcp://HOST:PORT, in real time, instead
+    /// of in simulation. Skipped scenarios are reported with the reason;
+    /// skips alone exit 0, and the closing line counts them.
+    #[arg(long, value_name = "tcp://HOST:PORT")]
     pub target: Option<String>,
+    /// The target's name for `only_for` and `not_for` (default: live).
+    #[arg(long)]
     pub target_name: Option<String>,
+    /// Widen every `within` window by this much on each side in a live
+    /// run (default: 500ms).
+    #[arg(long)]
     pub tolerance: Option<String>,
+    /// Start the broker for each live run with this shell command;
+    /// `{port}` is replaced by a free loopback port. Makes `crash` and
+    /// `restart` of the broker possible.
+    #[arg(long, value_name = "COMMAND")]
     pub target_cmd: Option<String>,
+    /// Skip live scenarios whose duration is longer (default: 60s).
+    #[arg(long)]
     pub duration_max: Option<String>,
 }
 
@@ -63,9 +95,17 @@ impl LiveArgs {
 }
 
 /// What of each run is printed: `--client` and `--summary`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, clap::Args)]
 pub struct View {
+    /// Show only these clients' events (and the faults and broker notes
+    /// that concern them): a name, a glob with `*`, or a group's name
+    /// with `{i}`. Repeatable. Failed expectations are always shown.
+    #[arg(long = "client", value_name = "NAME")]
     pub clients: Vec<String>,
+    /// Print a summary of each run (counts of events, packets,
+    /// closes and faults, and every failed expectation) instead of its
+    /// trace.
+    #[arg(long, conflicts_with = "format")]
     pub summary: bool,
 }
 
@@ -73,14 +113,15 @@ pub struct View {
 /// long, and `--summary` or `--client` make it readable.
 const HINT_CLIENTS_MIN: usize = 100;
 
-/// `paths` are files or directories of them.
-pub fn run(
-    paths: &[PathBuf],
-    seed: Option<u64>,
-    format: Format,
-    live_args: &LiveArgs,
-    view: &View,
-) -> anyhow::Result<u8> {
+/// `args.files` are files or directories of them.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let Args {
+        files: paths,
+        seed,
+        format,
+        live: live_args,
+        view,
+    } = args;
     let live = match live_args.resolve(seed) {
         Ok(l) => l,
         Err(e) => {
@@ -88,7 +129,7 @@ pub fn run(
             return Ok(EXIT_INVALID);
         }
     };
-    let files = &super::expand(paths)?;
+    let files = &super::expand(&paths)?;
     let scenarios = match load_all(files) {
         Ok(s) => s,
         Err(code) => return Ok(code),
