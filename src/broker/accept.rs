@@ -180,6 +180,9 @@ pub(super) async fn accept<W: AsyncWrite + Unpin>(
         live.next_conn_id += 1;
         let shared = Rc::new(ConnShared::new(live.next_conn_id));
         let old = live.by_client.insert(client_id.clone(), shared.clone());
+        // Each claimed client id belongs to an open connection, and each
+        // open connection holds one counted place (`Slot`).
+        debug_assert!(live.by_client.len() <= live.count);
         (shared, old)
     };
     let finish = FinishGuard(shared.clone());

@@ -112,6 +112,8 @@ impl Slot {
             return None;
         }
         live.count += 1;
+        // A place is taken only below the limit, and given back on drop.
+        debug_assert!(live.count <= CONNECTIONS_MAX);
         Some(Slot(broker.clone()))
     }
 }
@@ -619,6 +621,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         } else {
             self.aliases.insert(alias, p.topic.clone());
         }
+        // Only aliases 1 to our Topic Alias Maximum were accepted above,
+        // so the map cannot grow past it.
+        debug_assert!(self.aliases.len() <= usize::from(max));
         Ok(())
     }
 
@@ -702,6 +707,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 let first = self
                     .with_session(|s| s.inbound_qos2.insert(id))
                     .unwrap_or(false);
+                // A new id is admitted under 5.0 only while fewer than the
+                // receive maximum await PUBREL (checked just above).
+                debug_assert!(
+                    !(self.v5() && first)
+                        || self
+                            .with_session(|s| s.inbound_qos2.len() <= receive_maximum)
+                            .unwrap_or(true)
+                );
                 let again = self.broker.mutant(Mutant::Qos2DeliveredTwice);
                 let code = if first || again {
                     self.deliver(&publication, refused)
@@ -837,7 +850,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                         || sess.subscriptions.len() < SUBSCRIPTIONS_MAX
                 });
                 match room {
-                    Some(true) => Some(store.subscribe(&self.client_id, &f.filter, sub).is_some()),
+                    Some(true) => {
+                        let existed = store.subscribe(&self.client_id, &f.filter, sub).is_some();
+                        // Room was checked just above: a new filter only
+                        // below the limit, a repeated one replaces itself.
+                        debug_assert!(
+                            store.sessions.get(&self.client_id).is_none_or(|sess| {
+                                sess.subscriptions.len() <= SUBSCRIPTIONS_MAX
+                            })
+                        );
+                        Some(existed)
+                    }
                     _ => None,
                 }
             };
@@ -1087,6 +1110,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             // The alias is the client's only once it was sent.
             if let Some(alias) = alias {
                 self.out_aliases.insert(topic, alias);
+                // One alias per topic, numbered from 1: never above the
+                // client's Topic Alias Maximum [MQTT-3.3.2-11].
+                debug_assert!(self.out_aliases.len() <= usize::from(self.client_alias_max));
             }
             out.push(Packet::Publish(p));
         }

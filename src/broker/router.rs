@@ -97,6 +97,15 @@ impl Broker {
             let acl = &self.config().acl;
             let bytes_max = self.config().queued_bytes_max;
             for (client_id, (mut filters, shared)) in targets {
+                // The index records the subscriptions of stored sessions
+                // only (`Store` keeps the two in step): every client id it
+                // names has a session, holding each filter it was found by.
+                debug_assert!(
+                    store.sessions.get(&client_id).is_some_and(|s| {
+                        filters.iter().all(|f| s.subscriptions.contains_key(f))
+                    }),
+                    "the routing index names {client_id} for {filters:?}, which its session lacks"
+                );
                 let Some(session) = store.sessions.get_mut(&client_id) else {
                     continue;
                 };
@@ -209,6 +218,15 @@ impl Broker {
         let Some(members) = store.index.members(filter, group) else {
             return Vec::new();
         };
+        // Every member the index lists has this shared subscription in its
+        // session (`Store` keeps the two in step).
+        debug_assert!(members.iter().all(|id| {
+            store
+                .sessions
+                .get(id)
+                .and_then(|s| s.subscriptions.get(key))
+                .is_some_and(|sub| sub.shared)
+        }));
         let place = (group.to_string(), filter.to_string());
         let last = store.shared_last.get(&place);
         let after: Vec<&String> = match last {
@@ -289,6 +307,8 @@ impl Broker {
                 expiry: self.message_expiry(&p.properties),
             },
         );
+        // A new topic was admitted only below the limit just checked.
+        debug_assert!(store.retained.len() <= RETAINED_MAX);
     }
 
     /// The retained messages a new subscription to `filter` receives, with
