@@ -13,8 +13,8 @@ use mqtt_sim::sim::RunOptions;
 use similar::{ChangeTag, TextDiff};
 
 use super::output::outln;
-use super::style::{self, ADDED, DIM, FAIL, OK, REMOVED, paint};
-use super::{EXIT_FAILED, EXIT_INVALID, expand, junit};
+use super::style::{ADDED, DIM, FAIL, OK, REMOVED, paint};
+use super::{EXIT_FAILED, EXIT_INVALID, expand, junit, load_all};
 
 /// What `check` does with a snapshot that no scenario file refers to (its
 /// scenario was renamed or deleted), as `cargo insta test --unreferenced`.
@@ -81,20 +81,10 @@ pub fn check(args: Args) -> anyhow::Result<u8> {
         anyhow::bail!("no scenario files (*.yaml, *.yml) under the given paths");
     }
     let update = opts.update;
-    let mut loaded: Vec<(PathBuf, Scenario)> = Vec::new();
-    let mut invalid = false;
-    for f in files {
-        match scenario::load(&f) {
-            Ok(s) => loaded.push((f, s)),
-            Err(e) => {
-                style::print_error(&e);
-                invalid = true;
-            }
-        }
-    }
-    if invalid {
-        return Ok(EXIT_INVALID);
-    }
+    let loaded: Vec<(PathBuf, Scenario)> = match load_all(&files) {
+        Ok(scenarios) => files.into_iter().zip(scenarios).collect(),
+        Err(code) => return Ok(code),
+    };
     let mut failed = 0;
     let mut written = 0;
     let mut cases = Vec::new();

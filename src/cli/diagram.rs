@@ -1,10 +1,12 @@
 //! `mqtt-sim diagram`: run one scenario and draw it as a sequence chart.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use mqtt_sim::diagram::{self, Options};
+use mqtt_sim::scenario::Scenario;
 use mqtt_sim::scenario::duration::parse_duration;
 use mqtt_sim::sim::{self, RunOptions};
 use mqtt_sim::trace::select::{DIAGRAM_CLIENTS_MAX, Selection};
@@ -63,18 +65,7 @@ pub fn diagram(args: Args) -> anyhow::Result<u8> {
             "give -o FILE (.svg, .html, .md or .mmd), or --format svg|html|mermaid to write to stdout"
         ),
     };
-    let window = |flag: &str, v: Option<&str>| {
-        v.map(parse_duration)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("{flag}: {e}"))
-    };
-    let from = window("--from", from)?;
-    let to = window("--to", to)?;
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
-    {
-        bail!("--from must not be after --to");
-    }
+    let (from, to) = window(from, to)?;
     let scenario = match load_all(&[file.to_path_buf()]) {
         Ok(mut s) => match s.pop() {
             Some(s) => s,
@@ -89,17 +80,7 @@ pub fn diagram(args: Args) -> anyhow::Result<u8> {
             ..RunOptions::default()
         },
     );
-    let selection = if !clients.is_empty() {
-        Some(Selection::new(&scenario, clients).map_err(anyhow::Error::msg)?)
-    } else if scenario.clients.len() > DIAGRAM_CLIENTS_MAX {
-        eprintln!(
-            "note: drawing the first {DIAGRAM_CLIENTS_MAX} of {} clients; choose others with --client NAME (a name, a glob with `*`, or a group's name with {{i}})",
-            scenario.clients.len()
-        );
-        Some(Selection::first(&scenario, DIAGRAM_CLIENTS_MAX))
-    } else {
-        None
-    };
+    let selection = selection(&scenario, clients)?;
     let (scenario, report) = match &selection {
         Some(sel) => (
             sel.scenario(&scenario),
@@ -138,6 +119,42 @@ pub fn diagram(args: Args) -> anyhow::Result<u8> {
         );
         Ok(EXIT_FAILED)
     }
+}
+
+/// `--from` and `--to` as durations, `--from` not after `--to`.
+fn window(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> anyhow::Result<(Option<Duration>, Option<Duration>)> {
+    let window = |flag: &str, v: Option<&str>| {
+        v.map(parse_duration)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+    };
+    let from = window("--from", from)?;
+    let to = window("--to", to)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        bail!("--from must not be after --to");
+    }
+    Ok((from, to))
+}
+
+/// The clients drawn: those `--client` names, else the first
+/// `DIAGRAM_CLIENTS_MAX` of a larger scenario (with a note), else all.
+fn selection(scenario: &Scenario, clients: &[String]) -> anyhow::Result<Option<Selection>> {
+    Ok(if !clients.is_empty() {
+        Some(Selection::new(scenario, clients).map_err(anyhow::Error::msg)?)
+    } else if scenario.clients.len() > DIAGRAM_CLIENTS_MAX {
+        eprintln!(
+            "note: drawing the first {DIAGRAM_CLIENTS_MAX} of {} clients; choose others with --client NAME (a name, a glob with `*`, or a group's name with {{i}})",
+            scenario.clients.len()
+        );
+        Some(Selection::first(scenario, DIAGRAM_CLIENTS_MAX))
+    } else {
+        None
+    })
 }
 
 fn format_of(out: &Path) -> anyhow::Result<DiagramFormat> {

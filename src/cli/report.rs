@@ -81,23 +81,10 @@ pub fn report(args: Args) -> anyhow::Result<u8> {
         Ok(t) => t,
         Err(e) => return invalid(&format!("--duration-max: {e}")),
     };
-    let mut columns = Vec::new();
-    for t in targets {
-        if t == TARGET_REFERENCE {
-            columns.push(Column::Reference);
-            continue;
-        }
-        let (addr, name) = t.split_once('=').unwrap_or((t, live::TARGET_NAME_DEFAULT));
-        let target = match Target::parse_addr(addr) {
-            Ok(target) => target,
-            Err(e) => return invalid(&e),
-        };
-        let mut o = LiveOptions::new(target);
-        o.target_name = name.to_string();
-        o.tolerance = tolerance;
-        o.duration_max = duration_max;
-        columns.push(Column::Live(o));
-    }
+    let columns = match columns(targets, tolerance, duration_max) {
+        Ok(c) => c,
+        Err(e) => return invalid(&e),
+    };
 
     let mut rows: Vec<(String, Vec<String>, Vec<Cell>)> = Vec::new();
     let found = scenario::find(dir).with_context(|| format!("cannot read {}", dir.display()))?;
@@ -130,27 +117,7 @@ pub fn report(args: Args) -> anyhow::Result<u8> {
                 Column::Reference => Outcome::Ran(sim::run(&s, &RunOptions::default())),
                 Column::Live(o) => live::run(&s, o),
             };
-            cells.push(match outcome {
-                Outcome::Skipped(why) => Cell::Skip(why),
-                Outcome::Ran(r) if r.ok() => Cell::Pass,
-                Outcome::Ran(r) => {
-                    let mut why: Vec<String> = r
-                        .verdicts
-                        .iter()
-                        .filter(|v| !v.ok)
-                        .map(|v| format!("line {}: {}", v.line, v.text))
-                        .collect();
-                    why.extend(
-                        r.violations
-                            .iter()
-                            .map(|v| format!("invariant {}: {}", v.invariant, v.text)),
-                    );
-                    if let Some(e) = r.harness_error {
-                        why.push(format!("harness error: {e}"));
-                    }
-                    Cell::Fail(why)
-                }
-            });
+            cells.push(Cell::of(outcome));
         }
         rows.push((rel, s.spec.clone(), cells));
     }
@@ -165,6 +132,58 @@ pub fn report(args: Args) -> anyhow::Result<u8> {
         None => out!("{text}"),
     }
     Ok(0)
+}
+
+/// One column per `--target`: the reference broker, or a live broker
+/// reached over TCP with the tolerance and duration limit given; the
+/// error names a target that is not an address.
+fn columns(
+    targets: &[String],
+    tolerance: std::time::Duration,
+    duration_max: std::time::Duration,
+) -> Result<Vec<Column>, String> {
+    let mut columns = Vec::new();
+    for t in targets {
+        if t == TARGET_REFERENCE {
+            columns.push(Column::Reference);
+            continue;
+        }
+        let (addr, name) = t.split_once('=').unwrap_or((t, live::TARGET_NAME_DEFAULT));
+        let mut o = LiveOptions::new(Target::parse_addr(addr)?);
+        o.target_name = name.to_string();
+        o.tolerance = tolerance;
+        o.duration_max = duration_max;
+        columns.push(Column::Live(o));
+    }
+    Ok(columns)
+}
+
+impl Cell {
+    /// A run's cell; a failure lists the failed expectations, the broken
+    /// invariants and a harness error.
+    fn of(outcome: Outcome) -> Cell {
+        match outcome {
+            Outcome::Skipped(why) => Cell::Skip(why),
+            Outcome::Ran(r) if r.ok() => Cell::Pass,
+            Outcome::Ran(r) => {
+                let mut why: Vec<String> = r
+                    .verdicts
+                    .iter()
+                    .filter(|v| !v.ok)
+                    .map(|v| format!("line {}: {}", v.line, v.text))
+                    .collect();
+                why.extend(
+                    r.violations
+                        .iter()
+                        .map(|v| format!("invariant {}: {}", v.invariant, v.text)),
+                );
+                if let Some(e) = r.harness_error {
+                    why.push(format!("harness error: {e}"));
+                }
+                Cell::Fail(why)
+            }
+        }
+    }
 }
 
 /// One suite per target, one case per scenario.

@@ -2,7 +2,7 @@
 //! With `--target` or `--target-cmd` the scenarios run against a live
 //! broker in real time (see `mqtt_sim::live`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use mqtt_sim::live::{self, LiveOptions, Outcome, Target};
 use mqtt_sim::scenario::Scenario;
@@ -140,76 +140,29 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("error: {e}; nothing was run");
         return Ok(EXIT_FAILED);
     }
-    let mut selections = Vec::new();
-    for s in &scenarios {
-        if view.clients.is_empty() {
-            selections.push(None);
-            continue;
+    let selections = match selections(&scenarios, &view.clients) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_INVALID);
         }
-        match Selection::new(s, &view.clients) {
-            Ok(sel) => selections.push(Some(sel)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(EXIT_INVALID);
-            }
-        }
-    }
-    let opts = RunOptions {
-        seed,
-        ..RunOptions::default()
     };
-    let target = live
-        .as_ref()
-        .map_or(sim::TARGET_REFERENCE, |l| l.target_name.as_str());
+    let runs = Runs {
+        opts: RunOptions {
+            seed,
+            ..RunOptions::default()
+        },
+        live,
+        format,
+        view,
+        many: files.len() > 1,
+    };
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for ((file, s), selection) in files.iter().zip(&scenarios).zip(&selections) {
-        let outcome = match &live {
-            Some(l) => live::run(s, l),
-            None => Outcome::Ran(sim::run(s, &opts)),
-        };
-        if files.len() > 1 && matches!(format, Format::Text) {
-            outln!("== {}", file.display());
-        }
-        let report = match outcome {
-            Outcome::Ran(r) => r,
-            Outcome::Skipped(why) => {
-                skipped += 1;
-                match format {
-                    Format::Text => outln!("skipped: {why}"),
-                    Format::Json => {
-                        outln!("{}", serde_json::json!({"event": "skipped", "reason": why}))
-                    }
-                }
-                eprintln!("SKIPPED {}: {why}", file.display());
-                continue;
-            }
-        };
-        if view.summary {
-            print!("{}", select::summary(s, &report));
-        } else if let Some(sel) = selection {
-            print_report(&sel.report(s, &report, target), format);
-        } else {
-            print_report(&report, format);
-            if s.clients.len() >= HINT_CLIENTS_MIN && matches!(format, Format::Text) {
-                eprintln!(
-                    "note: {} clients; `--summary` or `--client NAME` give a shorter view",
-                    s.clients.len()
-                );
-            }
-        }
-        if report.ok() {
-            passed += 1;
-        } else {
-            failed += 1;
-            match &live {
-                Some(l) => eprintln!("FAILED {} against {}", file.display(), l.target_name),
-                None => eprintln!(
-                    "FAILED {}; replay: mqtt-sim run {} --seed {}",
-                    file.display(),
-                    file.display(),
-                    report.seed
-                ),
-            }
+        match runs.one(file, s, selection.as_ref()) {
+            Verdict::Passed => passed += 1,
+            Verdict::Failed => failed += 1,
+            Verdict::Skipped => skipped += 1,
         }
     }
     if files.len() > 1 || skipped > 0 {
@@ -222,6 +175,103 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     // Skips alone do not fail the command: they say that a scenario does
     // not apply to this target, and the closing line counts them.
     Ok(if failed > 0 { EXIT_FAILED } else { 0 })
+}
+
+/// The `--client` selection of each scenario: `None` for every one when
+/// no client was named, and the first error otherwise.
+fn selections(
+    scenarios: &[Scenario],
+    clients: &[String],
+) -> Result<Vec<Option<Selection>>, String> {
+    if clients.is_empty() {
+        return Ok(scenarios.iter().map(|_| None).collect());
+    }
+    scenarios
+        .iter()
+        .map(|s| Selection::new(s, clients).map(Some))
+        .collect()
+}
+
+/// What one scenario's run came to.
+enum Verdict {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// What the runs of one `mqtt-sim run` share.
+struct Runs {
+    opts: RunOptions,
+    /// `None` for a simulated run.
+    live: Option<LiveOptions>,
+    format: Format,
+    view: View,
+    /// More than one file runs: each gets a heading, and a summary line
+    /// closes.
+    many: bool,
+}
+
+impl Runs {
+    /// Runs one scenario, live or simulated, and prints it; a failure is
+    /// also said on stderr, with a replay line in simulation.
+    fn one(&self, file: &Path, s: &Scenario, selection: Option<&Selection>) -> Verdict {
+        let outcome = match &self.live {
+            Some(l) => live::run(s, l),
+            None => Outcome::Ran(sim::run(s, &self.opts)),
+        };
+        if self.many && matches!(self.format, Format::Text) {
+            outln!("== {}", file.display());
+        }
+        let report = match outcome {
+            Outcome::Ran(r) => r,
+            Outcome::Skipped(why) => {
+                match self.format {
+                    Format::Text => outln!("skipped: {why}"),
+                    Format::Json => {
+                        outln!("{}", serde_json::json!({"event": "skipped", "reason": why}))
+                    }
+                }
+                eprintln!("SKIPPED {}: {why}", file.display());
+                return Verdict::Skipped;
+            }
+        };
+        self.print(s, &report, selection);
+        if report.ok() {
+            return Verdict::Passed;
+        }
+        match &self.live {
+            Some(l) => eprintln!("FAILED {} against {}", file.display(), l.target_name),
+            None => eprintln!(
+                "FAILED {}; replay: mqtt-sim run {} --seed {}",
+                file.display(),
+                file.display(),
+                report.seed
+            ),
+        }
+        Verdict::Failed
+    }
+
+    /// Prints a run as `--summary`, `--client` and `--format` ask.
+    fn print(&self, s: &Scenario, report: &Report, selection: Option<&Selection>) {
+        let format = self.format;
+        if self.view.summary {
+            print!("{}", select::summary(s, report));
+        } else if let Some(sel) = selection {
+            let target = self
+                .live
+                .as_ref()
+                .map_or(sim::TARGET_REFERENCE, |l| l.target_name.as_str());
+            print_report(&sel.report(s, report, target), format);
+        } else {
+            print_report(report, format);
+            if s.clients.len() >= HINT_CLIENTS_MIN && matches!(format, Format::Text) {
+                eprintln!(
+                    "note: {} clients; `--summary` or `--client NAME` give a shorter view",
+                    s.clients.len()
+                );
+            }
+        }
+    }
 }
 
 /// A running target that none of `scenarios` can reach is reported once,
