@@ -13,13 +13,13 @@
 //! (ARCHITECTURE.md, "The layers"; enforced by `LAYERS` in tests/tidy.rs).
 
 pub mod broker;
-pub mod check;
 pub mod client;
 pub mod coverage;
 pub mod diagnostic;
 pub mod diagram;
 pub mod error;
 pub mod explore;
+pub mod golden;
 pub mod invariants;
 pub mod judge;
 pub mod live;

@@ -121,18 +121,36 @@ pub fn with_mutant(scenario: &Scenario, mutant: Option<Mutant>) -> Scenario {
     s
 }
 
+/// One run: the mutant (`None` for the baseline), the scenario's index and
+/// the seed (`None`: the scenario's own).
+type Job = (Option<Mutant>, usize, Option<u64>);
+
 /// Runs the baseline and every mutant against every scenario. `progress`
 /// gets (runs done, runs planned) after each run, from worker threads.
-pub fn check(
+pub fn run_all(
     scenarios: &[Named],
     mutants: &[Mutant],
     opts: &Options,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Matrix {
     let started = Instant::now();
-    // Baseline first, so that in the common case its verdicts are in
-    // before the mutants' runs are judged; the judging happens at the end
-    // anyway.
+    let jobs = plan(scenarios, mutants, opts);
+    let (mut failed, runs) = run_jobs(&jobs, scenarios, mutants, opts, progress);
+    failed.sort();
+    let (baseline_failures, caught) = judge(&failed, scenarios, mutants);
+    Matrix {
+        baseline_failures,
+        caught,
+        runs,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Every run to make: the baseline first, so that in the common case its
+/// verdicts are in before the mutants' runs are judged (the judging
+/// happens at the end anyway), then each mutant; each scenario once, or
+/// at each chaos seed.
+fn plan(scenarios: &[Named], mutants: &[Mutant], opts: &Options) -> Vec<Job> {
     let seeds_of = |i: usize| -> Vec<Option<u64>> {
         match opts.chaos_seeds {
             Some(n) if scenarios[i].scenario.chaos.is_on() => {
@@ -141,12 +159,24 @@ pub fn check(
             _ => vec![None],
         }
     };
-    let jobs: Vec<(Option<Mutant>, usize, Option<u64>)> = std::iter::once(None)
+    std::iter::once(None)
         .chain(mutants.iter().copied().map(Some))
         .flat_map(|m| {
             (0..scenarios.len()).flat_map(move |i| seeds_of(i).into_iter().map(move |s| (m, i, s)))
         })
-        .collect();
+        .collect()
+}
+
+/// Makes the runs on `opts.jobs` worker threads. Returns every failed run,
+/// in no particular order, and how many runs were made (fewer than planned
+/// with `first_catch_only`).
+fn run_jobs(
+    jobs: &[Job],
+    scenarios: &[Named],
+    mutants: &[Mutant],
+    opts: &Options,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> (Vec<FailedRun>, usize) {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let ran = AtomicUsize::new(0);
@@ -194,8 +224,18 @@ pub fn check(
             });
         }
     });
-    let mut failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
-    failed.sort();
+    let failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
+    (failed, ran.into_inner())
+}
+
+/// The verdicts from the failed runs (sorted): the baseline failures, by
+/// scenario name (and seed), and for each mutant the scenarios that caught
+/// it, a run that fails unmutated at the same seed not counting.
+fn judge(
+    failed: &[FailedRun],
+    scenarios: &[Named],
+    mutants: &[Mutant],
+) -> (Vec<String>, Vec<Caught>) {
     let name = |i: usize| scenarios.get(i).map(|n| n.name.clone()).unwrap_or_default();
     // (scenario, seed) runs that fail unmutated.
     let baseline: Vec<(usize, Option<u64>)> = failed
@@ -235,12 +275,7 @@ pub fn check(
         })
         .collect();
     baseline_failures.dedup();
-    Matrix {
-        baseline_failures,
-        caught,
-        runs: ran.into_inner(),
-        elapsed: started.elapsed(),
-    }
+    (baseline_failures, caught)
 }
 
 /// The matrix as a Markdown table: one row per mutant, the scenarios that

@@ -28,7 +28,7 @@ fn every_mutant_is_caught_by_some_scenario() {
         first_catch_only: true,
         ..Options::default()
     };
-    let matrix = mutants::check(&scenarios, Mutant::ALL, &opts, &|_, _| {});
+    let matrix = mutants::run_all(&scenarios, Mutant::ALL, &opts, &|_, _| {});
     assert_eq!(matrix.baseline_failures, Vec::<String>::new());
     assert_eq!(matrix.uncaught(), Vec::<Mutant>::new());
     assert_eq!(matrix.caught.len(), Mutant::ALL.len());
@@ -74,7 +74,7 @@ fn a_catch_is_a_failing_run_and_baseline_failures_do_not_count() {
         jobs: 2,
         ..Options::default()
     };
-    let matrix = mutants::check(
+    let matrix = mutants::run_all(
         &[good, broken],
         &[Mutant::WillOnDisconnect, Mutant::HashMatchesSys],
         &opts,
@@ -107,7 +107,7 @@ fn chaos_seeds_run_each_chaos_scenario_at_every_seed() {
         chaos_seeds: Some(8),
         ..Options::default()
     };
-    let matrix = mutants::check(
+    let matrix = mutants::run_all(
         &[load("chaos/qos1-at-least-once"), load("pubsub/qos1")],
         &[Mutant::DropQueueOnReconnect],
         &opts,

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use mqtt_sim::check;
+use mqtt_sim::golden;
 use mqtt_sim::scenario;
 use mqtt_sim::sim::{RunOptions, TARGET_REFERENCE};
 use mqtt_sim::trace::select;
@@ -52,7 +52,7 @@ fn check(path: &PathBuf, name: &str) -> Result<(), Failed> {
         seed,
         ..RunOptions::default()
     };
-    let checked = check::run_twice(&s, &opts).map_err(|e| e.to_string())?;
+    let checked = golden::run_twice(&s, &opts).map_err(|e| e.to_string())?;
     let text = checked.text;
     if !checked.report.ok() {
         return Err(format!(

@@ -270,7 +270,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         "sim",
         &["wire", "broker", "scenario", "trace", "judge", "client"],
     ),
-    ("check", &["scenario", "trace", "sim"]),
+    // Golden-trace testing: run twice and compare, snapshots.
+    ("golden", &["scenario", "trace", "sim"]),
     ("mutants", &["broker", "scenario", "trace", "sim"]),
     ("diagram", &["wire", "packet_json", "scenario", "trace"]),
     ("pcap", &["wire", "broker", "scenario", "trace", "sim"]),

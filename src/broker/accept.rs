@@ -93,61 +93,11 @@ pub(super) async fn accept<W: AsyncWrite + Unpin>(
     c: Connect,
     peer: &str,
 ) -> Option<Accepted> {
-    if c.protocol_name != "MQTT" {
-        // [MQTT-3.1.2-1]: not this protocol; no CONNACK.
-        broker.note(format!(
-            "refused {peer}: protocol name {:?}",
-            c.protocol_name
-        ));
+    if !connect_acceptable(broker, writer, &c, peer).await {
         return None;
     }
-    let who = if c.client_id.is_empty() {
-        peer.to_string()
-    } else {
-        c.client_id.clone()
-    };
     let level = c.protocol_level;
     let v5 = level == LEVEL_V5;
-    if level != LEVEL_V311 && !v5 {
-        let why = format!("unsupported protocol level {level}");
-        let code = connack_code::UNACCEPTABLE_PROTOCOL_VERSION;
-        refuse(broker, writer, &who, code, &why).await;
-        return None;
-    }
-    if let Some(w) = &c.will
-        && let Err(e) = topic::validate_name(&w.topic)
-    {
-        let why = format!("will topic: {e}");
-        if v5 {
-            let code = connack_v5::TOPIC_NAME_INVALID;
-            refuse(broker, writer, &who, code, &why).await;
-        } else {
-            broker.note(format!("protocol violation by {who}: {why}"));
-        }
-        return None;
-    }
-    // 5.0 assigns an id whatever Clean Start says [MQTT-3.1.3-6].
-    if c.client_id.is_empty() && !c.clean && !v5 {
-        let code = connack_code::IDENTIFIER_REJECTED;
-        let why = "empty client id with clean session 0";
-        refuse(broker, writer, &who, code, why).await;
-        return None;
-    }
-    if v5 && let Some(method) = authentication_method(&c.properties) {
-        // Enhanced authentication (5.0 section 4.12) is not offered.
-        let why = format!("authentication method {method:?} is not supported");
-        let code = connack_v5::BAD_AUTHENTICATION_METHOD;
-        refuse(broker, writer, &who, code, &why).await;
-        return None;
-    }
-    if let Some((code, why)) = check_login(broker, &c) {
-        refuse(broker, writer, &who, in_version(level, code), why).await;
-        return None;
-    }
-    if v5 && let Some((code, why)) = check_will_v5(broker, c.will.as_ref()) {
-        refuse(broker, writer, &who, code, why).await;
-        return None;
-    }
     let assigned = c.client_id.is_empty();
     let client_id = if assigned {
         let id = assign_client_id(broker);
@@ -174,29 +124,7 @@ pub(super) async fn accept<W: AsyncWrite + Unpin>(
         refuse(broker, writer, &client_id, code, why).await;
         return None;
     }
-
-    let (shared, old) = {
-        let mut live = broker.inner.live.borrow_mut();
-        live.next_conn_id += 1;
-        let shared = Rc::new(ConnShared::new(live.next_conn_id));
-        let old = live.by_client.insert(client_id.clone(), shared.clone());
-        (shared, old)
-    };
-    let finish = FinishGuard(shared.clone());
-    if let Some(old) = old
-        && !broker.mutant(Mutant::NoTakeoverClose)
-    {
-        broker.note(format!("takeover: closing old connection of {client_id}"));
-        old.kick(Kick {
-            new_persistent: session_expiry.outlives_connection(),
-        });
-        old.finished().await;
-        if shared.was_kicked().is_some() {
-            // Taken over in turn while waiting: the newest CONNECT wins.
-            return None;
-        }
-    }
-
+    let (shared, finish) = claim(broker, &client_id, session_expiry).await?;
     let session_present = take_session(broker, &c, &client_id, session_expiry);
     let (keep_alive_s, server_keep_alive) = keep_alive_in_force(broker, &c);
     let mut connack_properties = Properties::default();
@@ -228,6 +156,109 @@ pub(super) async fn accept<W: AsyncWrite + Unpin>(
         shared,
         finish,
     })
+}
+
+/// The checks of a CONNECT before its client id is claimed: protocol,
+/// will topic, client id, authentication and login, and a 5.0 will the
+/// broker would not publish. False when it was refused (with a note, and a
+/// CONNACK where the version has a code for it): the connection closes.
+async fn connect_acceptable<W: AsyncWrite + Unpin>(
+    broker: &Broker,
+    writer: &mut Writer<W>,
+    c: &Connect,
+    peer: &str,
+) -> bool {
+    if c.protocol_name != "MQTT" {
+        // [MQTT-3.1.2-1]: not this protocol; no CONNACK.
+        broker.note(format!(
+            "refused {peer}: protocol name {:?}",
+            c.protocol_name
+        ));
+        return false;
+    }
+    let who = if c.client_id.is_empty() {
+        peer.to_string()
+    } else {
+        c.client_id.clone()
+    };
+    let level = c.protocol_level;
+    let v5 = level == LEVEL_V5;
+    if level != LEVEL_V311 && !v5 {
+        let why = format!("unsupported protocol level {level}");
+        let code = connack_code::UNACCEPTABLE_PROTOCOL_VERSION;
+        refuse(broker, writer, &who, code, &why).await;
+        return false;
+    }
+    if let Some(w) = &c.will
+        && let Err(e) = topic::validate_name(&w.topic)
+    {
+        let why = format!("will topic: {e}");
+        if v5 {
+            let code = connack_v5::TOPIC_NAME_INVALID;
+            refuse(broker, writer, &who, code, &why).await;
+        } else {
+            broker.note(format!("protocol violation by {who}: {why}"));
+        }
+        return false;
+    }
+    // 5.0 assigns an id whatever Clean Start says [MQTT-3.1.3-6].
+    if c.client_id.is_empty() && !c.clean && !v5 {
+        let code = connack_code::IDENTIFIER_REJECTED;
+        let why = "empty client id with clean session 0";
+        refuse(broker, writer, &who, code, why).await;
+        return false;
+    }
+    if v5 && let Some(method) = authentication_method(&c.properties) {
+        // Enhanced authentication (5.0 section 4.12) is not offered.
+        let why = format!("authentication method {method:?} is not supported");
+        let code = connack_v5::BAD_AUTHENTICATION_METHOD;
+        refuse(broker, writer, &who, code, &why).await;
+        return false;
+    }
+    if let Some((code, why)) = check_login(broker, c) {
+        refuse(broker, writer, &who, in_version(level, code), why).await;
+        return false;
+    }
+    if v5 && let Some((code, why)) = check_will_v5(broker, c.will.as_ref()) {
+        refuse(broker, writer, &who, code, why).await;
+        return false;
+    }
+    true
+}
+
+/// Registers this connection under `client_id`, and if another had it,
+/// closes that one and waits until it is done with the session (see
+/// `takeover`). `None` when a newer CONNECT took the id over meanwhile.
+async fn claim(
+    broker: &Broker,
+    client_id: &str,
+    session_expiry: SessionExpiry,
+) -> Option<(Rc<ConnShared>, FinishGuard)> {
+    let (shared, old) = {
+        let mut live = broker.inner.live.borrow_mut();
+        live.next_conn_id += 1;
+        let shared = Rc::new(ConnShared::new(live.next_conn_id));
+        let old = live.by_client.insert(client_id.to_string(), shared.clone());
+        // Each claimed client id belongs to an open connection, and each
+        // open connection holds one counted place (`Slot`).
+        debug_assert!(live.by_client.len() <= live.count);
+        (shared, old)
+    };
+    let finish = FinishGuard(shared.clone());
+    if let Some(old) = old
+        && !broker.mutant(Mutant::NoTakeoverClose)
+    {
+        broker.note(format!("takeover: closing old connection of {client_id}"));
+        old.kick(Kick {
+            new_persistent: session_expiry.outlives_connection(),
+        });
+        old.finished().await;
+        if shared.was_kicked().is_some() {
+            // Taken over in turn while waiting: the newest CONNECT wins.
+            return None;
+        }
+    }
+    Some((shared, finish))
 }
 
 fn authentication_method(p: &Properties) -> Option<&str> {

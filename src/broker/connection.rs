@@ -11,9 +11,9 @@ use tokio::time::{Instant, Sleep, sleep, timeout};
 use std::collections::BTreeMap;
 
 use crate::wire::{
-    Ack, ConnAck, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Properties, Property,
-    Publish, QoS, Reader, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe, WireError,
-    Writer, connack_code, reason,
+    Ack, ConnAck, Connect, Disconnect, LEVEL_V5, LEVEL_V311, LastWill, Packet, Properties,
+    Property, Publish, QoS, Reader, RetainHandling, SubAck, Subscribe, SubscribeFilter, UnsubAck,
+    Unsubscribe, WireError, Writer, connack_code, reason,
 };
 
 use super::Mutant;
@@ -112,6 +112,8 @@ impl Slot {
             return None;
         }
         live.count += 1;
+        // A place is taken only below the limit, and given back on drop.
+        debug_assert!(live.count <= CONNECTIONS_MAX);
         Some(Slot(broker.clone()))
     }
 }
@@ -138,72 +140,10 @@ where
     let packet_max = usize::try_from(broker.config().maximum_packet_size).unwrap_or(usize::MAX);
     reader.set_packet_size_max(packet_max);
     let mut writer = Writer::new(w, LEVEL_V311);
-    let read = timeout(CONNECT_WAIT, reader.read()).await;
-    // The level is known as soon as CONNECT's first fields were read, even
-    // if the rest of it fails: a refusal is said in the client's version.
-    let level = reader.level().unwrap_or(LEVEL_V311);
-    writer.set_level(level);
-    let connect = match read {
-        Err(_) => {
-            broker.note(format!(
-                "no CONNECT from {peer} within {}s: closed",
-                CONNECT_WAIT.as_secs()
-            ));
-            return;
-        }
-        Ok(Ok(None)) | Ok(Err(WireError::Io(_))) | Ok(Err(WireError::Truncated)) => return,
-        Ok(Ok(Some(Packet::Connect(c)))) => c,
-        Ok(Ok(Some(p))) => {
-            broker.note(format!(
-                "protocol violation by {peer}: first packet is {}, not CONNECT",
-                p.type_name()
-            ));
-            return;
-        }
-        Ok(Err(WireError::UnacceptableProtocol { name, level })) => {
-            if name == "MQTT" {
-                let why = format!("unsupported protocol level {level}");
-                // A level above 5 is a client newer than this broker: it
-                // reads 5.0's CONNACK (0x84) sooner than 3.1.1's (0x01).
-                let code = if level > LEVEL_V5 {
-                    writer.set_level(LEVEL_V5);
-                    in_version(LEVEL_V5, connack_code::UNACCEPTABLE_PROTOCOL_VERSION)
-                } else {
-                    connack_code::UNACCEPTABLE_PROTOCOL_VERSION
-                };
-                refuse(&broker, &mut writer, &peer, code, &why).await;
-            } else {
-                // [MQTT-3.1.2-1]: not this protocol at all; no CONNACK.
-                broker.note(format!("refused {peer}: protocol name {name:?}"));
-            }
-            return;
-        }
-        Ok(Err(e)) => {
-            // 5.0 answers a CONNECT it cannot read with its reason
-            // (0x81, 0x82, 0x95); 3.1.1 has no code for it and closes.
-            match e.reason_code().filter(|_| level == LEVEL_V5) {
-                Some(code) => refuse(&broker, &mut writer, &peer, code, &e.to_string()).await,
-                None => broker.note(format!("protocol violation by {peer}: {e}")),
-            }
-            return;
-        }
-    };
-    if broker.config().strict_strings
-        && let Some(why) = strings::control_character(&Packet::Connect(connect.clone()))
-    {
-        if level == LEVEL_V5 {
-            // 5.0 section 1.5.4 lets the receiver treat it as malformed.
-            let code = if strings::has_control(&connect.client_id) {
-                in_version(LEVEL_V5, connack_code::IDENTIFIER_REJECTED)
-            } else {
-                connack_v5::MALFORMED_PACKET
-            };
-            refuse(&broker, &mut writer, &peer, code, &why).await;
-        } else {
-            broker.note(format!("protocol violation by {peer}: {why}"));
-        }
+    let Some((connect, level)) = read_connect(&broker, &mut reader, &mut writer, &peer).await
+    else {
         return;
-    }
+    };
     // 5.0: how many topic aliases the client accepts from the broker
     // [MQTT-3.1.2-26], [MQTT-3.1.2-27].
     let client_alias_max = connect
@@ -248,6 +188,89 @@ where
     if let Some(offline_since) = linger {
         broker.linger(client_id, offline_since).await;
     }
+}
+
+/// Reads the CONNECT, within `CONNECT_WAIT`, and its protocol level;
+/// `None` when there is none to accept: the stream ended, the first packet
+/// was something else, or the CONNECT could not be read or has a control
+/// character (each noted, and refused with a CONNACK where the version has
+/// a code for it). The writer is set to the client's level.
+async fn read_connect<S>(
+    broker: &Broker,
+    reader: &mut Reader<ReadHalf<S>>,
+    writer: &mut Writer<WriteHalf<S>>,
+    peer: &str,
+) -> Option<(Connect, u8)>
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let read = timeout(CONNECT_WAIT, reader.read()).await;
+    // The level is known as soon as CONNECT's first fields were read, even
+    // if the rest of it fails: a refusal is said in the client's version.
+    let level = reader.level().unwrap_or(LEVEL_V311);
+    writer.set_level(level);
+    let connect = match read {
+        Err(_) => {
+            broker.note(format!(
+                "no CONNECT from {peer} within {}s: closed",
+                CONNECT_WAIT.as_secs()
+            ));
+            return None;
+        }
+        Ok(Ok(None)) | Ok(Err(WireError::Io(_))) | Ok(Err(WireError::Truncated)) => return None,
+        Ok(Ok(Some(Packet::Connect(c)))) => c,
+        Ok(Ok(Some(p))) => {
+            broker.note(format!(
+                "protocol violation by {peer}: first packet is {}, not CONNECT",
+                p.type_name()
+            ));
+            return None;
+        }
+        Ok(Err(WireError::UnacceptableProtocol { name, level })) => {
+            if name == "MQTT" {
+                let why = format!("unsupported protocol level {level}");
+                // A level above 5 is a client newer than this broker: it
+                // reads 5.0's CONNACK (0x84) sooner than 3.1.1's (0x01).
+                let code = if level > LEVEL_V5 {
+                    writer.set_level(LEVEL_V5);
+                    in_version(LEVEL_V5, connack_code::UNACCEPTABLE_PROTOCOL_VERSION)
+                } else {
+                    connack_code::UNACCEPTABLE_PROTOCOL_VERSION
+                };
+                refuse(broker, writer, peer, code, &why).await;
+            } else {
+                // [MQTT-3.1.2-1]: not this protocol at all; no CONNACK.
+                broker.note(format!("refused {peer}: protocol name {name:?}"));
+            }
+            return None;
+        }
+        Ok(Err(e)) => {
+            // 5.0 answers a CONNECT it cannot read with its reason
+            // (0x81, 0x82, 0x95); 3.1.1 has no code for it and closes.
+            match e.reason_code().filter(|_| level == LEVEL_V5) {
+                Some(code) => refuse(broker, writer, peer, code, &e.to_string()).await,
+                None => broker.note(format!("protocol violation by {peer}: {e}")),
+            }
+            return None;
+        }
+    };
+    if broker.config().strict_strings
+        && let Some(why) = strings::control_character(&Packet::Connect(connect.clone()))
+    {
+        if level == LEVEL_V5 {
+            // 5.0 section 1.5.4 lets the receiver treat it as malformed.
+            let code = if strings::has_control(&connect.client_id) {
+                in_version(LEVEL_V5, connack_code::IDENTIFIER_REJECTED)
+            } else {
+                connack_v5::MALFORMED_PACKET
+            };
+            refuse(broker, writer, peer, code, &why).await;
+        } else {
+            broker.note(format!("protocol violation by {peer}: {why}"));
+        }
+        return None;
+    }
+    Some((connect, level))
 }
 
 type Deadline = Option<Pin<Box<Sleep>>>;
@@ -619,6 +642,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         } else {
             self.aliases.insert(alias, p.topic.clone());
         }
+        // Only aliases 1 to our Topic Alias Maximum were accepted above,
+        // so the map cannot grow past it.
+        debug_assert!(self.aliases.len() <= usize::from(max));
         Ok(())
     }
 
@@ -638,30 +664,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 "PUBLISH with packet id 0",
             ));
         }
-        let user = self.with_session(|s| s.user.clone()).flatten();
-        let denied = !acl::allows(
-            &self.broker.config().acl,
-            user.as_deref(),
-            acl::Action::Publish,
-            &p.topic,
-        );
-        if denied {
-            self.broker.note(format!(
-                "acl: dropped publish of {} to {}",
-                self.client_id, p.topic
-            ));
-        }
-        let refused = if denied {
-            Some(ack_code::NOT_AUTHORIZED)
-        } else if self.v5() && !payload_format_kept(&p) {
-            self.broker.note(format!(
-                "payload of {}'s message to {} is not UTF-8 though its payload format indicator says so: dropped",
-                self.client_id, p.topic
-            ));
-            Some(publish_code::PAYLOAD_FORMAT_INVALID)
-        } else {
-            None
-        };
+        let refused = self.refusal(&p);
         let id = p.packet_id;
         let publication = Publication {
             topic: p.topic,
@@ -680,42 +683,88 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 let code = self.deliver(&publication, refused);
                 Ok(vec![Packet::PubAck(self.publish_ack(id, code))])
             }
-            QoS::ExactlyOnce => {
-                // Under 5.0 the broker's receive maximum bounds the QoS 2
-                // messages awaiting PUBREL (QoS 1 is acknowledged at once).
-                let receive_maximum = usize::from(self.broker.config().receive_maximum);
-                let over = self
-                    .with_session(|s| {
-                        !s.inbound_qos2.contains(&id) && s.inbound_qos2.len() >= receive_maximum
-                    })
-                    .unwrap_or(false);
-                if self.v5() && over {
-                    return Err(End::violation(
-                        disconnect_code::RECEIVE_MAXIMUM_EXCEEDED,
-                        format!(
-                            "more than the receive maximum of {receive_maximum} QoS 2 messages unacknowledged"
-                        ),
-                    ));
-                }
-                // Delivered once, on first receipt; a resend before PUBREL
-                // only gets its PUBREC again [MQTT-4.3.3-2].
-                let first = self
-                    .with_session(|s| s.inbound_qos2.insert(id))
-                    .unwrap_or(false);
-                let again = self.broker.mutant(Mutant::Qos2DeliveredTwice);
-                let code = if first || again {
-                    self.deliver(&publication, refused)
-                } else {
-                    publish_code::SUCCESS
-                };
-                if self.v5() && code >= ack_code::FAILURE_MIN {
-                    // A refusing PUBREC ends the flow: no PUBREL follows
-                    // (5.0 section 4.3.3), so the id is free again.
-                    self.with_session(|s| s.inbound_qos2.remove(&id));
-                }
-                Ok(vec![Packet::PubRec(self.publish_ack(id, code))])
-            }
+            QoS::ExactlyOnce => self.on_publish_qos2(id, &publication, refused),
         }
+    }
+
+    /// Why a PUBLISH is refused, if it is, with a note: the acl denies it
+    /// (0x87), or, under 5.0, its payload is not the UTF-8 its payload
+    /// format indicator announces (0x99).
+    fn refusal(&self, p: &Publish) -> Option<u8> {
+        let user = self.with_session(|s| s.user.clone()).flatten();
+        let denied = !acl::allows(
+            &self.broker.config().acl,
+            user.as_deref(),
+            acl::Action::Publish,
+            &p.topic,
+        );
+        if denied {
+            self.broker.note(format!(
+                "acl: dropped publish of {} to {}",
+                self.client_id, p.topic
+            ));
+            Some(ack_code::NOT_AUTHORIZED)
+        } else if self.v5() && !payload_format_kept(p) {
+            self.broker.note(format!(
+                "payload of {}'s message to {} is not UTF-8 though its payload format indicator says so: dropped",
+                self.client_id, p.topic
+            ));
+            Some(publish_code::PAYLOAD_FORMAT_INVALID)
+        } else {
+            None
+        }
+    }
+
+    /// A QoS 2 PUBLISH: delivered on its first receipt and answered with
+    /// PUBREC; under 5.0, one more than the receive maximum awaiting PUBREL
+    /// closes the connection.
+    fn on_publish_qos2(
+        &mut self,
+        id: u16,
+        publication: &Publication,
+        refused: Option<u8>,
+    ) -> Result<Vec<Packet>, End> {
+        // Under 5.0 the broker's receive maximum bounds the QoS 2
+        // messages awaiting PUBREL (QoS 1 is acknowledged at once).
+        let receive_maximum = usize::from(self.broker.config().receive_maximum);
+        let over = self
+            .with_session(|s| {
+                !s.inbound_qos2.contains(&id) && s.inbound_qos2.len() >= receive_maximum
+            })
+            .unwrap_or(false);
+        if self.v5() && over {
+            return Err(End::violation(
+                disconnect_code::RECEIVE_MAXIMUM_EXCEEDED,
+                format!(
+                    "more than the receive maximum of {receive_maximum} QoS 2 messages unacknowledged"
+                ),
+            ));
+        }
+        // Delivered once, on first receipt; a resend before PUBREL
+        // only gets its PUBREC again [MQTT-4.3.3-2].
+        let first = self
+            .with_session(|s| s.inbound_qos2.insert(id))
+            .unwrap_or(false);
+        // A new id is admitted under 5.0 only while fewer than the
+        // receive maximum await PUBREL (checked just above).
+        debug_assert!(
+            !(self.v5() && first)
+                || self
+                    .with_session(|s| s.inbound_qos2.len() <= receive_maximum)
+                    .unwrap_or(true)
+        );
+        let again = self.broker.mutant(Mutant::Qos2DeliveredTwice);
+        let code = if first || again {
+            self.deliver(publication, refused)
+        } else {
+            publish_code::SUCCESS
+        };
+        if self.v5() && code >= ack_code::FAILURE_MIN {
+            // A refusing PUBREC ends the flow: no PUBREL follows
+            // (5.0 section 4.3.3), so the id is free again.
+            self.with_session(|s| s.inbound_qos2.remove(&id));
+        }
+        Ok(vec![Packet::PubRec(self.publish_ack(id, code))])
     }
 
     /// Routes a PUBLISH unless it was `refused`, and returns its 5.0
@@ -771,103 +820,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 "SUBSCRIBE with a subscription identifier, which is not available",
             ));
         }
-        let max_qos =
-            QoS::try_from(self.broker.config().max_qos.min(2)).unwrap_or(QoS::ExactlyOnce);
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut notes = Vec::new();
         let user = self.with_session(|s| s.user.clone()).flatten();
         for f in &s.filters {
-            if topic::validate_filter(&f.filter).is_err() {
-                codes.push(self.refused(ack_code::TOPIC_FILTER_INVALID));
-                continue;
-            }
-            if let Some(code) = self.unavailable_feature(&f.filter) {
-                codes.push(code);
-                continue;
-            }
-            // 5.0 only: `$share/...` is an ordinary filter under 3.1.1.
-            let share = shared_filter(&f.filter).filter(|_| self.v5());
-            match share {
-                Some(Err(e)) => {
-                    notes.push(format!(
-                        "refused subscription of {} to {}: {e}",
-                        self.client_id, f.filter
-                    ));
-                    codes.push(ack_code::TOPIC_FILTER_INVALID);
-                    continue;
-                }
-                Some(Ok(_)) if f.no_local => {
+            match self.subscribe_filter(f, sub_id, user.as_deref(), &mut notes) {
+                Ok(code) => codes.push(code),
+                Err(end) => {
                     for n in notes {
                         self.broker.note(n);
                     }
-                    return Err(End::violation(
-                        reason::PROTOCOL_ERROR,
-                        format!(
-                            "No Local on shared subscription {} [MQTT-3.8.3-4]",
-                            f.filter
-                        ),
-                    ));
+                    return Err(end);
                 }
-                _ => {}
-            }
-            let acl = &self.broker.config().acl;
-            if !acl::allows(acl, user.as_deref(), acl::Action::Subscribe, &f.filter) {
-                notes.push(format!(
-                    "acl: refused subscription of {} to {}",
-                    self.client_id, f.filter
-                ));
-                codes.push(self.refused(ack_code::NOT_AUTHORIZED));
-                continue;
-            }
-            let granted = f.qos.min(max_qos);
-            // A repeated subscription replaces the old one, its identifier
-            // and options included [MQTT-3.8.4-3].
-            let sub = Subscription {
-                granted,
-                id: sub_id,
-                no_local: f.no_local,
-                retain_as_published: f.retain_as_published,
-                retain_handling: f.retain_handling,
-                shared: matches!(share, Some(Ok(_))),
-            };
-            let added = {
-                let mut store = self.broker.inner.store.borrow_mut();
-                let room = store.sessions.get(&self.client_id).map(|sess| {
-                    sess.subscriptions.contains_key(&f.filter)
-                        || sess.subscriptions.len() < SUBSCRIPTIONS_MAX
-                });
-                match room {
-                    Some(true) => Some(store.subscribe(&self.client_id, &f.filter, sub).is_some()),
-                    _ => None,
-                }
-            };
-            let Some(existed) = added else {
-                notes.push(format!(
-                    "subscription limit of {SUBSCRIPTIONS_MAX} reached for {}: refused {}",
-                    self.client_id, f.filter
-                ));
-                codes.push(self.refused(ack_code::QUOTA_EXCEEDED));
-                continue;
-            };
-            codes.push(granted.level());
-            if !self.retained_wanted(&sub, existed) {
-                continue;
-            }
-            let retained = self.broker.retained_for(&f.filter, granted, sub_id);
-            let bytes_max = self.broker.config().queued_bytes_max;
-            let full = self
-                .with_session(|sess| {
-                    retained
-                        .into_iter()
-                        .filter(|m| sess.enqueue(m.clone(), bytes_max).is_err())
-                        .count()
-                })
-                .unwrap_or(0);
-            if full > 0 {
-                notes.push(format!(
-                    "queue of {} full: dropped {full} retained messages for {}",
-                    self.client_id, f.filter
-                ));
             }
         }
         for n in notes {
@@ -878,6 +842,131 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             codes,
             properties: Properties::default(),
         })])
+    }
+
+    /// One filter of a SUBSCRIBE: checked, subscribed, and its retained
+    /// messages queued. Returns its SUBACK code; what is worth a note goes
+    /// to `notes`, said once the whole packet was handled. `Err` closes the
+    /// connection (No Local on a shared subscription).
+    fn subscribe_filter(
+        &self,
+        f: &SubscribeFilter,
+        sub_id: Option<u32>,
+        user: Option<&str>,
+        notes: &mut Vec<String>,
+    ) -> Result<u8, End> {
+        if topic::validate_filter(&f.filter).is_err() {
+            return Ok(self.refused(ack_code::TOPIC_FILTER_INVALID));
+        }
+        if let Some(code) = self.unavailable_feature(&f.filter) {
+            return Ok(code);
+        }
+        // 5.0 only: `$share/...` is an ordinary filter under 3.1.1.
+        let share = shared_filter(&f.filter).filter(|_| self.v5());
+        match share {
+            Some(Err(e)) => {
+                notes.push(format!(
+                    "refused subscription of {} to {}: {e}",
+                    self.client_id, f.filter
+                ));
+                return Ok(ack_code::TOPIC_FILTER_INVALID);
+            }
+            Some(Ok(_)) if f.no_local => {
+                return Err(End::violation(
+                    reason::PROTOCOL_ERROR,
+                    format!(
+                        "No Local on shared subscription {} [MQTT-3.8.3-4]",
+                        f.filter
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let acl = &self.broker.config().acl;
+        if !acl::allows(acl, user, acl::Action::Subscribe, &f.filter) {
+            notes.push(format!(
+                "acl: refused subscription of {} to {}",
+                self.client_id, f.filter
+            ));
+            return Ok(self.refused(ack_code::NOT_AUTHORIZED));
+        }
+        let max_qos =
+            QoS::try_from(self.broker.config().max_qos.min(2)).unwrap_or(QoS::ExactlyOnce);
+        let granted = f.qos.min(max_qos);
+        // A repeated subscription replaces the old one, its identifier
+        // and options included [MQTT-3.8.4-3].
+        let sub = Subscription {
+            granted,
+            id: sub_id,
+            no_local: f.no_local,
+            retain_as_published: f.retain_as_published,
+            retain_handling: f.retain_handling,
+            shared: matches!(share, Some(Ok(_))),
+        };
+        let Some(existed) = self.add_subscription(&f.filter, sub) else {
+            notes.push(format!(
+                "subscription limit of {SUBSCRIPTIONS_MAX} reached for {}: refused {}",
+                self.client_id, f.filter
+            ));
+            return Ok(self.refused(ack_code::QUOTA_EXCEEDED));
+        };
+        if self.retained_wanted(&sub, existed) {
+            self.queue_retained(&f.filter, granted, sub_id, notes);
+        }
+        Ok(granted.level())
+    }
+
+    /// Stores the subscription if the session has room for it (a new
+    /// filter below `SUBSCRIPTIONS_MAX`; a repeated one replaces itself).
+    /// Returns whether it existed before; `None` when there was no room.
+    fn add_subscription(&self, filter: &str, sub: Subscription) -> Option<bool> {
+        let mut store = self.broker.inner.store.borrow_mut();
+        let room = store.sessions.get(&self.client_id).map(|sess| {
+            sess.subscriptions.contains_key(filter) || sess.subscriptions.len() < SUBSCRIPTIONS_MAX
+        });
+        match room {
+            Some(true) => {
+                let existed = store.subscribe(&self.client_id, filter, sub).is_some();
+                // Room was checked just above: a new filter only
+                // below the limit, a repeated one replaces itself.
+                debug_assert!(
+                    store
+                        .sessions
+                        .get(&self.client_id)
+                        .is_none_or(|sess| { sess.subscriptions.len() <= SUBSCRIPTIONS_MAX })
+                );
+                Some(existed)
+            }
+            _ => None,
+        }
+    }
+
+    /// Queues the retained messages matching a new subscription to
+    /// `filter`, at most at its granted QoS; a note counts those a full
+    /// queue dropped.
+    fn queue_retained(
+        &self,
+        filter: &str,
+        granted: QoS,
+        sub_id: Option<u32>,
+        notes: &mut Vec<String>,
+    ) {
+        let retained = self.broker.retained_for(filter, granted, sub_id);
+        let bytes_max = self.broker.config().queued_bytes_max;
+        let full = self
+            .with_session(|sess| {
+                retained
+                    .into_iter()
+                    .filter(|m| sess.enqueue(m.clone(), bytes_max).is_err())
+                    .count()
+            })
+            .unwrap_or(0);
+        if full > 0 {
+            notes.push(format!(
+                "queue of {} full: dropped {full} retained messages for {}",
+                self.client_id, filter
+            ));
+        }
     }
 
     fn on_unsubscribe(&mut self, u: Unsubscribe) -> Result<Vec<Packet>, End> {
@@ -988,59 +1077,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 live.by_client.remove(&client_id);
             }
         }
-        let publish_will = match &end {
-            End::Disconnect(disconnect_code::NORMAL) => {
-                if will.is_some() {
-                    broker.note(format!("will of {client_id} discarded (DISCONNECT)"));
-                }
-                broker.mutant(Mutant::WillOnDisconnect)
-            }
-            // 5.0: any other reason (0x04 "with will message" above all)
-            // keeps the will [MQTT-3.14.4-3].
-            End::Disconnect(_) => true,
-            End::Lost => true,
-            End::KeepAlive => {
-                let s = keep_alive.map(|d| d.as_secs_f64()).unwrap_or_default();
-                broker.note(format!(
-                    "keep-alive expired for {client_id} after {s}s of silence"
-                ));
-                true
-            }
-            End::Violation(why, _) => {
-                broker.note(format!("protocol violation by {client_id}: {why}"));
-                true
-            }
-            End::Kicked(kick) => {
-                let profile = broker.config().takeover_will;
-                let publish =
-                    will_on_takeover(profile, session_expiry.outlives_connection(), *kick);
-                if !publish && will.is_some() {
-                    broker.note(format!(
-                        "will of {client_id} not published on takeover (takeover_will: {})",
-                        profile_name(profile)
-                    ));
-                }
-                publish
-            }
+        let ending = Ending {
+            broker: &broker,
+            client_id: &client_id,
+            session_expiry,
         };
-        // A 5.0 will with a delay waits in the session, if the session
-        // outlives the connection; without one the session's end is now,
-        // and so is the will [MQTT-3.1.3-9].
-        let mut held = None;
-        if publish_will && let Some(w) = will {
-            let delay_s = will_delay_s(&w);
-            let delayed = delay_s > 0
-                && session_expiry.outlives_connection()
-                && !broker.mutant(Mutant::WillDelayIgnored);
-            if delayed {
-                broker.note(format!(
-                    "will of {client_id} held for its delay of {delay_s}s"
-                ));
-                held = Some(HeldWill { will: w, delay_s });
-            } else {
-                broker.publish_will(&client_id, w, "");
-            }
-        }
+        let publish_will = ending.will_wanted(&end, will.is_some(), keep_alive);
+        let held = match will {
+            Some(w) if publish_will => ending.hold_or_publish(w),
+            _ => None,
+        };
         let mut store = broker.inner.store.borrow_mut();
         if !session_expiry.outlives_connection() {
             store.remove_session(&client_id);
@@ -1087,6 +1133,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             // The alias is the client's only once it was sent.
             if let Some(alias) = alias {
                 self.out_aliases.insert(topic, alias);
+                // One alias per topic, numbered from 1: never above the
+                // client's Topic Alias Maximum [MQTT-3.3.2-11].
+                debug_assert!(self.out_aliases.len() <= usize::from(self.client_alias_max));
             }
             out.push(Packet::Publish(p));
         }
@@ -1120,6 +1169,78 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         let packet = Packet::Publish(p.clone());
         let size = crate::wire::encode(&packet, self.level).map_or(0, |b| b.len());
         (u64::try_from(size).unwrap_or(u64::MAX) > u64::from(max)).then_some(size)
+    }
+}
+
+/// What `Conn::finish` decides the will by, once the connection is
+/// taken apart.
+struct Ending<'a> {
+    broker: &'a Broker,
+    client_id: &'a str,
+    session_expiry: SessionExpiry,
+}
+
+impl Ending<'_> {
+    /// Whether the will goes out (now or after its delay), by how the
+    /// connection ended; with the note that says why it ended, or why a
+    /// will stays unpublished.
+    fn will_wanted(&self, end: &End, has_will: bool, keep_alive: Option<Duration>) -> bool {
+        let (broker, client_id) = (self.broker, self.client_id);
+        match end {
+            End::Disconnect(disconnect_code::NORMAL) => {
+                if has_will {
+                    broker.note(format!("will of {client_id} discarded (DISCONNECT)"));
+                }
+                broker.mutant(Mutant::WillOnDisconnect)
+            }
+            // 5.0: any other reason (0x04 "with will message" above all)
+            // keeps the will [MQTT-3.14.4-3].
+            End::Disconnect(_) => true,
+            End::Lost => true,
+            End::KeepAlive => {
+                let s = keep_alive.map(|d| d.as_secs_f64()).unwrap_or_default();
+                broker.note(format!(
+                    "keep-alive expired for {client_id} after {s}s of silence"
+                ));
+                true
+            }
+            End::Violation(why, _) => {
+                broker.note(format!("protocol violation by {client_id}: {why}"));
+                true
+            }
+            End::Kicked(kick) => {
+                let profile = broker.config().takeover_will;
+                let publish =
+                    will_on_takeover(profile, self.session_expiry.outlives_connection(), *kick);
+                if !publish && has_will {
+                    broker.note(format!(
+                        "will of {client_id} not published on takeover (takeover_will: {})",
+                        profile_name(profile)
+                    ));
+                }
+                publish
+            }
+        }
+    }
+
+    /// A 5.0 will with a delay waits in the session, if the session
+    /// outlives the connection: it is returned, to be held. Without one
+    /// the session's end is now, and so is the will [MQTT-3.1.3-9].
+    fn hold_or_publish(&self, will: LastWill) -> Option<HeldWill> {
+        let (broker, client_id) = (self.broker, self.client_id);
+        let delay_s = will_delay_s(&will);
+        let delayed = delay_s > 0
+            && self.session_expiry.outlives_connection()
+            && !broker.mutant(Mutant::WillDelayIgnored);
+        if delayed {
+            broker.note(format!(
+                "will of {client_id} held for its delay of {delay_s}s"
+            ));
+            Some(HeldWill { will, delay_s })
+        } else {
+            broker.publish_will(client_id, will, "");
+            None
+        }
     }
 }
 

@@ -127,6 +127,34 @@ impl Index {
         self.root.is_empty()
     }
 
+    /// Whether `client_id` is recorded as subscribed to `filter` (the inner
+    /// filter of a shared subscription, with its `group`). For the store's
+    /// consistency assertions.
+    pub fn contains(&self, filter: &str, group: Option<&str>, client_id: &str) -> bool {
+        let mut node = &self.root;
+        for level in filter.split('/') {
+            let Some(child) = node.children.get(level) else {
+                return false;
+            };
+            node = child;
+        }
+        match group {
+            None => node.plain.contains(client_id),
+            Some(g) => node.shared.get(g).is_some_and(|m| m.contains(client_id)),
+        }
+    }
+
+    /// The subscriptions recorded, one per filter, group and client id.
+    pub fn len(&self) -> usize {
+        count_in(&self.root)
+    }
+
+    /// Whether every node below the root leads to a subscription: `remove`
+    /// gives back the nodes a subscription leaves empty.
+    pub fn is_pruned(&self) -> bool {
+        self.root.children.values().all(pruned)
+    }
+
     /// The nodes whose filter matches `topic`, in a fixed order (by walk,
     /// which callers sort as they need). `dollar_rule: false` lets a
     /// leading wildcard match a `$` topic: the `HashMatchesSys` mutant.
@@ -138,6 +166,17 @@ impl Index {
         walk(&self.root, &levels, shield, &mut path, &mut out);
         out
     }
+}
+
+fn count_in(node: &Node) -> usize {
+    node.plain.len()
+        + node.shared.values().map(BTreeSet::len).sum::<usize>()
+        + node.children.values().map(count_in).sum::<usize>()
+}
+
+fn pruned(node: &Node) -> bool {
+    let groups_hold_members = node.shared.values().all(|m| !m.is_empty());
+    !node.is_empty() && groups_hold_members && node.children.values().all(pruned)
 }
 
 fn remove_in(node: &mut Node, levels: &[&str], group: Option<&str>, client_id: &str) {
@@ -302,11 +341,19 @@ mod tests {
             index.insert(f, group, "c1");
             index.insert(f, None, "c2");
         }
+        assert_eq!(index.len(), 2 * FILTERS.len());
+        assert!(index.is_pruned());
+        assert!(index.contains("a/b", None, "c2"));
+        assert!(index.contains("#", Some("g"), "c1"));
+        assert!(!index.contains("#", None, "c1"));
+        assert!(!index.contains("a/b/c/d", None, "c2"));
         for (i, f) in FILTERS.iter().enumerate() {
             let group = (i % 3 == 0).then_some("g");
             index.remove(f, group, "c1");
         }
         assert!(!index.is_empty());
+        assert_eq!(index.len(), FILTERS.len());
+        assert!(index.is_pruned());
         for f in FILTERS {
             index.remove(f, None, "c2");
         }

@@ -17,6 +17,13 @@
 //! retained messages), `index` (the routing index: subscriptions in a
 //! topic trie), `topic` (names and filters).
 //!
+//! Debug builds assert, where it changes, that state kept in two places
+//! agrees and that quotas hold: the routing index and the sessions'
+//! subscriptions (`session`, `router`), messages in flight within
+//! `INFLIGHT_MAX` and the client's Receive Maximum, queues within their
+//! bounds and their byte count right, packet ids in flight unique, topic
+//! aliases within both sides' maximum.
+//!
 //! Decisions the spec leaves open, and what this broker does:
 //! - Logins: with `users` set a login is required; a wrong or missing user
 //!   name or password gets CONNACK 0x04. `allow_anonymous: false` answers a

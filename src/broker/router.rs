@@ -67,36 +67,19 @@ impl Broker {
             let live = self.inner.live.borrow();
             let mut store = self.inner.store.borrow_mut();
             let store = &mut *store;
-            let dollar_rule = !self.mutant(Mutant::HashMatchesSys);
-            // Client id -> (ordinary filters, shared subscription keys).
-            let mut targets: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
-            let mut shares: BTreeSet<(String, String)> = BTreeSet::new();
-            for hit in store.index.lookup(&p.topic, dollar_rule) {
-                for client_id in hit.plain {
-                    let entry = targets.entry(client_id.clone()).or_default();
-                    entry.0.push(hit.filter.clone());
-                }
-                for group in hit.shared.keys() {
-                    shares.insert((group.clone(), hit.filter.clone()));
-                }
-            }
-            for (group, filter) in shares {
-                let key = format!("{SHARE_PREFIX}{group}/{filter}");
-                let members = self.share_members(store, &live, p, &group, &filter, &key);
-                if members.is_empty() {
-                    notes.push(format!(
-                        "message to {} dropped for {key}: no member connected or keeping QoS {} messages",
-                        p.topic,
-                        p.qos.level()
-                    ));
-                }
-                for m in members {
-                    targets.entry(m).or_default().1.push(key.clone());
-                }
-            }
+            let targets = self.targets(store, &live, p, &mut notes);
             let acl = &self.config().acl;
             let bytes_max = self.config().queued_bytes_max;
             for (client_id, (mut filters, shared)) in targets {
+                // The index records the subscriptions of stored sessions
+                // only (`Store` keeps the two in step): every client id it
+                // names has a session, holding each filter it was found by.
+                debug_assert!(
+                    store.sessions.get(&client_id).is_some_and(|s| {
+                        filters.iter().all(|f| s.subscriptions.contains_key(f))
+                    }),
+                    "the routing index names {client_id} for {filters:?}, which its session lacks"
+                );
                 let Some(session) = store.sessions.get_mut(&client_id) else {
                     continue;
                 };
@@ -107,19 +90,8 @@ impl Broker {
                 }
                 let conn = live.by_client.get(&client_id);
                 filters.sort();
-                let mut copies = Vec::new();
                 let own = p.from.as_deref() == Some(client_id.as_str());
-                let matching: Vec<Subscription> = filters
-                    .iter()
-                    .filter_map(|f| session.subscriptions.get(f).copied())
-                    .filter(|s| !(own && s.no_local && !self.mutant(Mutant::NoLocalIgnored)))
-                    .collect();
-                if !matching.is_empty() {
-                    copies.push(matching);
-                }
-                for key in &shared {
-                    copies.extend(session.subscriptions.get(key).map(|s| vec![*s]));
-                }
+                let copies = self.copies(session, &filters, &shared, own);
                 if !copies.is_empty() {
                     matched += 1;
                 }
@@ -156,6 +128,74 @@ impl Broker {
             self.note(n);
         }
         Routed { matched, full }
+    }
+
+    /// The sessions a message goes to, by client id, with the ordinary
+    /// filters and the shared subscription keys (one member chosen per
+    /// group, see [`Broker::share_members`]) that matched `p`'s topic in
+    /// the routing index. A shared subscription no member can take gets a
+    /// note.
+    fn targets(
+        &self,
+        store: &mut Store,
+        live: &Live,
+        p: &Publication,
+        notes: &mut Vec<String>,
+    ) -> BTreeMap<String, (Vec<String>, Vec<String>)> {
+        let dollar_rule = !self.mutant(Mutant::HashMatchesSys);
+        // Client id -> (ordinary filters, shared subscription keys).
+        let mut targets: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+        let mut shares: BTreeSet<(String, String)> = BTreeSet::new();
+        for hit in store.index.lookup(&p.topic, dollar_rule) {
+            for client_id in hit.plain {
+                let entry = targets.entry(client_id.clone()).or_default();
+                entry.0.push(hit.filter.clone());
+            }
+            for group in hit.shared.keys() {
+                shares.insert((group.clone(), hit.filter.clone()));
+            }
+        }
+        for (group, filter) in shares {
+            let key = format!("{SHARE_PREFIX}{group}/{filter}");
+            let members = self.share_members(store, live, p, &group, &filter, &key);
+            if members.is_empty() {
+                notes.push(format!(
+                    "message to {} dropped for {key}: no member connected or keeping QoS {} messages",
+                    p.topic,
+                    p.qos.level()
+                ));
+            }
+            for m in members {
+                targets.entry(m).or_default().1.push(key.clone());
+            }
+        }
+        targets
+    }
+
+    /// The subscriptions of one session that each get a copy: one copy
+    /// for all its matching ordinary `filters` (sorted), less a `no_local`
+    /// one when the message is its `own`, and one per shared subscription
+    /// key it was chosen for.
+    fn copies(
+        &self,
+        session: &Session,
+        filters: &[String],
+        shared: &[String],
+        own: bool,
+    ) -> Vec<Vec<Subscription>> {
+        let mut copies = Vec::new();
+        let matching: Vec<Subscription> = filters
+            .iter()
+            .filter_map(|f| session.subscriptions.get(f).copied())
+            .filter(|s| !(own && s.no_local && !self.mutant(Mutant::NoLocalIgnored)))
+            .collect();
+        if !matching.is_empty() {
+            copies.push(matching);
+        }
+        for key in shared {
+            copies.extend(session.subscriptions.get(key).map(|s| vec![*s]));
+        }
+        copies
     }
 
     /// The copy of `p` that one session gets for its matching
@@ -209,6 +249,15 @@ impl Broker {
         let Some(members) = store.index.members(filter, group) else {
             return Vec::new();
         };
+        // Every member the index lists has this shared subscription in its
+        // session (`Store` keeps the two in step).
+        debug_assert!(members.iter().all(|id| {
+            store
+                .sessions
+                .get(id)
+                .and_then(|s| s.subscriptions.get(key))
+                .is_some_and(|sub| sub.shared)
+        }));
         let place = (group.to_string(), filter.to_string());
         let last = store.shared_last.get(&place);
         let after: Vec<&String> = match last {
@@ -289,6 +338,8 @@ impl Broker {
                 expiry: self.message_expiry(&p.properties),
             },
         );
+        // A new topic was admitted only below the limit just checked.
+        debug_assert!(store.retained.len() <= RETAINED_MAX);
     }
 
     /// The retained messages a new subscription to `filter` receives, with

@@ -200,11 +200,14 @@ impl Queue {
 
     pub fn pop_front(&mut self) -> Option<Message> {
         let m = self.messages.pop_front()?;
+        // `bytes` counts every message waiting, this one included.
+        debug_assert!(self.bytes >= queued_size(&m), "queue bytes undercounted");
         self.bytes = self.bytes.saturating_sub(queued_size(&m));
         Some(m)
     }
 
     pub fn retain(&mut self, keep: impl FnMut(&Message) -> bool) {
+        debug_assert!(self.bytes_agree(), "queue bytes drifted from its messages");
         self.messages.retain(keep);
         self.bytes = self.messages.iter().map(queued_size).sum();
     }
@@ -222,12 +225,22 @@ impl Queue {
 
     /// Takes out the messages `take` picks, keeping the others in order.
     pub fn take_where(&mut self, mut take: impl FnMut(&Message) -> bool) -> Vec<Message> {
+        debug_assert!(self.bytes_agree(), "queue bytes drifted from its messages");
         let (taken, kept): (Vec<Message>, Vec<Message>) = std::mem::take(&mut self.messages)
             .into_iter()
             .partition(|m| take(m));
         self.messages = kept.into();
         self.bytes = self.messages.iter().map(queued_size).sum();
         taken
+    }
+
+    /// Whether the running count `bytes` is what the messages add up to:
+    /// `queued_bytes_max` is judged by it. Checked where the count is
+    /// recomputed anyway (`retain`, `take_where`), so it costs nothing more
+    /// than they do; a caller of `iter_mut` that changed a topic or a
+    /// payload would show here.
+    fn bytes_agree(&self) -> bool {
+        self.bytes == self.messages.iter().map(queued_size).sum::<usize>()
     }
 }
 
@@ -338,6 +351,9 @@ impl Session {
             return Err(QueueFull::Bytes);
         }
         self.queue.push_back(message);
+        // The two bounds just checked: a queue never holds more than
+        // `QUEUED_MAX` messages or `bytes_max` bytes of them.
+        debug_assert!(self.queue.len() <= QUEUED_MAX && self.queue.bytes() <= bytes_max);
         Ok(())
     }
 
@@ -380,6 +396,7 @@ impl Session {
         let inflight_max = inflight_max.clamp(1, INFLIGHT_MAX);
         let mut out = Vec::new();
         let mut in_flight = self.in_flight_here();
+        let in_flight_before = in_flight;
         for (&id, o) in self.outbound.iter_mut() {
             if o.sent_here || o.state != OutboundState::Published {
                 continue;
@@ -405,7 +422,7 @@ impl Session {
                     self.queue.push_front(message);
                     break;
                 };
-                self.outbound.insert(
+                let replaced = self.outbound.insert(
                     id,
                     Outbound {
                         message: message.clone(),
@@ -413,6 +430,10 @@ impl Session {
                         sent_here: true,
                     },
                 );
+                // Packet ids in flight are unique and never 0
+                // [MQTT-2.3.1-1], [MQTT-2.3.1-4]: a reused id would drop
+                // the message in flight under it without a word.
+                debug_assert!(id != 0 && replaced.is_none(), "packet id {id} reused");
                 in_flight += 1;
                 id
             } else {
@@ -420,7 +441,28 @@ impl Session {
             };
             out.push(Send::Publish(to_publish(&message, packet_id, false, now)));
         }
+        self.debug_assert_in_flight(inflight_max, in_flight_before);
         out
+    }
+
+    /// The quotas on messages in flight after `take_sendable` or `resend`:
+    /// at most `INFLIGHT_MAX` per session, whatever its connections did,
+    /// and nothing put in flight on this connection beyond its
+    /// `inflight_max` (the client's Receive Maximum [MQTT-3.3.4-9]). A
+    /// count already over it when the call began, `before` (two
+    /// connections on one session, which only the `no-takeover-close`
+    /// mutant allows), may stay but not grow.
+    fn debug_assert_in_flight(&self, inflight_max: usize, before: usize) {
+        debug_assert!(
+            self.outbound.len() <= INFLIGHT_MAX,
+            "{} messages in flight",
+            self.outbound.len()
+        );
+        debug_assert!(
+            self.in_flight_here() <= inflight_max.max(before),
+            "{} messages in flight on this connection, over its quota of {inflight_max}",
+            self.in_flight_here()
+        );
     }
 
     /// What a resumed session sends first [MQTT-4.4.0-1], in the order
@@ -445,6 +487,8 @@ impl Session {
                 OutboundState::Published => {}
             }
         }
+        // Every `sent_here` was cleared above: the quota starts anew.
+        self.debug_assert_in_flight(inflight_max, 0);
         out
     }
 
@@ -576,6 +620,13 @@ impl Store {
             let (inner, group) = sub.index_key(filter);
             self.index.insert(inner, group, client_id);
         }
+        // Routing finds subscribers through the index alone: a stored
+        // subscription it lacks would never deliver.
+        debug_assert_eq!(
+            self.indexed(client_id, &session),
+            session.subscriptions.len(),
+            "subscriptions of {client_id} missing from the index"
+        );
         self.sessions.insert(client_id.to_string(), session);
     }
 
@@ -586,7 +637,53 @@ impl Store {
         for (filter, sub) in &session.subscriptions {
             self.unindex(client_id, filter, sub);
         }
+        // A subscription left in the index would route messages to a
+        // session that is gone, and keep its memory.
+        debug_assert_eq!(
+            self.indexed(client_id, &session),
+            0,
+            "subscriptions of ended session {client_id} left in the index"
+        );
+        // With the last session goes the last subscription, and every
+        // node and round robin place with it.
+        debug_assert!(
+            !self.sessions.is_empty() || (self.index.is_empty() && self.shared_last.is_empty()),
+            "no session is stored, but the index is not empty"
+        );
         Some(session)
+    }
+
+    /// How many of `session`'s subscriptions the index records under
+    /// `client_id`: all of them while it is stored, none once it is not.
+    fn indexed(&self, client_id: &str, session: &Session) -> usize {
+        session
+            .subscriptions
+            .iter()
+            .filter(|(filter, sub)| self.is_indexed(client_id, filter, sub))
+            .count()
+    }
+
+    fn is_indexed(&self, client_id: &str, filter: &str, sub: &Subscription) -> bool {
+        let (inner, group) = sub.index_key(filter);
+        self.index.contains(inner, group, client_id)
+    }
+
+    /// Whether the index records exactly the stored sessions'
+    /// subscriptions (each is there, and nothing else is), holds no empty
+    /// node, and keeps round robin places only for shared subscriptions
+    /// that have members. The whole store is walked: for the rare moments
+    /// that walk it anyway, such as a restart.
+    fn index_agrees(&self) -> bool {
+        let stored: usize = self.sessions.values().map(|s| s.subscriptions.len()).sum();
+        let each_indexed = self
+            .sessions
+            .iter()
+            .all(|(id, s)| self.indexed(id, s) == s.subscriptions.len());
+        let places_have_members = self
+            .shared_last
+            .keys()
+            .all(|(group, inner)| self.index.members(inner, group).is_some());
+        each_indexed && self.index.len() == stored && self.index.is_pruned() && places_have_members
     }
 
     /// Takes one subscription out of the index, and the round robin place
@@ -617,6 +714,13 @@ impl Store {
         }
         let (inner, group) = sub.index_key(filter);
         self.index.insert(inner, group, client_id);
+        // The index follows the session: the new subscription is in it,
+        // and a replaced one filed elsewhere (shared before, ordinary now,
+        // or the reverse) is not.
+        debug_assert!(self.is_indexed(client_id, filter, &sub));
+        debug_assert!(old.is_none_or(|o| {
+            o.index_key(filter) == sub.index_key(filter) || !self.is_indexed(client_id, filter, &o)
+        }));
         old
     }
 
@@ -628,6 +732,8 @@ impl Store {
             .subscriptions
             .remove(filter)?;
         self.unindex(client_id, filter, &old);
+        // Routing must not find a subscription the session no longer has.
+        debug_assert!(!self.is_indexed(client_id, filter, &old));
         Some(old)
     }
 
@@ -652,6 +758,12 @@ impl Store {
         for id in ids {
             self.went_offline(&id);
         }
+        // A broker starts (or restarts) on this store: whatever happened
+        // before, routing must begin from an index that agrees with it.
+        debug_assert!(
+            self.index_agrees(),
+            "the routing index disagrees with the sessions"
+        );
     }
 
     /// The session of `client_id` has no connection any more: its QoS 0

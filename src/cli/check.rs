@@ -7,14 +7,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use mqtt_sim::check::{self, snapshot};
+use mqtt_sim::golden::{self, snapshot};
 use mqtt_sim::scenario::{self, Scenario};
 use mqtt_sim::sim::RunOptions;
 use similar::{ChangeTag, TextDiff};
 
 use super::output::outln;
-use super::style::{self, ADDED, DIM, FAIL, OK, REMOVED, paint};
-use super::{EXIT_FAILED, EXIT_INVALID, expand, junit};
+use super::style::{ADDED, DIM, FAIL, OK, REMOVED, paint};
+use super::{EXIT_FAILED, EXIT_INVALID, expand, junit, load_all};
 
 /// What `check` does with a snapshot that no scenario file refers to (its
 /// scenario was renamed or deleted), as `cargo insta test --unreferenced`.
@@ -30,22 +30,41 @@ pub enum Unreferenced {
     Ignore,
 }
 
+/// The flags of `mqtt-sim check`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scenario files, or directories to search for them (default: the
+    /// `scenarios` directory here or in the nearest directory above).
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    options: Options,
+}
+
 /// What `check` was asked to do beyond the paths.
+#[derive(clap::Args)]
 pub struct Options {
+    /// Write new and changed snapshots instead of failing on them.
+    #[arg(long)]
     pub update: bool,
-    /// Runs every scenario with this seed instead of its own; the
-    /// snapshots, recorded with each scenario's own seed, are then not
-    /// compared (as `MQTT_SIM_SEED=N cargo test` does).
+    // The snapshots were recorded with each scenario's own seed; with
+    // another they are not compared (as `MQTT_SIM_SEED=N cargo test` does).
+    /// Run every scenario with this seed instead of its own; snapshots
+    /// are then not compared, expectations and determinism still are.
+    #[arg(long, env = "MQTT_SIM_SEED")]
     pub seed: Option<u64>,
+    /// What to do with snapshots that no scenario refers to.
+    #[arg(long, value_enum, default_value = "warn")]
     pub unreferenced: Unreferenced,
-    /// Also write the results here as JUnit XML.
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 }
 
 /// Lines of unchanged context around each change in a snapshot diff.
 const DIFF_CONTEXT_LINES: usize = 3;
 
-pub fn check(paths: &[PathBuf], opts: &Options) -> anyhow::Result<u8> {
+pub fn check(args: Args) -> anyhow::Result<u8> {
+    let (paths, opts) = (args.paths.as_slice(), &args.options);
     if opts.update && opts.seed.is_some() {
         eprintln!(
             "error: --update writes snapshots, which are taken with each scenario's own seed; drop --seed (or MQTT_SIM_SEED)"
@@ -62,20 +81,10 @@ pub fn check(paths: &[PathBuf], opts: &Options) -> anyhow::Result<u8> {
         anyhow::bail!("no scenario files (*.yaml, *.yml) under the given paths");
     }
     let update = opts.update;
-    let mut loaded: Vec<(PathBuf, Scenario)> = Vec::new();
-    let mut invalid = false;
-    for f in files {
-        match scenario::load(&f) {
-            Ok(s) => loaded.push((f, s)),
-            Err(e) => {
-                style::print_error(&e);
-                invalid = true;
-            }
-        }
-    }
-    if invalid {
-        return Ok(EXIT_INVALID);
-    }
+    let loaded: Vec<(PathBuf, Scenario)> = match load_all(&files) {
+        Ok(scenarios) => files.into_iter().zip(scenarios).collect(),
+        Err(code) => return Ok(code),
+    };
     let mut failed = 0;
     let mut written = 0;
     let mut cases = Vec::new();
@@ -228,7 +237,7 @@ fn check_one(path: &Path, s: &Scenario, opts: &Options) -> anyhow::Result<Outcom
         seed: opts.seed,
         ..RunOptions::default()
     };
-    let checked = match check::run_twice(s, &run) {
+    let checked = match golden::run_twice(s, &run) {
         Ok(c) => c,
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };

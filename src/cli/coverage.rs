@@ -5,7 +5,7 @@
 //! printed: a typo would otherwise silently leave a statement uncovered, and
 //! unknown keys in scenario files are errors for the same reason.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::ValueEnum;
@@ -26,12 +26,26 @@ pub enum SpecVersion {
 /// Statement lists larger than this are refused before parsing.
 const SPEC_FILE_BYTES_MAX: u64 = 8 * 1024 * 1024;
 
-pub fn coverage(
-    dir: &Path,
-    spec_dir: Option<&Path>,
-    version: SpecVersion,
-    uncovered_only: bool,
-) -> anyhow::Result<u8> {
+/// The flags of `mqtt-sim coverage`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(default_value = "scenarios")]
+    dir: PathBuf,
+    /// Read the statement lists (mqtt-3.1.1-statements.tsv,
+    /// mqtt-5.0-statements.md) from this directory instead of the
+    /// copies built into the binary.
+    #[arg(long)]
+    spec_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "3.1.1")]
+    protocol: SpecVersion,
+    /// List only the statements no scenario covers, with their text.
+    #[arg(long)]
+    uncovered: bool,
+}
+
+pub fn coverage(args: Args) -> anyhow::Result<u8> {
+    let (dir, spec_dir) = (args.dir.as_path(), args.spec_dir.as_deref());
+    let (version, uncovered_only) = (args.protocol, args.uncovered);
     let (file, protocol) = match version {
         SpecVersion::V311 => ("mqtt-3.1.1-statements.tsv", Protocol::V311),
         SpecVersion::V5 => ("mqtt-5.0-statements.md", Protocol::V5),

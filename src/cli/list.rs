@@ -1,6 +1,6 @@
 //! `mqtt-sim list`: the scenarios under a directory, with their spec ids.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use mqtt_sim::scenario;
@@ -8,7 +8,15 @@ use mqtt_sim::scenario;
 use super::EXIT_INVALID;
 use super::output::outln;
 
-pub fn list(dir: &Path) -> anyhow::Result<u8> {
+/// The flags of `mqtt-sim list`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(default_value = "scenarios")]
+    dir: PathBuf,
+}
+
+pub fn list(args: Args) -> anyhow::Result<u8> {
+    let dir = args.dir.as_path();
     let mut invalid = false;
     let found = scenario::find(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for (_, path) in found {

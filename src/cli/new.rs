@@ -53,7 +53,16 @@ expect:                        # checked at the end of every run
     connack: {session_present: false, code: 0}
 "#;
 
-pub fn new(name: &str) -> anyhow::Result<u8> {
+/// The flags of `mqtt-sim new`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The scenario's path under scenarios/, without `.yaml`, e.g.
+    /// `will/my-case`.
+    name: String,
+}
+
+pub fn new(args: Args) -> anyhow::Result<u8> {
+    let name = args.name.as_str();
     if let Err(why) = check_name(name) {
         eprintln!("error: `{name}` is not a scenario name: {why}");
         return Ok(EXIT_INVALID);

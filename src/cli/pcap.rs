@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use mqtt_sim::pcap;
@@ -11,9 +11,22 @@ use mqtt_sim::sim::{self, RunOptions};
 use super::load_all;
 use super::output::out;
 
+/// The flags of `mqtt-sim pcap`.
+#[derive(clap::Args)]
+pub struct Args {
+    file: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long, env = "MQTT_SIM_SEED")]
+    seed: Option<u64>,
+    /// The pcap file to write.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
 /// Exit code 0 once the file is written, whatever the run's verdict: the
 /// capture is what was asked for. A failed run is reported on stderr.
-pub fn pcap(file: &Path, seed: Option<u64>, out: &Path) -> anyhow::Result<u8> {
+pub fn pcap(args: Args) -> anyhow::Result<u8> {
+    let (file, seed, out) = (args.file.as_path(), args.seed, args.output.as_path());
     let scenarios = match load_all(&[file.to_path_buf()]) {
         Ok(s) => s,
         Err(code) => return Ok(code),

@@ -39,39 +39,52 @@ enum Cell {
     Skip(String),
 }
 
-pub fn report(
-    dir: &Path,
-    targets: &[String],
-    tolerance: &str,
-    duration_max: &str,
-    output: Option<&PathBuf>,
-    junit_file: Option<&PathBuf>,
-) -> anyhow::Result<u8> {
-    let tolerance = match parse_duration(tolerance) {
+/// The flags of `mqtt-sim report`.
+#[derive(clap::Args)]
+pub struct Args {
+    dir: PathBuf,
+    /// `reference` (the built-in broker, in simulation) or
+    /// tcp://HOST:PORT=NAME (a live broker); repeat for each column.
+    #[arg(long = "target", required = true)]
+    targets: Vec<String>,
+    /// Widen `within` windows of live runs by this much on each side.
+    #[arg(long, default_value = "500ms")]
+    tolerance: String,
+    /// Skip live scenarios whose duration is longer.
+    #[arg(long, default_value = "60s")]
+    duration_max: String,
+    /// Where to write the table; stdout without it.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Also write the results as JUnit XML to this file: one test
+    /// suite per target, one test case per scenario.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
+pub fn report(args: Args) -> anyhow::Result<u8> {
+    let Args {
+        dir,
+        targets,
+        tolerance,
+        duration_max,
+        output,
+        junit: junit_file,
+    } = args;
+    let (dir, targets) = (dir.as_path(), targets.as_slice());
+    let (output, junit_file) = (output.as_ref(), junit_file.as_ref());
+    let tolerance = match parse_duration(&tolerance) {
         Ok(t) => t,
         Err(e) => return invalid(&format!("--tolerance: {e}")),
     };
-    let duration_max = match parse_duration(duration_max) {
+    let duration_max = match parse_duration(&duration_max) {
         Ok(t) => t,
         Err(e) => return invalid(&format!("--duration-max: {e}")),
     };
-    let mut columns = Vec::new();
-    for t in targets {
-        if t == TARGET_REFERENCE {
-            columns.push(Column::Reference);
-            continue;
-        }
-        let (addr, name) = t.split_once('=').unwrap_or((t, live::TARGET_NAME_DEFAULT));
-        let target = match Target::parse_addr(addr) {
-            Ok(target) => target,
-            Err(e) => return invalid(&e),
-        };
-        let mut o = LiveOptions::new(target);
-        o.target_name = name.to_string();
-        o.tolerance = tolerance;
-        o.duration_max = duration_max;
-        columns.push(Column::Live(o));
-    }
+    let columns = match columns(targets, tolerance, duration_max) {
+        Ok(c) => c,
+        Err(e) => return invalid(&e),
+    };
 
     let mut rows: Vec<(String, Vec<String>, Vec<Cell>)> = Vec::new();
     let found = scenario::find(dir).with_context(|| format!("cannot read {}", dir.display()))?;
@@ -104,27 +117,7 @@ pub fn report(
                 Column::Reference => Outcome::Ran(sim::run(&s, &RunOptions::default())),
                 Column::Live(o) => live::run(&s, o),
             };
-            cells.push(match outcome {
-                Outcome::Skipped(why) => Cell::Skip(why),
-                Outcome::Ran(r) if r.ok() => Cell::Pass,
-                Outcome::Ran(r) => {
-                    let mut why: Vec<String> = r
-                        .verdicts
-                        .iter()
-                        .filter(|v| !v.ok)
-                        .map(|v| format!("line {}: {}", v.line, v.text))
-                        .collect();
-                    why.extend(
-                        r.violations
-                            .iter()
-                            .map(|v| format!("invariant {}: {}", v.invariant, v.text)),
-                    );
-                    if let Some(e) = r.harness_error {
-                        why.push(format!("harness error: {e}"));
-                    }
-                    Cell::Fail(why)
-                }
-            });
+            cells.push(Cell::of(outcome));
         }
         rows.push((rel, s.spec.clone(), cells));
     }
@@ -139,6 +132,58 @@ pub fn report(
         None => out!("{text}"),
     }
     Ok(0)
+}
+
+/// One column per `--target`: the reference broker, or a live broker
+/// reached over TCP with the tolerance and duration limit given; the
+/// error names a target that is not an address.
+fn columns(
+    targets: &[String],
+    tolerance: std::time::Duration,
+    duration_max: std::time::Duration,
+) -> Result<Vec<Column>, String> {
+    let mut columns = Vec::new();
+    for t in targets {
+        if t == TARGET_REFERENCE {
+            columns.push(Column::Reference);
+            continue;
+        }
+        let (addr, name) = t.split_once('=').unwrap_or((t, live::TARGET_NAME_DEFAULT));
+        let mut o = LiveOptions::new(Target::parse_addr(addr)?);
+        o.target_name = name.to_string();
+        o.tolerance = tolerance;
+        o.duration_max = duration_max;
+        columns.push(Column::Live(o));
+    }
+    Ok(columns)
+}
+
+impl Cell {
+    /// A run's cell; a failure lists the failed expectations, the broken
+    /// invariants and a harness error.
+    fn of(outcome: Outcome) -> Cell {
+        match outcome {
+            Outcome::Skipped(why) => Cell::Skip(why),
+            Outcome::Ran(r) if r.ok() => Cell::Pass,
+            Outcome::Ran(r) => {
+                let mut why: Vec<String> = r
+                    .verdicts
+                    .iter()
+                    .filter(|v| !v.ok)
+                    .map(|v| format!("line {}: {}", v.line, v.text))
+                    .collect();
+                why.extend(
+                    r.violations
+                        .iter()
+                        .map(|v| format!("invariant {}: {}", v.invariant, v.text)),
+                );
+                if let Some(e) = r.harness_error {
+                    why.push(format!("harness error: {e}"));
+                }
+                Cell::Fail(why)
+            }
+        }
+    }
 }
 
 /// One suite per target, one case per scenario.

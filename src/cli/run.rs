@@ -2,7 +2,7 @@
 //! With `--target` or `--target-cmd` the scenarios run against a live
 //! broker in real time (see `mqtt_sim::live`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use mqtt_sim::live::{self, LiveOptions, Outcome, Target};
 use mqtt_sim::scenario::Scenario;
@@ -14,13 +14,45 @@ use mqtt_sim::trace::{Report, render};
 use super::output::{out, outln};
 use super::{EXIT_FAILED, EXIT_INVALID, Format, load_all, style};
 
+/// The flags of `mqtt-sim run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scenario files, or directories to search for them.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long, env = "MQTT_SIM_SEED")]
+    seed: Option<u64>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(flatten)]
+    live: LiveArgs,
+    #[command(flatten)]
+    view: View,
+}
+
 /// The live options as given on the command line.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, clap::Args)]
 pub struct LiveArgs {
+    /// Run against a live broker at tcp://HOST:PORT, in real time, instead
+    /// of in simulation. Skipped scenarios are reported with the reason;
+    /// skips alone exit 0, and the closing line counts them.
+    #[arg(long, value_name = "tcp://HOST:PORT")]
     pub target: Option<String>,
+    /// The target's name for `only_for` and `not_for` (default: live).
+    #[arg(long)]
     pub target_name: Option<String>,
+    /// Widen every `within` window by this much on each side in a live
+    /// run (default: 500ms).
+    #[arg(long)]
     pub tolerance: Option<String>,
+    /// Start the broker for each live run with this shell command;
+    /// `{port}` is replaced by a free loopback port. Makes `crash` and
+    /// `restart` of the broker possible.
+    #[arg(long, value_name = "COMMAND")]
     pub target_cmd: Option<String>,
+    /// Skip live scenarios whose duration is longer (default: 60s).
+    #[arg(long)]
     pub duration_max: Option<String>,
 }
 
@@ -63,9 +95,17 @@ impl LiveArgs {
 }
 
 /// What of each run is printed: `--client` and `--summary`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, clap::Args)]
 pub struct View {
+    /// Show only these clients' events (and the faults and broker notes
+    /// that concern them): a name, a glob with `*`, or a group's name
+    /// with `{i}`. Repeatable. Failed expectations are always shown.
+    #[arg(long = "client", value_name = "NAME")]
     pub clients: Vec<String>,
+    /// Print a summary of each run (counts of events, packets,
+    /// closes and faults, and every failed expectation) instead of its
+    /// trace.
+    #[arg(long, conflicts_with = "format")]
     pub summary: bool,
 }
 
@@ -73,14 +113,15 @@ pub struct View {
 /// long, and `--summary` or `--client` make it readable.
 const HINT_CLIENTS_MIN: usize = 100;
 
-/// `paths` are files or directories of them.
-pub fn run(
-    paths: &[PathBuf],
-    seed: Option<u64>,
-    format: Format,
-    live_args: &LiveArgs,
-    view: &View,
-) -> anyhow::Result<u8> {
+/// `args.files` are files or directories of them.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let Args {
+        files: paths,
+        seed,
+        format,
+        live: live_args,
+        view,
+    } = args;
     let live = match live_args.resolve(seed) {
         Ok(l) => l,
         Err(e) => {
@@ -88,7 +129,7 @@ pub fn run(
             return Ok(EXIT_INVALID);
         }
     };
-    let files = &super::expand(paths)?;
+    let files = &super::expand(&paths)?;
     let scenarios = match load_all(files) {
         Ok(s) => s,
         Err(code) => return Ok(code),
@@ -99,76 +140,29 @@ pub fn run(
         eprintln!("error: {e}; nothing was run");
         return Ok(EXIT_FAILED);
     }
-    let mut selections = Vec::new();
-    for s in &scenarios {
-        if view.clients.is_empty() {
-            selections.push(None);
-            continue;
+    let selections = match selections(&scenarios, &view.clients) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_INVALID);
         }
-        match Selection::new(s, &view.clients) {
-            Ok(sel) => selections.push(Some(sel)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(EXIT_INVALID);
-            }
-        }
-    }
-    let opts = RunOptions {
-        seed,
-        ..RunOptions::default()
     };
-    let target = live
-        .as_ref()
-        .map_or(sim::TARGET_REFERENCE, |l| l.target_name.as_str());
+    let runs = Runs {
+        opts: RunOptions {
+            seed,
+            ..RunOptions::default()
+        },
+        live,
+        format,
+        view,
+        many: files.len() > 1,
+    };
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for ((file, s), selection) in files.iter().zip(&scenarios).zip(&selections) {
-        let outcome = match &live {
-            Some(l) => live::run(s, l),
-            None => Outcome::Ran(sim::run(s, &opts)),
-        };
-        if files.len() > 1 && matches!(format, Format::Text) {
-            outln!("== {}", file.display());
-        }
-        let report = match outcome {
-            Outcome::Ran(r) => r,
-            Outcome::Skipped(why) => {
-                skipped += 1;
-                match format {
-                    Format::Text => outln!("skipped: {why}"),
-                    Format::Json => {
-                        outln!("{}", serde_json::json!({"event": "skipped", "reason": why}))
-                    }
-                }
-                eprintln!("SKIPPED {}: {why}", file.display());
-                continue;
-            }
-        };
-        if view.summary {
-            print!("{}", select::summary(s, &report));
-        } else if let Some(sel) = selection {
-            print_report(&sel.report(s, &report, target), format);
-        } else {
-            print_report(&report, format);
-            if s.clients.len() >= HINT_CLIENTS_MIN && matches!(format, Format::Text) {
-                eprintln!(
-                    "note: {} clients; `--summary` or `--client NAME` give a shorter view",
-                    s.clients.len()
-                );
-            }
-        }
-        if report.ok() {
-            passed += 1;
-        } else {
-            failed += 1;
-            match &live {
-                Some(l) => eprintln!("FAILED {} against {}", file.display(), l.target_name),
-                None => eprintln!(
-                    "FAILED {}; replay: mqtt-sim run {} --seed {}",
-                    file.display(),
-                    file.display(),
-                    report.seed
-                ),
-            }
+        match runs.one(file, s, selection.as_ref()) {
+            Verdict::Passed => passed += 1,
+            Verdict::Failed => failed += 1,
+            Verdict::Skipped => skipped += 1,
         }
     }
     if files.len() > 1 || skipped > 0 {
@@ -181,6 +175,103 @@ pub fn run(
     // Skips alone do not fail the command: they say that a scenario does
     // not apply to this target, and the closing line counts them.
     Ok(if failed > 0 { EXIT_FAILED } else { 0 })
+}
+
+/// The `--client` selection of each scenario: `None` for every one when
+/// no client was named, and the first error otherwise.
+fn selections(
+    scenarios: &[Scenario],
+    clients: &[String],
+) -> Result<Vec<Option<Selection>>, String> {
+    if clients.is_empty() {
+        return Ok(scenarios.iter().map(|_| None).collect());
+    }
+    scenarios
+        .iter()
+        .map(|s| Selection::new(s, clients).map(Some))
+        .collect()
+}
+
+/// What one scenario's run came to.
+enum Verdict {
+    Passed,
+    Failed,
+    Skipped,
+}
+
+/// What the runs of one `mqtt-sim run` share.
+struct Runs {
+    opts: RunOptions,
+    /// `None` for a simulated run.
+    live: Option<LiveOptions>,
+    format: Format,
+    view: View,
+    /// More than one file runs: each gets a heading, and a summary line
+    /// closes.
+    many: bool,
+}
+
+impl Runs {
+    /// Runs one scenario, live or simulated, and prints it; a failure is
+    /// also said on stderr, with a replay line in simulation.
+    fn one(&self, file: &Path, s: &Scenario, selection: Option<&Selection>) -> Verdict {
+        let outcome = match &self.live {
+            Some(l) => live::run(s, l),
+            None => Outcome::Ran(sim::run(s, &self.opts)),
+        };
+        if self.many && matches!(self.format, Format::Text) {
+            outln!("== {}", file.display());
+        }
+        let report = match outcome {
+            Outcome::Ran(r) => r,
+            Outcome::Skipped(why) => {
+                match self.format {
+                    Format::Text => outln!("skipped: {why}"),
+                    Format::Json => {
+                        outln!("{}", serde_json::json!({"event": "skipped", "reason": why}))
+                    }
+                }
+                eprintln!("SKIPPED {}: {why}", file.display());
+                return Verdict::Skipped;
+            }
+        };
+        self.print(s, &report, selection);
+        if report.ok() {
+            return Verdict::Passed;
+        }
+        match &self.live {
+            Some(l) => eprintln!("FAILED {} against {}", file.display(), l.target_name),
+            None => eprintln!(
+                "FAILED {}; replay: mqtt-sim run {} --seed {}",
+                file.display(),
+                file.display(),
+                report.seed
+            ),
+        }
+        Verdict::Failed
+    }
+
+    /// Prints a run as `--summary`, `--client` and `--format` ask.
+    fn print(&self, s: &Scenario, report: &Report, selection: Option<&Selection>) {
+        let format = self.format;
+        if self.view.summary {
+            print!("{}", select::summary(s, report));
+        } else if let Some(sel) = selection {
+            let target = self
+                .live
+                .as_ref()
+                .map_or(sim::TARGET_REFERENCE, |l| l.target_name.as_str());
+            print_report(&sel.report(s, report, target), format);
+        } else {
+            print_report(report, format);
+            if s.clients.len() >= HINT_CLIENTS_MIN && matches!(format, Format::Text) {
+                eprintln!(
+                    "note: {} clients; `--summary` or `--client NAME` give a shorter view",
+                    s.clients.len()
+                );
+            }
+        }
+    }
 }
 
 /// A running target that none of `scenarios` can reach is reported once,

@@ -17,7 +17,7 @@
 mod tap;
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
@@ -37,8 +37,20 @@ const ACCEPT_RETRY_WAIT: Duration = Duration::from_millis(100);
 /// The default `--listen` address.
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:1883";
 
-pub fn serve(listen: &str, config: Option<&Path>) -> anyhow::Result<u8> {
-    let config = match config {
+/// The flags of `mqtt-sim serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port (the log says which).
+    #[arg(long, default_value = LISTEN_DEFAULT)]
+    listen: String,
+    /// Broker options: the keys of a scenario's broker entry, as YAML.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+pub fn serve(args: Args) -> anyhow::Result<u8> {
+    let listen = args.listen.as_str();
+    let config = match args.config.as_deref() {
         None => BrokerConfig::default(),
         Some(path) => match load_config(path) {
             Ok(c) => c,

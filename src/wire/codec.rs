@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 
 use super::header::FixedHeader;
-use super::{LEVEL_V5, LEVEL_V311, Packet, WireError, check, v4, v5};
+use super::{LEVEL_V5, LEVEL_V311, Packet, WireError, v4, v5, wellformed};
 
 /// The one protocol name this module speaks ("MQTT", for 3.1.1 and 5.0).
 const PROTOCOL_NAME: &str = "MQTT";
@@ -16,13 +16,13 @@ pub(crate) fn accepts(name: &str, level: u8) -> bool {
 
 /// Decodes one whole frame at a level, with every check this module makes.
 pub(crate) fn decode(level: u8, h: &FixedHeader, frame: BytesMut) -> Result<Packet, WireError> {
-    check::fixed_header(h, level)?;
+    wellformed::fixed_header(h, level)?;
     let packet = match level {
         LEVEL_V311 => v4::decode(h, frame)?,
         LEVEL_V5 => v5::decode(h, frame)?,
         other => return Err(level_unsupported(other)),
     };
-    check::packet(&packet)?;
+    wellformed::packet(&packet)?;
     Ok(packet)
 }
 

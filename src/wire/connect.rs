@@ -9,7 +9,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::cursor::Cursor;
-use super::{Connect, LastWill, Properties, QoS, WireError, check, header};
+use super::{Connect, LastWill, Properties, QoS, WireError, header, wellformed};
 
 /// Protocol name and level, the first fields of every version's CONNECT.
 /// Reads from a slice so that peeking copies nothing.
@@ -22,7 +22,7 @@ pub(crate) fn protocol(body: &[u8]) -> Result<(String, u8), WireError> {
     let name = std::str::from_utf8(name).map_err(|_| {
         WireError::malformed("protocol name is not well-formed UTF-8 [MQTT-1.5.3-1]")
     })?;
-    check::no_null(name, "protocol name")?;
+    wellformed::no_null(name, "protocol name")?;
     Ok((name.to_string(), level))
 }
 
@@ -32,8 +32,8 @@ pub(crate) fn decode_v4(body: Bytes) -> Result<Connect, WireError> {
     let protocol_name = cursor.string("protocol name")?;
     let protocol_level = cursor.u8("protocol level")?;
     let flags = cursor.u8("connect flags")?;
-    check::connect_flags(flags)?;
-    check::password_needs_username_v4(flags)?;
+    wellformed::connect_flags(flags)?;
+    wellformed::password_needs_username_v4(flags)?;
     let keep_alive_s = cursor.u16("keep alive")?;
     let client_id = cursor.string("client identifier")?;
     let will = if flags & flag::WILL != 0 {

@@ -94,7 +94,7 @@ impl Cursor {
         let s = String::from_utf8(raw.to_vec()).map_err(|_| {
             WireError::malformed(format!("{field} is not well-formed UTF-8 [MQTT-1.5.3-1]"))
         })?;
-        super::check::no_null(&s, field)?;
+        super::wellformed::no_null(&s, field)?;
         Ok(s)
     }
 }

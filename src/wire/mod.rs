@@ -6,7 +6,7 @@
 //!
 //! - `header`: the fixed header, parsed by us so oversized packets are
 //!   refused before they are buffered.
-//! - `check`: the spec's well-formedness checks that mqttbytes skips.
+//! - `wellformed`: the spec's well-formedness checks that mqttbytes skips.
 //! - `connect`: CONNECT by hand, which mqttbytes' v4 cannot carry faithfully.
 //! - `v4`: conversion between [`Packet`] and mqttbytes' v4 packets.
 //! - `v5`: MQTT 5.0 decoded and encoded by hand, properties and reason codes
@@ -17,7 +17,6 @@
 //! 5.0 reason code for it (0x81 malformed, 0x82 protocol error, 0x95 too
 //! large).
 
-mod check;
 mod codec;
 mod connect;
 mod cursor;
@@ -29,6 +28,7 @@ mod packet;
 mod properties;
 mod v4;
 mod v5;
+mod wellformed;
 
 #[cfg(test)]
 mod tests;

@@ -9,12 +9,12 @@ use super::error::from_mqttbytes;
 use super::header::{self, FixedHeader};
 use super::{
     Ack, ConnAck, Connect, Disconnect, LastWill, Packet, Properties, Publish, QoS, SubAck,
-    Subscribe, SubscribeFilter, UnsubAck, Unsubscribe, WireError, check,
+    Subscribe, SubscribeFilter, UnsubAck, Unsubscribe, WireError, wellformed,
 };
 
 /// Decodes one whole frame (fixed header included) whose header is `h`.
 pub(crate) fn decode(h: &FixedHeader, mut frame: BytesMut) -> Result<Packet, WireError> {
-    check::remaining_len_v4(h)?;
+    wellformed::remaining_len_v4(h)?;
     let header_len = h.header_len.min(frame.len());
     let body = frame.get(header_len..).unwrap_or_default();
     match h.packet_type() {
@@ -22,8 +22,8 @@ pub(crate) fn decode(h: &FixedHeader, mut frame: BytesMut) -> Result<Packet, Wir
             let body = frame.split_off(header_len).freeze();
             return Ok(Packet::Connect(connect::decode_v4(body)?));
         }
-        header::SUBSCRIBE => check::subscribe_options_v4(Bytes::copy_from_slice(body))?,
-        header::CONNACK => check::connack_flags_v4(body.first().copied().unwrap_or(0))?,
+        header::SUBSCRIBE => wellformed::subscribe_options_v4(Bytes::copy_from_slice(body))?,
+        header::CONNACK => wellformed::connack_flags_v4(body.first().copied().unwrap_or(0))?,
         _ => {}
     }
     // mqttbytes splits the frame off the buffer it is given, so payloads

@@ -6,7 +6,7 @@ pub mod merge;
 pub mod shrink;
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -57,19 +57,50 @@ pub fn parse_shard(s: &str) -> Result<Shard, String> {
     Ok(Shard { index: k, count: n })
 }
 
+/// The flags of `mqtt-sim explore`; `--merge` goes to [`merge`].
+#[derive(clap::Args)]
 pub struct Args {
-    pub seeds: (u64, u64),
-    pub jobs: Option<usize>,
-    pub fail_fast: bool,
-    pub shard: Option<Shard>,
-    pub check_determinism: bool,
-    pub format: Format,
-    /// Shrink each failing seed and write it (`shrink`).
-    pub shrink: bool,
-    pub shrink_dir: Option<std::path::PathBuf>,
+    #[arg(required_unless_present = "merge")]
+    file: Option<PathBuf>,
+    /// Seeds to run: START..END (END excluded) or a single seed.
+    #[arg(long, default_value = "0..1000", value_parser = parse_seeds)]
+    seeds: (u64, u64),
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Stop at the first failing seed.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Run only shard K of N (K from 1): every N-th seed, from the K-th.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
+    /// Run every seed twice and compare the traces.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Report as text (default) or as one JSON document (for --merge).
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Shrink each failing seed (at most 20) to a small scenario with an
+    /// explicit `faults:` list and no `chaos:` that fails the same way,
+    /// and write it as DIR/<stem>-seed-<N>-shrunk.yaml, DIR being
+    /// --shrink-dir or the scenario's directory. Each shrink is bounded
+    /// (2,000 runs, 10 s). Text reports only.
+    #[arg(long, conflicts_with = "merge")]
+    shrink: bool,
+    /// Where --shrink writes its files (created if missing); default:
+    /// next to the scenario.
+    #[arg(long, requires = "shrink")]
+    shrink_dir: Option<PathBuf>,
+    /// Merge the JSON reports of `explore --shard K/N --format json`
+    /// into one report, checking that the shards fit together.
+    #[arg(long, num_args = 1.., conflicts_with_all = ["file", "shard", "fail_fast", "check_determinism", "jobs"])]
+    merge: Vec<PathBuf>,
 }
 
-pub fn explore(file: &Path, args: Args) -> anyhow::Result<u8> {
+pub fn explore(args: Args) -> anyhow::Result<u8> {
+    let Some(file) = args.file.as_deref() else {
+        return merge::merge(&args.merge, args.format);
+    };
     if args.shrink && matches!(args.format, Format::Json) {
         // The JSON document's schema has no place for shrink results yet.
         eprintln!("error: --shrink reports as text only; leave out --format json");

@@ -21,7 +21,7 @@ use super::cursor::Cursor;
 use super::header::{self, FixedHeader};
 use super::{
     Ack, Auth, ConnAck, Connect, Disconnect, LastWill, Packet, Publish, QoS, RetainHandling,
-    SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe, WireError, check, connect,
+    SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe, WireError, connect, wellformed,
 };
 use properties::Place;
 
@@ -146,7 +146,7 @@ fn read_connect(c: &mut Cursor) -> Result<Connect, WireError> {
     let protocol_name = c.string("protocol name")?;
     let protocol_level = c.u8("protocol level")?;
     let flags = c.u8("connect flags")?;
-    check::connect_flags(flags)?;
+    wellformed::connect_flags(flags)?;
     let keep_alive_s = c.u16("keep alive")?;
     let properties = properties::read(c, Place::Connect)?;
     let client_id = c.string("client identifier")?;
@@ -302,7 +302,7 @@ fn reason_allowed(code: u8, packet_type: u8) -> Result<(), WireError> {
     )))
 }
 
-/// The checks of `check::packet` that 5.0 words differently: an empty topic
+/// The checks of `wellformed::packet` that 5.0 words differently: an empty topic
 /// name is allowed with a Topic Alias, and the 3.1.1 password rule is gone.
 fn v5_rules(p: &Packet) -> Result<(), WireError> {
     if let Packet::Publish(publish) = p

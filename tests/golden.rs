@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mqtt_sim::check::{self, snapshot};
+use mqtt_sim::golden::{self, snapshot};
 use mqtt_sim::scenario;
 use mqtt_sim::sim::RunOptions;
 use mqtt_sim::trace::{render, select};
@@ -72,7 +72,7 @@ fn new_then_check_update_writes_a_snapshot_insta_accepts() {
 
     // insta reads what check wrote: same fields, same contents.
     let s = scenario::load(&file).expect("the skeleton loads");
-    let trace = check::run_twice(&s, &RunOptions::default())
+    let trace = golden::run_twice(&s, &RunOptions::default())
         .expect("the skeleton is deterministic")
         .text;
     let read = insta::Snapshot::from_file(&snap).expect("insta reads the file");

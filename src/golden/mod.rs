@@ -1,7 +1,7 @@
-//! What `cargo test` checks for each scenario, as a library: run it twice
-//! with the same seed and require the same trace ([`run_twice`]), then
-//! compare the text trace with its snapshot ([`snapshot`]). Both
-//! `tests/scenarios.rs` and `mqtt-sim check` use it.
+//! Golden-trace testing: what `cargo test` checks for each scenario, as a
+//! library. Run it twice with the same seed and require the same trace
+//! ([`run_twice`]), then compare the text trace with its snapshot
+//! ([`snapshot`]). Both `tests/scenarios.rs` and `mqtt-sim check` use it.
 
 pub mod snapshot;
 
