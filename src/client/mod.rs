@@ -18,7 +18,8 @@ use rand_chacha::ChaCha8Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 
 use crate::scenario::{
-    Ack, Action, ClientSpec, ClosedBy, ConnectOptions, Ping, Protocol, Step, Subscription, Will,
+    Ack, Action, ClientSpec, ClosedBy, ConnectOptions, ConnectOverrides, Ping, Protocol, Step,
+    Subscription, Will,
 };
 use crate::trace::{EventKind, Recorder};
 use crate::wire::{
@@ -299,32 +300,9 @@ impl<C: Connector> Client<C> {
     async fn run_step(&mut self, step: &Step) {
         let connected = self.conn.as_ref().is_some_and(|c| c.up);
         match &step.action {
-            Action::Connect(overrides) => {
-                if self.conn.is_some() {
-                    self.error(format!("line {}: connect: already connected", step.line));
-                    return;
-                }
-                self.options = self.spec.options.with(overrides);
-                self.graceful = false;
-                self.reconnect_at = None;
-                self.waiting = Waiting::Connack;
-                self.open().await;
-            }
+            Action::Connect(overrides) => self.connect_step(step, overrides).await,
             Action::Disconnect { reason, properties } => {
-                if self.conn.is_none() {
-                    self.error(format!("line {}: disconnect: not connected", step.line));
-                    return;
-                }
-                self.graceful = true;
-                self.reconnect_at = None;
-                // 5.0 always has a reason code; 0x00 when the file gives none.
-                let v5 = self.options.protocol == Protocol::V5;
-                self.send(Packet::Disconnect(Disconnect {
-                    reason: reason.or(v5.then_some(0)),
-                    properties: properties.clone(),
-                }))
-                .await;
-                self.close(ClosedBy::Client).await;
+                self.disconnect_step(step, *reason, properties).await
             }
             Action::Drop => {
                 if self.conn.is_none() {
@@ -396,16 +374,48 @@ impl<C: Connector> Client<C> {
                     packet_id: 0,
                     properties: properties.clone(),
                 };
-                self.publish(step, publish).await;
+                self.publish_step(step, publish).await;
             }
             Action::Send(bytes) => self.send_raw(bytes.clone()).await,
         }
     }
 
+    /// A `connect` step: the client's options with the step's overrides;
+    /// it waits for the CONNACK.
+    async fn connect_step(&mut self, step: &Step, overrides: &ConnectOverrides) {
+        if self.conn.is_some() {
+            self.error(format!("line {}: connect: already connected", step.line));
+            return;
+        }
+        self.options = self.spec.options.with(overrides);
+        self.graceful = false;
+        self.reconnect_at = None;
+        self.waiting = Waiting::Connack;
+        self.open().await;
+    }
+
+    /// A `disconnect` step: DISCONNECT, then close; no reconnect follows.
+    async fn disconnect_step(&mut self, step: &Step, reason: Option<u8>, properties: &Properties) {
+        if self.conn.is_none() {
+            self.error(format!("line {}: disconnect: not connected", step.line));
+            return;
+        }
+        self.graceful = true;
+        self.reconnect_at = None;
+        // 5.0 always has a reason code; 0x00 when the file gives none.
+        let v5 = self.options.protocol == Protocol::V5;
+        self.send(Packet::Disconnect(Disconnect {
+            reason: reason.or(v5.then_some(0)),
+            properties: properties.clone(),
+        }))
+        .await;
+        self.close(ClosedBy::Client).await;
+    }
+
     /// A `publish` step: a QoS 1 or 2 message takes a packet id and waits
     /// for its flow to complete, and is held while the broker's Receive
     /// Maximum leaves no room; QoS 0 goes out at once.
-    async fn publish(&mut self, step: &Step, mut publish: Publish) {
+    async fn publish_step(&mut self, step: &Step, mut publish: Publish) {
         let awaited = match publish.qos {
             QoS::AtMostOnce => {
                 // A QoS 0 flow is complete once written.

@@ -194,6 +194,22 @@ pub fn merge(docs: &[(String, ShardReport)]) -> Result<Merged, Inconsistent> {
     let Some((first_file, first)) = docs.first() else {
         return Err(Inconsistent(vec!["no documents to merge".to_string()]));
     };
+    let (problems, by_index) = fit(docs, first_file, first);
+    if !problems.is_empty() {
+        return Err(Inconsistent(problems));
+    }
+    Ok(combine(docs, first, &by_index))
+}
+
+/// Whether the documents fit together, measured against the first: one
+/// format, scenario, seed range, shard count and determinism setting, each
+/// shard existing and given once. Returns what does not fit, and which file
+/// holds each shard.
+fn fit<'d>(
+    docs: &'d [(String, ShardReport)],
+    first_file: &str,
+    first: &ShardReport,
+) -> (Vec<String>, BTreeMap<u64, &'d str>) {
     let mut problems = Vec::new();
     let mut by_index: BTreeMap<u64, &str> = BTreeMap::new();
     for (file, d) in docs {
@@ -247,10 +263,16 @@ pub fn merge(docs: &[(String, ShardReport)]) -> Result<Merged, Inconsistent> {
             ));
         }
     }
-    if !problems.is_empty() {
-        return Err(Inconsistent(problems));
-    }
+    (problems, by_index)
+}
 
+/// Documents that fit, as one report: failures in seed order, counts
+/// summed, the seeds a missing shard would have run counted as not done.
+fn combine(
+    docs: &[(String, ShardReport)],
+    first: &ShardReport,
+    by_index: &BTreeMap<u64, &str>,
+) -> Merged {
     let count = first.shard.count;
     let mut failures: Vec<FailingSeed> = docs
         .iter()
@@ -274,7 +296,7 @@ pub fn merge(docs: &[(String, ShardReport)]) -> Result<Merged, Inconsistent> {
             .len()
         })
         .sum();
-    Ok(Merged {
+    Merged {
         format: FORMAT.to_string(),
         scenario: first.scenario.clone(),
         seeds: first.seeds,
@@ -298,7 +320,7 @@ pub fn merge(docs: &[(String, ShardReport)]) -> Result<Merged, Inconsistent> {
         seed_runs_per_s_per_job: per_s(total_s),
         slowest_shard_s: slowest_s,
         seed_runs_per_s: per_s(slowest_s),
-    })
+    }
 }
 
 #[cfg(test)]
