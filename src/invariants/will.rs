@@ -76,24 +76,7 @@ fn check(run: &Run) -> Vec<Violation> {
     } = run.sessions();
     let mut found: Vec<(String, Vec<String>)> = Vec::new();
     let mut level = 4;
-    // Wills by (broker, topic, payload), in the order first seen.
-    let mut keys: Vec<(&str, &str, &[u8])> = Vec::new();
-    for c in conns {
-        let (Some((_, _, connect, _)), Some((broker, _))) =
-            (c.connect, broker_of(run.scenario, c.client))
-        else {
-            continue;
-        };
-        if let Some(w) = &connect.will
-            && c.accepted()
-        {
-            let key = (broker, w.topic.as_str(), w.payload.as_ref());
-            if !keys.contains(&key) {
-                keys.push(key);
-            }
-        }
-    }
-    for (broker, topic_name, payload) in keys {
+    for (broker, topic_name, payload) in will_keys(run, conns) {
         if published_by_hand(run, topic_name, payload) {
             continue;
         }
@@ -168,6 +151,29 @@ fn check(run: &Run) -> Vec<Violation> {
         }
     }
     found_violations(WILL.name, spec_for(level, SPEC_V311, SPEC_V5), found)
+}
+
+/// The wills of accepted connections by (broker, topic, payload), in the
+/// order first seen: a will is judged by what it carries, whichever of the
+/// connections that set it published it.
+fn will_keys<'r, 'a>(run: &'r Run<'a>, conns: &'r [Conn<'a>]) -> Vec<(&'r str, &'r str, &'r [u8])> {
+    let mut keys: Vec<(&str, &str, &[u8])> = Vec::new();
+    for c in conns {
+        let (Some((_, _, connect, _)), Some((broker, _))) =
+            (c.connect, broker_of(run.scenario, c.client))
+        else {
+            continue;
+        };
+        if let Some(w) = &connect.will
+            && c.accepted()
+        {
+            let key = (broker, w.topic.as_str(), w.payload.as_ref());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
 }
 
 /// Whether any client published this topic and payload itself: then a

@@ -234,6 +234,33 @@ fn target_gone(addr: &str, process: &mut Option<BrokerProcess>) -> Option<String
     }
 }
 
+/// Starts every client of the scenario, each through the proxy, with the
+/// seed stream it has in simulation; returns how to abort each, by name.
+fn spawn_clients(
+    scenario: &Scenario,
+    net: &Net,
+    rec: &Recorder,
+    seeds: &Seeds,
+) -> BTreeMap<String, AbortHandle> {
+    let mut clients = BTreeMap::new();
+    for (index, (name, spec)) in scenario.clients.iter().enumerate() {
+        let connector = LiveConnector {
+            client: name.clone(),
+            net: net.clone(),
+        };
+        let client = Client::new(
+            name,
+            spec.clone(),
+            connector,
+            rec.clone(),
+            seeds.client(index),
+        );
+        let handle = tokio::task::spawn_local(client.run());
+        clients.insert(name.clone(), handle.abort_handle());
+    }
+    clients
+}
+
 /// Runs the clients and the fault timeline for the scenario's duration.
 async fn drive(
     scenario: &Scenario,
@@ -255,22 +282,7 @@ async fn drive(
         broker_addr: Rc::new(addr.to_string()),
         tasks: Rc::default(),
     };
-    let mut clients: BTreeMap<String, AbortHandle> = BTreeMap::new();
-    for (index, (name, spec)) in scenario.clients.iter().enumerate() {
-        let connector = LiveConnector {
-            client: name.clone(),
-            net: net.clone(),
-        };
-        let client = Client::new(
-            name,
-            spec.clone(),
-            connector,
-            rec.clone(),
-            seeds.client(index),
-        );
-        let handle = tokio::task::spawn_local(client.run());
-        clients.insert(name.clone(), handle.abort_handle());
-    }
+    let clients = spawn_clients(scenario, &net, &rec, &seeds);
 
     let mut harness_error = None;
     // The same schedule the simulation plays (chaos is skipped before this).
