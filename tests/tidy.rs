@@ -283,7 +283,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     // Many runs of one scenario: seeds over threads, shards and their
     // merge, shrinking a failing seed.
-    ("explore", &["scenario", "trace", "sim"]),
+    ("explore", &["packet_json", "scenario", "trace", "sim"]),
 ];
 
 /// The top-level module a file of `src/` belongs to: `src/x.rs` and

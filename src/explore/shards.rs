@@ -35,7 +35,7 @@ impl ScenarioId {
         ScenarioId {
             file: file.display().to_string(),
             name: name.to_string(),
-            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+            sha256: crate::packet_json::hex::encode(&digest),
         }
     }
 }

@@ -14,8 +14,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::net::TcpStream;
 
-use crate::scenario::{Action, ConnectOptions, Protocol, Scenario};
-use crate::wire::{Connect, LEVEL_V5, LEVEL_V311, Packet, Publish, QoS, Reader, Writer};
+use crate::scenario::{Action, ConnectOptions, Scenario};
+use crate::wire::{Connect, Packet, Publish, QoS, Reader, Writer};
 
 /// The longest one connect-and-disconnect may take.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -63,10 +63,7 @@ pub async fn clean(addr: &str, scenario: &Scenario) {
 /// Connects with clean session 1 and no will, publishes an empty retained
 /// message to each of `topics`, and disconnects.
 async fn session(addr: &str, o: &ConnectOptions, topics: &[String]) -> Option<()> {
-    let level = match o.protocol {
-        Protocol::V311 => LEVEL_V311,
-        Protocol::V5 => LEVEL_V5,
-    };
+    let level = o.protocol.level();
     let stream = TcpStream::connect(addr).await.ok()?;
     let (r, w) = tokio::io::split(stream);
     let mut reader = Reader::new(r, Some(level));

@@ -35,7 +35,7 @@ use indexmap::IndexMap;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
-use crate::scenario::{Protocol, Scenario};
+use crate::scenario::Scenario;
 use crate::sim::EPOCH_S;
 use crate::trace::{Event, EventKind, Report};
 use crate::wire::{self, LEVEL_V5, LEVEL_V311, Packet};
@@ -100,7 +100,7 @@ pub fn capture(scenario: &Scenario, report: &Report) -> Capture {
         let st = state.entry(client).or_insert_with(|| ClientState {
             next_port: EPHEMERAL_PORT_FIRST,
             conn: None,
-            level: level_of(host.protocol),
+            level: host.protocol.level(),
         });
         cap.apply(ev, host, st);
     }
@@ -121,7 +121,7 @@ impl Capture {
             EventKind::Connected { .. } => {
                 let port = st.next_port;
                 st.next_port = next_port(port);
-                st.level = level_of(host.protocol);
+                st.level = host.protocol.level();
                 // A connection still open here belonged to a crashed client
                 // host: it just stops, as a real crash would leave it.
                 st.conn = Some(Connection::open(
@@ -237,12 +237,5 @@ fn event_client(kind: &EventKind) -> Option<&str> {
     match kind {
         EventKind::Note { .. } | EventKind::Fault { .. } => None,
         other => other.host(),
-    }
-}
-
-fn level_of(p: Protocol) -> u8 {
-    match p {
-        Protocol::V311 => LEVEL_V311,
-        Protocol::V5 => LEVEL_V5,
     }
 }
