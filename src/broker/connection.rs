@@ -112,8 +112,6 @@ impl Slot {
             return None;
         }
         live.count += 1;
-        // A place is taken only below the limit, and given back on drop.
-        debug_assert!(live.count <= CONNECTIONS_MAX);
         Some(Slot(broker.clone()))
     }
 }
@@ -121,6 +119,9 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut live = self.0.inner.live.borrow_mut();
+        // Each slot counted one place when taken; giving back more places
+        // than were taken would let the broker pass `CONNECTIONS_MAX`.
+        debug_assert!(live.count > 0, "a connection slot given back twice");
         live.count = live.count.saturating_sub(1);
     }
 }
