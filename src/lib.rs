@@ -26,6 +26,7 @@ pub mod live;
 pub mod mutants;
 pub mod packet_json;
 pub mod pcap;
+pub mod profile;
 pub mod scenario;
 pub mod sim;
 pub mod topic;

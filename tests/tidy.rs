@@ -228,6 +228,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The reference broker owns its configuration; the scenario converts
     // into it, never the reverse.
     ("broker", &["topic", "wire"]),
+    // What the harness knows of a broker under test, as data: below the
+    // scenario, whose loader checks `only_for`/`not_for` names against it.
+    ("profile", &["broker"]),
     (
         "scenario",
         &[
@@ -237,6 +240,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "packet_json",
             "coverage",
             "broker",
+            "profile",
         ],
     ),
     ("diagnostic", &["error", "scenario"]),
