@@ -10,7 +10,7 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use cli::EXIT_INVALID;
 
@@ -68,8 +68,23 @@ enum Command {
     Coverage(cli::coverage::Args),
 }
 
+/// What `--version` prints after the name: the crate's version, the MQTT
+/// versions spoken and the scenario format read.
+fn long_version() -> String {
+    format!(
+        "{}\nMQTT 3.1.1 and 5.0\nscenario format {} (reads {})",
+        env!("CARGO_PKG_VERSION"),
+        mqtt_sim::scenario::FORMAT_VERSION,
+        mqtt_sim::scenario::format::readable(),
+    )
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().long_version(long_version()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Run(args) => cli::run::run(args),
         Command::Report(args) => cli::report::report(args),

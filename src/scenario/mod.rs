@@ -64,6 +64,7 @@
 mod depth;
 pub mod duration;
 mod explain;
+pub mod format;
 pub mod groups;
 mod locate;
 mod matcher;
@@ -81,6 +82,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 pub use depth::MAX_NESTING;
+pub use format::FORMAT_VERSION;
 pub use model::*;
 pub use validate::{MAX_EXPANDED, MAX_HOSTS};
 
@@ -112,6 +114,9 @@ fn parse_unexplained(source: &str, path: &Path) -> Result<Scenario, Error> {
                 source.len()
             ),
         ));
+    }
+    if let Some((line, column, message)) = format::refused(source) {
+        return Err(located(line, column, message));
     }
     nesting(source, path)?;
     let raw: raw::RawScenario = match serde_yaml::from_str(source) {

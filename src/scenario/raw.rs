@@ -19,6 +19,9 @@ use crate::scenario::model::{Ack, ClosedBy, Mutant, Ping, SessionExpiry, Takeove
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
+    /// The scenario format version the file is written for (default 1).
+    #[schemars(range(min = super::format::FORMAT_VERSION_MIN, max = super::format::FORMAT_VERSION))]
+    pub format: Option<u64>,
     pub name: Option<String>,
     pub about: Option<String>,
     pub spec: Option<Vec<String>>,

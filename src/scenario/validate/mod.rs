@@ -52,6 +52,12 @@ pub const MAX_EXPANDED: usize = 10_000;
 /// file has no `name`.
 pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Result<Scenario, Error> {
     let mut cx = Ctx::new(idx, file);
+    if let Some(message) = raw
+        .format
+        .and_then(|n| crate::scenario::format::check(Some(n), &n.to_string()))
+    {
+        return Err(cx.at_value("format", message));
+    }
     let duration = duration(&cx, raw.duration)?;
     let protocol = raw.protocol.map_or(Protocol::V311, |p| p.0);
     let raw_brokers = required_brokers(&cx, raw.brokers)?;
