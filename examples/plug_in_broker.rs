@@ -19,14 +19,14 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use mqtt_sim::broker::{BrokerConfig, Notes};
-use mqtt_sim::sim::{self, BrokerUnderTest, HostFactory, RunOptions};
+use mqtt_sim::sim::{self, BrokerUnderTest, HostFactory};
 use mqtt_sim::wire::{Ack, ConnAck, LEVEL_V311, Packet, Publish, QoS, Reader, SubAck, Writer};
-use mqtt_sim::{scenario, topic};
+use mqtt_sim::{suite, topic};
 use tokio::sync::mpsc;
 
 /// Subscriptions the tiny broker keeps, over all connections; beyond this
@@ -135,33 +135,19 @@ fn on_packet(
     }
 }
 
-/// Runs every scenario under `dir` against `target`: (name, passed), in
-/// file order. A file that does not load counts as failed.
-pub fn run_suite(dir: &Path, target: Arc<dyn BrokerUnderTest>) -> io::Result<Vec<(String, bool)>> {
-    let mut results = Vec::new();
-    for (name, path) in scenario::find(dir)? {
-        let passed = match scenario::load(&path) {
-            Ok(s) => sim::run_with(&s, &RunOptions::default(), target.clone()).ok(),
-            Err(e) => {
-                eprintln!("{name}: {e}");
-                false
-            }
-        };
-        results.push((name, passed));
-    }
-    Ok(results)
-}
-
 #[allow(dead_code)] // tests/plugin.rs includes this file as a module
 fn main() -> io::Result<()> {
     let dir = std::env::args()
         .nth(1)
         .map_or_else(|| PathBuf::from("scenarios"), PathBuf::from);
-    let results = run_suite(&dir, Arc::new(Tiny))?;
-    for (name, passed) in &results {
-        println!("{}  {name}", if *passed { "pass" } else { "FAIL" });
+    let suite = suite::run_dir(&dir, Arc::new(Tiny))?;
+    for o in suite.outcomes() {
+        println!("{}  {}", if o.passed() { "pass" } else { "FAIL" }, o.name);
     }
-    let passed = results.iter().filter(|(_, p)| *p).count();
-    println!("{passed} of {} scenarios pass against tiny", results.len());
+    let passed = suite.outcomes().iter().filter(|o| o.passed()).count();
+    println!(
+        "{passed} of {} scenarios pass against tiny",
+        suite.outcomes().len()
+    );
     Ok(())
 }

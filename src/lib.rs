@@ -29,6 +29,7 @@ pub mod pcap;
 pub mod profile;
 pub mod scenario;
 pub mod sim;
+pub mod suite;
 pub mod topic;
 pub mod trace;
 pub mod wire;

@@ -40,9 +40,12 @@ fn the_tiny_broker_passes_plain_pubsub_and_fails_wills() {
 #[test]
 fn the_example_runs_the_whole_suite_and_reports_each_scenario() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let results = example::run_suite(&dir, Arc::new(Tiny)).expect("the suite runs");
-    assert!(results.len() > 10);
-    let passed = |name: &str| results.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
+    let suite = mqtt_sim::suite::run_dir(&dir, Arc::new(Tiny)).expect("the suite runs");
+    assert!(suite.outcomes().len() > 10);
+    let passed = |name: &str| {
+        let o = suite.outcomes().iter().find(|o| o.name == name)?;
+        Some(o.passed())
+    };
     assert_eq!(passed("pubsub/qos0"), Some(true));
     assert_eq!(passed("will/drop-publishes-will"), Some(false));
     assert_eq!(passed("session/offline-queue"), Some(false));

@@ -274,6 +274,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         "sim",
         &["wire", "broker", "scenario", "trace", "judge", "client"],
     ),
+    // A directory of scenarios against a broker, for a broker's own tests.
+    ("suite", &["error", "scenario", "trace", "sim"]),
     // Golden-trace testing: run twice and compare, snapshots.
     ("golden", &["scenario", "trace", "sim"]),
     ("mutants", &["broker", "scenario", "trace", "sim"]),

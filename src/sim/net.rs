@@ -2,6 +2,8 @@
 //! brokers under test and the scripted client see one stable type, whatever
 //! the substrate.
 
+#![warn(missing_docs)]
+
 use std::cell::RefCell;
 use std::io;
 use std::net::{IpAddr, SocketAddr};

@@ -13,6 +13,8 @@
 //! need not be `Send`; the target itself is shared between the threads of
 //! parallel runs, so it is `Send + Sync`.
 
+#![warn(missing_docs)]
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
