@@ -66,6 +66,9 @@ enum Command {
     Schema(cli::schema::Args),
     /// Which normative statements the scenarios' `spec:` tags cover.
     Coverage(cli::coverage::Args),
+    /// Write the scenario suite this version ships into a directory, for
+    /// running it against a broker from the broker's own CI.
+    Scenarios(cli::scenarios::Args),
 }
 
 /// What `--version` prints after the name: the crate's version, the MQTT
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::serve(args),
         Command::Schema(args) => cli::schema::schema(args),
         Command::Coverage(args) => cli::coverage::coverage(args),
+        Command::Scenarios(args) => cli::scenarios::scenarios(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

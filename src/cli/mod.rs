@@ -13,6 +13,7 @@ pub mod output;
 pub mod pcap;
 pub mod report;
 pub mod run;
+pub mod scenarios;
 pub mod schema;
 pub mod serve;
 pub mod style;
