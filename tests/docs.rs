@@ -47,3 +47,19 @@ fn the_extractor_finds_blocks_and_their_lines() {
     assert!(complete("clients: {z: {}}\n").contains("z: {}"));
     assert!(!complete("clients: {z: {}}\n").contains("observer"));
 }
+
+/// docs/ci.md's example profile is one `--target-profile` accepts.
+#[test]
+fn the_example_profile_in_the_ci_recipe_loads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let markdown = std::fs::read_to_string(root.join("docs/ci.md")).expect("the doc exists");
+    let profiles: Vec<String> = yaml_blocks(&markdown)
+        .into_iter()
+        .map(|(_, block)| block)
+        .filter(|block| block.starts_with("name:"))
+        .collect();
+    assert_eq!(profiles.len(), 1, "docs/ci.md shows one profile");
+    if let Err(e) = mqtt_sim::profile::Profile::parse(&profiles[0], "docs/ci.md") {
+        panic!("{e}");
+    }
+}
