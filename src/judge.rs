@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use crate::invariants::{self, Run};
-use crate::scenario::Scenario;
-use crate::trace::{Event, Report, expect, tolerance};
+use crate::profile::{Profile, REFERENCE};
+use crate::scenario::{Expectation, Scenario};
+use crate::trace::{Event, Outcome, Report, Verdict, expect, tolerance};
 
 /// The clock a run was recorded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,11 +36,46 @@ pub struct Ending {
     pub harness_error: Option<String>,
 }
 
-/// Judges a finished run against `target` (the name `only_for`/`not_for`
-/// and broker profiles know it by). No invariant is judged on a run the
-/// harness could not complete: its trace stops short, so a missing
-/// delivery there says nothing about the broker.
-pub fn judge(scenario: &Scenario, target: &str, clock: Clock, ending: Ending) -> Report {
+/// What a run was judged against.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The name `only_for`/`not_for` know it by: `reference`, a profile's
+    /// name, or whatever name the user gave.
+    pub name: &'a str,
+    /// Its profile, whose deviations the invariants follow; a target with
+    /// none has no deviations.
+    pub profile: Option<&'a Profile>,
+}
+
+impl<'a> Target<'a> {
+    /// The built-in reference broker.
+    pub const REFERENCE: Target<'static> = Target {
+        name: REFERENCE,
+        profile: None,
+    };
+
+    /// A target known by name alone, without a profile.
+    pub fn named(name: &'a str) -> Target<'a> {
+        Target {
+            name,
+            profile: None,
+        }
+    }
+
+    /// Whether it is the reference broker, against which every
+    /// expectation and invariant binds, choices included.
+    pub fn is_reference(&self) -> bool {
+        self.name == REFERENCE
+    }
+}
+
+/// Judges a finished run against `target`. Every expectation gets a
+/// verdict: `skip` when it is left out for the target, otherwise weighed by
+/// its force (a choice that does not hold against another target than the
+/// reference `differs`). No invariant is judged on a run the harness could
+/// not complete: its trace stops short, so a missing delivery there says
+/// nothing about the broker.
+pub fn judge(scenario: &Scenario, target: Target, clock: Clock, ending: Ending) -> Report {
     let Ending {
         seed,
         end,
@@ -47,18 +83,21 @@ pub fn judge(scenario: &Scenario, target: &str, clock: Clock, ending: Ending) ->
         dropped,
         harness_error,
     } = ending;
-    let verdicts = match clock {
-        Clock::Simulated => expect::check_all(&scenario.expect, &events, target),
-        Clock::Live { tolerance } => {
-            tolerance::check_all(&scenario.expect, &events, target, tolerance)
-        }
-    };
+    let verdicts = scenario
+        .expect
+        .iter()
+        .map(|e| verdict(e, &events, target, clock))
+        .collect();
     let violations = if harness_error.is_some() {
         Vec::new()
     } else {
-        let mut run = Run::new(scenario, &events, target);
+        let mut run = Run::new(scenario, &events, target.profile);
         run.live = matches!(clock, Clock::Live { .. });
-        invariants::violations(&run)
+        let mut found = invariants::violations(&run);
+        for v in &mut found {
+            v.outcome = Outcome::of(false, v.force, target.is_reference());
+        }
+        found
     };
     Report {
         seed,
@@ -69,4 +108,16 @@ pub fn judge(scenario: &Scenario, target: &str, clock: Clock, ending: Ending) ->
         violations,
         harness_error,
     }
+}
+
+/// The verdict on one expectation against `target`.
+fn verdict(e: &Expectation, events: &[Event], target: Target, clock: Clock) -> Verdict {
+    if let Some(why) = e.left_out_for(target.name) {
+        return Verdict::skip(e, &why);
+    }
+    let v = match clock {
+        Clock::Simulated => expect::check(e, events),
+        Clock::Live { tolerance } => tolerance::check(e, events, tolerance),
+    };
+    v.weighed(e.force, target.is_reference())
 }

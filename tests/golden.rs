@@ -192,7 +192,7 @@ fn a_snapshot_view_is_the_summary_and_the_chosen_clients() {
     ))
     .expect("the scenario loads");
     let report = mqtt_sim::sim::run_here(&s, s.seed);
-    let view = select::snapshot(&s, &report, mqtt_sim::scenario::TARGET_REFERENCE);
+    let view = select::snapshot(&s, &report);
     let whole = render::text(&report);
     assert!(view.starts_with(&select::summary(&s, &report)), "{view}");
     assert!(view.contains("\n== c-3\n"), "{view}");
@@ -201,5 +201,5 @@ fn a_snapshot_view_is_the_summary_and_the_chosen_clients() {
     assert!(whole.contains("c-2 "), "{whole}");
     // Without `snapshot:` the view is the whole trace.
     let plain = parse_ok(CROWD).expect("the scenario loads");
-    assert_eq!(select::snapshot(&plain, &report, "reference"), whole);
+    assert_eq!(select::snapshot(&plain, &report), whole);
 }

@@ -31,7 +31,7 @@ mod testing {
     }
 
     pub fn check(inv: &Invariant, s: &Scenario, events: &[Event]) -> Vec<Violation> {
-        (inv.check)(&Run::new(s, events, mqtt_sim::scenario::TARGET_REFERENCE))
+        (inv.check)(&Run::new(s, events, None))
     }
 
     /// The index of the first event of `client` that `pred` accepts.
@@ -141,7 +141,7 @@ mod will {
             events.insert(at + i, will_receipt(1005 + i as u64));
         }
         assert_eq!(check(&WILL, &s, &events).len(), 15, "one per stray will");
-        let run = mqtt_sim::invariants::Run::new(&s, &events, mqtt_sim::scenario::TARGET_REFERENCE);
+        let run = mqtt_sim::invariants::Run::new(&s, &events, None);
         let v = mqtt_sim::invariants::violations(&run);
         assert_eq!(
             v.len(),
@@ -359,7 +359,7 @@ mod keep_alive {
         // sweep may: too late in simulation, within the slack live.
         events[i].at += Duration::from_millis(800);
         assert_eq!(check(&KEEP_ALIVE, &s, &events).len(), 1);
-        let mut live = Run::new(&s, &events, mqtt_sim::invariants::TARGET_MOSQUITTO);
+        let mut live = Run::new(&s, &events, None);
         live.live = true;
         assert!((KEEP_ALIVE.check)(&live).is_empty());
     }

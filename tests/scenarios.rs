@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use libtest_mimic::{Arguments, Failed, Trial};
 use mqtt_sim::golden;
 use mqtt_sim::scenario;
-use mqtt_sim::sim::{RunOptions, TARGET_REFERENCE};
+use mqtt_sim::sim::RunOptions;
 use mqtt_sim::trace::select;
 
 fn main() {
@@ -72,7 +72,7 @@ fn check(path: &PathBuf, name: &str) -> Result<(), Failed> {
         settings.set_prepend_module_to_snapshot(false);
         settings.set_input_file(path);
         settings.set_omit_expression(true);
-        let view = select::snapshot(&s, &checked.report, TARGET_REFERENCE);
+        let view = select::snapshot(&s, &checked.report);
         settings.bind(|| insta::assert_snapshot!(file.to_string(), view));
     }
     Ok(())

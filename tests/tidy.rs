@@ -252,13 +252,14 @@ const LAYERS: &[(&str, &[&str])] = &[
             "wire",
             "packet_json",
             "broker",
+            "profile",
             "scenario",
             "trace",
         ],
     ),
     // Expectations and invariants on a finished trace: one verdict for
     // every way of running.
-    ("judge", &["scenario", "trace", "invariants"]),
+    ("judge", &["profile", "scenario", "trace", "invariants"]),
     (
         "client",
         &[
@@ -272,7 +273,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "sim",
-        &["wire", "broker", "scenario", "trace", "judge", "client"],
+        &[
+            "wire", "broker", "profile", "scenario", "trace", "judge", "client",
+        ],
     ),
     // A directory of scenarios against a broker, for a broker's own tests.
     ("suite", &["error", "scenario", "trace", "sim"]),
@@ -284,7 +287,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "live",
         &[
-            "wire", "broker", "scenario", "trace", "judge", "client", "sim",
+            "wire", "broker", "profile", "scenario", "trace", "judge", "client", "sim",
         ],
     ),
     // Many runs of one scenario: seeds over threads, shards and their

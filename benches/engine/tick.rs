@@ -8,8 +8,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use mqtt_sim::broker::{Broker, PORT, Store};
 use mqtt_sim::client::{Client, SimConnector};
-use mqtt_sim::judge::{Clock, Ending, judge};
-use mqtt_sim::scenario::{FaultAction, Scenario, TARGET_REFERENCE};
+use mqtt_sim::judge::{Clock, Ending, Target, judge};
+use mqtt_sim::scenario::{FaultAction, Scenario};
 use mqtt_sim::sim::{EPOCH_S, Seeds, timeline};
 use mqtt_sim::trace::{EventKind, Recorder, Report};
 
@@ -78,7 +78,7 @@ pub fn run_here(scenario: &Scenario, seed: u64) -> Report {
         dropped,
         harness_error,
     };
-    judge(scenario, TARGET_REFERENCE, Clock::Simulated, ending)
+    judge(scenario, Target::REFERENCE, Clock::Simulated, ending)
 }
 
 /// Room in every accept backlog for each client to connect at once, twice

@@ -82,10 +82,7 @@ pub fn diagram(args: Args) -> anyhow::Result<u8> {
     );
     let selection = selection(&scenario, clients)?;
     let (scenario, report) = match &selection {
-        Some(sel) => (
-            sel.scenario(&scenario),
-            sel.report(&scenario, &report, sim::TARGET_REFERENCE),
-        ),
+        Some(sel) => (sel.scenario(&scenario), sel.report(&scenario, &report)),
         None => (scenario, report),
     };
     let opts = Options { from, to };

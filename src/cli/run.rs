@@ -257,11 +257,7 @@ impl Runs {
         if self.view.summary {
             print!("{}", select::summary(s, report));
         } else if let Some(sel) = selection {
-            let target = self
-                .live
-                .as_ref()
-                .map_or(sim::TARGET_REFERENCE, |l| l.target_name.as_str());
-            print_report(&sel.report(s, report, target), format);
+            print_report(&sel.report(s, report), format);
         } else {
             print_report(report, format);
             if s.clients.len() >= HINT_CLIENTS_MIN && matches!(format, Format::Text) {

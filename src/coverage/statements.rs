@@ -11,6 +11,14 @@ pub struct Statement {
     pub text: String,
 }
 
+impl Statement {
+    /// Whether it binds: its text says MUST or MUST NOT. Otherwise it
+    /// describes, permits (MAY) or recommends (SHOULD).
+    pub fn is_binding(&self) -> bool {
+        self.text.contains("MUST")
+    }
+}
+
 /// Whether `id` has the shape of a statement id: `MQTT-` then a dotted
 /// section number, `-` and a number.
 pub fn is_id(id: &str) -> bool {

@@ -56,9 +56,9 @@ pub fn page(title: &str, svg: &str, report: &Report) -> String {
         list.append(li);
     }
     for v in &report.verdicts {
-        let status = if v.ok { "ok" } else { "FAIL" };
+        let status = v.outcome.status();
         let mut li = with_text("li", &format!("line {}: {status}  {}", v.line, v.text));
-        li.assign("class", if v.ok { "ok" } else { "fail" });
+        li.assign("class", if v.failed() { "fail" } else { "ok" });
         for c in &v.closest {
             li.append(el("br"));
             li.append(Text::new(format!("closest: {c}")));

@@ -246,7 +246,7 @@ fn failures(report: &Report) -> Vec<Failure> {
     report
         .verdicts
         .iter()
-        .filter(|v| !v.ok)
+        .filter(|v| v.failed())
         .map(|v| Failure {
             line: v.line,
             text: v.text.clone(),

@@ -241,7 +241,7 @@ fn one(scenario: &Scenario, seed: u64, opts: &Options) -> Option<Failure> {
     }
     Some(Failure {
         seed,
-        failed: report.verdicts.into_iter().filter(|v| !v.ok).collect(),
+        failed: report.verdicts.into_iter().filter(|v| v.failed()).collect(),
         harness_error: report.harness_error,
         nondeterministic,
     })

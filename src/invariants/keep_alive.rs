@@ -35,6 +35,7 @@ use super::connections::{
     Conn, EndKind, Faults, Sessions, Timing, broker_of, found_violations, rendered, spec_for,
 };
 use super::{Invariant, Run};
+use crate::scenario::Force;
 
 /// The keep-alive factor of [MQTT-3.1.2-24].
 pub const FACTOR_SPEC: f64 = 1.5;
@@ -52,6 +53,7 @@ pub const KEEP_ALIVE: Invariant = Invariant {
         "MQTT-3.1.2-22 (5.0)",
         "MQTT-3.2.2-22 (5.0)",
     ],
+    force: Force::Binding,
     check,
 };
 

@@ -36,43 +36,13 @@ use std::cell::OnceCell;
 use std::time::Duration;
 
 use crate::broker::TakeoverWill;
-use crate::scenario::Scenario;
-use crate::trace::{Event, Violation};
+use crate::profile::{Behaviour, Profile};
+use crate::scenario::{Force, Scenario};
+use crate::trace::{Event, Outcome, Violation};
 
 /// Violations one invariant reports in one run; beyond this the rest are
 /// counted in one last violation, so that a badly broken run stays readable.
 pub const VIOLATIONS_PER_INVARIANT_MAX: usize = 10;
-
-/// The target name of a live mosquitto run.
-pub const TARGET_MOSQUITTO: &str = "mosquitto";
-
-/// A target broker's documented differences from what the invariants
-/// otherwise expect, followed as the scenarios follow them with
-/// `only_for`/`not_for` (docs/brokers/mosquitto.md). Known for the target
-/// by name; every other target gets none.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Profile {
-    /// What a takeover does with the old connection's will, in place of
-    /// the scenario's `takeover_will`.
-    pub takeover_will: Option<TakeoverWill>,
-    /// A 5.0 will waits its whole delay even when the session ends first.
-    pub will_delay_outlasts_session: bool,
-    /// A 5.0 takeover closes the old connection without DISCONNECT 0x8E.
-    pub no_takeover_disconnect: bool,
-}
-
-impl Profile {
-    pub fn of(target: &str) -> Profile {
-        match target {
-            TARGET_MOSQUITTO => Profile {
-                takeover_will: Some(TakeoverWill::Mosquitto),
-                will_delay_outlasts_session: true,
-                no_takeover_disconnect: true,
-            },
-            _ => Profile::default(),
-        }
-    }
-}
 
 /// What a live run adds to the one-way latency the timing bounds of the
 /// connection invariants allow: a real broker runs its timers on a sweep
@@ -84,13 +54,12 @@ pub const LIVE_LATENCY_SLACK: Duration = Duration::from_secs(1);
 pub struct Run<'a> {
     pub scenario: &'a Scenario,
     pub events: &'a [Event],
-    /// The target's name, for `only_for`/`not_for` and broker profiles.
-    pub target: &'a str,
     /// A run against a real broker over TCP, in wall-clock time: timing
     /// bounds gain [`LIVE_LATENCY_SLACK`].
     pub live: bool,
-    /// The target's documented differences, from its name.
-    pub profile: Profile,
+    /// The target's profile, whose deviations the invariants follow; none
+    /// for the reference and for a target without one.
+    pub profile: Option<&'a Profile>,
     /// The trace read as packets, flows, wills and shared client ids:
     /// built by the first invariant that asks, then shared by all.
     view: OnceCell<trace_view::View<'a>>,
@@ -100,16 +69,29 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    pub fn new(scenario: &'a Scenario, events: &'a [Event], target: &'a str) -> Self {
+    pub fn new(scenario: &'a Scenario, events: &'a [Event], profile: Option<&'a Profile>) -> Self {
         Run {
             scenario,
             events,
-            target,
             live: false,
-            profile: Profile::of(target),
+            profile,
             view: OnceCell::new(),
             sessions: OnceCell::new(),
         }
+    }
+
+    /// Whether the target's profile lists the deviation `b`.
+    pub fn deviates(&self, b: Behaviour) -> bool {
+        self.profile.is_some_and(|p| p.has(b))
+    }
+
+    /// What a takeover does with the old connection's will, where the
+    /// target's profile says, in place of the scenario's `takeover_will`.
+    pub fn takeover_will(&self) -> Option<TakeoverWill> {
+        self.profile?
+            .deviations
+            .iter()
+            .find_map(|d| d.behaviour?.takeover_will())
     }
 
     /// The trace view every delivery invariant reads, built once per run.
@@ -130,6 +112,10 @@ pub struct Invariant {
     pub name: &'static str,
     /// The spec statements it rests on, e.g. `MQTT-4.3.3-2`.
     pub spec_ids: &'static [&'static str],
+    /// Binding: it checks a MUST of its statements, and a violation fails
+    /// any target. A check may still report one violation as the
+    /// reference's choice (a timing bound the spec does not give).
+    pub force: Force,
     /// Returns what the run broke; empty when the invariant held.
     pub check: fn(&Run) -> Vec<Violation>,
 }
@@ -139,31 +125,37 @@ pub const ALL: &[Invariant] = &[
     Invariant {
         name: qos1_at_least_once::NAME,
         spec_ids: qos1_at_least_once::SPEC_IDS,
+        force: Force::Binding,
         check: qos1_at_least_once::check,
     },
     Invariant {
         name: qos2_exactly_once::NAME,
         spec_ids: qos2_exactly_once::SPEC_IDS,
+        force: Force::Binding,
         check: qos2_exactly_once::check,
     },
     Invariant {
         name: ordering::NAME,
         spec_ids: ordering::SPEC_IDS,
+        force: Force::Binding,
         check: ordering::check,
     },
     Invariant {
         name: packet_ids::NAME,
         spec_ids: packet_ids::SPEC_IDS,
+        force: Force::Binding,
         check: packet_ids::check,
     },
     Invariant {
         name: unsubscribe::NAME,
         spec_ids: unsubscribe::SPEC_IDS,
+        force: Force::Binding,
         check: unsubscribe::check,
     },
     Invariant {
         name: delivery_matches::NAME,
         spec_ids: delivery_matches::SPEC_IDS,
+        force: Force::Binding,
         check: delivery_matches::check,
     },
     will::WILL,
@@ -173,36 +165,43 @@ pub const ALL: &[Invariant] = &[
     Invariant {
         name: receive_maximum::NAME,
         spec_ids: receive_maximum::SPEC_IDS,
+        force: Force::Binding,
         check: receive_maximum::check,
     },
     Invariant {
         name: shared_one_member::NAME,
         spec_ids: shared_one_member::SPEC_IDS,
+        force: Force::Binding,
         check: shared_one_member::check,
     },
     Invariant {
         name: dup_on_resend::NAME,
         spec_ids: dup_on_resend::SPEC_IDS,
+        force: Force::Binding,
         check: dup_on_resend::check,
     },
     Invariant {
         name: takeover::NAME,
         spec_ids: takeover::SPEC_IDS,
+        force: Force::Binding,
         check: takeover::check,
     },
     Invariant {
         name: topic_alias::NAME,
         spec_ids: topic_alias::SPEC_IDS,
+        force: Force::Binding,
         check: topic_alias::check,
     },
     Invariant {
         name: retain_flag::NAME,
         spec_ids: retain_flag::SPEC_IDS,
+        force: Force::Binding,
         check: retain_flag::check,
     },
     Invariant {
         name: message_expiry::NAME,
         spec_ids: message_expiry::SPEC_IDS,
+        force: Force::Binding,
         check: message_expiry::check,
     },
 ];
@@ -219,6 +218,9 @@ pub fn violations(run: &Run) -> Vec<Violation> {
         .filter(|i| run.scenario.invariants.includes(i.name))
     {
         let mut found = (inv.check)(run);
+        if inv.force == Force::Choice {
+            found.iter_mut().for_each(|v| v.force = Force::Choice);
+        }
         if found.len() > VIOLATIONS_PER_INVARIANT_MAX {
             let more = found.len() - VIOLATIONS_PER_INVARIANT_MAX;
             found.truncate(VIOLATIONS_PER_INVARIANT_MAX);
@@ -242,6 +244,8 @@ pub(crate) fn violation(
     events: Vec<String>,
 ) -> Violation {
     Violation {
+        force: Force::Binding,
+        outcome: Outcome::Fail,
         invariant: name.to_string(),
         spec_ids: spec_ids.iter().map(|s| s.to_string()).collect(),
         text,

@@ -38,6 +38,7 @@ use super::connections::{
     Conn, Faults, Sessions, Timing, broker_of, found_violations, rendered, spec_for,
 };
 use super::{Invariant, Run};
+use crate::scenario::Force;
 
 pub const SPEC_V311: &[&str] = &[
     "MQTT-3.3.1-5",
@@ -62,6 +63,7 @@ pub const RETAINED: Invariant = Invariant {
         "MQTT-3.3.1-7 (5.0)",
         "MQTT-3.3.1-9 (5.0)",
     ],
+    force: Force::Binding,
     check,
 };
 

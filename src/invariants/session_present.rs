@@ -30,6 +30,7 @@ use super::connections::{
     spec_for,
 };
 use super::{Invariant, Run};
+use crate::scenario::Force;
 
 pub const SPEC_V311: &[&str] = &["MQTT-3.2.2-1", "MQTT-3.2.2-2", "MQTT-3.1.2-4"];
 pub const SPEC_V5: &[&str] = &["MQTT-3.2.2-2", "MQTT-3.2.2-3"];
@@ -42,6 +43,7 @@ pub const SESSION_PRESENT: Invariant = Invariant {
         "MQTT-3.1.2-4",
         "MQTT-3.2.2-3 (5.0)",
     ],
+    force: Force::Binding,
     check,
 };
 

@@ -27,6 +27,7 @@ use super::Run;
 use super::connections::{Conn, EndKind};
 use super::qos1_at_least_once::DELIVERY_GRACE;
 use super::trace_view as view;
+use crate::profile::Behaviour;
 use crate::scenario::ClosedBy;
 use crate::trace::{EventKind, Violation};
 use crate::wire::LEVEL_V5;
@@ -102,7 +103,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                 ),
                 Some((at, ClosedBy::Broker, _))
                     if c.level() == LEVEL_V5
-                        && !run.profile.no_takeover_disconnect
+                        && !run.deviates(Behaviour::NoTakeoverDisconnect)
                         && at <= new.at + slack
                         && c.server_disconnect.is_none()
                         && !keep_alive_ran_out(c, at) =>

@@ -27,6 +27,7 @@
 use std::time::Duration;
 
 use crate::broker::{Config, TakeoverWill};
+use crate::profile::Behaviour;
 use crate::scenario::ClosedBy;
 use crate::topic;
 use crate::trace::{EventKind, Violation};
@@ -37,6 +38,7 @@ use super::connections::{
     rendered, secs, spec_for,
 };
 use super::{Invariant, Run};
+use crate::scenario::Force;
 
 pub const SPEC_V311: &[&str] = &["MQTT-3.1.2-8", "MQTT-3.1.2-10", "MQTT-3.14.4-3"];
 pub const SPEC_V5: &[&str] = &[
@@ -54,6 +56,7 @@ pub const WILL: Invariant = Invariant {
         "MQTT-3.14.4-3",
         "MQTT-3.1.3-9 (5.0)",
     ],
+    force: Force::Binding,
     check,
 };
 
@@ -300,15 +303,16 @@ fn window(
 }
 
 /// 5.0: the will waits for its delay or the session's end, whichever comes
-/// first (or its whole delay, where the target's profile says so); 3.1.1
-/// has no delay.
+/// first (MQTT-3.1.2-8); where the target's profile lists
+/// `will-delay-outlasts-ended-session`, a session that ends with the
+/// connection (expiry 0) does not cut the delay short. 3.1.1 has no delay.
 fn will_delay(run: &Run, c: &Conn, config: &Config, level: u8, will: &LastWill) -> Duration {
     if level != LEVEL_V5 {
         return Duration::ZERO;
     }
     let d = will.properties.will_delay_interval().unwrap_or(0);
     let e = c.session_expiry_s(config);
-    if e == EXPIRY_NEVER_S || run.profile.will_delay_outlasts_session {
+    if e == EXPIRY_NEVER_S || (e == 0 && run.deviates(Behaviour::WillDelayOutlastsEndedSession)) {
         secs(d)
     } else {
         secs(d.min(e))
@@ -348,7 +352,7 @@ impl Case<'_, '_> {
         let (c, timing, faults) = (self.c, self.timing, self.faults);
         let (new_at, ..) = new.connect?;
         let persistent = |x: &Conn| x.session_expiry_s(self.config) > 0;
-        let profile = self.run.profile.takeover_will;
+        let profile = self.run.takeover_will();
         let published = self.delay.is_zero()
             && match profile.unwrap_or(self.config.takeover_will) {
                 TakeoverWill::Spec => true,

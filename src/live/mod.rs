@@ -28,7 +28,8 @@ use rand_chacha::ChaCha8Rng;
 use tokio::task::{AbortHandle, LocalSet};
 
 use crate::client::Client;
-use crate::judge::{Clock, Ending, judge};
+use crate::judge::{self, Clock, Ending, judge};
+use crate::profile::Profile;
 use crate::scenario::{FaultAction, Scenario};
 use crate::sim::Seeds;
 use crate::trace::{EventKind, Recorder, Report};
@@ -112,6 +113,9 @@ pub struct LiveOptions {
     pub duration_max: Duration,
     /// Overrides the scenario's seed (it still draws ranges).
     pub seed: Option<u64>,
+    /// The target's broker profile, whose deviations the invariants
+    /// follow; none: no deviations.
+    pub profile: Option<Profile>,
 }
 
 impl LiveOptions {
@@ -122,6 +126,7 @@ impl LiveOptions {
             tolerance: TOLERANCE_DEFAULT,
             duration_max: DURATION_MAX_DEFAULT,
             seed: None,
+            profile: None,
         }
     }
 }
@@ -334,5 +339,9 @@ async fn drive(
     let clock = Clock::Live {
         tolerance: opts.tolerance,
     };
-    judge(scenario, &opts.target_name, clock, ending)
+    let target = judge::Target {
+        name: &opts.target_name,
+        profile: opts.profile.as_ref(),
+    };
+    judge(scenario, target, clock, ending)
 }

@@ -94,10 +94,21 @@ pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 /// Parses scenario text. `path` names the file in errors, and its stem is
 /// the scenario's name when the file gives none.
 pub fn parse(source: &str, path: &Path) -> Result<Scenario, Error> {
-    parse_unexplained(source, path).map_err(explain::explain)
+    parse_with(source, path, &[])
 }
 
-fn parse_unexplained(source: &str, path: &Path) -> Result<Scenario, Error> {
+/// [`parse`], with `extra_targets`: the names of profiles the user passed,
+/// which `only_for` and `not_for` may then use besides `reference` and the
+/// shipped profiles.
+pub fn parse_with(source: &str, path: &Path, extra_targets: &[String]) -> Result<Scenario, Error> {
+    parse_unexplained(source, path, extra_targets).map_err(explain::explain)
+}
+
+fn parse_unexplained(
+    source: &str,
+    path: &Path,
+    extra_targets: &[String],
+) -> Result<Scenario, Error> {
     let located = |line: usize, column: usize, message: String| {
         Error::new(ErrorKind::Scenario, message).at(Location {
             file: path.to_path_buf(),
@@ -135,7 +146,7 @@ fn parse_unexplained(source: &str, path: &Path) -> Result<Scenario, Error> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    validate::build(raw, &index, path, &stem)
+    validate::build(raw, &index, path, &stem, extra_targets)
 }
 
 /// Parses one broker's options, written as the whole document with the
@@ -193,6 +204,12 @@ fn nesting(source: &str, path: &Path) -> Result<(), Error> {
 /// Reads and parses a scenario file. An unreadable file is
 /// [`ErrorKind::Io`]; anything wrong inside it is [`ErrorKind::Scenario`].
 pub fn load(path: &Path) -> Result<Scenario, Error> {
+    load_with(path, &[])
+}
+
+/// [`load`], with the names of profiles the user passed (see
+/// [`parse_with`]).
+pub fn load_with(path: &Path, extra_targets: &[String]) -> Result<Scenario, Error> {
     let bytes = std::fs::read(path).map_err(|e| {
         Error::new(
             ErrorKind::Io,
@@ -210,7 +227,7 @@ pub fn load(path: &Path) -> Result<Scenario, Error> {
             column,
         })
     })?;
-    parse(&source, path)
+    parse_with(&source, path, extra_targets)
 }
 
 /// A serde_yaml error as a located scenario error. Its message loses the

@@ -629,19 +629,52 @@ pub struct Expectation {
     pub within: Option<(Duration, Duration)>,
     pub only_for: Option<Vec<String>>,
     pub not_for: Option<Vec<String>>,
+    /// The statement ids it rests on (`spec:` on the expectation).
+    pub spec: Vec<String>,
+    /// Binding when one of `spec` is a MUST or MUST NOT statement.
+    pub force: Force,
+}
+
+/// What a verdict weighs against a target other than the reference.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Force {
+    /// It states a MUST or MUST NOT of the spec: failing it fails any target.
+    Binding,
+    /// The spec allows other behaviour (MAY, SHOULD, or silence) and the
+    /// reference chose this one: another target may differ.
+    #[default]
+    Choice,
+}
+
+impl Force {
+    /// `binding` or `choice`, as reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Force::Binding => "binding",
+            Force::Choice => "choice",
+        }
+    }
 }
 
 impl Expectation {
     /// Whether this expectation applies to the named target.
     pub fn applies_to(&self, target: &str) -> bool {
-        let included = self
-            .only_for
-            .as_ref()
-            .is_none_or(|v| v.iter().any(|t| t == target));
-        let excluded = self
-            .not_for
-            .as_ref()
-            .is_some_and(|v| v.iter().any(|t| t == target));
-        included && !excluded
+        self.left_out_for(target).is_none()
+    }
+
+    /// Why the expectation does not apply to the named target, or `None`
+    /// when it does.
+    pub fn left_out_for(&self, target: &str) -> Option<String> {
+        if let Some(only) = &self.only_for
+            && !only.iter().any(|t| t == target)
+        {
+            return Some(format!("only for {}", only.join(", ")));
+        }
+        if let Some(not) = &self.not_for
+            && not.iter().any(|t| t == target)
+        {
+            return Some(format!("not for {}", not.join(", ")));
+        }
+        None
     }
 }

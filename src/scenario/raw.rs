@@ -825,4 +825,5 @@ pub struct RawExpect {
     pub within: Option<Window>,
     pub only_for: Option<Vec<String>>,
     pub not_for: Option<Vec<String>>,
+    pub spec: Option<Vec<String>>,
 }

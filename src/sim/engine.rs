@@ -33,7 +33,7 @@ use super::network::{Network, round_up};
 use super::target::BrokerUnderTest;
 use super::{Seeds, faults::Timed, net};
 use crate::client::Client;
-use crate::judge::{Clock, Ending, judge};
+use crate::judge::{Clock, Ending, Target, judge};
 use crate::scenario::{FaultAction, Scenario};
 use crate::trace::{EventKind, Recorder, Report};
 
@@ -266,7 +266,11 @@ pub fn run(
             dropped,
             harness_error,
         };
-        judge(scenario, target.name(), Clock::Simulated, ending)
+        let against = Target {
+            name: target.name(),
+            profile: target.profile(),
+        };
+        judge(scenario, against, Clock::Simulated, ending)
     });
     drop(local);
     drop(guard);

@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use crate::broker::{Broker, BrokerConfig, Notes, Store};
+use crate::profile::Profile;
 
 /// What serving one start of a broker host amounts to. It should run until
 /// the host is crashed or the run ends; returning `Err` fails the run.
@@ -37,6 +38,12 @@ pub type HostFactory = Box<dyn Fn(super::Listener) -> ServeFuture>;
 pub trait BrokerUnderTest: Send + Sync {
     /// The target name that expectations' `only_for` and `not_for` use.
     fn name(&self) -> &str;
+
+    /// Its broker profile: the documented deviations the invariants
+    /// follow. None by default: a broker without one has no deviations.
+    fn profile(&self) -> Option<&Profile> {
+        None
+    }
 
     /// Sets up broker host `host` of one run with the scenario's broker
     /// options. `notes` writes a broker note into the trace; a broker other

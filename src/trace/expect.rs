@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::event::{Event, EventKind};
 use crate::packet_json;
-use crate::scenario::{Count, Direction, Expectation, Matcher};
+use crate::scenario::{Count, Direction, Expectation, Force, Matcher};
 use crate::topic;
 
 /// How many near misses a failed expectation shows.
@@ -17,20 +17,93 @@ const CLOSEST_MAX: usize = 3;
 pub struct Verdict {
     /// The expectation's line in the scenario file.
     pub line: usize,
+    /// Whether the expectation held (true for one left out).
     pub ok: bool,
-    /// What was expected and what was found, in one line.
+    /// What was expected and what was found, in one line; for one left
+    /// out, what was expected and why it was left out.
     pub text: String,
-    /// When it failed: the events that came closest to matching, rendered.
+    /// When it did not hold: the events that came closest to matching,
+    /// rendered.
     pub closest: Vec<String>,
+    /// The expectation's force.
+    pub force: Force,
+    /// What it means for the run.
+    pub outcome: Outcome,
 }
 
-/// Checks every expectation that applies to `target`.
-pub fn check_all(expect: &[Expectation], events: &[Event], target: &str) -> Vec<Verdict> {
-    expect
-        .iter()
-        .filter(|e| e.applies_to(target))
-        .map(|e| check(e, events))
-        .collect()
+/// What a verdict, or a broken invariant, means for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It held.
+    Pass,
+    /// It did not hold, and it fails the run: a binding one against any
+    /// target, or any one against the reference.
+    Fail,
+    /// The reference's choice did not hold against another target: shown
+    /// with what the target did; the run does not fail.
+    Differs,
+    /// Left out for this target (`only_for`/`not_for`), with the reason.
+    Skip,
+}
+
+impl Outcome {
+    /// Whether something that did not hold fails the run: always against
+    /// the reference, and against another target when it is binding.
+    pub fn of(held: bool, force: Force, reference: bool) -> Outcome {
+        match (held, force, reference) {
+            (true, ..) => Outcome::Pass,
+            (false, Force::Binding, _) | (false, _, true) => Outcome::Fail,
+            (false, Force::Choice, false) => Outcome::Differs,
+        }
+    }
+
+    /// The word that starts a text report's line: `ok`, `FAIL`, `differs`
+    /// or `skip`.
+    pub fn status(self) -> &'static str {
+        match self {
+            Outcome::Pass => "ok",
+            Outcome::Fail => "FAIL",
+            Outcome::Differs => "differs",
+            Outcome::Skip => "skip",
+        }
+    }
+
+    /// `pass`, `fail`, `differs` or `skip`, as JSON writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Differs => "differs",
+            Outcome::Skip => "skip",
+        }
+    }
+}
+
+impl Verdict {
+    /// The verdict on an expectation left out for the target, `why`.
+    pub fn skip(e: &Expectation, why: &str) -> Verdict {
+        Verdict {
+            line: e.line,
+            ok: true,
+            text: format!("{}: {why}", describe(e)),
+            closest: Vec::new(),
+            force: e.force,
+            outcome: Outcome::Skip,
+        }
+    }
+
+    /// Whether it fails the run.
+    pub fn failed(&self) -> bool {
+        self.outcome == Outcome::Fail
+    }
+
+    /// Gives the verdict its expectation's force, and its outcome against a
+    /// target that is the reference or not.
+    pub fn weighed(mut self, force: Force, reference: bool) -> Verdict {
+        self.force = force;
+        self.outcome = Outcome::of(self.ok, force, reference);
+        self
+    }
 }
 
 pub fn check(e: &Expectation, events: &[Event]) -> Verdict {
@@ -52,6 +125,8 @@ pub fn check(e: &Expectation, events: &[Event]) -> Verdict {
         ok,
         text,
         closest,
+        force: e.force,
+        outcome: Outcome::of(ok, e.force, true),
     }
 }
 

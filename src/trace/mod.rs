@@ -14,7 +14,9 @@ pub mod tolerance;
 use std::time::Duration;
 
 pub use event::{Clock, EVENTS_MAX, Event, EventKind, Recorder};
-pub use expect::Verdict;
+pub use expect::{Outcome, Verdict};
+
+use crate::scenario::Force;
 
 /// The outcome of one run.
 #[derive(Debug, Clone)]
@@ -49,11 +51,13 @@ impl Report {
         }
     }
 
-    /// Whether every expectation and invariant held and the run completed.
+    /// Whether the run completed and nothing failed it: every expectation
+    /// and invariant held, or differs from a reference's choice, or was
+    /// left out for the target.
     pub fn ok(&self) -> bool {
         self.harness_error.is_none()
-            && self.verdicts.iter().all(|v| v.ok)
-            && self.violations.is_empty()
+            && self.verdicts.iter().all(|v| v.outcome != Outcome::Fail)
+            && self.violations.iter().all(|v| v.outcome != Outcome::Fail)
     }
 
     /// What made the run fail, one entry per failed expectation, broken
@@ -63,12 +67,17 @@ impl Report {
         let mut out: Vec<Failure> = self
             .verdicts
             .iter()
-            .filter(|v| !v.ok)
+            .filter(|v| v.outcome == Outcome::Fail)
             .map(|v| Failure::Expectation { line: v.line })
             .collect();
-        out.extend(self.violations.iter().map(|v| Failure::Invariant {
-            name: v.invariant.clone(),
-        }));
+        out.extend(
+            self.violations
+                .iter()
+                .filter(|v| v.outcome == Outcome::Fail)
+                .map(|v| Failure::Invariant {
+                    name: v.invariant.clone(),
+                }),
+        );
         if self.harness_error.is_some() {
             out.push(Failure::Harness);
         }
@@ -81,6 +90,13 @@ impl Report {
 /// One protocol invariant broken in a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
+    /// Binding when what was broken is a MUST; a choice when it is a bound
+    /// the reference keeps but the spec does not give (how late a close
+    /// may come).
+    pub force: Force,
+    /// `Fail`, or `Differs` for a choice against a target other than the
+    /// reference.
+    pub outcome: Outcome,
     /// The invariant's stable name, as a scenario's `invariants:` list
     /// names it.
     pub invariant: String,

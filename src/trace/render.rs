@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::Report;
 use super::event::{Event, EventKind};
 use super::expect::by_name;
+use super::{Outcome, Report};
 use crate::packet_json::{self, hex, reason};
 use crate::scenario::write;
 
@@ -211,8 +211,8 @@ pub fn text(report: &Report) -> String {
         out.push('\n');
     }
     for v in &report.verdicts {
-        let status = if v.ok { "ok  " } else { "FAIL" };
-        let _ = writeln!(out, "{status}  line {}: {}", v.line, v.text);
+        let status = v.outcome.status();
+        let _ = writeln!(out, "{status:<4}  line {}: {}", v.line, v.text);
         for c in &v.closest {
             let _ = writeln!(out, "    closest: {c}");
         }
@@ -230,13 +230,14 @@ pub fn text(report: &Report) -> String {
 
 /// Broken invariants as the text report shows them, like failed
 /// expectations: the invariant and its spec ids, what was broken, then
-/// the events that break it.
+/// the events that break it. A choice that differs says `differs`.
 pub fn violations_text(violations: &[super::Violation]) -> String {
     let mut out = String::new();
     for v in violations {
         let _ = writeln!(
             out,
-            "FAIL  invariant {} [{}]: {}",
+            "{}  invariant {} [{}]: {}",
+            v.outcome.status(),
             v.invariant,
             v.spec_ids.join(", "),
             v.text
@@ -261,14 +262,14 @@ pub fn json_lines(report: &Report) -> String {
         let _ = writeln!(
             out,
             "{}",
-            json!({"event": "expect", "line": v.line, "ok": v.ok, "text": v.text, "closest": v.closest})
+            json!({"event": "expect", "line": v.line, "ok": v.outcome != Outcome::Fail, "text": v.text, "closest": v.closest, "force": v.force.name(), "verdict": v.outcome.name()})
         );
     }
     for v in &report.violations {
         let _ = writeln!(
             out,
             "{}",
-            json!({"event": "invariant", "name": v.invariant, "spec": v.spec_ids, "text": v.text, "events": v.events})
+            json!({"event": "invariant", "name": v.invariant, "spec": v.spec_ids, "text": v.text, "events": v.events, "force": v.force.name(), "verdict": v.outcome.name()})
         );
     }
     let _ = writeln!(

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::Report;
 use super::event::{Event, EventKind};
 use super::render::seconds;
+use super::{Outcome, Report};
 use crate::packet_json;
 use crate::scenario::groups::matches;
 use crate::scenario::write;
@@ -104,7 +104,7 @@ impl Selection {
     /// broker notes that name a selected client's id; the verdicts on the
     /// selected clients, and every failed verdict and broken invariant, so
     /// that the end line stays true.
-    pub fn report(&self, scenario: &Scenario, report: &Report, target: &str) -> Report {
+    pub fn report(&self, scenario: &Scenario, report: &Report) -> Report {
         let is_client = |h: &str| scenario.clients.contains_key(h);
         let mut out = report.clone();
         out.events.retain(|e| match &e.kind {
@@ -115,11 +115,13 @@ impl Selection {
             EventKind::Note { text, .. } => self.concerns(text),
             other => other.host().is_some_and(|h| self.has(h)),
         });
-        // Verdicts come in the order of the expectations that apply.
-        let applying = scenario.expect.iter().filter(|e| e.applies_to(target));
-        out.verdicts = applying
+        // One verdict per expectation, in order (`skip` for one left out
+        // for the target).
+        out.verdicts = scenario
+            .expect
+            .iter()
             .zip(&report.verdicts)
-            .filter(|(e, v)| !v.ok || self.has(&e.client))
+            .filter(|(e, v)| v.outcome == Outcome::Fail || self.has(&e.client))
             .map(|(_, v)| v.clone())
             .collect();
         out
@@ -282,13 +284,20 @@ pub fn summary(scenario: &Scenario, report: &Report) -> String {
 /// ones in full, up to [`SUMMARY_FAILED_MAX`]), broken invariants and the
 /// harness error.
 fn verdict_lines(s: &mut String, report: &Report) {
-    let failed: Vec<_> = report.verdicts.iter().filter(|v| !v.ok).collect();
-    let _ = writeln!(
+    let failed: Vec<_> = report.verdicts.iter().filter(|v| v.failed()).collect();
+    let count = |o: Outcome| report.verdicts.iter().filter(|v| v.outcome == o).count();
+    let _ = write!(
         s,
         "expect      {} passed, {} failed",
-        report.verdicts.len() - failed.len(),
+        count(Outcome::Pass),
         failed.len()
     );
+    for o in [Outcome::Differs, Outcome::Skip] {
+        if count(o) > 0 {
+            let _ = write!(s, ", {} {}", count(o), o.name());
+        }
+    }
+    s.push('\n');
     for v in failed.iter().take(SUMMARY_FAILED_MAX) {
         let _ = writeln!(s, "FAIL  line {}: {}", v.line, v.text);
         for c in &v.closest {
@@ -316,7 +325,7 @@ fn verdict_lines(s: &mut String, report: &Report) {
 /// narrowed to the chosen clients ([`Selection::report`]). A reviewer
 /// reads a run of a thousand clients in this shape; the determinism check
 /// still compares the whole traces of two runs.
-pub fn snapshot(scenario: &Scenario, report: &Report, target: &str) -> String {
+pub fn snapshot(scenario: &Scenario, report: &Report) -> String {
     let Some(view) = &scenario.snapshot else {
         return super::render::text(report);
     };
@@ -330,9 +339,7 @@ pub fn snapshot(scenario: &Scenario, report: &Report, target: &str) -> String {
         if !s.is_empty() {
             let _ = writeln!(s, "\n== {}", selection.clients.join(", "));
         }
-        s.push_str(&super::render::text(
-            &selection.report(scenario, report, target),
-        ));
+        s.push_str(&super::render::text(&selection.report(scenario, report)));
     }
     s
 }

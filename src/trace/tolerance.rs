@@ -8,21 +8,8 @@ use crate::scenario::{Count, Expectation};
 use crate::trace::expect::{self, Verdict};
 use crate::trace::{Event, render};
 
-/// Checks every expectation that applies to `target`, each `within` window
-/// widened by `tolerance` on both sides.
-pub fn check_all(
-    expect: &[Expectation],
-    events: &[Event],
-    target: &str,
-    tolerance: Duration,
-) -> Vec<Verdict> {
-    expect
-        .iter()
-        .filter(|e| e.applies_to(target))
-        .map(|e| check(e, events, tolerance))
-        .collect()
-}
-
+/// Checks an expectation, its `within` window widened by `tolerance` on
+/// both sides.
 pub fn check(e: &Expectation, events: &[Event], tolerance: Duration) -> Verdict {
     let Some((lo, hi)) = e.within else {
         return expect::check(e, events);
@@ -51,6 +38,7 @@ pub fn check(e: &Expectation, events: &[Event], tolerance: Duration) -> Verdict 
     if verdict.ok {
         verdict.closest.clear();
     }
+    verdict.outcome = expect::Outcome::of(verdict.ok, e.force, true);
     let off = off_by(e, events, tolerance);
     let how = match off {
         None => "no matching event in the widened window".to_string(),
@@ -99,7 +87,7 @@ pub fn off_by(e: &Expectation, events: &[Event], tolerance: Duration) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{ClosedBy, Matcher};
+    use crate::scenario::{ClosedBy, Force, Matcher};
     use crate::trace::EventKind;
 
     fn ms(n: u64) -> Duration {
@@ -117,6 +105,8 @@ mod tests {
             within: Some((ms(lo), ms(hi))),
             only_for: None,
             not_for: None,
+            spec: Vec::new(),
+            force: Force::Choice,
         }
     }
 

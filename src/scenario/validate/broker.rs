@@ -25,7 +25,7 @@ const MAX_PACKET_SIZE: u32 = 268_435_460;
 /// A broker's options written as a whole document, as `mqtt-sim serve
 /// --config` reads them: the same checks as an entry under `brokers`.
 pub fn broker_alone(raw: RawBroker, idx: &PosIndex, file: &Path) -> Result<BrokerSpec, Error> {
-    let cx = Ctx::new(idx, file);
+    let cx = Ctx::new(idx, file, &[]);
     // Mutants are planted bugs for testing the scenarios; a broker that
     // serves real clients must not be able to switch one on.
     if raw.mutant.is_some() {

@@ -15,6 +15,9 @@ pub(super) struct Ctx<'a> {
     pub(super) brokers: Vec<String>,
     pub(super) clients: Vec<String>,
     pub(super) filler: FillerPool,
+    /// The names `only_for` and `not_for` accept: `reference`, the shipped
+    /// broker profiles, and the profiles the user passed.
+    pub(super) targets: Vec<String>,
 }
 
 impl Locator for Ctx<'_> {
@@ -28,14 +31,23 @@ impl Locator for Ctx<'_> {
 }
 
 impl<'a> Ctx<'a> {
-    /// A context for the file at `file`, before any host is declared.
-    pub(super) fn new(idx: &'a PosIndex, file: &'a Path) -> Self {
+    /// A context for the file at `file`, before any host is declared;
+    /// `extra_targets` are the names of profiles the user passed.
+    pub(super) fn new(idx: &'a PosIndex, file: &'a Path, extra_targets: &[String]) -> Self {
+        let mut targets = vec![crate::profile::REFERENCE.to_string()];
+        targets.extend(crate::profile::shipped_names().map(str::to_string));
+        for t in extra_targets {
+            if !targets.contains(t) {
+                targets.push(t.clone());
+            }
+        }
         Ctx {
             idx,
             file,
             brokers: Vec::new(),
             clients: Vec::new(),
             filler: FillerPool::default(),
+            targets,
         }
     }
 

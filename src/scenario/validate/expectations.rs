@@ -1,11 +1,13 @@
 //! `expect:` entries: whose side of the wire, exactly one matcher (checked
-//! against the client's protocol), and at most one count.
+//! against the client's protocol), at most one count, the targets it is
+//! for, and the statements it rests on (its force).
 
 use indexmap::IndexMap;
 
 use super::Ctx;
+use super::spec::spec_ids;
 use crate::error::Error;
-use crate::scenario::locate::{Locator, child};
+use crate::scenario::locate::{Locator, child, item};
 use crate::scenario::model::*;
 use crate::scenario::raw::*;
 use crate::scenario::values::Fields;
@@ -15,6 +17,7 @@ pub(super) fn expectation(
     path: &str,
     mut e: RawExpect,
     clients: &IndexMap<String, ClientSpec>,
+    protocols: &[Protocol],
 ) -> Result<Expectation, Error> {
     let line = cx.line(path);
     let client = expectation_client(cx, path, e.client.take())?;
@@ -31,6 +34,16 @@ pub(super) fn expectation(
             })?;
     }
     let count = one_count(cx, path, &e)?;
+    for key in ["only_for", "not_for"] {
+        let names = if key == "only_for" {
+            &e.only_for
+        } else {
+            &e.not_for
+        };
+        target_names(cx, &child(path, key), names.as_deref().unwrap_or_default())?;
+    }
+    let spec = e.spec.unwrap_or_default();
+    let force = spec_ids(cx, &child(path, "spec"), &spec, protocols)?;
     Ok(Expectation {
         line,
         client,
@@ -39,7 +52,26 @@ pub(super) fn expectation(
         within: e.within.map(|w| (w.0, w.1)),
         only_for: e.only_for,
         not_for: e.not_for,
+        spec,
+        force,
     })
+}
+
+/// `only_for`/`not_for` name `reference`, a shipped broker profile, or a
+/// profile file the user passed.
+fn target_names(cx: &Ctx, path: &str, names: &[String]) -> Result<(), Error> {
+    for (i, name) in names.iter().enumerate() {
+        if !cx.targets.contains(name) {
+            return Err(cx.at_value(
+                &item(path, i),
+                format!(
+                    "unknown target `{name}`, expected one of {}",
+                    cx.targets.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The client an expectation looks at: one of the clients, not a broker.

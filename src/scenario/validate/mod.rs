@@ -37,7 +37,7 @@ use expectations::expectation;
 use invariants::invariants;
 use network::{chaos, faults, network};
 use snapshot::snapshot_view;
-use spec::spec_ids;
+use spec::{protocols, spec_ids};
 
 /// Most hosts (brokers plus clients) a file may declare: room for 10,000
 /// clients and their brokers. The engine's cost grows linearly with the
@@ -49,9 +49,16 @@ pub const MAX_HOSTS: usize = 10_100;
 pub const MAX_EXPANDED: usize = 10_000;
 
 /// Builds the model. `stem` is the file's stem, used as the name when the
-/// file has no `name`.
-pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Result<Scenario, Error> {
-    let mut cx = Ctx::new(idx, file);
+/// file has no `name`; `extra_targets` are the names, besides `reference`
+/// and the shipped profiles, that `only_for` and `not_for` may use.
+pub fn build(
+    raw: RawScenario,
+    idx: &PosIndex,
+    file: &Path,
+    stem: &str,
+    extra_targets: &[String],
+) -> Result<Scenario, Error> {
+    let mut cx = Ctx::new(idx, file, extra_targets);
     if let Some(message) = raw
         .format
         .and_then(|n| crate::scenario::format::check(Some(n), &n.to_string()))
@@ -85,13 +92,20 @@ pub fn build(raw: RawScenario, idx: &PosIndex, file: &Path, stem: &str) -> Resul
         Some(c) => chaos(&cx, c, &clients)?,
         None => Chaos::default(),
     };
+    let protocols = protocols(protocol, &clients);
     let mut expect = Vec::new();
     for (i, e) in raw.expect.unwrap_or_default().into_iter().enumerate() {
-        expect.push(expectation(&cx, &item("expect", i), e, &clients)?);
+        expect.push(expectation(
+            &cx,
+            &item("expect", i),
+            e,
+            &clients,
+            &protocols,
+        )?);
     }
 
     let spec = raw.spec.unwrap_or_default();
-    spec_ids(&cx, &spec, protocol, &clients)?;
+    spec_ids(&cx, "spec", &spec, &protocols)?;
     let snapshot = match raw.snapshot {
         Some(v) => Some(snapshot_view(&cx, v, &clients)?),
         None => None,
