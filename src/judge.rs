@@ -121,3 +121,106 @@ fn verdict(e: &Expectation, events: &[Event], target: Target, clock: Clock) -> V
     };
     v.weighed(e.force, target.is_reference())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::scenario::Force;
+
+    /// Three expectations no trace of an empty run meets: a binding one,
+    /// a choice, and one only for the reference.
+    const THREE: &str = r#"
+duration: 1s
+brokers:
+  broker: {}
+clients:
+  a:
+    steps: [{connect: {}}]
+expect:
+  - {client: a, connack: {code: 0}, spec: [MQTT-3.2.0-1]}
+  - {client: a, connack: {session_present: false}}
+  - {client: a, connack: {code: 0}, only_for: [reference]}
+"#;
+
+    fn judged(target: Target) -> Report {
+        let s = crate::scenario::parse(THREE, Path::new("three.yaml")).expect("parses");
+        let ending = Ending {
+            seed: 0,
+            end: s.duration,
+            events: Vec::new(),
+            dropped: 0,
+            harness_error: None,
+        };
+        judge(&s, target, Clock::Simulated, ending)
+    }
+
+    fn outcomes(r: &Report) -> Vec<Outcome> {
+        r.verdicts.iter().map(|v| v.outcome).collect()
+    }
+
+    #[test]
+    fn against_the_reference_binding_and_choice_both_fail() {
+        let r = judged(Target::REFERENCE);
+        let forces: Vec<Force> = r.verdicts.iter().map(|v| v.force).collect();
+        assert_eq!(forces, [Force::Binding, Force::Choice, Force::Choice]);
+        assert_eq!(outcomes(&r), [Outcome::Fail; 3]);
+        assert!(!r.ok());
+    }
+
+    #[test]
+    fn against_another_target_a_choice_differs_and_a_binding_one_fails() {
+        let profile = Profile::load("mosquitto").expect("shipped");
+        let target = Target {
+            name: "mosquitto",
+            profile: Some(&profile),
+        };
+        let r = judged(target);
+        assert_eq!(
+            outcomes(&r),
+            [Outcome::Fail, Outcome::Differs, Outcome::Skip]
+        );
+        assert_eq!(r.failures().len(), 1);
+        // A differing choice shows what the target did, like a failure.
+        assert!(
+            r.verdicts[1].text.contains("0 matched"),
+            "{}",
+            r.verdicts[1].text
+        );
+        assert!(
+            r.verdicts[2].text.ends_with(": only for reference"),
+            "{}",
+            r.verdicts[2].text
+        );
+    }
+
+    #[test]
+    fn a_run_whose_only_misses_are_choices_passes_against_another_target() {
+        let s = crate::scenario::parse(
+            &THREE.replace("spec: [MQTT-3.2.0-1]", "only_for: [reference]"),
+            Path::new("three.yaml"),
+        )
+        .expect("parses");
+        let ending = Ending {
+            seed: 0,
+            end: s.duration,
+            events: Vec::new(),
+            dropped: 0,
+            harness_error: None,
+        };
+        let r = judge(&s, Target::named("some-broker"), Clock::Simulated, ending);
+        assert!(r.ok(), "{:?}", r.verdicts);
+        let text = crate::trace::render::text(&r);
+        assert!(text.contains("differs  line "), "{text}");
+        assert!(text.contains("skip  line "), "{text}");
+        let json = crate::trace::render::json_lines(&r);
+        let differs = json
+            .lines()
+            .find(|l| l.contains(r#""verdict":"differs""#))
+            .expect("a differs line");
+        assert!(differs.contains(r#""ok":true"#), "{differs}");
+        assert!(differs.contains(r#""force":"choice""#), "{differs}");
+        assert!(json.contains(r#""verdict":"skip""#), "{json}");
+    }
+}

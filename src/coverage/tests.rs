@@ -161,3 +161,26 @@ fn the_built_in_lists_parse() {
     );
     assert!(statements(LEVEL_V5).iter().any(|s| s.id == "MQTT-3.1.2-24"));
 }
+
+#[test]
+fn a_statement_binds_when_it_says_must_or_must_not() {
+    use crate::wire::{LEVEL_V5, LEVEL_V311};
+    let binding = |level, id: &str| {
+        super::statements(level)
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.is_binding())
+    };
+    for id in ["MQTT-3.2.0-1", "MQTT-3.1.2-24", "MQTT-1.5.3-3"] {
+        assert_eq!(binding(LEVEL_V311, id), Some(true), "{id}");
+    }
+    for id in ["MQTT-3.3.1-7", "MQTT-3.8.3-3", "MQTT-3.10.4-1"] {
+        assert_eq!(binding(LEVEL_V311, id), Some(false), "{id}");
+    }
+    for id in ["MQTT-3.1.2-8", "MQTT-3.3.4-2", "MQTT-1.5.4-2"] {
+        assert_eq!(binding(LEVEL_V5, id), Some(true), "{id}");
+    }
+    for id in ["MQTT-3.1.2-12", "MQTT-3.8.3-4"] {
+        assert_eq!(binding(LEVEL_V5, id), Some(false), "{id}");
+    }
+}
