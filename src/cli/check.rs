@@ -90,27 +90,27 @@ pub fn check(args: Args) -> anyhow::Result<u8> {
     let mut cases = Vec::new();
     for (path, s) in &loaded {
         let outcome = match check_one(path, s, opts)? {
-            Outcome::Ok => {
+            Outcome::Ok(notes) => {
                 outln!("{} {}", paint(OK, "ok  "), path.display());
-                junit::Outcome::Pass
+                (junit::Outcome::Pass, notes)
             }
-            Outcome::Written => {
+            Outcome::Written(notes) => {
                 written += 1;
                 outln!("{} {}", paint(OK, "new "), path.display());
-                junit::Outcome::Pass
+                (junit::Outcome::Pass, notes)
             }
             Outcome::Failed(why) => {
                 failed += 1;
                 outln!("{} {}: {why}", paint(FAIL, "FAIL"), path.display());
-                junit::Outcome::Fail {
-                    message: why.lines().next().unwrap_or_default().to_string(),
-                    text: why,
-                }
+                let message = why.lines().next().unwrap_or_default().to_string();
+                (junit::Outcome::Fail { message, text: why }, Vec::new())
             }
         };
+        let (outcome, notes) = outcome;
         cases.push(junit::Case {
             name: path.display().to_string(),
             outcome,
+            notes,
         });
     }
     if let Some(file) = &opts.junit {
@@ -226,9 +226,11 @@ fn orphans(paths: &[PathBuf], how: Unreferenced) -> anyhow::Result<bool> {
     Ok(how == Unreferenced::Reject && !found.is_empty())
 }
 
+/// What checking one scenario came to; a run that passed carries the
+/// lines that neither passed nor failed it ([`junit::notes`]).
 enum Outcome {
-    Ok,
-    Written,
+    Ok(Vec<String>),
+    Written(Vec<String>),
     Failed(String),
 }
 
@@ -259,9 +261,10 @@ fn check_one(path: &Path, s: &Scenario, opts: &Options) -> anyhow::Result<Outcom
             verdicts.join("\n")
         )));
     }
+    let notes = junit::notes(&checked.report);
     if opts.seed.is_some_and(|seed| seed != s.seed) {
         // The snapshot was taken with the scenario's own seed.
-        return Ok(Outcome::Ok);
+        return Ok(Outcome::Ok(notes));
     }
     // Canonical, so that a path given from inside `scenarios/` (or with
     // `..`) still finds its snapshot.
@@ -278,12 +281,12 @@ fn check_one(path: &Path, s: &Scenario, opts: &Options) -> anyhow::Result<Outcom
         .as_ref()
         .is_some_and(|snap| snap.matches(&checked.text))
     {
-        return Ok(Outcome::Ok);
+        return Ok(Outcome::Ok(notes));
     }
     if opts.update {
         snapshot::write(&place.snap, &place.input_file, &checked.text)
             .with_context(|| format!("cannot write {}", place.snap.display()))?;
-        return Ok(Outcome::Written);
+        return Ok(Outcome::Written(notes));
     }
     Ok(Outcome::Failed(match existing {
         None => format!(

@@ -1,7 +1,10 @@
 //! JUnit XML for CI systems (`check --junit FILE`, `report --junit FILE`):
 //! one `<testsuite>` per target, one `<testcase>` per scenario, a
 //! `<failure>` with the verdict text of each failed run and a `<skipped>`
-//! with the reason of each skip.
+//! with the reason of each skip. A run that passed with expectations or
+//! invariants that `differs` (a choice the target made otherwise) or
+//! expectations left out for the target (`skip`) is a passed test case
+//! whose `<system-out>` lists those lines.
 //!
 //! The format is small enough to write by hand; what matters is the
 //! escaping. Text is stripped of terminal colours, the five XML special
@@ -29,6 +32,38 @@ pub struct Case {
     /// The scenario's path, as given or found.
     pub name: String,
     pub outcome: Outcome,
+    /// The `differs` and `skip` lines of its run ([`notes`]), written to
+    /// `<system-out>`.
+    pub notes: Vec<String>,
+}
+
+/// The lines of a report that neither pass nor fail it: each expectation
+/// or invariant that differs from the reference's choice, and each
+/// expectation left out for the target, as the text report shows them.
+pub fn notes(report: &mqtt_sim::trace::Report) -> Vec<String> {
+    use mqtt_sim::trace::Outcome as O;
+    let shown = |o: O| matches!(o, O::Differs | O::Skip);
+    let mut out: Vec<String> = report
+        .verdicts
+        .iter()
+        .filter(|v| shown(v.outcome))
+        .map(|v| format!("{} line {}: {}", v.outcome.status(), v.line, v.text))
+        .collect();
+    out.extend(
+        report
+            .violations
+            .iter()
+            .filter(|v| shown(v.outcome))
+            .map(|v| {
+                format!(
+                    "{} invariant {}: {}",
+                    v.outcome.status(),
+                    v.invariant,
+                    v.text
+                )
+            }),
+    );
+    out
 }
 
 pub struct Suite {
@@ -72,8 +107,15 @@ pub fn document(suites: &[Suite]) -> String {
                 escape(&s.name)
             );
             match &c.outcome {
-                Outcome::Pass => {
+                Outcome::Pass if c.notes.is_empty() => {
                     let _ = writeln!(out, "{head}/>");
+                }
+                Outcome::Pass => {
+                    let _ = writeln!(
+                        out,
+                        "{head}>\n      <system-out>{}</system-out>\n    </testcase>",
+                        escape(&c.notes.join("\n"))
+                    );
                 }
                 Outcome::Fail { message, text } => {
                     let _ = writeln!(

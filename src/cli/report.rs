@@ -210,6 +210,7 @@ fn junit_suites(
                     Some(junit::Case {
                         name: rel.clone(),
                         outcome,
+                        notes: Vec::new(),
                     })
                 })
                 .collect(),

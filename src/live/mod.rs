@@ -21,6 +21,7 @@ pub mod skip;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
@@ -114,8 +115,9 @@ pub struct LiveOptions {
     /// Overrides the scenario's seed (it still draws ranges).
     pub seed: Option<u64>,
     /// The target's broker profile, whose deviations the invariants
-    /// follow; none: no deviations.
-    pub profile: Option<Profile>,
+    /// follow; none: no deviations. Shared, since one profile serves every
+    /// run against its target.
+    pub profile: Option<Arc<Profile>>,
 }
 
 impl LiveOptions {
@@ -341,7 +343,7 @@ async fn drive(
     };
     let target = judge::Target {
         name: &opts.target_name,
-        profile: opts.profile.as_ref(),
+        profile: opts.profile.as_deref(),
     };
     judge(scenario, target, clock, ending)
 }
