@@ -174,3 +174,23 @@ fn the_scenarios_have_no_unknown_ids() {
     let out = mqtt_sim(&["coverage"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn every_binding_invariant_rests_on_a_must() {
+    use mqtt_sim::scenario::Force;
+    use mqtt_sim::wire::{LEVEL_V5, LEVEL_V311};
+    for inv in mqtt_sim::invariants::ALL {
+        if inv.force != Force::Binding {
+            continue;
+        }
+        let binding = inv.spec_ids.iter().any(|id| {
+            let id = id.trim_end_matches(" (5.0)");
+            [LEVEL_V311, LEVEL_V5].into_iter().any(|level| {
+                mqtt_sim::coverage::statements(level)
+                    .iter()
+                    .any(|s| s.id == id && s.is_binding())
+            })
+        });
+        assert!(binding, "{} cites no MUST statement", inv.name);
+    }
+}

@@ -8,7 +8,6 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{Run, violations as check};
-use crate::scenario::Force;
 use crate::scenario::{self, Scenario};
 use crate::trace::{Event, EventKind, Violation};
 use crate::wire::{
@@ -296,23 +295,4 @@ fn delivery_matches_subscription_catches_a_message_no_filter_matches() {
 fn the_scenario_knows_every_invariant_by_its_name() {
     let names: Vec<&str> = super::ALL.iter().map(|i| i.name).collect();
     assert_eq!(names, crate::scenario::INVARIANT_NAMES);
-}
-
-#[test]
-fn every_binding_invariant_rests_on_a_must() {
-    use crate::wire::{LEVEL_V5, LEVEL_V311};
-    for inv in super::ALL {
-        if inv.force != Force::Binding {
-            continue;
-        }
-        let binding = inv.spec_ids.iter().any(|id| {
-            let id = id.trim_end_matches(" (5.0)");
-            [LEVEL_V311, LEVEL_V5].into_iter().any(|level| {
-                crate::coverage::statements(level)
-                    .iter()
-                    .any(|s| s.id == id && s.is_binding())
-            })
-        });
-        assert!(binding, "{} cites no MUST statement", inv.name);
-    }
 }
