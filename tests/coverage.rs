@@ -1,5 +1,7 @@
 //! `mqtt-sim coverage` as a user meets it, on small fixture directories
-//! whose figures are counted by hand in the comments.
+//! whose figures are counted by hand in the comments; and the force the
+//! statements give: every binding invariant rests on a MUST, and every
+//! `not_for: [<broker>]` on a deviation the broker's profile documents.
 
 use std::process::{Command, Output};
 
@@ -192,5 +194,34 @@ fn every_binding_invariant_rests_on_a_must() {
             })
         });
         assert!(binding, "{} cites no MUST statement", inv.name);
+    }
+}
+
+/// `not_for: [<broker>]` is for a deviation from a MUST that the broker's
+/// profile documents, never for optional behaviour: each such expectation
+/// is binding and cites a statement its profile's `deviations:` list.
+#[test]
+fn not_for_a_broker_rests_on_a_deviation_its_profile_documents() {
+    use mqtt_sim::profile::{Profile, REFERENCE};
+    use mqtt_sim::scenario::{self, Force};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for (name, path) in scenario::find(&dir).expect("scenarios/ is readable") {
+        let s = scenario::load(&path).expect("every scenario loads");
+        for e in &s.expect {
+            for broker in e.not_for.iter().flatten().filter(|b| *b != REFERENCE) {
+                let profile = Profile::load(broker).expect("a shipped profile");
+                let documented = profile
+                    .deviations
+                    .iter()
+                    .flat_map(|d| &d.spec)
+                    .any(|id| e.spec.contains(id));
+                assert!(
+                    e.force == Force::Binding && documented,
+                    "{name} line {}: not_for: [{broker}] without a binding spec id that \
+                     profiles/{broker}.yaml lists under deviations",
+                    e.line
+                );
+            }
+        }
     }
 }
