@@ -165,6 +165,22 @@ mod will {
     }
 
     #[test]
+    fn a_will_that_comes_late_is_the_references_choice() {
+        let (s, mut events) = record(&sensor("3.1.1", "", "drop"));
+        let mut will = events.remove(find(&events, "observer", is_will));
+        will.at = ms(3000);
+        let at = events
+            .iter()
+            .position(|e| e.at > will.at)
+            .unwrap_or(events.len());
+        events.insert(at, will);
+        let v = check(&WILL, &s, &events);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].text.contains("received it at 3.000s"), "{}", v[0].text);
+        assert_eq!(v[0].force, mqtt_sim::scenario::Force::Choice);
+    }
+
+    #[test]
     fn a_will_before_its_delay_is_reported() {
         let (s, mut events) = record(&sensor("5.0", ", delay: 2s", "drop"));
         assert!(check(&WILL, &s, &events).is_empty());
@@ -349,6 +365,8 @@ mod keep_alive {
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].text.contains("still open"), "{}", v[0].text);
         assert_eq!(v[0].spec_ids, SPEC_V311);
+        // The spec gives no bound on how late the close may come.
+        assert_eq!(v[0].force, mqtt_sim::scenario::Force::Choice);
     }
 
     #[test]
@@ -373,6 +391,7 @@ mod keep_alive {
         let v = check(&KEEP_ALIVE, &s, &events);
         assert_eq!(v.len(), 1, "{v:?}");
         assert!(v[0].text.contains("after 2.00"), "{}", v[0].text);
+        assert_eq!(v[0].force, mqtt_sim::scenario::Force::Binding);
     }
 
     #[test]

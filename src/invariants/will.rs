@@ -23,6 +23,12 @@
 //!   up, acknowledges and is not partitioned over the window, and a window
 //!   that ends before the run does. Otherwise the will may or may not come.
 //! - A takeover follows the broker's `takeover_will` profile.
+//!
+//! Force: binding (MQTT-3.1.2-8), except a will that came after its
+//! window closed (a must window with no receipt in it, and a receipt no
+//! window explains after the window opened): the spec gives no bound on
+//! how soon after the delay or the close it comes, so that one is the
+//! reference's choice (`differs` against another target).
 
 use std::time::Duration;
 
@@ -78,6 +84,7 @@ fn check(run: &Run) -> Vec<Violation> {
         timing,
     } = run.sessions();
     let mut found: Vec<(String, Vec<String>)> = Vec::new();
+    let mut late: Vec<(String, Vec<String>)> = Vec::new();
     let mut level = 4;
     for (broker, topic_name, payload) in will_keys(run, conns) {
         if published_by_hand(run, topic_name, payload) {
@@ -111,7 +118,23 @@ fn check(run: &Run) -> Vec<Violation> {
                 .iter()
                 .map(|&r| (r, run.events[r].at))
                 .collect();
-            let (unmatched, missing) = judge(&mine, &receipts, timing);
+            let (mut unmatched, mut missing) = judge(&mine, &receipts, timing);
+            for (w, r) in came_late(&mut missing, &mut unmatched, &receipts) {
+                let c = &conns[w.conn];
+                level = c.level();
+                let mut shown: Vec<usize> = c.end.map(|e| vec![e.index]).unwrap_or_default();
+                shown.push(r);
+                late.push((
+                    format!(
+                        "the will of {} on {topic_name} was due by {} and {} received it at {}",
+                        c.client,
+                        crate::trace::render::seconds(w.latest.unwrap_or_default()),
+                        obs.client,
+                        crate::trace::render::seconds(run.events[r].at)
+                    ),
+                    rendered(run.events, &shown),
+                ));
+            }
             for r in unmatched {
                 let ev = &run.events[r];
                 level = obs.level();
@@ -153,7 +176,37 @@ fn check(run: &Run) -> Vec<Violation> {
             }
         }
     }
-    found_violations(WILL.name, spec_for(level, SPEC_V311, SPEC_V5), found)
+    let spec = spec_for(level, SPEC_V311, SPEC_V5);
+    // The spec says when a will may go out, not how soon after: a will
+    // that came after the reference's bound is its choice.
+    let mut late = found_violations(WILL.name, spec, late);
+    late.iter_mut().for_each(|v| v.force = Force::Choice);
+    let mut out = found_violations(WILL.name, spec, found);
+    out.extend(late);
+    out
+}
+
+/// Pairs each must window with no receipt with a receipt no window
+/// explains that came after the window opened: the will came, only later
+/// than the bound. Both leave their lists; the pairs are returned.
+fn came_late<'w>(
+    missing: &mut Vec<&'w Window>,
+    unmatched: &mut Vec<usize>,
+    receipts: &[(usize, Duration)],
+) -> Vec<(&'w Window, usize)> {
+    let at = |r: usize| receipts.iter().find(|x| x.0 == r).map(|x| x.1);
+    let mut pairs = Vec::new();
+    missing.retain(|w| {
+        let Some(k) = unmatched
+            .iter()
+            .position(|&r| at(r).is_some_and(|t| t >= w.earliest))
+        else {
+            return true;
+        };
+        pairs.push((*w, unmatched.remove(k)));
+        false
+    });
+    pairs
 }
 
 /// The wills of accepted connections by (broker, topic, payload), in the
