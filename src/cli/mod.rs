@@ -58,10 +58,16 @@ pub fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 /// Loads every file first, so that one invalid file stops the command
 /// before anything runs. Errors go to stderr in their snippet form; `Err` carries the exit code.
 pub fn load_all(files: &[PathBuf]) -> Result<Vec<Scenario>, u8> {
+    load_all_with(files, &[])
+}
+
+/// [`load_all`], where `only_for`/`not_for` may also name `extra_targets`
+/// (the target the user named: `--target-name`, a profile file's name).
+pub fn load_all_with(files: &[PathBuf], extra_targets: &[String]) -> Result<Vec<Scenario>, u8> {
     let mut loaded = Vec::new();
     let mut invalid = false;
     for f in files {
-        match scenario::load(f) {
+        match scenario::load_with(f, extra_targets) {
             Ok(s) => loaded.push(s),
             Err(e) => {
                 style::print_error(&e);

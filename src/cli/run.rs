@@ -12,7 +12,7 @@ use mqtt_sim::trace::select::{self, Selection};
 use mqtt_sim::trace::{Report, render};
 
 use super::output::{out, outln};
-use super::{EXIT_FAILED, EXIT_INVALID, Format, load_all, style};
+use super::{EXIT_FAILED, EXIT_INVALID, Format, load_all_with, style};
 
 /// The flags of `mqtt-sim run`.
 #[derive(clap::Args)]
@@ -130,7 +130,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     };
     let files = &super::expand(&paths)?;
-    let scenarios = match load_all(files) {
+    let named: Vec<String> = live.iter().map(|l| l.target_name.clone()).collect();
+    let scenarios = match load_all_with(files, &named) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
