@@ -144,8 +144,9 @@ expect:
   - {client: a, connack: {code: 0}, only_for: [reference]}
 "#;
 
-    fn judged(target: Target) -> Report {
-        let s = crate::scenario::parse(THREE, Path::new("three.yaml")).expect("parses");
+    /// `text` judged on an empty run against `target`.
+    fn judged_text(text: &str, target: Target) -> Report {
+        let s = crate::scenario::parse(text, Path::new("three.yaml")).expect("parses");
         let ending = Ending {
             seed: 0,
             end: s.duration,
@@ -154,6 +155,10 @@ expect:
             harness_error: None,
         };
         judge(&s, target, Clock::Simulated, ending)
+    }
+
+    fn judged(target: Target) -> Report {
+        judged_text(THREE, target)
     }
 
     fn outcomes(r: &Report) -> Vec<Outcome> {
@@ -197,19 +202,10 @@ expect:
 
     #[test]
     fn a_run_whose_only_misses_are_choices_passes_against_another_target() {
-        let s = crate::scenario::parse(
+        let r = judged_text(
             &THREE.replace("spec: [MQTT-3.2.0-1]", "only_for: [reference]"),
-            Path::new("three.yaml"),
-        )
-        .expect("parses");
-        let ending = Ending {
-            seed: 0,
-            end: s.duration,
-            events: Vec::new(),
-            dropped: 0,
-            harness_error: None,
-        };
-        let r = judge(&s, Target::named("some-broker"), Clock::Simulated, ending);
+            Target::named("some-broker"),
+        );
         assert!(r.ok(), "{:?}", r.verdicts);
         let text = crate::trace::render::text(&r);
         assert!(text.contains("differs  line "), "{text}");

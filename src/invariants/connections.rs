@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::broker::Config;
-use crate::scenario::{ClosedBy, DurationSpec, FaultAction, Scenario, SessionExpiry};
+use crate::scenario::{ClosedBy, DurationSpec, FaultAction, Force, Scenario, SessionExpiry};
 use crate::trace::{Event, EventKind, Violation, render};
 use crate::wire::{ConnAck, Connect, Disconnect, LEVEL_V5, Packet};
 
@@ -467,6 +467,22 @@ pub fn found_violations(
         .into_iter()
         .map(|(text, events)| super::violation(name, spec_ids, text, events))
         .collect()
+}
+
+/// [`found_violations`] for what breaks a MUST (`found`) and for what only
+/// passes a bound the spec does not give (`choices`: how late a close or a
+/// will came), the latter with the force of the reference's choice.
+pub fn found_with_choices(
+    name: &str,
+    spec_ids: &[&str],
+    found: Vec<(String, Vec<String>)>,
+    choices: Vec<(String, Vec<String>)>,
+) -> Vec<Violation> {
+    let mut out = found_violations(name, spec_ids, found);
+    let mut choices = found_violations(name, spec_ids, choices);
+    choices.iter_mut().for_each(|v| v.force = Force::Choice);
+    out.extend(choices);
+    out
 }
 
 /// The events at `indices`, rendered as in the text trace.

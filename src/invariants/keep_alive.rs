@@ -37,7 +37,7 @@ use crate::trace::Violation;
 use crate::trace::render::seconds;
 
 use super::connections::{
-    Conn, EndKind, Faults, Sessions, Timing, broker_of, found_violations, rendered, spec_for,
+    Conn, EndKind, Faults, Sessions, Timing, broker_of, found_with_choices, rendered, spec_for,
 };
 use super::{Invariant, Run};
 use crate::scenario::Force;
@@ -92,14 +92,10 @@ fn check(run: &Run) -> Vec<Violation> {
             found.push((text, rendered(run.events, &shown)));
         }
     }
-    let spec = spec_for(level, SPEC_V311, SPEC_V5);
     // The spec says the broker must close, not how soon: the bound on
     // lateness (a round trip and a millisecond) is the reference's.
-    let mut late = found_violations(KEEP_ALIVE.name, spec, late);
-    late.iter_mut().for_each(|v| v.force = Force::Choice);
-    let mut out = found_violations(KEEP_ALIVE.name, spec, found);
-    out.extend(late);
-    out
+    let spec = spec_for(level, SPEC_V311, SPEC_V5);
+    found_with_choices(KEEP_ALIVE.name, spec, found, late)
 }
 
 /// A stretch of silence longer than the limit on a connection still open.

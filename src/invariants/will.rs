@@ -40,7 +40,7 @@ use crate::trace::{EventKind, Violation};
 use crate::wire::{LEVEL_V5, LastWill, Packet};
 
 use super::connections::{
-    Conn, EXPIRY_NEVER_S, End, EndKind, Faults, Sessions, Timing, broker_of, found_violations,
+    Conn, EXPIRY_NEVER_S, End, EndKind, Faults, Sessions, Timing, broker_of, found_with_choices,
     rendered, secs, spec_for,
 };
 use super::{Invariant, Run};
@@ -176,14 +176,10 @@ fn check(run: &Run) -> Vec<Violation> {
             }
         }
     }
-    let spec = spec_for(level, SPEC_V311, SPEC_V5);
     // The spec says when a will may go out, not how soon after: a will
     // that came after the reference's bound is its choice.
-    let mut late = found_violations(WILL.name, spec, late);
-    late.iter_mut().for_each(|v| v.force = Force::Choice);
-    let mut out = found_violations(WILL.name, spec, found);
-    out.extend(late);
-    out
+    let spec = spec_for(level, SPEC_V311, SPEC_V5);
+    found_with_choices(WILL.name, spec, found, late)
 }
 
 /// Pairs each must window with no receipt with a receipt no window
