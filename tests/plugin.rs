@@ -51,22 +51,27 @@ fn the_example_runs_the_whole_suite_and_reports_each_scenario() {
     assert_eq!(passed("session/offline-queue"), Some(false));
 }
 
-const NAMED: &str = r#"
-name: an expectation that holds for one target only
-duration: 1s
-brokers:
-  broker: {}
-clients:
-  a:
-    steps: [{connect: {}}]
-expect:
-  - {client: a, connack: {code: 0}}
+/// A scenario of one client that connects, with these expectations.
+fn one_client(expect: &str) -> String {
+    format!(
+        "duration: 1s\nbrokers:\n  broker: {{}}\nclients:\n  a:\n    \
+         steps: [{{connect: {{}}}}]\nexpect:\n{expect}"
+    )
+}
+
+/// An expectation that holds for one target only.
+const NAMED: &str = "  - {client: a, connack: {code: 0}}
   - {not_for: [tiny], client: a, connack: {code: 5}}
-"#;
+";
 
 #[test]
 fn expectations_see_the_target_by_its_name() {
-    let s = scenario::parse_with(NAMED, Path::new("named.yaml"), &["tiny".into()]).expect("parses");
+    let s = scenario::parse_with(
+        &one_client(NAMED),
+        Path::new("named.yaml"),
+        &["tiny".into()],
+    )
+    .expect("parses");
     let opts = RunOptions::default();
     let tiny = sim::run_with(&s, &opts, Arc::new(Tiny));
     assert!(tiny.ok(), "{:?}", tiny.verdicts);
@@ -159,34 +164,27 @@ fn under_the_mosquitto_profile_a_session_ending_with_its_connection_keeps_the_de
     assert!(names.contains(&"will"), "{names:?}");
 }
 
-const CHOICES: &str = r#"
-name: a choice and a reference-only expectation
-duration: 1s
-brokers:
-  broker: {}
-clients:
-  a:
-    steps: [{connect: {}}]
-expect:
-  - {client: a, connack: {code: 0}, spec: [MQTT-3.2.0-1]}
+/// A binding expectation, a choice the reference makes, and one for the
+/// reference only: lines 8, 9 and 10.
+const CHOICES: &str = "  - {client: a, connack: {code: 0}, spec: [MQTT-3.2.0-1]}
   - {client: a, connack: {session_present: true}}
   - {only_for: [reference], client: a, connack: {code: 0}}
-"#;
+";
 
 #[test]
 fn another_target_shows_differs_and_skip_lines_and_passes() {
-    let s = scenario::parse(CHOICES, Path::new("choices.yaml")).expect("parses");
+    let s = scenario::parse(&one_client(CHOICES), Path::new("choices.yaml")).expect("parses");
     let r = sim::run_with(&s, &RunOptions::default(), mosquitto());
     assert!(r.ok(), "{:?}", r.verdicts);
     let text = mqtt_sim::trace::render::text(&r);
-    assert!(text.contains("\nok    line 10:"), "{text}");
+    assert!(text.contains("\nok    line 8:"), "{text}");
     assert!(
-        text.contains("\ndiffers  line 11: a recv CONNACK session_present=true: 0 matched"),
+        text.contains("\ndiffers  line 9: a recv CONNACK session_present=true: 0 matched"),
         "{text}"
     );
     assert!(text.contains("    closest: "), "{text}");
     assert!(
-        text.contains("\nskip  line 12: a recv CONNACK code=0: only for reference"),
+        text.contains("\nskip  line 10: a recv CONNACK code=0: only for reference"),
         "{text}"
     );
     // Against the reference the same choice fails the run.
