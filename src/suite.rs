@@ -30,7 +30,7 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::scenario;
 use crate::sim::{self, BrokerUnderTest, RunOptions};
-use crate::trace::Report;
+use crate::trace::{self, Report};
 
 /// The result of one scenario file.
 #[derive(Debug)]
@@ -60,17 +60,23 @@ impl Outcome {
         let mut out: Vec<String> = report
             .verdicts
             .iter()
-            .filter(|v| !v.ok)
+            .filter(|v| v.failed())
             .map(|v| format!("line {}: {}", v.line, v.text))
             .collect();
-        out.extend(report.violations.iter().map(|v| {
-            format!(
-                "invariant {} [{}]: {}",
-                v.invariant,
-                v.spec_ids.join(", "),
-                v.text
-            )
-        }));
+        out.extend(
+            report
+                .violations
+                .iter()
+                .filter(|v| v.outcome == trace::Outcome::Fail)
+                .map(|v| {
+                    format!(
+                        "invariant {} [{}]: {}",
+                        v.invariant,
+                        v.spec_ids.join(", "),
+                        v.text
+                    )
+                }),
+        );
         out.extend(report.harness_error.iter().map(|e| format!("harness: {e}")));
         out
     }
