@@ -111,8 +111,6 @@ pub enum Behaviour {
     /// A takeover publishes the old connection's will unless both the old
     /// and the new connection are persistent.
     TakeoverWillUnlessBothPersistent,
-    /// A 5.0 takeover closes the old connection without DISCONNECT 0x8E.
-    NoTakeoverDisconnect,
     /// A 5.0 will with a delay waits its whole delay when the session ends
     /// with the connection (session expiry 0).
     WillDelayOutlastsEndedSession,
