@@ -24,6 +24,7 @@ pub(super) mod connack_v5 {
     pub const MALFORMED_PACKET: u8 = 0x81;
     pub const BAD_AUTHENTICATION_METHOD: u8 = 0x8c;
     pub const TOPIC_NAME_INVALID: u8 = 0x90;
+    pub const QUOTA_EXCEEDED: u8 = 0x97;
     pub const RETAIN_NOT_SUPPORTED: u8 = 0x9a;
     pub const QOS_NOT_SUPPORTED: u8 = 0x9b;
 }
@@ -198,6 +199,17 @@ async fn connect_acceptable<W: AsyncWrite + Unpin>(
             refuse(broker, writer, &who, code, &why).await;
         } else {
             broker.note(format!("protocol violation by {who}: {why}"));
+        }
+        return false;
+    }
+    if let Some(w) = &c.will
+        && let Some(why) = broker.too_deep(&w.topic)
+    {
+        let why = format!("will {why}");
+        if v5 {
+            refuse(broker, writer, &who, connack_v5::QUOTA_EXCEEDED, &why).await;
+        } else {
+            broker.note(format!("refused {who}: {why}"));
         }
         return false;
     }

@@ -56,9 +56,32 @@ pub struct Config {
     /// Topic and payload bytes waiting in one session's queue at most; see
     /// [`QUEUED_BYTES_MAX`](super::QUEUED_BYTES_MAX), its default.
     pub queued_bytes_max: usize,
+    /// Bounds on what one client can make the broker hold or do: `serve`
+    /// options, defaults in `src/broker/mod.rs`. Not in scenario files.
+    pub limits: Limits,
     /// Test-only: a deliberately broken broker, to show that scenarios and
     /// `explore` catch the bug. `None` in every real scenario.
     pub mutant: Option<Mutant>,
+}
+
+/// The limits that keep one client from crashing, starving or exhausting
+/// the broker. Each has a constant in `src/broker/mod.rs` for its default
+/// and a `serve` flag of the same name (`--topic-levels-max`); hitting one
+/// is a note (a log line under `serve`) and, where the protocol has one, a
+/// reason code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Levels in a topic name or filter, at most (a PUBLISH, SUBSCRIBE or
+    /// will beyond closes the connection, as mosquitto does above 200).
+    pub topic_levels_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            topic_levels_max: super::TOPIC_LEVELS_MAX,
+        }
+    }
 }
 
 impl Default for Config {
@@ -84,6 +107,7 @@ impl Default for Config {
             persistent_session_expiry: None,
             sessions_max: super::SESSIONS_MAX,
             queued_bytes_max: super::QUEUED_BYTES_MAX,
+            limits: Limits::default(),
             mutant: None,
         }
     }

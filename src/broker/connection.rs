@@ -78,6 +78,8 @@ mod disconnect_code {
     pub const RETAIN_NOT_SUPPORTED: u8 = 0x9a;
     pub const QOS_NOT_SUPPORTED: u8 = 0x9b;
     pub const SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED: u8 = 0xa1;
+    /// An implementation limit was hit (5.0 section 3.14.2.1).
+    pub const QUOTA_EXCEEDED: u8 = 0x97;
 }
 
 /// SUBACK and UNSUBACK reason codes of 5.0 (sections 3.9.3, 3.11.3).
@@ -659,6 +661,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 format!("PUBLISH topic: {e}"),
             ));
         }
+        if let Some(why) = self.broker.too_deep(&p.topic) {
+            return Err(End::violation(
+                disconnect_code::QUOTA_EXCEEDED,
+                format!("PUBLISH {why}"),
+            ));
+        }
         if p.qos != QoS::AtMostOnce && p.packet_id == 0 {
             return Err(End::violation(
                 reason::PROTOCOL_ERROR,
@@ -856,6 +864,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         user: Option<&str>,
         notes: &mut Vec<String>,
     ) -> Result<u8, End> {
+        if let Some(why) = self.broker.too_deep(&f.filter) {
+            // Closed, not refused in SUBACK: a client this far off is an
+            // attack or a bug, and mosquitto closes too.
+            return Err(End::violation(
+                disconnect_code::QUOTA_EXCEEDED,
+                format!("SUBSCRIBE filter: {why}"),
+            ));
+        }
         if topic::validate_filter(&f.filter).is_err() {
             return Ok(self.refused(ack_code::TOPIC_FILTER_INVALID));
         }

@@ -129,7 +129,7 @@ use tokio::task::JoinSet;
 
 /// The name the harness and broker plug-ins know the configuration by.
 pub use config::Config as BrokerConfig;
-pub use config::{AclRule, Config, Mutant, TakeoverWill};
+pub use config::{AclRule, Config, Limits, Mutant, TakeoverWill};
 pub use router::Publication;
 pub use session::{Message, Retained, Session, SessionExpiry, Store, Subscription};
 
@@ -163,6 +163,14 @@ pub const RETAINED_MAX: usize = 10_000;
 pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// How long a new connection may take to send CONNECT before it is closed.
 pub const CONNECT_WAIT: Duration = Duration::from_secs(30);
+
+/// Levels in a topic name or filter, by default (`Limits::topic_levels_max`,
+/// `serve --topic-levels-max`): 200, mosquitto's limit. A PUBLISH or
+/// SUBSCRIBE beyond it closes the connection (5.0: DISCONNECT 0x97, quota
+/// exceeded), a will beyond it refuses the CONNECT (5.0: CONNACK 0x97), with
+/// a note. Each level costs a trie node per subscription and a step of
+/// every lookup; unbounded, one 65 KB SUBSCRIBE held ~70 MB.
+pub const TOPIC_LEVELS_MAX: usize = 200;
 
 /// The TCP port the broker listens on, in simulation and by default in `serve`.
 pub const PORT: u16 = 1883;
@@ -279,6 +287,14 @@ impl Broker {
 
     fn note(&self, text: String) {
         (self.inner.notes)(text);
+    }
+
+    /// Why `topic` (a name or filter) is refused for its depth: more than
+    /// `topic_levels_max` levels. `None` when it is within the limit.
+    fn too_deep(&self, topic: &str) -> Option<String> {
+        let max = self.config().limits.topic_levels_max;
+        let levels = topic.bytes().filter(|&b| b == b'/').count() + 1;
+        (levels > max).then(|| format!("topic of {levels} levels, over the limit of {max}"))
     }
 
     fn config(&self) -> &BrokerConfig {

@@ -46,11 +46,24 @@ pub struct Args {
     /// Broker options: the keys of a scenario's broker entry, as YAML.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Levels in a topic name or filter at most; a PUBLISH, SUBSCRIBE or
+    /// will beyond closes the connection.
+    #[arg(long, default_value_t = broker::TOPIC_LEVELS_MAX, value_parser = at_least_one)]
+    topic_levels_max: usize,
+}
+
+impl Args {
+    /// The limits the flags set, on top of `config`.
+    fn limits(&self) -> broker::Limits {
+        broker::Limits {
+            topic_levels_max: self.topic_levels_max,
+        }
+    }
 }
 
 pub fn serve(args: Args) -> anyhow::Result<u8> {
     let listen = args.listen.as_str();
-    let config = match args.config.as_deref() {
+    let mut config = match args.config.as_deref() {
         None => BrokerConfig::default(),
         Some(path) => match load_config(path) {
             Ok(c) => c,
@@ -60,6 +73,7 @@ pub fn serve(args: Args) -> anyhow::Result<u8> {
             }
         },
     };
+    config.limits = args.limits();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -193,6 +207,15 @@ impl broker::Listener for Logged {
                 }
             }
         }
+    }
+}
+
+/// A limit of 1 or more: 0 would refuse everything.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }
 

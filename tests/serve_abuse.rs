@@ -1,0 +1,265 @@
+//! `mqtt-sim serve` against a hostile client: what one client sends must
+//! never crash the broker, lock others out, read through the acl or forge
+//! the log. Each test starts the built binary on a free loopback port and
+//! speaks over real TCP; each is bounded to a few seconds.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use mqtt_sim::wire::{
+    Connect, LEVEL_V311, LastWill, Packet, Publish, QoS, Reader, Subscribe, SubscribeFilter, Writer,
+};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// The server process; killed when the test ends.
+struct Server {
+    child: Child,
+    addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+    config: Option<std::path::PathBuf>,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        Server::spawn(extra, None)
+    }
+
+    /// With a broker config file holding `yaml`; `name` makes its path
+    /// unique among the tests.
+    fn with_config(name: &str, yaml: &str, extra: &[&str]) -> Server {
+        let path = std::env::temp_dir().join(format!(
+            "mqtt-sim-serve-abuse-{}-{name}.yaml",
+            std::process::id()
+        ));
+        std::fs::write(&path, yaml).expect("write config");
+        let arg = path.to_str().expect("utf-8 path").to_string();
+        let mut args = vec!["--config", arg.as_str()];
+        args.extend_from_slice(extra);
+        Server::spawn(&args, Some(path))
+    }
+
+    fn spawn(extra: &[&str], config: Option<std::path::PathBuf>) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mqtt-sim serve");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some((_, addr)) = line.split_once("listening on ") {
+                    let _ = addr_tx.send(addr.trim().to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let Ok(addr) = addr_rx.recv_timeout(WAIT) else {
+            let _ = child.kill();
+            panic!("no `listening on` line within {WAIT:?}");
+        };
+        Server {
+            child,
+            addr,
+            log,
+            config,
+        }
+    }
+
+    /// Whether the process is still running.
+    fn alive(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .expect("wait for the server")
+            .is_none()
+    }
+
+    /// Waits (a little) for a log line containing `text`.
+    async fn logged(&self, text: &str) -> bool {
+        for _ in 0..50 {
+            if self.log.lock().unwrap().iter().any(|l| l.contains(text)) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(p) = &self.config {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+struct Conn {
+    reader: Reader<OwnedReadHalf>,
+    writer: Writer<OwnedWriteHalf>,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> Conn {
+        let stream = timeout(WAIT, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        let (r, w) = stream.into_split();
+        Conn {
+            reader: Reader::new(r, Some(LEVEL_V311)),
+            writer: Writer::new(w, LEVEL_V311),
+        }
+    }
+
+    /// Opens a connection and gets CONNACK 0 for `c`.
+    async fn connected(addr: &str, c: Connect) -> Conn {
+        let mut conn = Conn::open(addr).await;
+        conn.send(Packet::Connect(c)).await;
+        match conn.recv().await {
+            Some(Packet::ConnAck(a)) if a.code == 0 => conn,
+            other => panic!("expected CONNACK 0, got {other:?}"),
+        }
+    }
+
+    async fn send(&mut self, p: Packet) {
+        timeout(WAIT, self.writer.write(&p))
+            .await
+            .expect("write in time")
+            .expect("write");
+    }
+
+    /// The next packet; `None` at EOF or on a reset.
+    async fn recv(&mut self) -> Option<Packet> {
+        timeout(WAIT, self.reader.read())
+            .await
+            .expect("a packet or EOF in time")
+            .ok()
+            .flatten()
+    }
+
+    /// Every packet that arrives within `wait`, until EOF.
+    async fn drain(&mut self, wait: Duration) -> Vec<Packet> {
+        let mut out = Vec::new();
+        while let Ok(Ok(Some(p))) = timeout(wait, self.reader.read()).await {
+            out.push(p);
+        }
+        out
+    }
+
+    /// Whether the broker still answers a PINGREQ on this connection.
+    async fn pings(&mut self) -> bool {
+        self.send(Packet::PingReq).await;
+        matches!(self.recv().await, Some(Packet::PingResp))
+    }
+}
+
+fn login(client_id: &str, user: Option<(&str, &str)>, clean: bool) -> Connect {
+    Connect {
+        protocol_name: "MQTT".into(),
+        protocol_level: LEVEL_V311,
+        client_id: client_id.into(),
+        clean,
+        keep_alive_s: 30,
+        will: None,
+        username: user.map(|u| u.0.into()),
+        password: user.map(|u| u.1.to_string().into()),
+        properties: Default::default(),
+    }
+}
+
+fn subscribe(filter: &str, qos: QoS) -> Packet {
+    Packet::Subscribe(Subscribe {
+        packet_id: 1,
+        filters: vec![SubscribeFilter::new(filter, qos)],
+        properties: Default::default(),
+    })
+}
+
+fn publish(topic: &str, payload: &str, qos: QoS, retain: bool, packet_id: u16) -> Packet {
+    Packet::Publish(Publish {
+        topic: topic.into(),
+        payload: payload.to_string().into(),
+        qos,
+        retain,
+        dup: false,
+        packet_id,
+        properties: Default::default(),
+    })
+}
+
+fn published(packets: &[Packet]) -> Vec<String> {
+    packets
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some(p.topic.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Item 1: a SUBSCRIBE to a filter of 30,000 levels, then closing the
+/// socket, overflowed the stack of `serve` (index walk and removal
+/// recursed once per level). Now the filter is refused for its depth and
+/// the connection closed; the broker serves on.
+#[tokio::test]
+async fn a_very_deep_filter_or_topic_closes_that_connection_only() {
+    let mut server = Server::start(&[]);
+    let mut bystander = Conn::connected(&server.addr, login("bystander", None, true)).await;
+    let deep = format!("u{}", "/".repeat(30_000));
+
+    let mut c = Conn::connected(&server.addr, login("deep-sub", None, true)).await;
+    c.send(subscribe(&deep, QoS::AtMostOnce)).await;
+    assert_eq!(c.recv().await, None, "the connection is closed, no SUBACK");
+    drop(c);
+    assert!(
+        server.logged("over the limit of 200").await,
+        "{:?}",
+        server.log()
+    );
+
+    let mut c = Conn::connected(&server.addr, login("deep-pub", None, true)).await;
+    c.send(publish(&deep, "x", QoS::AtMostOnce, false, 0)).await;
+    assert_eq!(c.recv().await, None, "the connection is closed");
+
+    // Within the limit still works.
+    let ok = format!("u{}", "/x".repeat(199));
+    let mut c = Conn::connected(&server.addr, login("deep-ok", None, true)).await;
+    c.send(subscribe(&ok, QoS::AtMostOnce)).await;
+    assert!(matches!(c.recv().await, Some(Packet::SubAck(a)) if a.codes == [0]));
+
+    assert!(bystander.pings().await);
+    assert!(server.alive());
+}
+
+/// The limit is a `serve` option.
+#[tokio::test]
+async fn the_topic_level_limit_is_a_serve_option() {
+    let server = Server::start(&["--topic-levels-max", "3"]);
+    let mut c = Conn::connected(&server.addr, login("c", None, true)).await;
+    c.send(subscribe("a/b/c", QoS::AtMostOnce)).await;
+    assert!(matches!(c.recv().await, Some(Packet::SubAck(a)) if a.codes == [0]));
+    c.send(subscribe("a/b/c/d", QoS::AtMostOnce)).await;
+    assert_eq!(c.recv().await, None);
+    assert!(
+        server
+            .logged("topic of 4 levels, over the limit of 3")
+            .await
+    );
+}
