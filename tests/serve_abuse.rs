@@ -45,7 +45,11 @@ impl Server {
     }
 
     fn spawn(extra: &[&str], config: Option<std::path::PathBuf>) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
+        // `SERVE_ABUSE_BIN` runs the suite against another build, to see
+        // which of these an older broker fails.
+        let bin = std::env::var("SERVE_ABUSE_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mqtt-sim").to_string());
+        let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
@@ -260,6 +264,119 @@ async fn the_topic_level_limit_is_a_serve_option() {
     assert!(
         server
             .logged("topic of 4 levels, over the limit of 3")
+            .await
+    );
+}
+
+const ACL: &str = "users: {alice: a-pass, bob: b-pass}
+acl:
+  - {deny: subscribe, topic: private/#, user: bob}
+  - {deny: [subscribe, publish], topic: admin/#, user: bob}
+";
+const ALICE: Option<(&str, &str)> = Some(("alice", "a-pass"));
+const BOB: Option<(&str, &str)> = Some(("bob", "b-pass"));
+
+/// Item 2: `#` or `+/secret` delivered alice's retained `private/secret`
+/// to bob, whom the acl denies reading `private/#`.
+#[tokio::test]
+async fn retained_messages_obey_the_read_rule() {
+    let server = Server::with_config("retained", ACL, &[]);
+    let mut alice = Conn::connected(&server.addr, login("alice", ALICE, true)).await;
+    alice
+        .send(publish("private/secret", "s", QoS::AtLeastOnce, true, 1))
+        .await;
+    assert!(matches!(alice.recv().await, Some(Packet::PubAck(_))));
+    alice
+        .send(publish("public/news", "n", QoS::AtLeastOnce, true, 2))
+        .await;
+    assert!(matches!(alice.recv().await, Some(Packet::PubAck(_))));
+
+    for filter in ["#", "+/secret", "private/+"] {
+        let mut bob = Conn::connected(&server.addr, login("bob", BOB, true)).await;
+        bob.send(subscribe(filter, QoS::AtLeastOnce)).await;
+        let got = bob.drain(Duration::from_millis(300)).await;
+        let topics = published(&got);
+        assert!(
+            !topics.iter().any(|t| t.starts_with("private/")),
+            "bob read {topics:?} through {filter}"
+        );
+        if filter == "#" {
+            assert_eq!(topics, ["public/news"], "what bob may read still comes");
+        }
+    }
+    // Alice reads her own.
+    let mut a2 = Conn::connected(&server.addr, login("alice2", ALICE, true)).await;
+    a2.send(subscribe("#", QoS::AtMostOnce)).await;
+    let topics = published(&a2.drain(Duration::from_millis(300)).await);
+    assert!(topics.contains(&"private/secret".to_string()), "{topics:?}");
+}
+
+/// Item 2: bob's retained will on `admin/cmd`, which he may not publish
+/// to, was published and retained when his connection dropped.
+#[tokio::test]
+async fn a_will_obeys_its_owners_publish_rule() {
+    let server = Server::with_config("will", ACL, &[]);
+    let mut watcher = Conn::connected(&server.addr, login("watch", ALICE, true)).await;
+    watcher.send(subscribe("admin/#", QoS::AtLeastOnce)).await;
+    assert!(matches!(watcher.recv().await, Some(Packet::SubAck(_))));
+
+    let mut c = login("bob", BOB, true);
+    c.will = Some(LastWill {
+        topic: "admin/cmd".into(),
+        payload: "reboot".into(),
+        qos: QoS::AtLeastOnce,
+        retain: true,
+        properties: Default::default(),
+    });
+    let bob = Conn::connected(&server.addr, c).await;
+    drop(bob);
+    let got = watcher.drain(Duration::from_millis(300)).await;
+    assert!(published(&got).is_empty(), "the will went out: {got:?}");
+    assert!(server.logged("will of bob to admin/cmd dropped").await);
+    // Nothing was retained either.
+    let mut late = Conn::connected(&server.addr, login("late", ALICE, true)).await;
+    late.send(subscribe("admin/#", QoS::AtLeastOnce)).await;
+    let got = late.drain(Duration::from_millis(300)).await;
+    assert!(published(&got).is_empty(), "retained: {got:?}");
+}
+
+/// Item 2: bob connecting as `alice-dev` with clean session 0 received
+/// what alice's offline session held: a queued message and one in flight.
+#[tokio::test]
+async fn another_user_does_not_inherit_a_session_through_its_client_id() {
+    let server = Server::with_config("takeover", ACL, &[]);
+    let mut dev = Conn::connected(&server.addr, login("alice-dev", ALICE, false)).await;
+    dev.send(subscribe("private/#", QoS::AtLeastOnce)).await;
+    assert!(matches!(dev.recv().await, Some(Packet::SubAck(_))));
+    let mut alice = Conn::connected(&server.addr, login("alice", ALICE, true)).await;
+    alice
+        .send(publish("private/inflight", "1", QoS::AtLeastOnce, false, 1))
+        .await;
+    // Delivered to alice-dev, never acknowledged: in flight.
+    let got = dev.drain(Duration::from_millis(300)).await;
+    assert_eq!(published(&got), ["private/inflight"]);
+    drop(dev);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    alice
+        .send(publish("private/q", "2", QoS::AtLeastOnce, false, 2))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let mut bob = Conn::open(&server.addr).await;
+    bob.send(Packet::Connect(login("alice-dev", BOB, false)))
+        .await;
+    match bob.recv().await {
+        Some(Packet::ConnAck(a)) => {
+            assert_eq!(a.code, 0);
+            assert!(!a.session_present, "bob got alice's session");
+        }
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+    let got = bob.drain(Duration::from_millis(300)).await;
+    assert!(published(&got).is_empty(), "bob read {:?}", published(&got));
+    assert!(
+        server
+            .logged("session of alice-dev discarded: connected as another user")
             .await
     );
 }

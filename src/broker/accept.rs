@@ -17,7 +17,7 @@ use super::Mutant;
 use super::expiry::SessionEnd;
 use super::session::{Session, SessionExpiry};
 use super::takeover::{ConnShared, FinishGuard, Kick};
-use super::{Broker, INFLIGHT_MAX};
+use super::{Broker, INFLIGHT_MAX, acl};
 
 /// CONNACK reason codes of 5.0 that have no 3.1.1 return code.
 pub(super) mod connack_v5 {
@@ -144,12 +144,13 @@ pub(super) async fn accept<W: AsyncWrite + Unpin>(
     }
     let receive_maximum = c.properties.receive_maximum().map(usize::from);
     let client_packet_max = c.properties.maximum_packet_size();
+    let will = will_allowed(broker, &client_id, c.username.as_deref(), c.will);
     Some(Accepted {
         client_id,
         level,
         session_expiry,
         keep_alive_s,
-        will: c.will,
+        will,
         session_present,
         connack_properties,
         inflight_max: receive_maximum.unwrap_or(INFLIGHT_MAX).min(INFLIGHT_MAX),
@@ -273,6 +274,30 @@ async fn claim(
     Some((shared, finish))
 }
 
+/// The will, unless the acl denies its owner publishing to its topic: a
+/// will is a PUBLISH the broker makes on the client's behalf, so the
+/// client's publish rule applies to it (otherwise a will is a way round
+/// it). The user and the acl are fixed for the connection, so checking at
+/// CONNECT is checking at publication, for every way a will goes out
+/// (at once, after its delay, at the session's end). The CONNECT is still
+/// accepted, as a denied PUBLISH is acknowledged and dropped.
+fn will_allowed(
+    broker: &Broker,
+    client_id: &str,
+    user: Option<&str>,
+    will: Option<LastWill>,
+) -> Option<LastWill> {
+    let w = will?;
+    if acl::allows(&broker.config().acl, user, acl::Action::Publish, &w.topic) {
+        return Some(w);
+    }
+    broker.note(format!(
+        "acl: will of {client_id} to {} dropped (publish denied)",
+        w.topic
+    ));
+    None
+}
+
 fn authentication_method(p: &Properties) -> Option<&str> {
     p.iter().find_map(|p| match p {
         Property::AuthenticationMethod(m) => Some(m.as_str()),
@@ -350,10 +375,17 @@ fn take_session(broker: &Broker, c: &Connect, client_id: &str, expiry: SessionEx
     let discarded = existing
         .as_ref()
         .is_some_and(|s| s.expiry.outlives_connection());
+    // A session holds what its user's acl let it receive: queued and
+    // in-flight messages, subscriptions. Another user must not inherit
+    // them through the client id, so the session is discarded, as
+    // mosquitto 2.0 does; the takeover itself stands [MQTT-3.1.4-2].
+    let other_user = existing
+        .as_ref()
+        .is_some_and(|s| s.expiry.outlives_connection() && s.user != c.username);
     // A stored non-persistent session is left over from a connection
     // that died with the broker; it is not a session to resume.
     let mut resumed = match existing {
-        Some(s) if s.expiry.outlives_connection() && !c.clean => Some(s),
+        Some(s) if s.expiry.outlives_connection() && !c.clean && !other_user => Some(s),
         _ => None,
     };
     // Test-only planted bug; see `Mutant`.
@@ -374,6 +406,10 @@ fn take_session(broker: &Broker, c: &Connect, client_id: &str, expiry: SessionEx
     if c.clean && discarded {
         let flag = if v5 { "clean start" } else { "clean session" };
         broker.note(format!("session of {client_id} discarded ({flag})"));
+    } else if other_user {
+        broker.note(format!(
+            "session of {client_id} discarded: connected as another user"
+        ));
     }
     if let Some(h) = held {
         if broker.mutant(Mutant::WillDespiteReconnect) {

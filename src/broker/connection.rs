@@ -928,7 +928,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             return Ok(self.refused(ack_code::QUOTA_EXCEEDED));
         };
         if self.retained_wanted(&sub, existed) {
-            self.queue_retained(&f.filter, granted, sub_id, notes);
+            self.queue_retained(&f.filter, granted, sub_id, user, notes);
         }
         Ok(granted.level())
     }
@@ -966,9 +966,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         filter: &str,
         granted: QoS,
         sub_id: Option<u32>,
+        user: Option<&str>,
         notes: &mut Vec<String>,
     ) {
-        let retained = self.broker.retained_for(filter, granted, sub_id);
+        let retained = self.broker.retained_for(filter, granted, sub_id, user);
         let bytes_max = self.broker.config().queued_bytes_max;
         let full = self
             .with_session(|sess| {

@@ -346,19 +346,25 @@ impl Broker {
     /// RETAIN=1, at min(message QoS, granted QoS) [MQTT-3.3.1-6],
     /// [MQTT-3.3.1-8].
     /// `sub_id` is the subscription's 5.0 identifier, sent with each. A
-    /// retained message past its Message Expiry Interval is not sent.
+    /// retained message past its Message Expiry Interval is not sent, nor
+    /// one on a topic the acl does not let `user` read: a wildcard must
+    /// not read retained what it may not read live.
     pub(super) fn retained_for(
         &self,
         filter: &str,
         granted: QoS,
         sub_id: Option<u32>,
+        user: Option<&str>,
     ) -> Vec<Message> {
         let store = self.inner.store.borrow();
+        let acl = &self.config().acl;
         store
             .retained
             .iter()
             .filter(|(t, r)| {
-                topic::matches(filter, t) && r.expiry.is_none_or(|e| !e.passed(Instant::now()))
+                topic::matches(filter, t)
+                    && r.expiry.is_none_or(|e| !e.passed(Instant::now()))
+                    && acl::allows(acl, user, acl::Action::Read, t)
             })
             .map(|(t, r)| Message {
                 topic: t.clone(),
