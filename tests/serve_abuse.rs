@@ -380,3 +380,110 @@ async fn another_user_does_not_inherit_a_session_through_its_client_id() {
             .await
     );
 }
+
+/// Item 4: a will topic holding a newline and a forged line was logged
+/// verbatim, the forged line as a line of its own.
+#[tokio::test]
+async fn a_client_string_cannot_forge_a_log_line() {
+    let server = Server::start(&[]);
+    let mut c = login("forger", None, true);
+    c.will = Some(LastWill {
+        topic: "a\n2026-01-01T00:00:00.000Z note: forged".into(),
+        payload: "x".into(),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let mut conn = Conn::open(&server.addr).await;
+    conn.send(Packet::Connect(c)).await;
+    let _ = conn.drain(Duration::from_millis(300)).await;
+    assert!(server.logged("forged").await);
+    for line in server.log() {
+        assert!(
+            !line.starts_with("2026-01-01T00:00:00.000Z"),
+            "forged line: {line:?}"
+        );
+    }
+}
+
+/// A free loopback port, for a server whose stdout is not read (so its
+/// `listening on` line cannot tell the port).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Opens `n` connections one after the other and counts the CONNACKs
+/// that arrive within `WAIT` in all.
+async fn connacks(addr: &str, n: usize, prefix: &str) -> usize {
+    let mut got = 0;
+    let mut conns = Vec::new();
+    for i in 0..n {
+        let mut c = Conn::open(addr).await;
+        c.send(Packet::Connect(login(&format!("{prefix}-{i}"), None, true)))
+            .await;
+        let read = timeout(Duration::from_millis(500), c.reader.read()).await;
+        if matches!(read, Ok(Ok(Some(Packet::ConnAck(_))))) {
+            got += 1;
+        } else {
+            break;
+        }
+        conns.push(c);
+    }
+    got
+}
+
+async fn wait_listening(addr: &str) {
+    for _ in 0..250 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("nothing listens on {addr}");
+}
+
+/// Item 4: with nobody reading its log pipe, the broker blocked in
+/// `write` after ~69 connections and new clients got no CONNACK.
+#[tokio::test]
+async fn an_unread_log_pipe_does_not_stall_the_broker() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let bin = std::env::var("SERVE_ABUSE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mqtt-sim").to_string());
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", &addr])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let _stdout = child.stdout.take();
+    wait_listening(&addr).await;
+    let n = connacks(&addr, 400, "unread").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(n, 400, "CONNACKs before the broker stalled");
+}
+
+/// Item 4: once the log's reader had gone (`serve | head`), `println!`
+/// panicked and the broker exited.
+#[tokio::test]
+async fn a_gone_log_reader_ends_the_log_not_the_broker() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let bin = std::env::var("SERVE_ABUSE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mqtt-sim").to_string());
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", &addr])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    wait_listening(&addr).await;
+    // The reader goes away.
+    drop(child.stdout.take());
+    let n = connacks(&addr, 20, "gone").await;
+    let alive = child.try_wait().expect("wait").is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(n, 20);
+    assert!(alive, "serve exited when its log reader went away");
+}

@@ -12,14 +12,17 @@
 //!
 //! Log lines go to stdout, one per event: listening, a connection accepted,
 //! its CONNECT and CONNACK, its close and why, every broker note, and the
-//! stop. Errors that stop the command go to stderr.
+//! stop; `log` writes them from a thread of its own, escaped, dropping
+//! (and counting) lines rather than blocking the broker. Errors that stop
+//! the command go to stderr.
 
+mod log;
 mod tap;
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use mqtt_sim::broker::{self, Broker, BrokerConfig, Notes};
 use mqtt_sim::scenario;
@@ -77,7 +80,9 @@ pub fn serve(args: Args) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    LocalSet::new().block_on(&runtime, run(listen, config))
+    let code = LocalSet::new().block_on(&runtime, run(listen, config));
+    log::finish();
+    code
 }
 
 /// Reads a broker config file: the keys of one entry under a scenario's
@@ -219,8 +224,8 @@ fn at_least_one(s: &str) -> Result<usize, String> {
     }
 }
 
-/// One log line on stdout, after the wall-clock time in UTC.
+/// One log line on stdout, after the wall-clock time in UTC; see `log`:
+/// escaped, and never blocking the broker.
 fn log_line(text: &str) {
-    let now = humantime::format_rfc3339_millis(SystemTime::now());
-    println!("{now} {text}");
+    log::line(text);
 }
