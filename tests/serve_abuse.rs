@@ -487,3 +487,76 @@ async fn a_gone_log_reader_ends_the_log_not_the_broker() {
     assert_eq!(n, 20);
     assert!(alive, "serve exited when its log reader went away");
 }
+
+/// Item 3: connections that never send CONNECT filled the connection
+/// table and every other client was reset. Now the oldest of them is
+/// closed to make room. (Scaled down with the limits' flags; the default
+/// figures are in the report's probe.)
+#[tokio::test]
+async fn silent_connections_cannot_lock_a_client_out() {
+    let server = Server::start(&["--connections-max", "60", "--connecting-max", "40"]);
+    let mut silent = Vec::new();
+    for _ in 0..100 {
+        silent.push(Conn::open(&server.addr).await);
+    }
+    let mut c = Conn::connected(&server.addr, login("real", None, true)).await;
+    assert!(c.pings().await);
+    assert!(
+        server
+            .logged("connections before CONNECT: closed the oldest")
+            .await
+    );
+    // The oldest silent connections were closed.
+    assert_eq!(silent[0].recv().await, None);
+}
+
+/// Item 3: a connection that sends nothing is closed after the CONNECT
+/// wait.
+#[tokio::test]
+async fn a_connection_without_connect_is_closed_after_the_connect_wait() {
+    let server = Server::start(&["--connect-wait", "300ms"]);
+    let mut c = Conn::open(&server.addr).await;
+    let started = std::time::Instant::now();
+    assert_eq!(c.recv().await, None);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(server.logged("no CONNECT from").await);
+}
+
+/// Item 6: each repeated filter of one SUBSCRIBE rescanned the retained
+/// messages and queued them again.
+#[tokio::test]
+async fn a_filter_repeated_in_one_subscribe_is_handled_once() {
+    let server = Server::start(&[]);
+    let mut p = Conn::connected(&server.addr, login("p", None, true)).await;
+    for i in 0..3 {
+        p.send(publish(
+            &format!("r/{i}"),
+            "x",
+            QoS::AtLeastOnce,
+            true,
+            i + 1,
+        ))
+        .await;
+        assert!(matches!(p.recv().await, Some(Packet::PubAck(_))));
+    }
+    let mut c = Conn::connected(&server.addr, login("c", None, true)).await;
+    let mut filters: Vec<SubscribeFilter> = (0..500)
+        .map(|_| SubscribeFilter::new("r/#", QoS::AtMostOnce))
+        .collect();
+    filters.push(SubscribeFilter::new("r/1", QoS::AtMostOnce));
+    c.send(Packet::Subscribe(Subscribe {
+        packet_id: 9,
+        filters,
+        properties: Default::default(),
+    }))
+    .await;
+    let got = c.drain(Duration::from_millis(300)).await;
+    let suback = got.iter().find_map(|p| match p {
+        Packet::SubAck(a) => Some(a.codes.clone()),
+        _ => None,
+    });
+    assert_eq!(suback, Some(vec![0; 501]), "one code per filter");
+    let mut topics = published(&got);
+    topics.sort();
+    assert_eq!(topics, ["r/0", "r/1", "r/1", "r/2"]);
+}

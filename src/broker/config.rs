@@ -74,12 +74,27 @@ pub struct Limits {
     /// Levels in a topic name or filter, at most (a PUBLISH, SUBSCRIBE or
     /// will beyond closes the connection, as mosquitto does above 200).
     pub topic_levels_max: usize,
+    /// Subscriptions per session at most; a filter beyond gets SUBACK 0x80
+    /// (5.0: 0x97).
+    pub subscriptions_max: usize,
+    /// Open TCP connections at most, with or without CONNECT.
+    pub connections_max: usize,
+    /// Connections that have not sent CONNECT yet, at most: one more
+    /// closes the oldest of them, so that a flood of silent connections
+    /// cannot keep a real client from getting in.
+    pub connecting_max: usize,
+    /// How long a new connection may take to send CONNECT.
+    pub connect_wait: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             topic_levels_max: super::TOPIC_LEVELS_MAX,
+            subscriptions_max: super::SUBSCRIPTIONS_MAX,
+            connections_max: super::CONNECTIONS_MAX,
+            connecting_max: super::CONNECTING_MAX,
+            connect_wait: super::CONNECT_WAIT,
         }
     }
 }

@@ -23,9 +23,12 @@ use super::index::shared_filter;
 use super::router::Publication;
 use super::session::{HeldWill, Message, Send, Session, SessionExpiry, Subscription};
 use super::strings;
+use super::takeover::Live;
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
-use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, INFLIGHT_MAX, SUBSCRIPTIONS_MAX, acl};
+use super::{Broker, INFLIGHT_MAX, acl};
 use crate::topic;
+use std::cell::Cell;
+use tokio::sync::Notify;
 
 /// Why a connection ended; decides the will, the note and, under 5.0, the
 /// server's DISCONNECT.
@@ -104,27 +107,94 @@ mod publish_code {
     pub const PAYLOAD_FORMAT_INVALID: u8 = 0x99;
 }
 
-/// Holds one of the `CONNECTIONS_MAX` places while the connection is open.
-struct Slot(Broker);
+/// Holds one of the `connections_max` places while the connection is
+/// open, and before CONNECT also one of the `connecting_max` places.
+struct Slot {
+    broker: Broker,
+    /// Its key among the connections before CONNECT, until CONNECT came.
+    connecting: Cell<Option<u64>>,
+}
 
 impl Slot {
-    fn take(broker: &Broker) -> Option<Slot> {
-        let mut live = broker.inner.live.borrow_mut();
-        if live.count >= CONNECTIONS_MAX {
-            return None;
+    /// A place for a new connection, and what tells it it was closed to
+    /// make room; `None` when there is none. A full table of connections
+    /// before CONNECT, or a full table of connections when some are before
+    /// CONNECT, closes the oldest of those: a flood of silent connections
+    /// cannot lock out clients that send CONNECT.
+    fn take(broker: &Broker, peer: &str) -> Option<(Slot, Rc<Notify>)> {
+        let limits = &broker.config().limits;
+        let mut notes = Vec::new();
+        let taken = {
+            let mut live = broker.inner.live.borrow_mut();
+            let full = |l: &Live| {
+                l.connecting.len() >= limits.connecting_max || l.count >= limits.connections_max
+            };
+            while full(&live) {
+                let Some((_, close)) = live.connecting.pop_first() else {
+                    break;
+                };
+                // Its place is given back now; its `Slot` knows, as its
+                // key is gone from `connecting`.
+                live.count = live.count.saturating_sub(1);
+                close.notify_one();
+                notes.push(format!(
+                    "{} connections before CONNECT: closed the oldest to make room for {peer}",
+                    live.connecting.len() + 1
+                ));
+            }
+            if full(&live) {
+                None
+            } else {
+                live.count += 1;
+                live.next_connecting += 1;
+                let key = live.next_connecting;
+                let close = Rc::new(Notify::new());
+                live.connecting.insert(key, close.clone());
+                Some((key, close))
+            }
+        };
+        for n in notes {
+            broker.note(n);
         }
-        live.count += 1;
-        Some(Slot(broker.clone()))
+        let (key, close) = taken?;
+        let slot = Slot {
+            broker: broker.clone(),
+            connecting: Cell::new(Some(key)),
+        };
+        Some((slot, close))
+    }
+
+    /// CONNECT arrived: the place before CONNECT is free. False when the
+    /// connection was closed to make room meanwhile.
+    fn connected(&self) -> bool {
+        let Some(key) = self.connecting.get() else {
+            return true;
+        };
+        let mut live = self.broker.inner.live.borrow_mut();
+        let kept = live.connecting.remove(&key).is_some();
+        if kept {
+            self.connecting.set(None);
+        }
+        kept
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut live = self.0.inner.live.borrow_mut();
-        // Each slot counted one place when taken; giving back more places
-        // than were taken would let the broker pass `CONNECTIONS_MAX`.
-        debug_assert!(live.count > 0, "a connection slot given back twice");
-        live.count = live.count.saturating_sub(1);
+        let mut live = self.broker.inner.live.borrow_mut();
+        // A connection closed to make room gave its place back then, and
+        // its key went from `connecting`.
+        let counted = match self.connecting.get() {
+            Some(key) => live.connecting.remove(&key).is_some(),
+            None => true,
+        };
+        if counted {
+            // Each slot counted one place when taken; giving back more
+            // places than were taken would let the broker pass
+            // `connections_max`.
+            debug_assert!(live.count > 0, "a connection slot given back twice");
+            live.count = live.count.saturating_sub(1);
+        }
     }
 }
 
@@ -132,9 +202,10 @@ pub(super) async fn run<S>(broker: Broker, stream: S, peer: String)
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let Some(slot) = Slot::take(&broker) else {
+    let Some((slot, close)) = Slot::take(&broker, &peer) else {
         broker.note(format!(
-            "connection limit of {CONNECTIONS_MAX} reached: closed {peer}"
+            "connection limit of {} reached: closed {peer}",
+            broker.config().limits.connections_max
         ));
         return;
     };
@@ -143,10 +214,17 @@ where
     let packet_max = usize::try_from(broker.config().maximum_packet_size).unwrap_or(usize::MAX);
     reader.set_packet_size_max(packet_max);
     let mut writer = Writer::new(w, LEVEL_V311);
-    let Some((connect, level)) = read_connect(&broker, &mut reader, &mut writer, &peer).await
-    else {
+    let connect = tokio::select! {
+        biased;
+        _ = close.notified() => None,
+        c = read_connect(&broker, &mut reader, &mut writer, &peer) => c,
+    };
+    let Some((connect, level)) = connect else {
         return;
     };
+    if !slot.connected() {
+        return;
+    }
     // 5.0: how many topic aliases the client accepts from the broker
     // [MQTT-3.1.2-26], [MQTT-3.1.2-27].
     let client_alias_max = connect
@@ -193,7 +271,7 @@ where
     }
 }
 
-/// Reads the CONNECT, within `CONNECT_WAIT`, and its protocol level;
+/// Reads the CONNECT, within `connect_wait`, and its protocol level;
 /// `None` when there is none to accept: the stream ended, the first packet
 /// was something else, or the CONNECT could not be read or has a control
 /// character (each noted, and refused with a CONNACK where the version has
@@ -207,7 +285,8 @@ async fn read_connect<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let read = timeout(CONNECT_WAIT, reader.read()).await;
+    let wait = broker.config().limits.connect_wait;
+    let read = timeout(wait, reader.read()).await;
     // The level is known as soon as CONNECT's first fields were read, even
     // if the rest of it fails: a refusal is said in the client's version.
     let level = reader.level().unwrap_or(LEVEL_V311);
@@ -216,7 +295,7 @@ where
         Err(_) => {
             broker.note(format!(
                 "no CONNECT from {peer} within {}s: closed",
-                CONNECT_WAIT.as_secs()
+                wait.as_secs_f64()
             ));
             return None;
         }
@@ -829,12 +908,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 "SUBSCRIBE with a subscription identifier, which is not available",
             ));
         }
-        let mut codes = Vec::with_capacity(s.filters.len());
+        // A filter repeated in one SUBSCRIBE is handled once, at its last
+        // occurrence, which replaces the earlier ones [MQTT-3.8.4-3]; each
+        // copy still gets that one's code, one per filter [MQTT-3.8.4-6].
+        // Handled each time, every copy rescanned the retained messages:
+        // ~2.3 ms a copy with 10,000 retained, for one packet.
+        let last: BTreeMap<&str, usize> = s
+            .filters
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.filter.as_str(), i))
+            .collect();
+        let mut codes = vec![0; s.filters.len()];
         let mut notes = Vec::new();
         let user = self.with_session(|s| s.user.clone()).flatten();
-        for f in &s.filters {
+        for (i, f) in s.filters.iter().enumerate() {
+            if last.get(f.filter.as_str()) != Some(&i) {
+                continue;
+            }
             match self.subscribe_filter(f, sub_id, user.as_deref(), &mut notes) {
-                Ok(code) => codes.push(code),
+                Ok(code) => codes[i] = code,
                 Err(end) => {
                     for n in notes {
                         self.broker.note(n);
@@ -842,6 +935,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                     return Err(end);
                 }
             }
+        }
+        for (i, f) in s.filters.iter().enumerate() {
+            if let Some(&j) = last.get(f.filter.as_str())
+                && j != i
+            {
+                codes[i] = codes[j];
+            }
+        }
+        let repeated = s.filters.len() - last.len();
+        if repeated > 0 {
+            notes.push(format!(
+                "SUBSCRIBE from {} repeats filters {repeated} times: each handled once",
+                self.client_id
+            ));
         }
         for n in notes {
             self.broker.note(n);
@@ -922,8 +1029,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         };
         let Some(existed) = self.add_subscription(&f.filter, sub) else {
             notes.push(format!(
-                "subscription limit of {SUBSCRIPTIONS_MAX} reached for {}: refused {}",
-                self.client_id, f.filter
+                "subscription limit of {} reached for {}: refused {}",
+                self.broker.config().limits.subscriptions_max,
+                self.client_id,
+                f.filter
             ));
             return Ok(self.refused(ack_code::QUOTA_EXCEEDED));
         };
@@ -937,9 +1046,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
     /// filter below `SUBSCRIPTIONS_MAX`; a repeated one replaces itself).
     /// Returns whether it existed before; `None` when there was no room.
     fn add_subscription(&self, filter: &str, sub: Subscription) -> Option<bool> {
+        let subscriptions_max = self.broker.config().limits.subscriptions_max;
         let mut store = self.broker.inner.store.borrow_mut();
         let room = store.sessions.get(&self.client_id).map(|sess| {
-            sess.subscriptions.contains_key(filter) || sess.subscriptions.len() < SUBSCRIPTIONS_MAX
+            sess.subscriptions.contains_key(filter) || sess.subscriptions.len() < subscriptions_max
         });
         match room {
             Some(true) => {
@@ -950,7 +1060,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                     store
                         .sessions
                         .get(&self.client_id)
-                        .is_none_or(|sess| { sess.subscriptions.len() <= SUBSCRIPTIONS_MAX })
+                        .is_none_or(|sess| { sess.subscriptions.len() <= subscriptions_max })
                 );
                 Some(existed)
             }

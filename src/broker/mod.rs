@@ -135,15 +135,25 @@ pub use session::{Message, Retained, Session, SessionExpiry, Store, Subscription
 
 use takeover::Live;
 
-/// Open connections at once; a connection beyond this is closed at once,
-/// before any byte is read.
+/// Open connections at once, by default (`Limits::connections_max`, `serve
+/// --connections-max`); a connection beyond this is closed at once, before
+/// any byte is read, unless a connection still before CONNECT can be
+/// closed to make room (see `CONNECTING_MAX`).
 pub const CONNECTIONS_MAX: usize = 10_000;
+/// Connections before their CONNECT, by default (`Limits::connecting_max`,
+/// `serve --connecting-max`). One more closes the oldest of them, with a
+/// note: 10,050 connections that never sent CONNECT used to fill the
+/// connection table and lock every client out; now a real client, which
+/// sends CONNECT at once, gets in unless more than this many connections
+/// arrive before its CONNECT does.
+pub const CONNECTING_MAX: usize = 1_000;
 /// Stored sessions, persistent or not, by default (`Config::sessions_max`).
 /// A CONNECT that needs one more evicts the least recently disconnected
 /// session, with a note; when every session is connected it gets CONNACK
 /// 0x03 (server unavailable) under 3.1.1, 0x97 (quota exceeded) under 5.0.
 pub const SESSIONS_MAX: usize = 10_000;
-/// Subscriptions per session; a filter beyond this gets 0x80 in SUBACK.
+/// Subscriptions per session, by default (`Limits::subscriptions_max`,
+/// `serve --subscriptions-max`); a filter beyond this gets 0x80 in SUBACK.
 pub const SUBSCRIPTIONS_MAX: usize = 1_000;
 /// Outbound QoS 1 and 2 messages in flight per session; further messages
 /// wait in the session's queue.
@@ -161,8 +171,9 @@ pub const QUEUED_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub const RETAINED_MAX: usize = 10_000;
 /// The pause after a failed accept before the next one.
 pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
-/// How long a new connection may take to send CONNECT before it is closed.
-pub const CONNECT_WAIT: Duration = Duration::from_secs(30);
+/// How long a new connection may take to send CONNECT before it is
+/// closed, by default (`Limits::connect_wait`, `serve --connect-wait`).
+pub const CONNECT_WAIT: Duration = Duration::from_secs(10);
 
 /// Levels in a topic name or filter, by default (`Limits::topic_levels_max`,
 /// `serve --topic-levels-max`): 200, mosquitto's limit. A PUBLISH or

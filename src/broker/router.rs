@@ -358,9 +358,17 @@ impl Broker {
     ) -> Vec<Message> {
         let store = self.inner.store.borrow();
         let acl = &self.config().acl;
-        store
-            .retained
-            .iter()
+        // A filter without wildcards names one topic: looked up, not
+        // scanned for.
+        let exact;
+        let candidates: Box<dyn Iterator<Item = (&String, &Retained)>> =
+            if filter.contains(['+', '#']) {
+                Box::new(store.retained.iter())
+            } else {
+                exact = store.retained.get_key_value(filter);
+                Box::new(exact.into_iter())
+            };
+        candidates
             .filter(|(t, r)| {
                 topic::matches(filter, t)
                     && r.expiry.is_none_or(|e| !e.passed(Instant::now()))

@@ -53,6 +53,20 @@ pub struct Args {
     /// will beyond closes the connection.
     #[arg(long, default_value_t = broker::TOPIC_LEVELS_MAX, value_parser = at_least_one)]
     topic_levels_max: usize,
+    /// Subscriptions per session at most; one more gets SUBACK 0x80 (5.0:
+    /// 0x97).
+    #[arg(long, default_value_t = broker::SUBSCRIPTIONS_MAX, value_parser = at_least_one)]
+    subscriptions_max: usize,
+    /// Open connections at most, with or without CONNECT.
+    #[arg(long, default_value_t = broker::CONNECTIONS_MAX, value_parser = at_least_one)]
+    connections_max: usize,
+    /// Connections before CONNECT at most; one more closes the oldest.
+    #[arg(long, default_value_t = broker::CONNECTING_MAX, value_parser = at_least_one)]
+    connecting_max: usize,
+    /// How long a connection may take to send CONNECT, e.g. `10s` (the
+    /// default is `broker::CONNECT_WAIT`).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    connect_wait: Duration,
 }
 
 impl Args {
@@ -60,6 +74,10 @@ impl Args {
     fn limits(&self) -> broker::Limits {
         broker::Limits {
             topic_levels_max: self.topic_levels_max,
+            subscriptions_max: self.subscriptions_max,
+            connections_max: self.connections_max,
+            connecting_max: self.connecting_max,
+            connect_wait: self.connect_wait,
         }
     }
 }
