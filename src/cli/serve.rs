@@ -106,7 +106,7 @@ pub fn serve(args: Args) -> anyhow::Result<u8> {
 /// Reads a broker config file: the keys of one entry under a scenario's
 /// `brokers`, parsed by the scenario parser itself.
 fn load_config(path: &Path) -> Result<BrokerConfig, String> {
-    let bytes = std::fs::read(path)
+    let bytes = scenario::read_bounded(path)
         .map_err(|e| format!("cannot read broker config file {}: {e}", path.display()))?;
     let source = String::from_utf8(bytes)
         .map_err(|_| format!("{}: the file is not valid UTF-8", path.display()))?;
