@@ -560,3 +560,28 @@ async fn a_filter_repeated_in_one_subscribe_is_handled_once() {
     topics.sort();
     assert_eq!(topics, ["r/0", "r/1", "r/1", "r/2"]);
 }
+
+/// Item 7: clients could publish and retain under `$SYS`, the server's
+/// topics.
+#[tokio::test]
+async fn clients_cannot_publish_under_sys() {
+    let server = Server::start(&[]);
+    let mut c = Conn::connected(&server.addr, login("sys", None, true)).await;
+    c.send(subscribe("$SYS/#", QoS::AtLeastOnce)).await;
+    assert!(matches!(c.recv().await, Some(Packet::SubAck(_))));
+    c.send(publish(
+        "$SYS/broker/version",
+        "fake",
+        QoS::AtLeastOnce,
+        true,
+        2,
+    ))
+    .await;
+    let got = c.drain(Duration::from_millis(300)).await;
+    assert!(published(&got).is_empty(), "delivered: {got:?}");
+    assert!(
+        server
+            .logged("acl: dropped publish of sys to $SYS/broker/version")
+            .await
+    );
+}

@@ -17,7 +17,7 @@ use super::Mutant;
 use super::expiry::SessionEnd;
 use super::session::{Session, SessionExpiry};
 use super::takeover::{ConnShared, FinishGuard, Kick};
-use super::{Broker, INFLIGHT_MAX, acl};
+use super::{Broker, INFLIGHT_MAX};
 
 /// CONNACK reason codes of 5.0 that have no 3.1.1 return code.
 pub(super) mod connack_v5 {
@@ -126,6 +126,25 @@ pub(super) async fn accept<W: AsyncWrite + Unpin>(
         return None;
     }
     let (shared, finish) = claim(broker, &client_id, session_expiry).await?;
+    // Other connections may have stored sessions while the takeover was
+    // waited for: room is made again, now that nothing awaits before the
+    // session is stored, so the table never passes `sessions_max`.
+    if !make_room(broker, &client_id) {
+        {
+            let mut live = broker.inner.live.borrow_mut();
+            if live
+                .by_client
+                .get(&client_id)
+                .is_some_and(|c| c.conn_id == shared.conn_id)
+            {
+                live.by_client.remove(&client_id);
+            }
+        }
+        let code = in_version(level, connack_code::SERVER_UNAVAILABLE);
+        let why = "session limit reached and every session is connected";
+        refuse(broker, writer, &client_id, code, why).await;
+        return None;
+    }
     let session_present = take_session(broker, &c, &client_id, session_expiry);
     let (keep_alive_s, server_keep_alive) = keep_alive_in_force(broker, &c);
     let mut connack_properties = Properties::default();
@@ -288,7 +307,7 @@ fn will_allowed(
     will: Option<LastWill>,
 ) -> Option<LastWill> {
     let w = will?;
-    if acl::allows(&broker.config().acl, user, acl::Action::Publish, &w.topic) {
+    if broker.may_publish(user, &w.topic) {
         return Some(w);
     }
     broker.note(format!(
@@ -420,7 +439,13 @@ fn take_session(broker: &Broker, c: &Connect, client_id: &str, expiry: SessionEx
             ));
         }
     }
+    // Room was made just before, with nothing awaited since.
+    debug_assert!(store_len(broker) <= broker.config().sessions_max);
     present
+}
+
+fn store_len(broker: &Broker) -> usize {
+    broker.inner.store.borrow().sessions.len()
 }
 
 /// The keep-alive in force and the server keep alive to announce (5.0):
@@ -491,7 +516,9 @@ fn check_login(broker: &Broker, c: &Connect) -> Option<(u8, &'static str)> {
     let users = config.users.as_ref()?;
     let expected = users.get(user).map(|p| p.as_bytes());
     match (expected, c.password.as_deref()) {
-        (Some(want), Some(got)) if want == got => None,
+        // Compared in constant time (for a given length): how long the
+        // comparison takes must not say how many leading bytes were right.
+        (Some(want), Some(got)) if bool::from(subtle::ConstantTimeEq::ct_eq(want, got)) => None,
         (None, _) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "unknown user")),
         (Some(_), None) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "no password")),
         (Some(_), Some(_)) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "wrong password")),

@@ -85,6 +85,11 @@ pub struct Limits {
     pub connecting_max: usize,
     /// How long a new connection may take to send CONNECT.
     pub connect_wait: Duration,
+    /// Whether clients may publish (and retain, and leave wills) under
+    /// `$SYS`, the server's own topics (5.0 section 4.7.2). True in
+    /// simulation, where scenarios publish there to test `$` matching;
+    /// `serve` denies it unless `--allow-sys-publish`, as mosquitto does.
+    pub sys_publish: bool,
 }
 
 impl Default for Limits {
@@ -95,6 +100,7 @@ impl Default for Limits {
             connections_max: super::CONNECTIONS_MAX,
             connecting_max: super::CONNECTING_MAX,
             connect_wait: super::CONNECT_WAIT,
+            sys_publish: true,
         }
     }
 }

@@ -780,12 +780,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
     /// format indicator announces (0x99).
     fn refusal(&self, p: &Publish) -> Option<u8> {
         let user = self.with_session(|s| s.user.clone()).flatten();
-        let denied = !acl::allows(
-            &self.broker.config().acl,
-            user.as_deref(),
-            acl::Action::Publish,
-            &p.topic,
-        );
+        let denied = !self.broker.may_publish(user.as_deref(), &p.topic);
         if denied {
             self.broker.note(format!(
                 "acl: dropped publish of {} to {}",

@@ -308,6 +308,14 @@ impl Broker {
         (levels > max).then(|| format!("topic of {levels} levels, over the limit of {max}"))
     }
 
+    /// Whether a client may publish to `topic`: its acl's publish rule,
+    /// and `$SYS` only where `sys_publish` allows it.
+    fn may_publish(&self, user: Option<&str>, topic: &str) -> bool {
+        let sys = topic == "$SYS" || topic.starts_with("$SYS/");
+        (!sys || self.config().limits.sys_publish)
+            && acl::allows(&self.config().acl, user, acl::Action::Publish, topic)
+    }
+
     fn config(&self) -> &BrokerConfig {
         &self.inner.config
     }

@@ -589,8 +589,10 @@ pub struct Retained {
 /// broker finds it again when `persistence` is on.
 #[derive(Debug, Default)]
 pub struct Store {
-    /// Client id -> session. Bounded by `SESSIONS_MAX`.
-    pub sessions: BTreeMap<String, Session>,
+    /// Client id -> session. Bounded by `sessions_max`. Not public: a
+    /// session goes in and out through the methods below, which keep the
+    /// routing index in step ([`Store::sessions`] reads it).
+    pub(super) sessions: BTreeMap<String, Session>,
     /// Topic -> retained message. Bounded by `RETAINED_MAX`.
     pub retained: BTreeMap<String, Retained>,
     /// The counter behind assigned client ids; kept here so that ids stay
@@ -798,11 +800,29 @@ impl Store {
     /// The session that went offline longest ago: the one a full table
     /// evicts. Connected sessions are never evicted.
     pub(super) fn least_recently_disconnected(&self) -> Option<String> {
+        // Sessions holding nothing for their client (no queued or
+        // in-flight message, no held will) go first, so that a flood of
+        // new client ids evicts empty sessions before a victim's queued
+        // QoS 1 message; among them, and then among the rest, the least
+        // recently disconnected.
+        let holds =
+            |s: &Session| !s.queue.is_empty() || !s.outbound.is_empty() || s.held_will.is_some();
         self.sessions
             .iter()
-            .filter_map(|(id, s)| s.offline_since.map(|n| (n, id)))
+            .filter_map(|(id, s)| s.offline_since.map(|n| ((holds(s), n), id)))
             .min()
             .map(|(_, id)| id.clone())
+    }
+
+    /// The stored sessions, by client id.
+    pub fn sessions(&self) -> &BTreeMap<String, Session> {
+        &self.sessions
+    }
+
+    /// The queue of one session, to empty it (the router benchmark): its
+    /// messages are not in the routing index, so this cannot bypass it.
+    pub fn queue_mut(&mut self, client_id: &str) -> Option<&mut Queue> {
+        self.sessions.get_mut(client_id).map(|s| &mut s.queue)
     }
 }
 
@@ -991,5 +1011,31 @@ mod tests {
         assert_eq!(again.get(1), Some(&Send::PubRel(2)));
         assert!(s.pubcomp(2));
         assert_eq!(s.outbound.len(), 1);
+    }
+
+    /// A full session table used to evict the least recently disconnected
+    /// session even when it held a queued QoS 1 message and others held
+    /// nothing; now empty sessions go first.
+    #[test]
+    fn eviction_prefers_sessions_holding_nothing() {
+        let mut store = Store::new();
+        let mut holding = Session::new(SessionExpiry::NEVER);
+        holding.offline_since = Some(1);
+        holding
+            .enqueue(msg(1), usize::MAX)
+            .expect("room in an empty queue");
+        store.insert_session("victim", holding);
+        let mut empty = Session::new(SessionExpiry::NEVER);
+        empty.offline_since = Some(2);
+        store.insert_session("empty", empty);
+        assert_eq!(
+            store.least_recently_disconnected().as_deref(),
+            Some("empty")
+        );
+        store.remove_session("empty");
+        assert_eq!(
+            store.least_recently_disconnected().as_deref(),
+            Some("victim")
+        );
     }
 }

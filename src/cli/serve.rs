@@ -67,6 +67,10 @@ pub struct Args {
     /// default is `broker::CONNECT_WAIT`).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     connect_wait: Duration,
+    /// Let clients publish, retain and leave wills under `$SYS` (denied by
+    /// default: those are the server's topics).
+    #[arg(long)]
+    allow_sys_publish: bool,
 }
 
 impl Args {
@@ -78,6 +82,7 @@ impl Args {
             connections_max: self.connections_max,
             connecting_max: self.connecting_max,
             connect_wait: self.connect_wait,
+            sys_publish: self.allow_sys_publish,
         }
     }
 }
