@@ -22,6 +22,7 @@ use super::{Broker, INFLIGHT_MAX};
 /// CONNACK reason codes of 5.0 that have no 3.1.1 return code.
 pub(super) mod connack_v5 {
     pub const MALFORMED_PACKET: u8 = 0x81;
+    pub const PROTOCOL_ERROR: u8 = 0x82;
     pub const BAD_AUTHENTICATION_METHOD: u8 = 0x8c;
     pub const TOPIC_NAME_INVALID: u8 = 0x90;
     pub const QUOTA_EXCEEDED: u8 = 0x97;
@@ -240,6 +241,10 @@ async fn connect_acceptable<W: AsyncWrite + Unpin>(
         refuse(broker, writer, &who, code, why).await;
         return false;
     }
+    if v5 && let Some(why) = connect_protocol_error(c) {
+        refuse(broker, writer, &who, connack_v5::PROTOCOL_ERROR, &why).await;
+        return false;
+    }
     if v5 && let Some(method) = authentication_method(&c.properties) {
         // Enhanced authentication (5.0 section 4.12) is not offered.
         let why = format!("authentication method {method:?} is not supported");
@@ -315,6 +320,35 @@ fn will_allowed(
         w.topic
     ));
     None
+}
+
+/// A 5.0 CONNECT the spec calls a protocol error (CONNACK 0x82):
+/// Authentication Data without an Authentication Method (5.0 section
+/// 3.1.2.11.10), or a will whose Response Topic is not a valid topic name
+/// or holds a wildcard [MQTT-3.3.2-14].
+fn connect_protocol_error(c: &Connect) -> Option<String> {
+    let data = c
+        .properties
+        .iter()
+        .any(|p| matches!(p, Property::AuthenticationData(_)));
+    if data && authentication_method(&c.properties).is_none() {
+        return Some(
+            "Authentication Data without an Authentication Method (5.0 section 3.1.2.11.10)".into(),
+        );
+    }
+    let will = c.will.as_ref()?;
+    response_topic_error(&will.properties).map(|e| format!("will {e}"))
+}
+
+/// Why a Response Topic among `properties` is not acceptable: not a
+/// valid topic name, or with a wildcard [MQTT-3.3.2-14].
+pub(super) fn response_topic_error(properties: &Properties) -> Option<String> {
+    properties.iter().find_map(|p| match p {
+        Property::ResponseTopic(t) => topic::validate_name(t)
+            .err()
+            .map(|e| format!("Response Topic {t:?}: {e} [MQTT-3.3.2-14]")),
+        _ => None,
+    })
 }
 
 fn authentication_method(p: &Properties) -> Option<&str> {

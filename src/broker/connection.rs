@@ -17,11 +17,16 @@ use crate::wire::{
 };
 
 use super::Mutant;
-use super::accept::{accept, cap_session_expiry, connack_v5, in_version, keep_alive_limit, refuse};
+use super::accept::{
+    accept, cap_session_expiry, connack_v5, in_version, keep_alive_limit, refuse,
+    response_topic_error,
+};
 use super::expiry::will_delay_s;
 use super::index::shared_filter;
 use super::router::Publication;
-use super::session::{HeldWill, Message, Send, Session, SessionExpiry, Subscription};
+use super::session::{
+    HeldWill, Message, OutboundState, Send, Session, SessionExpiry, Subscription,
+};
 use super::strings;
 use super::takeover::Live;
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
@@ -582,6 +587,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             // 5.0 section 1.5.4: a receiver may treat it as malformed.
             return Err(End::violation(reason::MALFORMED_PACKET, why));
         }
+        if let Some(why) = self.wrong_ack(&packet) {
+            return violation(why);
+        }
         match packet {
             Packet::Connect(_) => violation("second CONNECT".into()),
             Packet::Publish(p) => self.on_publish(p),
@@ -635,6 +643,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         }
     }
 
+    /// Why an acknowledgement does not fit the flow of the message in
+    /// flight under its packet id: a QoS 1 PUBLISH is answered by PUBACK
+    /// [MQTT-4.3.2-4], a QoS 2 one by PUBREC [MQTT-4.3.3-8], and PUBCOMP
+    /// answers PUBREL. A PUBREC for a QoS 1 message, a PUBACK for a QoS 2
+    /// one, or a PUBCOMP before PUBREC is a protocol error, and the
+    /// connection is closed [MQTT-4.13.1-1] (5.0: DISCONNECT 0x82; 3.1.1
+    /// closes, [MQTT-4.8.0-1]). An id with nothing in flight is not: the
+    /// acknowledgement may be a late resend, and is answered as before.
+    fn wrong_ack(&self, packet: &Packet) -> Option<String> {
+        let (kind, id) = match packet {
+            Packet::PubAck(a) => ("PUBACK", a.packet_id),
+            Packet::PubRec(a) => ("PUBREC", a.packet_id),
+            Packet::PubComp(a) => ("PUBCOMP", a.packet_id),
+            _ => return None,
+        };
+        let (qos, state) = self
+            .with_session(|s| s.outbound.get(&id).map(|o| (o.message.qos, o.state)))
+            .flatten()?;
+        let fits = match kind {
+            "PUBACK" => qos == QoS::AtLeastOnce,
+            "PUBREC" => qos == QoS::ExactlyOnce,
+            _ => qos == QoS::ExactlyOnce && state == OutboundState::Released,
+        };
+        (!fits).then(|| {
+            let flow = match (qos, state) {
+                (QoS::ExactlyOnce, OutboundState::Released) => "a QoS 2 message awaiting PUBCOMP",
+                (QoS::ExactlyOnce, _) => "a QoS 2 message awaiting PUBREC",
+                _ => "a QoS 1 message",
+            };
+            format!("{kind} for packet id {id}, {flow}")
+        })
+    }
+
     /// DISCONNECT from the client. Under 5.0 it may change the session
     /// expiry, but not from 0 (5.0 section 3.14.2.2.2), and its reason
     /// decides the will: 0x00 discards it, anything else (0x04 above all)
@@ -684,6 +725,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 disconnect_code::RETAIN_NOT_SUPPORTED,
                 "retained PUBLISH, retain not available [MQTT-3.2.2-14]",
             ));
+        }
+        if let Some(why) = response_topic_error(&p.properties) {
+            return Err(End::violation(reason::PROTOCOL_ERROR, why));
         }
         if p.properties
             .iter()
