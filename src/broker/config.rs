@@ -53,7 +53,7 @@ pub struct Config {
     /// Stored sessions at most; see [`SESSIONS_MAX`](super::SESSIONS_MAX),
     /// its default. Lower only to test the limit without 10,000 clients.
     pub sessions_max: usize,
-    /// Topic and payload bytes waiting in one session's queue at most; see
+    /// Topic, payload and property bytes waiting in one session's queue at most; see
     /// [`QUEUED_BYTES_MAX`](super::QUEUED_BYTES_MAX), its default.
     pub queued_bytes_max: usize,
     /// Bounds on what one client can make the broker hold or do: `serve`

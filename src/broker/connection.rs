@@ -497,12 +497,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
     }
 
     async fn exchange(&mut self, session_present: bool) -> End {
-        let mut first = vec![Packet::ConnAck(ConnAck {
+        let mut connack = ConnAck {
             session_present: session_present
                 && !self.broker.mutant(Mutant::SessionPresentAlwaysFalse),
             code: connack_code::ACCEPTED,
             properties: std::mem::take(&mut self.connack_properties),
-        })];
+        };
+        // The CONNACK too must fit the client's Maximum Packet Size
+        // [MQTT-3.1.2-24]: its properties are all optional, so they go
+        // first; a client that cannot take even the bare CONNACK is closed.
+        if !self.fits(&Packet::ConnAck(connack.clone())) {
+            connack.properties = Properties::default();
+            self.broker.note(format!(
+                "CONNACK properties not sent to {}: over its maximum packet size",
+                self.client_id
+            ));
+            if !self.fits(&Packet::ConnAck(connack.clone())) {
+                return End::violation(
+                    disconnect_code::IMPLEMENTATION_SPECIFIC_ERROR,
+                    "maximum packet size too small for a CONNACK",
+                );
+            }
+        }
+        let mut first = vec![Packet::ConnAck(connack)];
         if session_present {
             let inflight_max = self.inflight_max();
             let now = Instant::now();
@@ -555,6 +572,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 return end;
             }
         }
+    }
+
+    /// Whether `p` fits the client's Maximum Packet Size, if it set one.
+    fn fits(&self, p: &Packet) -> bool {
+        let Some(max) = self.client_packet_max else {
+            return true;
+        };
+        crate::wire::encode(p, self.level)
+            .is_ok_and(|b| u64::try_from(b.len()).is_ok_and(|n| n <= u64::from(max)))
     }
 
     /// Writes packets, giving up when kicked or when the keep-alive

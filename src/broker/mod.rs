@@ -161,7 +161,7 @@ pub const INFLIGHT_MAX: usize = 32;
 /// Messages waiting in one session's queue; a message beyond this is
 /// dropped for that session, with a note.
 pub const QUEUED_MAX: usize = 1_000;
-/// Topic and payload bytes waiting in one session's queue, by default
+/// Topic, payload and property bytes waiting in one session's queue, by default
 /// (`Config::queued_bytes_max`): 16 MiB. A message that would take the
 /// queue beyond it is dropped for that session, with a note, so that one
 /// session that never reads cannot hold `QUEUED_MAX` large messages.

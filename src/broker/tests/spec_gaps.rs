@@ -121,3 +121,17 @@ async fn authentication_data_without_a_method_is_refused() {
     })
     .await;
 }
+
+/// [MQTT-3.1.2-24]: the CONNACK too must fit the client's Maximum Packet
+/// Size; its optional properties are left out.
+#[tokio::test(start_paused = true)]
+async fn a_connack_fits_the_clients_maximum_packet_size() {
+    local(async {
+        let h = Harness::new(config());
+        let c = connect_v5("small", true, vec![Property::MaximumPacketSize(10)]);
+        let (_, ack) = h.connected(c).await;
+        assert!(ack.properties.is_empty(), "{ack:?}");
+        h.assert_note("CONNACK properties not sent to small: over its maximum packet size");
+    })
+    .await;
+}
