@@ -585,3 +585,37 @@ async fn clients_cannot_publish_under_sys() {
             .await
     );
 }
+
+/// Item 8: closing a socket with unread input sends a TCP reset, which
+/// can destroy a DISCONNECT the client has not read yet. Now the write
+/// side is shut and the input drained before the close. On Linux loopback
+/// the old binary passes this too (the DISCONNECT was already queued at
+/// the client when the reset came); it guards the drain path.
+#[tokio::test]
+async fn a_disconnect_survives_unread_input() {
+    use mqtt_sim::wire::LEVEL_V5;
+    let server = Server::start(&[]);
+    let stream = TcpStream::connect(&server.addr).await.expect("connect");
+    let (r, w) = stream.into_split();
+    let mut c = Conn {
+        reader: Reader::new(r, Some(LEVEL_V5)),
+        writer: Writer::new(w, LEVEL_V5),
+    };
+    let mut hello = login("drained", None, true);
+    hello.protocol_level = LEVEL_V5;
+    c.send(Packet::Connect(hello)).await;
+    assert!(matches!(c.recv().await, Some(Packet::ConnAck(a)) if a.code == 0));
+    // An invalid topic (a wildcard) and, behind it, input the broker will
+    // not have read when it closes.
+    let mut bytes =
+        mqtt_sim::wire::encode(&publish("a/+", "x", QoS::AtMostOnce, false, 0), LEVEL_V5)
+            .expect("encode");
+    bytes.extend(std::iter::repeat_n([0xC0u8, 0x00], 20_000).flatten());
+    let _ = c.writer.write_raw(&bytes).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    match c.recv().await {
+        // 0x81: the 5.0 codec refuses a wildcard in a topic name.
+        Some(Packet::Disconnect(d)) => assert!(d.reason.is_some_and(|r| r >= 0x80)),
+        other => panic!("expected the server's DISCONNECT, got {other:?}"),
+    }
+}

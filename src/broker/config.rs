@@ -90,6 +90,12 @@ pub struct Limits {
     /// simulation, where scenarios publish there to test `$` matching;
     /// `serve` denies it unless `--allow-sys-publish`, as mosquitto does.
     pub sys_publish: bool,
+    /// After a DISCONNECT with a reason code, how long the broker reads
+    /// (and discards) what the client still sends before it closes, so
+    /// that closing with unread input does not reset the connection and
+    /// destroy the DISCONNECT. Zero in simulation, where no reset happens
+    /// and traces stay as they were; `serve` uses `FAREWELL_DRAIN`.
+    pub farewell_drain: Duration,
 }
 
 impl Default for Limits {
@@ -101,6 +107,7 @@ impl Default for Limits {
             connecting_max: super::CONNECTING_MAX,
             connect_wait: super::CONNECT_WAIT,
             sys_publish: true,
+            farewell_drain: Duration::ZERO,
         }
     }
 }

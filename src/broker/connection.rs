@@ -459,6 +459,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         let packet = Packet::Disconnect(disconnect);
         // Closing follows either way; a failed or slow write changes nothing.
         let _ = timeout(FAREWELL_WAIT, self.writer.write(&packet)).await;
+        self.drain().await;
+    }
+
+    /// After the server's DISCONNECT: shuts the write side, then reads and
+    /// discards what the client still sends, for at most `farewell_drain`
+    /// or until it closes. Closing a socket with unread input makes TCP
+    /// send a reset, and a reset can destroy the DISCONNECT before the
+    /// client has read it. Zero (simulation's default) closes at once.
+    async fn drain(&mut self) {
+        let wait = self.broker.config().limits.farewell_drain;
+        if wait.is_zero() {
+            return;
+        }
+        let _ = timeout(wait, async {
+            let _ = self.writer.shutdown().await;
+            while let Ok(Some(_)) = self.reader.read().await {}
+        })
+        .await;
     }
 
     /// QoS 1 and 2 messages the broker may have unacknowledged towards the

@@ -183,6 +183,10 @@ pub const CONNECT_WAIT: Duration = Duration::from_secs(10);
 /// every lookup; unbounded, one 65 KB SUBSCRIBE held ~70 MB.
 pub const TOPIC_LEVELS_MAX: usize = 200;
 
+/// How long `serve` drains a connection after its DISCONNECT with a reason
+/// code (`Limits::farewell_drain`, `serve --farewell-drain`).
+pub const FAREWELL_DRAIN: Duration = Duration::from_millis(200);
+
 /// The TCP port the broker listens on, in simulation and by default in `serve`.
 pub const PORT: u16 = 1883;
 

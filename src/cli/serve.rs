@@ -71,6 +71,11 @@ pub struct Args {
     /// default: those are the server's topics).
     #[arg(long)]
     allow_sys_publish: bool,
+    /// After a DISCONNECT with a reason code, how long to read what the
+    /// client still sends before closing, so that a TCP reset does not
+    /// destroy the DISCONNECT (default `broker::FAREWELL_DRAIN`).
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    farewell_drain: Duration,
 }
 
 impl Args {
@@ -83,6 +88,7 @@ impl Args {
             connecting_max: self.connecting_max,
             connect_wait: self.connect_wait,
             sys_publish: self.allow_sys_publish,
+            farewell_drain: self.farewell_drain,
         }
     }
 }
