@@ -619,3 +619,21 @@ async fn a_disconnect_survives_unread_input() {
         other => panic!("expected the server's DISCONNECT, got {other:?}"),
     }
 }
+
+/// Loader: `serve --config` read the whole file before its size check (a
+/// symlink to /dev/zero reached 2.1 GB). Now it stops one byte past 1 MiB.
+#[test]
+fn an_endless_config_file_is_refused_at_once() {
+    if !std::path::Path::new("/dev/zero").exists() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_mqtt-sim"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config", "/dev/zero"])
+        .output()
+        .expect("run serve");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("more than 1048576 bytes"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

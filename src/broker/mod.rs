@@ -103,6 +103,17 @@
 //! `session limit of <n> reached: evicted the session of <id>, the least
 //! recently disconnected`, `queue of <id> over <n> bytes: dropped message
 //! to <topic>`.
+//!
+//! Limits against one hostile client (`Limits`, `serve` flags; see
+//! docs/broker.md, "Routing and limits"): topic levels
+//! (`TOPIC_LEVELS_MAX`), connections and connections before CONNECT
+//! (`CONNECTIONS_MAX`, `CONNECTING_MAX`, `CONNECT_WAIT`), subscriptions per
+//! session. Their notes: `protocol violation by <id>: ... topic of <n>
+//! levels, over the limit of <max>`, `<n> connections before CONNECT:
+//! closed the oldest to make room for <peer>`, `no CONNECT from <peer>
+//! within <s>s: closed`. The acl applies to every delivery path: `acl: will
+//! of <id> to <topic> dropped (publish denied)`, `session of <id>
+//! discarded: connected as another user`.
 
 mod accept;
 mod acl;

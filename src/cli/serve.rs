@@ -119,6 +119,13 @@ pub fn serve(args: Args) -> anyhow::Result<u8> {
 fn load_config(path: &Path) -> Result<BrokerConfig, String> {
     let bytes = scenario::read_bounded(path)
         .map_err(|e| format!("cannot read broker config file {}: {e}", path.display()))?;
+    if bytes.len() > scenario::MAX_SOURCE_BYTES {
+        return Err(format!(
+            "{}: the file is more than {} bytes",
+            path.display(),
+            scenario::MAX_SOURCE_BYTES
+        ));
+    }
     let source = String::from_utf8(bytes)
         .map_err(|_| format!("{}: the file is not valid UTF-8", path.display()))?;
     scenario::parse_broker_config(&source, path).map_err(|e| e.to_string())
