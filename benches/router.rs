@@ -63,7 +63,7 @@ fn publication(topic: &str) -> Publication {
 /// The routing scan before the index: every session, every filter.
 fn scan(store: &Store, topic_name: &str) -> usize {
     store
-        .sessions
+        .sessions()
         .values()
         .filter(|s| {
             s.subscriptions
@@ -95,7 +95,7 @@ fn bench_case(
             // Keep the matched session's queue from filling up.
             if let Some(m) = matched {
                 let mut st = store.borrow_mut();
-                let queue = &mut st.sessions.get_mut(m).expect("the matched session").queue;
+                let queue = st.queue_mut(m).expect("the matched session");
                 assert_eq!(queue.len(), 1, "{name}: one copy queued");
                 queue.clear();
             }

@@ -22,8 +22,10 @@ use super::{Broker, INFLIGHT_MAX};
 /// CONNACK reason codes of 5.0 that have no 3.1.1 return code.
 pub(super) mod connack_v5 {
     pub const MALFORMED_PACKET: u8 = 0x81;
+    pub const PROTOCOL_ERROR: u8 = 0x82;
     pub const BAD_AUTHENTICATION_METHOD: u8 = 0x8c;
     pub const TOPIC_NAME_INVALID: u8 = 0x90;
+    pub const QUOTA_EXCEEDED: u8 = 0x97;
     pub const RETAIN_NOT_SUPPORTED: u8 = 0x9a;
     pub const QOS_NOT_SUPPORTED: u8 = 0x9b;
 }
@@ -125,6 +127,25 @@ pub(super) async fn accept<W: AsyncWrite + Unpin>(
         return None;
     }
     let (shared, finish) = claim(broker, &client_id, session_expiry).await?;
+    // Other connections may have stored sessions while the takeover was
+    // waited for: room is made again, now that nothing awaits before the
+    // session is stored, so the table never passes `sessions_max`.
+    if !make_room(broker, &client_id) {
+        {
+            let mut live = broker.inner.live.borrow_mut();
+            if live
+                .by_client
+                .get(&client_id)
+                .is_some_and(|c| c.conn_id == shared.conn_id)
+            {
+                live.by_client.remove(&client_id);
+            }
+        }
+        let code = in_version(level, connack_code::SERVER_UNAVAILABLE);
+        let why = "session limit reached and every session is connected";
+        refuse(broker, writer, &client_id, code, why).await;
+        return None;
+    }
     let session_present = take_session(broker, &c, &client_id, session_expiry);
     let (keep_alive_s, server_keep_alive) = keep_alive_in_force(broker, &c);
     let mut connack_properties = Properties::default();
@@ -143,12 +164,13 @@ pub(super) async fn accept<W: AsyncWrite + Unpin>(
     }
     let receive_maximum = c.properties.receive_maximum().map(usize::from);
     let client_packet_max = c.properties.maximum_packet_size();
+    let will = will_allowed(broker, &client_id, c.username.as_deref(), c.will);
     Some(Accepted {
         client_id,
         level,
         session_expiry,
         keep_alive_s,
-        will: c.will,
+        will,
         session_present,
         connack_properties,
         inflight_max: receive_maximum.unwrap_or(INFLIGHT_MAX).min(INFLIGHT_MAX),
@@ -201,11 +223,26 @@ async fn connect_acceptable<W: AsyncWrite + Unpin>(
         }
         return false;
     }
+    if let Some(w) = &c.will
+        && let Some(why) = broker.too_deep(&w.topic)
+    {
+        let why = format!("will {why}");
+        if v5 {
+            refuse(broker, writer, &who, connack_v5::QUOTA_EXCEEDED, &why).await;
+        } else {
+            broker.note(format!("refused {who}: {why}"));
+        }
+        return false;
+    }
     // 5.0 assigns an id whatever Clean Start says [MQTT-3.1.3-6].
     if c.client_id.is_empty() && !c.clean && !v5 {
         let code = connack_code::IDENTIFIER_REJECTED;
         let why = "empty client id with clean session 0";
         refuse(broker, writer, &who, code, why).await;
+        return false;
+    }
+    if v5 && let Some(why) = connect_protocol_error(c) {
+        refuse(broker, writer, &who, connack_v5::PROTOCOL_ERROR, &why).await;
         return false;
     }
     if v5 && let Some(method) = authentication_method(&c.properties) {
@@ -259,6 +296,59 @@ async fn claim(
         }
     }
     Some((shared, finish))
+}
+
+/// The will, unless the acl denies its owner publishing to its topic: a
+/// will is a PUBLISH the broker makes on the client's behalf, so the
+/// client's publish rule applies to it (otherwise a will is a way round
+/// it). The user and the acl are fixed for the connection, so checking at
+/// CONNECT is checking at publication, for every way a will goes out
+/// (at once, after its delay, at the session's end). The CONNECT is still
+/// accepted, as a denied PUBLISH is acknowledged and dropped.
+fn will_allowed(
+    broker: &Broker,
+    client_id: &str,
+    user: Option<&str>,
+    will: Option<LastWill>,
+) -> Option<LastWill> {
+    let w = will?;
+    if broker.may_publish(user, &w.topic) {
+        return Some(w);
+    }
+    broker.note(format!(
+        "acl: will of {client_id} to {} dropped (publish denied)",
+        w.topic
+    ));
+    None
+}
+
+/// A 5.0 CONNECT the spec calls a protocol error (CONNACK 0x82):
+/// Authentication Data without an Authentication Method (5.0 section
+/// 3.1.2.11.10), or a will whose Response Topic is not a valid topic name
+/// or holds a wildcard [MQTT-3.3.2-14].
+fn connect_protocol_error(c: &Connect) -> Option<String> {
+    let data = c
+        .properties
+        .iter()
+        .any(|p| matches!(p, Property::AuthenticationData(_)));
+    if data && authentication_method(&c.properties).is_none() {
+        return Some(
+            "Authentication Data without an Authentication Method (5.0 section 3.1.2.11.10)".into(),
+        );
+    }
+    let will = c.will.as_ref()?;
+    response_topic_error(&will.properties).map(|e| format!("will {e}"))
+}
+
+/// Why a Response Topic among `properties` is not acceptable: not a
+/// valid topic name, or with a wildcard [MQTT-3.3.2-14].
+pub(super) fn response_topic_error(properties: &Properties) -> Option<String> {
+    properties.iter().find_map(|p| match p {
+        Property::ResponseTopic(t) => topic::validate_name(t)
+            .err()
+            .map(|e| format!("Response Topic {t:?}: {e} [MQTT-3.3.2-14]")),
+        _ => None,
+    })
 }
 
 fn authentication_method(p: &Properties) -> Option<&str> {
@@ -338,10 +428,17 @@ fn take_session(broker: &Broker, c: &Connect, client_id: &str, expiry: SessionEx
     let discarded = existing
         .as_ref()
         .is_some_and(|s| s.expiry.outlives_connection());
+    // A session holds what its user's acl let it receive: queued and
+    // in-flight messages, subscriptions. Another user must not inherit
+    // them through the client id, so the session is discarded, as
+    // mosquitto 2.0 does; the takeover itself stands [MQTT-3.1.4-2].
+    let other_user = existing
+        .as_ref()
+        .is_some_and(|s| s.expiry.outlives_connection() && s.user != c.username);
     // A stored non-persistent session is left over from a connection
     // that died with the broker; it is not a session to resume.
     let mut resumed = match existing {
-        Some(s) if s.expiry.outlives_connection() && !c.clean => Some(s),
+        Some(s) if s.expiry.outlives_connection() && !c.clean && !other_user => Some(s),
         _ => None,
     };
     // Test-only planted bug; see `Mutant`.
@@ -362,6 +459,10 @@ fn take_session(broker: &Broker, c: &Connect, client_id: &str, expiry: SessionEx
     if c.clean && discarded {
         let flag = if v5 { "clean start" } else { "clean session" };
         broker.note(format!("session of {client_id} discarded ({flag})"));
+    } else if other_user {
+        broker.note(format!(
+            "session of {client_id} discarded: connected as another user"
+        ));
     }
     if let Some(h) = held {
         if broker.mutant(Mutant::WillDespiteReconnect) {
@@ -372,7 +473,13 @@ fn take_session(broker: &Broker, c: &Connect, client_id: &str, expiry: SessionEx
             ));
         }
     }
+    // Room was made just before, with nothing awaited since.
+    debug_assert!(store_len(broker) <= broker.config().sessions_max);
     present
+}
+
+fn store_len(broker: &Broker) -> usize {
+    broker.inner.store.borrow().sessions.len()
 }
 
 /// The keep-alive in force and the server keep alive to announce (5.0):
@@ -443,7 +550,9 @@ fn check_login(broker: &Broker, c: &Connect) -> Option<(u8, &'static str)> {
     let users = config.users.as_ref()?;
     let expected = users.get(user).map(|p| p.as_bytes());
     match (expected, c.password.as_deref()) {
-        (Some(want), Some(got)) if want == got => None,
+        // Compared in constant time (for a given length): how long the
+        // comparison takes must not say how many leading bytes were right.
+        (Some(want), Some(got)) if bool::from(subtle::ConstantTimeEq::ct_eq(want, got)) => None,
         (None, _) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "unknown user")),
         (Some(_), None) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "no password")),
         (Some(_), Some(_)) => Some((connack_code::BAD_USERNAME_OR_PASSWORD, "wrong password")),

@@ -53,12 +53,63 @@ pub struct Config {
     /// Stored sessions at most; see [`SESSIONS_MAX`](super::SESSIONS_MAX),
     /// its default. Lower only to test the limit without 10,000 clients.
     pub sessions_max: usize,
-    /// Topic and payload bytes waiting in one session's queue at most; see
+    /// Topic, payload and property bytes waiting in one session's queue at most; see
     /// [`QUEUED_BYTES_MAX`](super::QUEUED_BYTES_MAX), its default.
     pub queued_bytes_max: usize,
+    /// Bounds on what one client can make the broker hold or do: `serve`
+    /// options, defaults in `src/broker/mod.rs`. Not in scenario files.
+    pub limits: Limits,
     /// Test-only: a deliberately broken broker, to show that scenarios and
     /// `explore` catch the bug. `None` in every real scenario.
     pub mutant: Option<Mutant>,
+}
+
+/// The limits that keep one client from crashing, starving or exhausting
+/// the broker. Each has a constant in `src/broker/mod.rs` for its default
+/// and a `serve` flag of the same name (`--topic-levels-max`); hitting one
+/// is a note (a log line under `serve`) and, where the protocol has one, a
+/// reason code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Levels in a topic name or filter, at most (a PUBLISH, SUBSCRIBE or
+    /// will beyond closes the connection, as mosquitto does above 200).
+    pub topic_levels_max: usize,
+    /// Subscriptions per session at most; a filter beyond gets SUBACK 0x80
+    /// (5.0: 0x97).
+    pub subscriptions_max: usize,
+    /// Open TCP connections at most, with or without CONNECT.
+    pub connections_max: usize,
+    /// Connections that have not sent CONNECT yet, at most: one more
+    /// closes the oldest of them, so that a flood of silent connections
+    /// cannot keep a real client from getting in.
+    pub connecting_max: usize,
+    /// How long a new connection may take to send CONNECT.
+    pub connect_wait: Duration,
+    /// Whether clients may publish (and retain, and leave wills) under
+    /// `$SYS`, the server's own topics (5.0 section 4.7.2). True in
+    /// simulation, where scenarios publish there to test `$` matching;
+    /// `serve` denies it unless `--allow-sys-publish`, as mosquitto does.
+    pub sys_publish: bool,
+    /// After a DISCONNECT with a reason code, how long the broker reads
+    /// (and discards) what the client still sends before it closes, so
+    /// that closing with unread input does not reset the connection and
+    /// destroy the DISCONNECT. Zero in simulation, where no reset happens
+    /// and traces stay as they were; `serve` uses `FAREWELL_DRAIN`.
+    pub farewell_drain: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            topic_levels_max: super::TOPIC_LEVELS_MAX,
+            subscriptions_max: super::SUBSCRIPTIONS_MAX,
+            connections_max: super::CONNECTIONS_MAX,
+            connecting_max: super::CONNECTING_MAX,
+            connect_wait: super::CONNECT_WAIT,
+            sys_publish: true,
+            farewell_drain: Duration::ZERO,
+        }
+    }
 }
 
 impl Default for Config {
@@ -84,6 +135,7 @@ impl Default for Config {
             persistent_session_expiry: None,
             sessions_max: super::SESSIONS_MAX,
             queued_bytes_max: super::QUEUED_BYTES_MAX,
+            limits: Limits::default(),
             mutant: None,
         }
     }

@@ -17,15 +17,23 @@ use crate::wire::{
 };
 
 use super::Mutant;
-use super::accept::{accept, cap_session_expiry, connack_v5, in_version, keep_alive_limit, refuse};
+use super::accept::{
+    accept, cap_session_expiry, connack_v5, in_version, keep_alive_limit, refuse,
+    response_topic_error,
+};
 use super::expiry::will_delay_s;
 use super::index::shared_filter;
 use super::router::Publication;
-use super::session::{HeldWill, Message, Send, Session, SessionExpiry, Subscription};
+use super::session::{
+    HeldWill, Message, OutboundState, Send, Session, SessionExpiry, Subscription,
+};
 use super::strings;
+use super::takeover::Live;
 use super::takeover::{ConnShared, FinishGuard, Kick, will_on_takeover};
-use super::{Broker, CONNECT_WAIT, CONNECTIONS_MAX, INFLIGHT_MAX, SUBSCRIPTIONS_MAX, acl};
+use super::{Broker, INFLIGHT_MAX, acl};
 use crate::topic;
+use std::cell::Cell;
+use tokio::sync::Notify;
 
 /// Why a connection ended; decides the will, the note and, under 5.0, the
 /// server's DISCONNECT.
@@ -78,6 +86,8 @@ mod disconnect_code {
     pub const RETAIN_NOT_SUPPORTED: u8 = 0x9a;
     pub const QOS_NOT_SUPPORTED: u8 = 0x9b;
     pub const SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED: u8 = 0xa1;
+    /// An implementation limit was hit (5.0 section 3.14.2.1).
+    pub const QUOTA_EXCEEDED: u8 = 0x97;
 }
 
 /// SUBACK and UNSUBACK reason codes of 5.0 (sections 3.9.3, 3.11.3).
@@ -102,27 +112,94 @@ mod publish_code {
     pub const PAYLOAD_FORMAT_INVALID: u8 = 0x99;
 }
 
-/// Holds one of the `CONNECTIONS_MAX` places while the connection is open.
-struct Slot(Broker);
+/// Holds one of the `connections_max` places while the connection is
+/// open, and before CONNECT also one of the `connecting_max` places.
+struct Slot {
+    broker: Broker,
+    /// Its key among the connections before CONNECT, until CONNECT came.
+    connecting: Cell<Option<u64>>,
+}
 
 impl Slot {
-    fn take(broker: &Broker) -> Option<Slot> {
-        let mut live = broker.inner.live.borrow_mut();
-        if live.count >= CONNECTIONS_MAX {
-            return None;
+    /// A place for a new connection, and what tells it it was closed to
+    /// make room; `None` when there is none. A full table of connections
+    /// before CONNECT, or a full table of connections when some are before
+    /// CONNECT, closes the oldest of those: a flood of silent connections
+    /// cannot lock out clients that send CONNECT.
+    fn take(broker: &Broker, peer: &str) -> Option<(Slot, Rc<Notify>)> {
+        let limits = &broker.config().limits;
+        let mut notes = Vec::new();
+        let taken = {
+            let mut live = broker.inner.live.borrow_mut();
+            let full = |l: &Live| {
+                l.connecting.len() >= limits.connecting_max || l.count >= limits.connections_max
+            };
+            while full(&live) {
+                let Some((_, close)) = live.connecting.pop_first() else {
+                    break;
+                };
+                // Its place is given back now; its `Slot` knows, as its
+                // key is gone from `connecting`.
+                live.count = live.count.saturating_sub(1);
+                close.notify_one();
+                notes.push(format!(
+                    "{} connections before CONNECT: closed the oldest to make room for {peer}",
+                    live.connecting.len() + 1
+                ));
+            }
+            if full(&live) {
+                None
+            } else {
+                live.count += 1;
+                live.next_connecting += 1;
+                let key = live.next_connecting;
+                let close = Rc::new(Notify::new());
+                live.connecting.insert(key, close.clone());
+                Some((key, close))
+            }
+        };
+        for n in notes {
+            broker.note(n);
         }
-        live.count += 1;
-        Some(Slot(broker.clone()))
+        let (key, close) = taken?;
+        let slot = Slot {
+            broker: broker.clone(),
+            connecting: Cell::new(Some(key)),
+        };
+        Some((slot, close))
+    }
+
+    /// CONNECT arrived: the place before CONNECT is free. False when the
+    /// connection was closed to make room meanwhile.
+    fn connected(&self) -> bool {
+        let Some(key) = self.connecting.get() else {
+            return true;
+        };
+        let mut live = self.broker.inner.live.borrow_mut();
+        let kept = live.connecting.remove(&key).is_some();
+        if kept {
+            self.connecting.set(None);
+        }
+        kept
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut live = self.0.inner.live.borrow_mut();
-        // Each slot counted one place when taken; giving back more places
-        // than were taken would let the broker pass `CONNECTIONS_MAX`.
-        debug_assert!(live.count > 0, "a connection slot given back twice");
-        live.count = live.count.saturating_sub(1);
+        let mut live = self.broker.inner.live.borrow_mut();
+        // A connection closed to make room gave its place back then, and
+        // its key went from `connecting`.
+        let counted = match self.connecting.get() {
+            Some(key) => live.connecting.remove(&key).is_some(),
+            None => true,
+        };
+        if counted {
+            // Each slot counted one place when taken; giving back more
+            // places than were taken would let the broker pass
+            // `connections_max`.
+            debug_assert!(live.count > 0, "a connection slot given back twice");
+            live.count = live.count.saturating_sub(1);
+        }
     }
 }
 
@@ -130,9 +207,10 @@ pub(super) async fn run<S>(broker: Broker, stream: S, peer: String)
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let Some(slot) = Slot::take(&broker) else {
+    let Some((slot, close)) = Slot::take(&broker, &peer) else {
         broker.note(format!(
-            "connection limit of {CONNECTIONS_MAX} reached: closed {peer}"
+            "connection limit of {} reached: closed {peer}",
+            broker.config().limits.connections_max
         ));
         return;
     };
@@ -141,10 +219,17 @@ where
     let packet_max = usize::try_from(broker.config().maximum_packet_size).unwrap_or(usize::MAX);
     reader.set_packet_size_max(packet_max);
     let mut writer = Writer::new(w, LEVEL_V311);
-    let Some((connect, level)) = read_connect(&broker, &mut reader, &mut writer, &peer).await
-    else {
+    let connect = tokio::select! {
+        biased;
+        _ = close.notified() => None,
+        c = read_connect(&broker, &mut reader, &mut writer, &peer) => c,
+    };
+    let Some((connect, level)) = connect else {
         return;
     };
+    if !slot.connected() {
+        return;
+    }
     // 5.0: how many topic aliases the client accepts from the broker
     // [MQTT-3.1.2-26], [MQTT-3.1.2-27].
     let client_alias_max = connect
@@ -191,7 +276,7 @@ where
     }
 }
 
-/// Reads the CONNECT, within `CONNECT_WAIT`, and its protocol level;
+/// Reads the CONNECT, within `connect_wait`, and its protocol level;
 /// `None` when there is none to accept: the stream ended, the first packet
 /// was something else, or the CONNECT could not be read or has a control
 /// character (each noted, and refused with a CONNACK where the version has
@@ -205,7 +290,8 @@ async fn read_connect<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let read = timeout(CONNECT_WAIT, reader.read()).await;
+    let wait = broker.config().limits.connect_wait;
+    let read = timeout(wait, reader.read()).await;
     // The level is known as soon as CONNECT's first fields were read, even
     // if the rest of it fails: a refusal is said in the client's version.
     let level = reader.level().unwrap_or(LEVEL_V311);
@@ -214,7 +300,7 @@ where
         Err(_) => {
             broker.note(format!(
                 "no CONNECT from {peer} within {}s: closed",
-                CONNECT_WAIT.as_secs()
+                wait.as_secs_f64()
             ));
             return None;
         }
@@ -373,6 +459,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         let packet = Packet::Disconnect(disconnect);
         // Closing follows either way; a failed or slow write changes nothing.
         let _ = timeout(FAREWELL_WAIT, self.writer.write(&packet)).await;
+        self.drain().await;
+    }
+
+    /// After the server's DISCONNECT: shuts the write side, then reads and
+    /// discards what the client still sends, for at most `farewell_drain`
+    /// or until it closes. Closing a socket with unread input makes TCP
+    /// send a reset, and a reset can destroy the DISCONNECT before the
+    /// client has read it. Zero (simulation's default) closes at once.
+    async fn drain(&mut self) {
+        let wait = self.broker.config().limits.farewell_drain;
+        if wait.is_zero() {
+            return;
+        }
+        let _ = timeout(wait, async {
+            let _ = self.writer.shutdown().await;
+            while let Ok(Some(_)) = self.reader.read().await {}
+        })
+        .await;
     }
 
     /// QoS 1 and 2 messages the broker may have unacknowledged towards the
@@ -411,12 +515,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
     }
 
     async fn exchange(&mut self, session_present: bool) -> End {
-        let mut first = vec![Packet::ConnAck(ConnAck {
+        let mut connack = ConnAck {
             session_present: session_present
                 && !self.broker.mutant(Mutant::SessionPresentAlwaysFalse),
             code: connack_code::ACCEPTED,
             properties: std::mem::take(&mut self.connack_properties),
-        })];
+        };
+        // The CONNACK too must fit the client's Maximum Packet Size
+        // [MQTT-3.1.2-24]: its properties are all optional, so they go
+        // first; a client that cannot take even the bare CONNACK is closed.
+        if !self.fits(&Packet::ConnAck(connack.clone())) {
+            connack.properties = Properties::default();
+            self.broker.note(format!(
+                "CONNACK properties not sent to {}: over its maximum packet size",
+                self.client_id
+            ));
+            if !self.fits(&Packet::ConnAck(connack.clone())) {
+                return End::violation(
+                    disconnect_code::IMPLEMENTATION_SPECIFIC_ERROR,
+                    "maximum packet size too small for a CONNACK",
+                );
+            }
+        }
+        let mut first = vec![Packet::ConnAck(connack)];
         if session_present {
             let inflight_max = self.inflight_max();
             let now = Instant::now();
@@ -471,6 +592,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         }
     }
 
+    /// Whether `p` fits the client's Maximum Packet Size, if it set one.
+    fn fits(&self, p: &Packet) -> bool {
+        let Some(max) = self.client_packet_max else {
+            return true;
+        };
+        crate::wire::encode(p, self.level)
+            .is_ok_and(|b| u64::try_from(b.len()).is_ok_and(|n| n <= u64::from(max)))
+    }
+
     /// Writes packets, giving up when kicked or when the keep-alive
     /// deadline passes: a peer that does not read cannot hold us forever.
     async fn send(&mut self, packets: Vec<Packet>) -> Result<(), End> {
@@ -500,6 +630,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         {
             // 5.0 section 1.5.4: a receiver may treat it as malformed.
             return Err(End::violation(reason::MALFORMED_PACKET, why));
+        }
+        if let Some(why) = self.wrong_ack(&packet) {
+            return violation(why);
         }
         match packet {
             Packet::Connect(_) => violation("second CONNECT".into()),
@@ -554,6 +687,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         }
     }
 
+    /// Why an acknowledgement does not fit the flow of the message in
+    /// flight under its packet id: a QoS 1 PUBLISH is answered by PUBACK
+    /// [MQTT-4.3.2-4], a QoS 2 one by PUBREC [MQTT-4.3.3-8], and PUBCOMP
+    /// answers PUBREL. A PUBREC for a QoS 1 message, a PUBACK for a QoS 2
+    /// one, or a PUBCOMP before PUBREC is a protocol error, and the
+    /// connection is closed [MQTT-4.13.1-1] (5.0: DISCONNECT 0x82; 3.1.1
+    /// closes, [MQTT-4.8.0-1]). An id with nothing in flight is not: the
+    /// acknowledgement may be a late resend, and is answered as before.
+    fn wrong_ack(&self, packet: &Packet) -> Option<String> {
+        let (kind, id) = match packet {
+            Packet::PubAck(a) => ("PUBACK", a.packet_id),
+            Packet::PubRec(a) => ("PUBREC", a.packet_id),
+            Packet::PubComp(a) => ("PUBCOMP", a.packet_id),
+            _ => return None,
+        };
+        let (qos, state) = self
+            .with_session(|s| s.outbound.get(&id).map(|o| (o.message.qos, o.state)))
+            .flatten()?;
+        let fits = match kind {
+            "PUBACK" => qos == QoS::AtLeastOnce,
+            "PUBREC" => qos == QoS::ExactlyOnce,
+            _ => qos == QoS::ExactlyOnce && state == OutboundState::Released,
+        };
+        (!fits).then(|| {
+            let flow = match (qos, state) {
+                (QoS::ExactlyOnce, OutboundState::Released) => "a QoS 2 message awaiting PUBCOMP",
+                (QoS::ExactlyOnce, _) => "a QoS 2 message awaiting PUBREC",
+                _ => "a QoS 1 message",
+            };
+            format!("{kind} for packet id {id}, {flow}")
+        })
+    }
+
     /// DISCONNECT from the client. Under 5.0 it may change the session
     /// expiry, but not from 0 (5.0 section 3.14.2.2.2), and its reason
     /// decides the will: 0x00 discards it, anything else (0x04 above all)
@@ -603,6 +769,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 disconnect_code::RETAIN_NOT_SUPPORTED,
                 "retained PUBLISH, retain not available [MQTT-3.2.2-14]",
             ));
+        }
+        if let Some(why) = response_topic_error(&p.properties) {
+            return Err(End::violation(reason::PROTOCOL_ERROR, why));
         }
         if p.properties
             .iter()
@@ -659,6 +828,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 format!("PUBLISH topic: {e}"),
             ));
         }
+        if let Some(why) = self.broker.too_deep(&p.topic) {
+            return Err(End::violation(
+                disconnect_code::QUOTA_EXCEEDED,
+                format!("PUBLISH {why}"),
+            ));
+        }
         if p.qos != QoS::AtMostOnce && p.packet_id == 0 {
             return Err(End::violation(
                 reason::PROTOCOL_ERROR,
@@ -693,12 +868,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
     /// format indicator announces (0x99).
     fn refusal(&self, p: &Publish) -> Option<u8> {
         let user = self.with_session(|s| s.user.clone()).flatten();
-        let denied = !acl::allows(
-            &self.broker.config().acl,
-            user.as_deref(),
-            acl::Action::Publish,
-            &p.topic,
-        );
+        let denied = !self.broker.may_publish(user.as_deref(), &p.topic);
         if denied {
             self.broker.note(format!(
                 "acl: dropped publish of {} to {}",
@@ -821,12 +991,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                 "SUBSCRIBE with a subscription identifier, which is not available",
             ));
         }
-        let mut codes = Vec::with_capacity(s.filters.len());
+        // A filter repeated in one SUBSCRIBE is handled once, at its last
+        // occurrence, which replaces the earlier ones [MQTT-3.8.4-3]; each
+        // copy still gets that one's code, one per filter [MQTT-3.8.4-6].
+        // Handled each time, every copy rescanned the retained messages:
+        // ~2.3 ms a copy with 10,000 retained, for one packet.
+        let last: BTreeMap<&str, usize> = s
+            .filters
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.filter.as_str(), i))
+            .collect();
+        let mut codes = vec![0; s.filters.len()];
         let mut notes = Vec::new();
         let user = self.with_session(|s| s.user.clone()).flatten();
-        for f in &s.filters {
+        for (i, f) in s.filters.iter().enumerate() {
+            if last.get(f.filter.as_str()) != Some(&i) {
+                continue;
+            }
             match self.subscribe_filter(f, sub_id, user.as_deref(), &mut notes) {
-                Ok(code) => codes.push(code),
+                Ok(code) => codes[i] = code,
                 Err(end) => {
                     for n in notes {
                         self.broker.note(n);
@@ -834,6 +1018,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                     return Err(end);
                 }
             }
+        }
+        for (i, f) in s.filters.iter().enumerate() {
+            if let Some(&j) = last.get(f.filter.as_str())
+                && j != i
+            {
+                codes[i] = codes[j];
+            }
+        }
+        let repeated = s.filters.len() - last.len();
+        if repeated > 0 {
+            notes.push(format!(
+                "SUBSCRIBE from {} repeats filters {repeated} times: each handled once",
+                self.client_id
+            ));
         }
         for n in notes {
             self.broker.note(n);
@@ -856,6 +1054,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         user: Option<&str>,
         notes: &mut Vec<String>,
     ) -> Result<u8, End> {
+        if let Some(why) = self.broker.too_deep(&f.filter) {
+            // Closed, not refused in SUBACK: a client this far off is an
+            // attack or a bug, and mosquitto closes too.
+            return Err(End::violation(
+                disconnect_code::QUOTA_EXCEEDED,
+                format!("SUBSCRIBE filter: {why}"),
+            ));
+        }
         if topic::validate_filter(&f.filter).is_err() {
             return Ok(self.refused(ack_code::TOPIC_FILTER_INVALID));
         }
@@ -906,13 +1112,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         };
         let Some(existed) = self.add_subscription(&f.filter, sub) else {
             notes.push(format!(
-                "subscription limit of {SUBSCRIPTIONS_MAX} reached for {}: refused {}",
-                self.client_id, f.filter
+                "subscription limit of {} reached for {}: refused {}",
+                self.broker.config().limits.subscriptions_max,
+                self.client_id,
+                f.filter
             ));
             return Ok(self.refused(ack_code::QUOTA_EXCEEDED));
         };
         if self.retained_wanted(&sub, existed) {
-            self.queue_retained(&f.filter, granted, sub_id, notes);
+            self.queue_retained(&f.filter, granted, sub_id, user, notes);
         }
         Ok(granted.level())
     }
@@ -921,9 +1129,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
     /// filter below `SUBSCRIPTIONS_MAX`; a repeated one replaces itself).
     /// Returns whether it existed before; `None` when there was no room.
     fn add_subscription(&self, filter: &str, sub: Subscription) -> Option<bool> {
+        let subscriptions_max = self.broker.config().limits.subscriptions_max;
         let mut store = self.broker.inner.store.borrow_mut();
         let room = store.sessions.get(&self.client_id).map(|sess| {
-            sess.subscriptions.contains_key(filter) || sess.subscriptions.len() < SUBSCRIPTIONS_MAX
+            sess.subscriptions.contains_key(filter) || sess.subscriptions.len() < subscriptions_max
         });
         match room {
             Some(true) => {
@@ -934,7 +1143,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
                     store
                         .sessions
                         .get(&self.client_id)
-                        .is_none_or(|sess| { sess.subscriptions.len() <= SUBSCRIPTIONS_MAX })
+                        .is_none_or(|sess| { sess.subscriptions.len() <= subscriptions_max })
                 );
                 Some(existed)
             }
@@ -950,9 +1159,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
         filter: &str,
         granted: QoS,
         sub_id: Option<u32>,
+        user: Option<&str>,
         notes: &mut Vec<String>,
     ) {
-        let retained = self.broker.retained_for(filter, granted, sub_id);
+        let retained = self.broker.retained_for(filter, granted, sub_id, user);
         let bytes_max = self.broker.config().queued_bytes_max;
         let full = self
             .with_session(|sess| {

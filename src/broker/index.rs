@@ -68,6 +68,17 @@ struct Node {
     shared: BTreeMap<String, BTreeSet<String>>,
 }
 
+/// Dropping a trie would recurse once per level: the children are moved
+/// onto a heap stack first, so that each node drops with no children left.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let mut stack: Vec<Node> = std::mem::take(&mut self.children).into_values().collect();
+        while let Some(mut node) = stack.pop() {
+            stack.extend(std::mem::take(&mut node.children).into_values());
+        }
+    }
+}
+
 impl Node {
     fn is_empty(&self) -> bool {
         self.children.is_empty() && self.plain.is_empty() && self.shared.is_empty()
@@ -152,7 +163,7 @@ impl Index {
     /// Whether every node below the root leads to a subscription: `remove`
     /// gives back the nodes a subscription leaves empty.
     pub fn is_pruned(&self) -> bool {
-        self.root.children.values().all(pruned)
+        pruned(&self.root)
     }
 
     /// The nodes whose filter matches `topic`, in a fixed order (by walk,
@@ -162,75 +173,118 @@ impl Index {
         let levels: Vec<&str> = topic.split('/').collect();
         let shield = dollar_rule && topic.starts_with('$');
         let mut out = Vec::new();
-        let mut path = Vec::new();
-        walk(&self.root, &levels, shield, &mut path, &mut out);
+        walk(&self.root, &levels, shield, &mut out);
         out
     }
 }
 
-fn count_in(node: &Node) -> usize {
-    node.plain.len()
-        + node.shared.values().map(BTreeSet::len).sum::<usize>()
-        + node.children.values().map(count_in).sum::<usize>()
+/// Every node below `root`, root included, without recursion.
+fn nodes(root: &Node) -> impl Iterator<Item = &Node> {
+    let mut stack = vec![root];
+    std::iter::from_fn(move || {
+        let node = stack.pop()?;
+        stack.extend(node.children.values());
+        Some(node)
+    })
 }
 
-fn pruned(node: &Node) -> bool {
-    let groups_hold_members = node.shared.values().all(|m| !m.is_empty());
-    !node.is_empty() && groups_hold_members && node.children.values().all(pruned)
+fn count_in(root: &Node) -> usize {
+    nodes(root)
+        .map(|n| n.plain.len() + n.shared.values().map(BTreeSet::len).sum::<usize>())
+        .sum()
 }
 
-fn remove_in(node: &mut Node, levels: &[&str], group: Option<&str>, client_id: &str) {
-    let Some((level, rest)) = levels.split_first() else {
-        match group {
-            None => {
-                node.plain.remove(client_id);
-            }
-            Some(g) => {
-                if let Some(members) = node.shared.get_mut(g) {
-                    members.remove(client_id);
-                    if members.is_empty() {
-                        node.shared.remove(g);
-                    }
+/// Whether every node below `root` holds a subscription or leads to one,
+/// and no group is left without members.
+fn pruned(root: &Node) -> bool {
+    nodes(root).skip(1).all(|n| {
+        let groups_hold_members = n.shared.values().all(|m| !m.is_empty());
+        let leads_on = !n.children.is_empty() || !n.plain.is_empty() || !n.shared.is_empty();
+        leads_on && groups_hold_members
+    })
+}
+
+/// Removes one subscription from the node at the end of `levels`, then
+/// the nodes it leaves empty. Iterative: a filter's depth must not become
+/// the depth of the call stack. The nodes that go are a tail of the path:
+/// the end node, if now empty, and above it every node that held nothing
+/// but the one child on the path; the first pass finds where that tail
+/// starts, the second cuts it off there.
+fn remove_in(root: &mut Node, levels: &[&str], group: Option<&str>, client_id: &str) {
+    // The deepest node on the path that stays whatever happens below it:
+    // the root, or one holding a subscription or another child.
+    let mut keep = 0;
+    let mut node = &mut *root;
+    for (depth, level) in levels.iter().enumerate() {
+        let holds = !node.plain.is_empty() || !node.shared.is_empty();
+        if holds || node.children.len() > 1 {
+            keep = depth;
+        }
+        let Some(child) = node.children.get_mut(*level) else {
+            return;
+        };
+        node = child;
+    }
+    match group {
+        None => {
+            node.plain.remove(client_id);
+        }
+        Some(g) => {
+            if let Some(members) = node.shared.get_mut(g) {
+                members.remove(client_id);
+                if members.is_empty() {
+                    node.shared.remove(g);
                 }
             }
         }
+    }
+    if !node.is_empty() {
         return;
-    };
-    if let Some(child) = node.children.get_mut(*level) {
-        remove_in(child, rest, group, client_id);
-        if child.is_empty() {
-            node.children.remove(*level);
+    }
+    let mut parent = &mut *root;
+    for level in levels.iter().take(keep) {
+        match parent.children.get_mut(*level) {
+            Some(child) => parent = child,
+            None => return,
         }
+    }
+    if let Some(level) = levels.get(keep) {
+        parent.children.remove(*level);
     }
 }
 
-/// `shield` is set at the root for a `$` topic: no wildcard there.
-fn walk<'a>(
-    node: &'a Node,
-    levels: &[&str],
-    shield: bool,
-    path: &mut Vec<&'a str>,
-    out: &mut Vec<Hit<'a>>,
-) {
-    // `#` matches the rest, the parent level included [MQTT-4.7.1-2].
-    if !shield && let Some((k, hash)) = node.children.get_key_value("#") {
-        path.push(k);
-        hit(hash, path, out);
-        path.pop();
-    }
-    let Some((level, rest)) = levels.split_first() else {
-        hit(node, path, out);
-        return;
-    };
-    if let Some((k, child)) = node.children.get_key_value(*level) {
-        path.push(k);
-        walk(child, rest, false, path, out);
-        path.pop();
-    }
-    if !shield && let Some((k, plus)) = node.children.get_key_value("+") {
-        path.push(k);
-        walk(plus, rest, false, path, out);
-        path.pop();
+/// The nodes of a lookup, found with an explicit stack instead of
+/// recursion, so that a deep topic cannot overflow the call stack. Each
+/// entry is a node, the index of the next topic level to match, and the
+/// filter levels that led there. `shield` is set for a `$` topic: no
+/// wildcard at the root [MQTT-4.7.2-1]. The order of the hits is that of
+/// the recursive walk this replaced (exact child before `+`), which
+/// callers sort anyway.
+fn walk<'a>(root: &'a Node, levels: &[&str], shield: bool, out: &mut Vec<Hit<'a>>) {
+    let mut stack: Vec<(&'a Node, usize, Vec<&'a str>)> = vec![(root, 0, Vec::new())];
+    while let Some((node, depth, path)) = stack.pop() {
+        let at_root = depth == 0 && shield;
+        // `#` matches the rest, the parent level included [MQTT-4.7.1-2].
+        if !at_root && let Some((k, hash)) = node.children.get_key_value("#") {
+            let mut p = path.clone();
+            p.push(k);
+            hit(hash, &p, out);
+        }
+        let Some(level) = levels.get(depth) else {
+            hit(node, &path, out);
+            continue;
+        };
+        // Pushed in reverse so that the exact child is visited first.
+        if !at_root && let Some((k, plus)) = node.children.get_key_value("+") {
+            let mut p = path.clone();
+            p.push(k);
+            stack.push((plus, depth + 1, p));
+        }
+        if let Some((k, child)) = node.children.get_key_value(*level) {
+            let mut p = path;
+            p.push(k);
+            stack.push((child, depth + 1, p));
+        }
     }
 }
 
@@ -360,6 +414,48 @@ mod tests {
         assert!(index.is_empty(), "{index:?}");
         // Removing what is not there changes nothing and does not panic.
         index.remove("a/b", Some("g"), "nobody");
+        assert!(index.is_empty());
+    }
+
+    /// The walk, the removal and the drop used to recurse once per level:
+    /// a 100,000-level filter overflowed the stack (SIGABRT under `serve`
+    /// at ~29,000). The broker now refuses such topics, and the index
+    /// survives them anyway.
+    #[test]
+    fn a_very_deep_filter_neither_overflows_the_stack_nor_leaks_nodes() {
+        let deep = format!("u{}", "/".repeat(100_000));
+        let mut index = Index::default();
+        index.insert(&deep, None, "c");
+        index.insert("u/#", None, "d");
+        assert_eq!(index.len(), 2);
+        assert!(index.is_pruned());
+        let hits = index.lookup(&deep, true);
+        let mut found: Vec<&str> = hits.iter().map(|h| h.filter.as_str()).collect();
+        found.sort();
+        assert!(found == ["u/#", deep.as_str()], "{} hits", found.len());
+        index.remove(&deep, None, "c");
+        assert_eq!(index.len(), 1);
+        assert!(index.is_pruned());
+        index.insert(&deep, None, "c");
+        // Dropped with the deep branch still in it.
+        drop(index);
+    }
+
+    #[test]
+    fn removing_keeps_the_nodes_others_still_need() {
+        let mut index = Index::default();
+        index.insert("a/b/c/d", None, "c1");
+        index.insert("a/b", None, "c2");
+        index.insert("a/x/y", None, "c3");
+        index.remove("a/b/c/d", None, "c1");
+        assert!(index.is_pruned());
+        assert!(index.contains("a/b", None, "c2"));
+        assert!(index.contains("a/x/y", None, "c3"));
+        assert_eq!(index.len(), 2);
+        index.remove("a/b", None, "c2");
+        assert!(index.is_pruned());
+        assert!(index.contains("a/x/y", None, "c3"));
+        index.remove("a/x/y", None, "c3");
         assert!(index.is_empty());
     }
 }

@@ -103,6 +103,17 @@
 //! `session limit of <n> reached: evicted the session of <id>, the least
 //! recently disconnected`, `queue of <id> over <n> bytes: dropped message
 //! to <topic>`.
+//!
+//! Limits against one hostile client (`Limits`, `serve` flags; see
+//! docs/broker.md, "Routing and limits"): topic levels
+//! (`TOPIC_LEVELS_MAX`), connections and connections before CONNECT
+//! (`CONNECTIONS_MAX`, `CONNECTING_MAX`, `CONNECT_WAIT`), subscriptions per
+//! session. Their notes: `protocol violation by <id>: ... topic of <n>
+//! levels, over the limit of <max>`, `<n> connections before CONNECT:
+//! closed the oldest to make room for <peer>`, `no CONNECT from <peer>
+//! within <s>s: closed`. The acl applies to every delivery path: `acl: will
+//! of <id> to <topic> dropped (publish denied)`, `session of <id>
+//! discarded: connected as another user`.
 
 mod accept;
 mod acl;
@@ -129,21 +140,31 @@ use tokio::task::JoinSet;
 
 /// The name the harness and broker plug-ins know the configuration by.
 pub use config::Config as BrokerConfig;
-pub use config::{AclRule, Config, Mutant, TakeoverWill};
+pub use config::{AclRule, Config, Limits, Mutant, TakeoverWill};
 pub use router::Publication;
 pub use session::{Message, Retained, Session, SessionExpiry, Store, Subscription};
 
 use takeover::Live;
 
-/// Open connections at once; a connection beyond this is closed at once,
-/// before any byte is read.
+/// Open connections at once, by default (`Limits::connections_max`, `serve
+/// --connections-max`); a connection beyond this is closed at once, before
+/// any byte is read, unless a connection still before CONNECT can be
+/// closed to make room (see `CONNECTING_MAX`).
 pub const CONNECTIONS_MAX: usize = 10_000;
+/// Connections before their CONNECT, by default (`Limits::connecting_max`,
+/// `serve --connecting-max`). One more closes the oldest of them, with a
+/// note: 10,050 connections that never sent CONNECT used to fill the
+/// connection table and lock every client out; now a real client, which
+/// sends CONNECT at once, gets in unless more than this many connections
+/// arrive before its CONNECT does.
+pub const CONNECTING_MAX: usize = 1_000;
 /// Stored sessions, persistent or not, by default (`Config::sessions_max`).
 /// A CONNECT that needs one more evicts the least recently disconnected
 /// session, with a note; when every session is connected it gets CONNACK
 /// 0x03 (server unavailable) under 3.1.1, 0x97 (quota exceeded) under 5.0.
 pub const SESSIONS_MAX: usize = 10_000;
-/// Subscriptions per session; a filter beyond this gets 0x80 in SUBACK.
+/// Subscriptions per session, by default (`Limits::subscriptions_max`,
+/// `serve --subscriptions-max`); a filter beyond this gets 0x80 in SUBACK.
 pub const SUBSCRIPTIONS_MAX: usize = 1_000;
 /// Outbound QoS 1 and 2 messages in flight per session; further messages
 /// wait in the session's queue.
@@ -151,7 +172,7 @@ pub const INFLIGHT_MAX: usize = 32;
 /// Messages waiting in one session's queue; a message beyond this is
 /// dropped for that session, with a note.
 pub const QUEUED_MAX: usize = 1_000;
-/// Topic and payload bytes waiting in one session's queue, by default
+/// Topic, payload and property bytes waiting in one session's queue, by default
 /// (`Config::queued_bytes_max`): 16 MiB. A message that would take the
 /// queue beyond it is dropped for that session, with a note, so that one
 /// session that never reads cannot hold `QUEUED_MAX` large messages.
@@ -161,8 +182,21 @@ pub const QUEUED_BYTES_MAX: usize = 16 * 1024 * 1024;
 pub const RETAINED_MAX: usize = 10_000;
 /// The pause after a failed accept before the next one.
 pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
-/// How long a new connection may take to send CONNECT before it is closed.
-pub const CONNECT_WAIT: Duration = Duration::from_secs(30);
+/// How long a new connection may take to send CONNECT before it is
+/// closed, by default (`Limits::connect_wait`, `serve --connect-wait`).
+pub const CONNECT_WAIT: Duration = Duration::from_secs(10);
+
+/// Levels in a topic name or filter, by default (`Limits::topic_levels_max`,
+/// `serve --topic-levels-max`): 200, mosquitto's limit. A PUBLISH or
+/// SUBSCRIBE beyond it closes the connection (5.0: DISCONNECT 0x97, quota
+/// exceeded), a will beyond it refuses the CONNECT (5.0: CONNACK 0x97), with
+/// a note. Each level costs a trie node per subscription and a step of
+/// every lookup; unbounded, one 65 KB SUBSCRIBE held ~70 MB.
+pub const TOPIC_LEVELS_MAX: usize = 200;
+
+/// How long `serve` drains a connection after its DISCONNECT with a reason
+/// code (`Limits::farewell_drain`, `serve --farewell-drain`).
+pub const FAREWELL_DRAIN: Duration = Duration::from_millis(200);
 
 /// The TCP port the broker listens on, in simulation and by default in `serve`.
 pub const PORT: u16 = 1883;
@@ -279,6 +313,22 @@ impl Broker {
 
     fn note(&self, text: String) {
         (self.inner.notes)(text);
+    }
+
+    /// Why `topic` (a name or filter) is refused for its depth: more than
+    /// `topic_levels_max` levels. `None` when it is within the limit.
+    fn too_deep(&self, topic: &str) -> Option<String> {
+        let max = self.config().limits.topic_levels_max;
+        let levels = topic.bytes().filter(|&b| b == b'/').count() + 1;
+        (levels > max).then(|| format!("topic of {levels} levels, over the limit of {max}"))
+    }
+
+    /// Whether a client may publish to `topic`: its acl's publish rule,
+    /// and `$SYS` only where `sys_publish` allows it.
+    fn may_publish(&self, user: Option<&str>, topic: &str) -> bool {
+        let sys = topic == "$SYS" || topic.starts_with("$SYS/");
+        (!sys || self.config().limits.sys_publish)
+            && acl::allows(&self.config().acl, user, acl::Action::Publish, topic)
     }
 
     fn config(&self) -> &BrokerConfig {

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -70,6 +71,8 @@ impl Broker {
             let targets = self.targets(store, &live, p, &mut notes);
             let acl = &self.config().acl;
             let bytes_max = self.config().queued_bytes_max;
+            // One topic for every session's copy.
+            let topic: Arc<str> = Arc::from(p.topic.as_str());
             for (client_id, (mut filters, shared)) in targets {
                 // The index records the subscriptions of stored sessions
                 // only (`Store` keeps the two in step): every client id it
@@ -97,7 +100,8 @@ impl Broker {
                 }
                 let mut no_room = false;
                 for subs in copies {
-                    let Some(message) = self.copy_for(p, &subs, conn.is_some(), session) else {
+                    let Some(message) = self.copy_for(p, &topic, &subs, conn.is_some(), session)
+                    else {
                         continue;
                     };
                     match session.enqueue(message, bytes_max) {
@@ -204,6 +208,7 @@ impl Broker {
     fn copy_for(
         &self,
         p: &Publication,
+        topic: &Arc<str>,
         subs: &[Subscription],
         connected: bool,
         session: &Session,
@@ -219,7 +224,7 @@ impl Broker {
         let as_published = subs.iter().any(|s| s.retain_as_published)
             && !self.mutant(Mutant::RetainAsPublishedIgnored);
         Some(Message {
-            topic: p.topic.clone(),
+            topic: topic.clone(),
             payload: p.payload.clone(),
             qos,
             retain: p.retain && (as_published || self.mutant(Mutant::LiveKeepsRetain)),
@@ -346,22 +351,36 @@ impl Broker {
     /// RETAIN=1, at min(message QoS, granted QoS) [MQTT-3.3.1-6],
     /// [MQTT-3.3.1-8].
     /// `sub_id` is the subscription's 5.0 identifier, sent with each. A
-    /// retained message past its Message Expiry Interval is not sent.
+    /// retained message past its Message Expiry Interval is not sent, nor
+    /// one on a topic the acl does not let `user` read: a wildcard must
+    /// not read retained what it may not read live.
     pub(super) fn retained_for(
         &self,
         filter: &str,
         granted: QoS,
         sub_id: Option<u32>,
+        user: Option<&str>,
     ) -> Vec<Message> {
         let store = self.inner.store.borrow();
-        store
-            .retained
-            .iter()
+        let acl = &self.config().acl;
+        // A filter without wildcards names one topic: looked up, not
+        // scanned for.
+        let exact;
+        let candidates: Box<dyn Iterator<Item = (&String, &Retained)>> =
+            if filter.contains(['+', '#']) {
+                Box::new(store.retained.iter())
+            } else {
+                exact = store.retained.get_key_value(filter);
+                Box::new(exact.into_iter())
+            };
+        candidates
             .filter(|(t, r)| {
-                topic::matches(filter, t) && r.expiry.is_none_or(|e| !e.passed(Instant::now()))
+                topic::matches(filter, t)
+                    && r.expiry.is_none_or(|e| !e.passed(Instant::now()))
+                    && acl::allows(acl, user, acl::Action::Read, t)
             })
             .map(|(t, r)| Message {
-                topic: t.clone(),
+                topic: Arc::from(t.as_str()),
                 payload: r.payload.clone(),
                 qos: r.qos.min(granted),
                 retain: true,

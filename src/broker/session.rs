@@ -6,6 +6,7 @@
 //! session's queue, and the connection, if there is one, is woken to send it.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -19,7 +20,10 @@ use super::{INFLIGHT_MAX, QUEUED_MAX};
 /// An application message on its way to one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
-    pub topic: String,
+    /// Shared by every session's copy of one message: 500 offline `#`
+    /// sessions and ten QoS 1 messages with 60 KB topics used to hold a
+    /// copy each (+288 MB). The payload is shared the same way (`Bytes`).
+    pub topic: Arc<str>,
     pub payload: Bytes,
     /// The QoS it is delivered at: already min(publish QoS, granted QoS).
     pub qos: QoS,
@@ -153,17 +157,41 @@ impl Subscription {
 }
 
 /// A session's queue of messages not sent yet, which keeps count of their
-/// bytes (topic and payload) for `queued_bytes_max`.
+/// bytes (topic, payload and properties) for `queued_bytes_max`.
 #[derive(Debug, Clone, Default)]
 pub struct Queue {
     messages: VecDeque<Message>,
     bytes: usize,
 }
 
-/// The bytes a queued message counts for: its topic and payload, what
-/// grows with what clients send.
+/// The bytes a queued message counts for: its topic, payload and
+/// properties, what grows with what clients send. Properties count too:
+/// 200 QoS 1 messages with 1-byte payloads and ~500 KB of user
+/// properties each used to pass a 16 MiB bound at +226 MB.
 pub fn queued_size(m: &Message) -> usize {
-    m.topic.len() + m.payload.len()
+    m.topic.len() + m.payload.len() + properties_size(&m.properties)
+}
+
+/// What `properties` hold in bytes, about as encoded: each value's bytes
+/// and a few for its identifier and lengths.
+fn properties_size(properties: &Properties) -> usize {
+    properties
+        .iter()
+        .map(|p| {
+            5 + match p {
+                Property::UserProperty(k, v) => k.len() + v.len(),
+                Property::ContentType(s)
+                | Property::ResponseTopic(s)
+                | Property::ReasonString(s)
+                | Property::AssignedClientIdentifier(s)
+                | Property::AuthenticationMethod(s)
+                | Property::ResponseInformation(s)
+                | Property::ServerReference(s) => s.len(),
+                Property::CorrelationData(b) | Property::AuthenticationData(b) => b.len(),
+                _ => 4,
+            }
+        })
+        .sum()
 }
 
 impl Queue {
@@ -560,7 +588,7 @@ fn to_publish(m: &Message, packet_id: u16, dup: bool, now: Instant) -> Publish {
         }
     }
     Publish {
-        topic: m.topic.clone(),
+        topic: m.topic.to_string(),
         payload: m.payload.clone(),
         qos: m.qos,
         retain: m.retain,
@@ -589,8 +617,10 @@ pub struct Retained {
 /// broker finds it again when `persistence` is on.
 #[derive(Debug, Default)]
 pub struct Store {
-    /// Client id -> session. Bounded by `SESSIONS_MAX`.
-    pub sessions: BTreeMap<String, Session>,
+    /// Client id -> session. Bounded by `sessions_max`. Not public: a
+    /// session goes in and out through the methods below, which keep the
+    /// routing index in step ([`Store::sessions`] reads it).
+    pub(super) sessions: BTreeMap<String, Session>,
     /// Topic -> retained message. Bounded by `RETAINED_MAX`.
     pub retained: BTreeMap<String, Retained>,
     /// The counter behind assigned client ids; kept here so that ids stay
@@ -798,11 +828,29 @@ impl Store {
     /// The session that went offline longest ago: the one a full table
     /// evicts. Connected sessions are never evicted.
     pub(super) fn least_recently_disconnected(&self) -> Option<String> {
+        // Sessions holding nothing for their client (no queued or
+        // in-flight message, no held will) go first, so that a flood of
+        // new client ids evicts empty sessions before a victim's queued
+        // QoS 1 message; among them, and then among the rest, the least
+        // recently disconnected.
+        let holds =
+            |s: &Session| !s.queue.is_empty() || !s.outbound.is_empty() || s.held_will.is_some();
         self.sessions
             .iter()
-            .filter_map(|(id, s)| s.offline_since.map(|n| (n, id)))
+            .filter_map(|(id, s)| s.offline_since.map(|n| ((holds(s), n), id)))
             .min()
             .map(|(_, id)| id.clone())
+    }
+
+    /// The stored sessions, by client id.
+    pub fn sessions(&self) -> &BTreeMap<String, Session> {
+        &self.sessions
+    }
+
+    /// The queue of one session, to empty it (the router benchmark): its
+    /// messages are not in the routing index, so this cannot bypass it.
+    pub fn queue_mut(&mut self, client_id: &str) -> Option<&mut Queue> {
+        self.sessions.get_mut(client_id).map(|s| &mut s.queue)
     }
 }
 
@@ -991,5 +1039,44 @@ mod tests {
         assert_eq!(again.get(1), Some(&Send::PubRel(2)));
         assert!(s.pubcomp(2));
         assert_eq!(s.outbound.len(), 1);
+    }
+
+    /// A full session table used to evict the least recently disconnected
+    /// session even when it held a queued QoS 1 message and others held
+    /// nothing; now empty sessions go first.
+    #[test]
+    fn eviction_prefers_sessions_holding_nothing() {
+        let mut store = Store::new();
+        let mut holding = Session::new(SessionExpiry::NEVER);
+        holding.offline_since = Some(1);
+        holding
+            .enqueue(msg(1), usize::MAX)
+            .expect("room in an empty queue");
+        store.insert_session("victim", holding);
+        let mut empty = Session::new(SessionExpiry::NEVER);
+        empty.offline_since = Some(2);
+        store.insert_session("empty", empty);
+        assert_eq!(
+            store.least_recently_disconnected().as_deref(),
+            Some("empty")
+        );
+        store.remove_session("empty");
+        assert_eq!(
+            store.least_recently_disconnected().as_deref(),
+            Some("victim")
+        );
+    }
+
+    /// `queued_bytes_max` counted topic and payload only: messages with
+    /// 1-byte payloads and large user properties were all queued.
+    #[test]
+    fn queued_bytes_count_the_properties() {
+        let mut big = msg(1);
+        big.properties
+            .push(Property::UserProperty("k".into(), "v".repeat(10_000)));
+        let mut s = Session::new(SessionExpiry::NEVER);
+        assert_eq!(s.enqueue(big.clone(), 15_000), Ok(()));
+        assert_eq!(s.enqueue(big, 15_000), Err(QueueFull::Bytes));
+        assert!(s.queue.bytes() > 10_000);
     }
 }

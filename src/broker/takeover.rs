@@ -93,9 +93,13 @@ pub struct Live {
     /// enough to claim the id.
     pub by_client: BTreeMap<String, Rc<ConnShared>>,
     /// Open TCP connections, with or without CONNECT. Bounded by
-    /// `CONNECTIONS_MAX`.
+    /// `connections_max`.
     pub count: usize,
     pub next_conn_id: u64,
+    /// Connections that have not sent CONNECT yet, oldest first, each with
+    /// what closes it to make room. Bounded by `connecting_max`.
+    pub connecting: BTreeMap<u64, Rc<Notify>>,
+    pub next_connecting: u64,
 }
 
 /// Whether the old connection's will is published on a takeover.

@@ -12,14 +12,17 @@
 //!
 //! Log lines go to stdout, one per event: listening, a connection accepted,
 //! its CONNECT and CONNACK, its close and why, every broker note, and the
-//! stop. Errors that stop the command go to stderr.
+//! stop; `log` writes them from a thread of its own, escaped, dropping
+//! (and counting) lines rather than blocking the broker. Errors that stop
+//! the command go to stderr.
 
+mod log;
 mod tap;
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use mqtt_sim::broker::{self, Broker, BrokerConfig, Notes};
 use mqtt_sim::scenario;
@@ -46,11 +49,53 @@ pub struct Args {
     /// Broker options: the keys of a scenario's broker entry, as YAML.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Levels in a topic name or filter at most; a PUBLISH, SUBSCRIBE or
+    /// will beyond closes the connection.
+    #[arg(long, default_value_t = broker::TOPIC_LEVELS_MAX, value_parser = at_least_one)]
+    topic_levels_max: usize,
+    /// Subscriptions per session at most; one more gets SUBACK 0x80 (5.0:
+    /// 0x97).
+    #[arg(long, default_value_t = broker::SUBSCRIPTIONS_MAX, value_parser = at_least_one)]
+    subscriptions_max: usize,
+    /// Open connections at most, with or without CONNECT.
+    #[arg(long, default_value_t = broker::CONNECTIONS_MAX, value_parser = at_least_one)]
+    connections_max: usize,
+    /// Connections before CONNECT at most; one more closes the oldest.
+    #[arg(long, default_value_t = broker::CONNECTING_MAX, value_parser = at_least_one)]
+    connecting_max: usize,
+    /// How long a connection may take to send CONNECT, e.g. `10s` (the
+    /// default is `broker::CONNECT_WAIT`).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    connect_wait: Duration,
+    /// Let clients publish, retain and leave wills under `$SYS` (denied by
+    /// default: those are the server's topics).
+    #[arg(long)]
+    allow_sys_publish: bool,
+    /// After a DISCONNECT with a reason code, how long to read what the
+    /// client still sends before closing, so that a TCP reset does not
+    /// destroy the DISCONNECT (default `broker::FAREWELL_DRAIN`).
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    farewell_drain: Duration,
+}
+
+impl Args {
+    /// The limits the flags set, on top of `config`.
+    fn limits(&self) -> broker::Limits {
+        broker::Limits {
+            topic_levels_max: self.topic_levels_max,
+            subscriptions_max: self.subscriptions_max,
+            connections_max: self.connections_max,
+            connecting_max: self.connecting_max,
+            connect_wait: self.connect_wait,
+            sys_publish: self.allow_sys_publish,
+            farewell_drain: self.farewell_drain,
+        }
+    }
 }
 
 pub fn serve(args: Args) -> anyhow::Result<u8> {
     let listen = args.listen.as_str();
-    let config = match args.config.as_deref() {
+    let mut config = match args.config.as_deref() {
         None => BrokerConfig::default(),
         Some(path) => match load_config(path) {
             Ok(c) => c,
@@ -60,17 +105,27 @@ pub fn serve(args: Args) -> anyhow::Result<u8> {
             }
         },
     };
+    config.limits = args.limits();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    LocalSet::new().block_on(&runtime, run(listen, config))
+    let code = LocalSet::new().block_on(&runtime, run(listen, config));
+    log::finish();
+    code
 }
 
 /// Reads a broker config file: the keys of one entry under a scenario's
 /// `brokers`, parsed by the scenario parser itself.
 fn load_config(path: &Path) -> Result<BrokerConfig, String> {
-    let bytes = std::fs::read(path)
+    let bytes = scenario::read_bounded(path)
         .map_err(|e| format!("cannot read broker config file {}: {e}", path.display()))?;
+    if bytes.len() > scenario::MAX_SOURCE_BYTES {
+        return Err(format!(
+            "{}: the file is more than {} bytes",
+            path.display(),
+            scenario::MAX_SOURCE_BYTES
+        ));
+    }
     let source = String::from_utf8(bytes)
         .map_err(|_| format!("{}: the file is not valid UTF-8", path.display()))?;
     scenario::parse_broker_config(&source, path).map_err(|e| e.to_string())
@@ -196,8 +251,17 @@ impl broker::Listener for Logged {
     }
 }
 
-/// One log line on stdout, after the wall-clock time in UTC.
+/// A limit of 1 or more: 0 would refuse everything.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// One log line on stdout, after the wall-clock time in UTC; see `log`:
+/// escaped, and never blocking the broker.
 fn log_line(text: &str) {
-    let now = humantime::format_rfc3339_millis(SystemTime::now());
-    println!("{now} {text}");
+    log::line(text);
 }

@@ -56,10 +56,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if whole.is_empty() || frac.contains('.') || (number.contains('.') && frac.is_empty()) {
         return Err(malformed());
     }
-    // Twelve digits of hours is already far past MAX_DURATION; the cap keeps
-    // the arithmetic below inside u128.
-    if whole.len() > 12 || frac.len() > 12 {
+    // Leading zeros of the whole part and trailing zeros of the fraction
+    // say nothing: `0.0000000000000000001ms` is too fine, not too long.
+    let whole = match whole.trim_start_matches('0') {
+        "" => "0",
+        w => w,
+    };
+    let frac = frac.trim_end_matches('0');
+    // Twelve digits of hours is already far past MAX_DURATION, and twelve
+    // significant digits of fraction finer than a microsecond in any unit;
+    // the caps keep the arithmetic below inside u128.
+    if whole.len() > 12 {
         return Err(format!("duration `{s}` is longer than the maximum of 24h"));
+    }
+    if frac.len() > 12 {
+        return Err(format!(
+            "duration `{s}` is finer than the resolution of one microsecond"
+        ));
     }
     let whole_n: u128 = whole.parse().map_err(|_| malformed())?;
     let frac_n: u128 = if frac.is_empty() {
@@ -352,5 +365,24 @@ mod tests {
         assert!(parse_spec("2s..1s").unwrap_err().contains("lower end"));
         assert!(parse_spec("1s..").is_err());
         assert!(parse_spec("1s..2s..3s").is_err());
+    }
+
+    #[test]
+    fn a_tiny_fraction_is_too_fine_not_too_long() {
+        let e = parse_duration("0.0000000000000000001ms").unwrap_err();
+        assert!(e.contains("finer than the resolution"), "{e}");
+        assert_eq!(
+            parse_duration("1.50000000000000000000s"),
+            Ok(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_duration("00000000000000000002s"),
+            Ok(Duration::from_secs(2))
+        );
+        assert!(
+            parse_duration("9999999999999s")
+                .unwrap_err()
+                .contains("maximum")
+        );
     }
 }

@@ -109,6 +109,9 @@ fn parse_unexplained(
     path: &Path,
     extra_targets: &[String],
 ) -> Result<Scenario, Error> {
+    // A UTF-8 byte order mark may start a YAML stream (YAML 1.2 section
+    // 5.2); serde_yaml took it for a second document.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let located = |line: usize, column: usize, message: String| {
         Error::new(ErrorKind::Scenario, message).at(Location {
             file: path.to_path_buf(),
@@ -153,6 +156,7 @@ fn parse_unexplained(
 /// keys of an entry under `brokers` (`mqtt-sim serve --config`). An empty
 /// document is the default broker. Errors are located like [`parse`]'s.
 pub fn parse_broker_config(source: &str, path: &Path) -> Result<BrokerSpec, Error> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     if source.len() > MAX_SOURCE_BYTES {
         let message = format!(
             "the file is {} bytes; at most {MAX_SOURCE_BYTES}",
@@ -210,12 +214,15 @@ pub fn load(path: &Path) -> Result<Scenario, Error> {
 /// [`load`], with the names of profiles the user passed (see
 /// [`parse_with`]).
 pub fn load_with(path: &Path, extra_targets: &[String]) -> Result<Scenario, Error> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = read_bounded(path).map_err(|e| {
         Error::new(
             ErrorKind::Io,
             format!("cannot read scenario file {}: {e}", path.display()),
         )
     })?;
+    if bytes.len() > MAX_SOURCE_BYTES {
+        return Err(too_large(path));
+    }
     let source = String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let before = e.as_bytes().get(..valid).unwrap_or_default();
@@ -228,6 +235,31 @@ pub fn load_with(path: &Path, extra_targets: &[String]) -> Result<Scenario, Erro
         })
     })?;
     parse_with(&source, path, extra_targets)
+}
+
+/// Reads a file, but never more than one byte past [`MAX_SOURCE_BYTES`]:
+/// enough to tell that it is too large without reading all of it (a
+/// symlink to `/dev/zero` once grew the read to 2.1 GB before the size
+/// check). For `serve --config` too.
+pub fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn too_large(path: &Path) -> Error {
+    Error::new(
+        ErrorKind::Scenario,
+        format!("the file is more than {MAX_SOURCE_BYTES} bytes; a scenario file may be at most {MAX_SOURCE_BYTES} bytes"),
+    )
+    .at(Location {
+        file: path.to_path_buf(),
+        line: 1,
+        column: 1,
+    })
 }
 
 /// A serde_yaml error as a located scenario error. Its message loses the

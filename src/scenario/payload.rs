@@ -15,6 +15,10 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 /// packet-size boundary a broker is likely to have, small enough to keep a
 /// simulation cheap.
 pub const MAX_FILLER_BYTES: usize = 1 << 20;
+/// The payload bytes of all the clients of one file together, at most: 64
+/// MiB. A run copies each payload into packets (per publish, then per
+/// delivery), so this bounds what a file can make a run allocate.
+pub const MAX_PAYLOAD_BYTES_TOTAL: usize = 64 << 20;
 
 /// A payload as written; filler is resolved once the whole file is read.
 #[derive(Debug, Clone, PartialEq)]

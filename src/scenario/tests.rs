@@ -872,3 +872,45 @@ clients:
         }
     );
 }
+
+// ---- adversarial files -----------------------------------------------------
+
+/// `name: "\0"` validated, then `run` panicked naming its thread.
+#[test]
+fn a_name_with_a_control_character_is_refused() {
+    let e = err(&format!("name: \"a\\0b\"\n{HEAD}    steps: []\n"));
+    assert!(e.to_string().contains("control characters"), "{e}");
+    assert!(e.location.is_some_and(|l| l.line == 1));
+}
+
+/// 10,000 clients publishing 1 MiB each validated, then the run aborted
+/// on allocation.
+#[test]
+fn payloads_adding_up_past_the_bound_are_refused_at_their_step() {
+    let src = "duration: 10s\nbrokers: {broker: {}}\nclients:\n  c{i}:\n    count: 100\n    steps:\n      - {at: 1s, publish: {topic: t, payload: {size: 1048576}}}\n";
+    let e = err(src);
+    assert!(e.to_string().contains("add up to more than"), "{e}");
+    assert!(
+        e.location.is_some_and(|l| l.line == 7),
+        "located at the step"
+    );
+    // Within the bound it loads.
+    ok(&src.replace("count: 100", "count: 60"));
+}
+
+/// A byte order mark was reported as "remove the `---`".
+#[test]
+fn a_byte_order_mark_is_allowed() {
+    ok(&format!("\u{feff}{HEAD}    steps: []\n"));
+}
+
+/// A file is read at most one byte past the size limit (a symlink to
+/// /dev/zero grew the read to 2.1 GB).
+#[test]
+fn an_endless_file_is_read_only_to_the_size_limit() {
+    if !Path::new("/dev/zero").exists() {
+        return;
+    }
+    let e = load(Path::new("/dev/zero")).expect_err("too large");
+    assert!(e.to_string().contains("at most"), "{e}");
+}

@@ -3,6 +3,7 @@
 
 mod delivery;
 mod lifecycle;
+mod spec_gaps;
 mod support;
 mod turmoil_net;
 mod v5;

@@ -120,6 +120,7 @@ pub(super) fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, E
                 ));
             }
         },
+        limits: d.limits,
         mutant: b.mutant.map(Into::into),
     })
 }

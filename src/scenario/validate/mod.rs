@@ -25,6 +25,7 @@ use super::duration::FixedDur;
 use super::groups::ClientKeys;
 use super::locate::{Locator, PosIndex, child, item};
 use super::model::*;
+use super::payload::MAX_PAYLOAD_BYTES_TOTAL;
 use super::raw::*;
 use super::values::{HostKeys, OrderedMap};
 use crate::error::Error;
@@ -85,6 +86,7 @@ pub fn build(
     for (name, c) in &clients {
         steps_in_time(&cx, name, &c.steps, duration)?;
     }
+    payloads_within_bound(&cx, &clients)?;
 
     let network = network(&cx, raw.network)?;
     let faults = faults(&cx, raw.faults.unwrap_or_default())?;
@@ -113,6 +115,16 @@ pub fn build(
 
     let invariants = invariants(&cx, raw.invariants)?;
 
+    // The name titles reports and names the run's thread, which cannot
+    // hold a NUL; no control character belongs in a title.
+    if let Some(name) = &raw.name
+        && name.chars().any(char::is_control)
+    {
+        return Err(cx.at_value(
+            "name",
+            "`name` must not hold control characters (NUL, newline, tab, ...)",
+        ));
+    }
     let scenario = Scenario {
         name: raw.name.unwrap_or_else(|| stem.to_string()),
         about: raw.about,
@@ -226,6 +238,38 @@ fn chaos_settles(cx: &Ctx, scenario: &Scenario) -> Result<(), Error> {
                 scenario.chaos_settle().as_secs_f64()
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Refuses a file whose clients' payloads (PUBLISH and raw `send` steps,
+/// wills) add up to more than [`MAX_PAYLOAD_BYTES_TOTAL`]: each is at most
+/// 1 MiB and they share one buffer at load, but a run copies each into
+/// packets, so 10,000 clients publishing 1 MiB each validated and then
+/// aborted the run on allocation. The error is at the step that crosses
+/// the bound.
+fn payloads_within_bound(cx: &Ctx, clients: &IndexMap<String, ClientSpec>) -> Result<(), Error> {
+    let mut total: usize = 0;
+    for (name, c) in clients {
+        let will = c.options.will.as_ref().map_or(0, |w| w.payload.len());
+        total = total.saturating_add(will);
+        for (i, step) in c.steps.iter().enumerate() {
+            let bytes = match &step.action {
+                Action::Publish { payload, .. } => payload.len(),
+                Action::Send(b) => b.len(),
+                _ => 0,
+            };
+            total = total.saturating_add(bytes);
+            if total > MAX_PAYLOAD_BYTES_TOTAL {
+                let path = item(&child(&child("clients", name), "steps"), i);
+                return Err(cx.at_value(
+                    &path,
+                    format!(
+                        "the clients' payloads add up to more than {MAX_PAYLOAD_BYTES_TOTAL} bytes by this step; a run copies every one of them, so a file may hold at most that much"
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }
