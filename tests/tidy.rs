@@ -282,7 +282,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "live",
         &[
-            "wire", "broker", "scenario", "trace", "judge", "client", "sim",
+            "wire", "broker", "profile", "scenario", "trace", "judge", "client", "sim",
         ],
     ),
     // Many runs of one scenario: seeds over threads, shards and their

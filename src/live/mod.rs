@@ -29,9 +29,11 @@ use tokio::task::{AbortHandle, LocalSet};
 
 use crate::client::Client;
 use crate::judge::{Clock, Ending, judge};
+use crate::profile::Profile;
 use crate::scenario::{FaultAction, Scenario};
 use crate::sim::Seeds;
 use crate::trace::{EventKind, Recorder, Report};
+use hygiene::Login;
 use process::BrokerProcess;
 use proxy::{Links, LiveConnector, Net};
 
@@ -50,9 +52,11 @@ pub enum Target {
     /// A running broker at `host:port`.
     Addr(String),
     /// A command that starts a broker; `{port}` in it is replaced by a free
-    /// loopback port. The harness starts it for each run and can crash and
-    /// restart it.
+    /// loopback port. The harness starts it, shares it between the
+    /// scenarios of a lane, and can crash and restart it.
     Command(String),
+    /// A profile's `start`: a command and a configuration file template.
+    Start(crate::profile::Start),
 }
 
 /// The one scheme `--target` takes: plain MQTT over TCP.
@@ -112,6 +116,9 @@ pub struct LiveOptions {
     pub duration_max: Duration,
     /// Overrides the scenario's seed (it still draws ranges).
     pub seed: Option<u64>,
+    /// What is known of the target (`--target-profile`): its protocols,
+    /// options and credentials.
+    pub profile: Option<Profile>,
 }
 
 impl LiveOptions {
@@ -122,6 +129,23 @@ impl LiveOptions {
             tolerance: TOLERANCE_DEFAULT,
             duration_max: DURATION_MAX_DEFAULT,
             seed: None,
+            profile: None,
+        }
+    }
+
+    /// Whether the harness starts the broker (and so can crash, restart
+    /// and replace it).
+    pub fn starts_broker(&self) -> bool {
+        matches!(self.target, Target::Command(_) | Target::Start(_))
+    }
+
+    /// The login of the harness's own connections: the profile's
+    /// credentials.
+    fn login(&self) -> Login {
+        let c = self.profile.as_ref().and_then(|p| p.credentials.as_ref());
+        Login {
+            username: c.map(|c| c.username.clone()),
+            password: c.and_then(|c| c.password.clone()),
         }
     }
 }
@@ -142,80 +166,256 @@ impl Outcome {
 
 /// Why `scenario` would be skipped against this target, if it would.
 pub fn skip_reason(scenario: &Scenario, opts: &LiveOptions) -> Option<String> {
-    let starts_broker = matches!(opts.target, Target::Command(_));
     skip::reason(
         scenario,
-        &opts.target_name,
         opts.duration_max,
-        starts_broker,
+        opts.starts_broker(),
+        opts.profile.as_ref(),
     )
 }
 
-/// Runs a scenario against the live target, or says why it cannot.
-pub fn run(scenario: &Scenario, opts: &LiveOptions) -> Outcome {
-    if let Some(why) = skip_reason(scenario, opts) {
-        return Outcome::Skipped(why);
-    }
-    let seed = opts.seed.unwrap_or(scenario.seed);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return Outcome::Ran(Report::harness_failure(
-                seed,
-                format!("cannot start a runtime: {e}"),
-            ));
+/// The scenario as run against a target with this profile: every client
+/// without a username of its own gets the profile's credentials.
+pub fn with_credentials(scenario: &Scenario, profile: Option<&Profile>) -> Scenario {
+    let mut s = scenario.clone();
+    if let Some(c) = profile.and_then(|p| p.credentials.as_ref()) {
+        for spec in s.clients.values_mut() {
+            if spec.options.username.is_none() {
+                spec.options.username = Some(c.username.clone());
+                spec.options.password = c.password.clone();
+            }
         }
-    };
-    let local = LocalSet::new();
-    let report = local.block_on(&runtime, run_local(scenario, opts, seed));
-    // Dropping the set drops whatever is left of the run's tasks.
-    drop(local);
-    Outcome::Ran(report)
+    }
+    s
 }
 
-async fn run_local(scenario: &Scenario, opts: &LiveOptions, seed: u64) -> Report {
-    let mut process = None;
-    let addr = match &opts.target {
-        Target::Addr(a) => {
-            hygiene::clean(a, scenario).await;
-            a.clone()
+/// Runs one scenario against the live target, or says why it cannot: a
+/// lane of one scenario (see [`Lane`]).
+pub fn run(scenario: &Scenario, opts: &LiveOptions) -> Outcome {
+    Lane::new(opts.clone()).run(scenario)
+}
+
+/// How many times a lane replaces a broker it started that died or stopped
+/// answering, before it gives the target up as unhealthy.
+pub const RESTARTS_MAX: usize = 3;
+
+/// Scenarios run one after another against one target, as a CI lane runs
+/// them. A broker the harness starts is started once for the lane and
+/// shared (a scenario that crashes or restarts the broker gets a fresh one
+/// of its own); between scenarios the broker is probed
+/// ([`hygiene::health`]) and cleaned and checked ([`hygiene::clean`],
+/// [`hygiene::verify`]).
+///
+/// A result counts only if honestly obtained: a scenario runs only after
+/// the probe and the check pass, and one after which the broker no longer
+/// answers fails. A broker the harness started that died or wedged is
+/// replaced (at most [`RESTARTS_MAX`] times; each is in [`Lane::notes`]);
+/// one it cannot replace makes every remaining scenario of the lane fail
+/// as `target unhealthy`.
+pub struct Lane {
+    opts: LiveOptions,
+    /// The lane's shared broker, once started.
+    broker: Option<BrokerProcess>,
+    /// Why the target is given up; every later run fails with it.
+    unhealthy: Option<String>,
+    restarts: usize,
+    notes: Vec<String>,
+}
+
+impl Lane {
+    pub fn new(opts: LiveOptions) -> Lane {
+        Lane {
+            opts,
+            broker: None,
+            unhealthy: None,
+            restarts: 0,
+            notes: Vec::new(),
         }
-        Target::Command(cmd) => {
-            let mut p = match BrokerProcess::new(cmd) {
-                Ok(p) => p,
-                Err(e) => {
-                    return Report::harness_failure(
-                        seed,
-                        format!("no free port for the broker: {e}"),
-                    );
-                }
-            };
-            if let Err(e) = p.start().await {
-                return Report::harness_failure(seed, e.to_string());
+    }
+
+    pub fn options(&self) -> &LiveOptions {
+        &self.opts
+    }
+
+    /// What happened to the target between runs (restarts), oldest first,
+    /// taken: each is said once.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Why the target has been given up, if it has.
+    pub fn unhealthy(&self) -> Option<&str> {
+        self.unhealthy.as_deref()
+    }
+
+    /// Runs a scenario, or says why it cannot.
+    pub fn run(&mut self, scenario: &Scenario) -> Outcome {
+        if let Some(why) = skip_reason(scenario, &self.opts) {
+            return Outcome::Skipped(why);
+        }
+        let scenario = &with_credentials(scenario, self.opts.profile.as_ref());
+        let seed = self.opts.seed.unwrap_or(scenario.seed);
+        if let Some(why) = &self.unhealthy {
+            return Outcome::Ran(Report::harness_failure(
+                seed,
+                format!("target unhealthy: {why}; not run"),
+            ));
+        }
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                return Outcome::Ran(Report::harness_failure(
+                    seed,
+                    format!("cannot start a runtime: {e}"),
+                ));
             }
-            let a = p.addr();
-            process = Some(p);
-            a
-        }
-    };
-    let mut report = drive(scenario, opts, seed, &addr, &mut process).await;
-    if !report.ok() && report.harness_error.is_none() {
-        report.harness_error = target_gone(&addr, &mut process);
+        };
+        let local = LocalSet::new();
+        let report = local.block_on(&runtime, self.run_local(scenario, seed));
+        // Dropping the set drops whatever is left of the run's tasks.
+        drop(local);
+        Outcome::Ran(report)
     }
-    match &mut process {
-        Some(p) => p.kill().await,
-        None => {
-            // The run's connections were just dropped; let the broker
-            // publish the wills that follow before their topics are
-            // cleaned.
-            tokio::time::sleep(WILLS_SETTLE).await;
-            hygiene::clean(&addr, scenario).await;
+
+    async fn run_local(&mut self, scenario: &Scenario, seed: u64) -> Report {
+        if self.opts.starts_broker() && crashes_broker(scenario) {
+            return self.run_fresh(scenario, seed).await;
+        }
+        let addr = match self.ready(scenario).await {
+            Ok(a) => a,
+            Err(why) => {
+                return Report::harness_failure(seed, format!("target unhealthy: {why}; not run"));
+            }
+        };
+        let mut none = None;
+        let mut report = drive(scenario, &self.opts, seed, &addr, &mut none).await;
+        // The run's connections were just dropped; let the broker publish
+        // the wills that follow before their topics are cleaned.
+        tokio::time::sleep(WILLS_SETTLE).await;
+        let login = self.opts.login();
+        let after = match hygiene::health(&addr, scenario.protocol, &login).await {
+            Ok(()) => hygiene::clean(&addr, scenario, &login).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = after {
+            let exited = self.broker.as_mut().and_then(BrokerProcess::exited);
+            let why = match exited {
+                Some(status) => format!("its process exited ({status})"),
+                None => e,
+            };
+            // Whatever the verdicts, a broker that broke during the run
+            // gave no result to trust.
+            report.harness_error.get_or_insert(format!(
+                "the target stopped answering during or right after the run: {why}"
+            ));
+        }
+        report
+    }
+
+    /// The address of a healthy, clean broker for the next scenario:
+    /// starts the lane's broker the first time, replaces one that died or
+    /// wedged, and gives the target up when it cannot.
+    async fn ready(&mut self, scenario: &Scenario) -> Result<String, String> {
+        let login = self.opts.login();
+        loop {
+            let addr = match &self.opts.target {
+                Target::Addr(a) => a.clone(),
+                _ => match self.broker.as_ref() {
+                    Some(b) => b.addr(),
+                    None => match self.start_broker().await {
+                        Ok(a) => a,
+                        Err(e) => return Err(self.give_up(e)),
+                    },
+                },
+            };
+            let checked = async {
+                hygiene::health(&addr, scenario.protocol, &login)
+                    .await
+                    .map_err(|e| format!("health probe: {e}"))?;
+                hygiene::clean(&addr, scenario, &login).await?;
+                hygiene::verify(&addr, scenario, &login).await
+            };
+            let why = match checked.await {
+                Ok(()) => return Ok(addr),
+                Err(e) => e,
+            };
+            let Some(mut b) = self.broker.take() else {
+                return Err(self.give_up(why));
+            };
+            let what = match b.exited() {
+                Some(status) => format!("its process exited ({status})"),
+                None => why,
+            };
+            b.kill().await;
+            if self.restarts >= RESTARTS_MAX {
+                return Err(self.give_up(format!("{what}; already restarted {RESTARTS_MAX} times")));
+            }
+            self.restarts += 1;
+            self.notes.push(format!(
+                "the target broker was restarted before `{}`: {what}",
+                scenario.name
+            ));
         }
     }
-    report
+
+    fn give_up(&mut self, why: String) -> String {
+        self.unhealthy = Some(why.clone());
+        why
+    }
+
+    /// Starts the lane's broker; its address.
+    async fn start_broker(&mut self) -> Result<String, String> {
+        let mut b = new_process(&self.opts.target)?;
+        b.start().await.map_err(|e| e.to_string())?;
+        let a = b.addr();
+        self.broker = Some(b);
+        Ok(a)
+    }
+
+    /// A scenario that crashes or restarts the broker, on a broker of its
+    /// own, started for it and killed after it.
+    async fn run_fresh(&mut self, scenario: &Scenario, seed: u64) -> Report {
+        let mut p = match new_process(&self.opts.target) {
+            Ok(p) => p,
+            Err(e) => return Report::harness_failure(seed, e),
+        };
+        if let Err(e) = p.start().await {
+            return Report::harness_failure(seed, e.to_string());
+        }
+        let addr = p.addr();
+        let mut process = Some(p);
+        let mut report = drive(scenario, &self.opts, seed, &addr, &mut process).await;
+        if !report.ok() && report.harness_error.is_none() {
+            report.harness_error = target_gone(&addr, &mut process);
+        }
+        if let Some(p) = &mut process {
+            p.kill().await;
+        }
+        report
+    }
+}
+
+/// A broker process for a target the harness starts.
+fn new_process(target: &Target) -> Result<BrokerProcess, String> {
+    match target {
+        Target::Command(cmd) => {
+            BrokerProcess::new(cmd).map_err(|e| format!("no free port for the broker: {e}"))
+        }
+        Target::Start(start) => BrokerProcess::from_start(start)
+            .map_err(|e| format!("cannot prepare the broker's start: {e}")),
+        Target::Addr(a) => Err(format!("the broker at {a} is not started by the harness")),
+    }
+}
+
+/// Whether the scenario crashes or restarts one of its brokers.
+fn crashes_broker(scenario: &Scenario) -> bool {
+    scenario.faults.iter().any(|f| match &f.action {
+        FaultAction::Crash(h) | FaultAction::Restart(h) => scenario.brokers.contains_key(h),
+        _ => false,
+    })
 }
 
 /// After a failed run: the target itself as the cause, when it went away

@@ -8,22 +8,25 @@
 //! - it has `chaos` (generated faults are not run live);
 //! - it crashes or restarts a broker that the harness did not start (no
 //!   `--target-cmd`);
-//! - its broker has options other than the defaults, and no expectation
-//!   names the target in `only_for`. The live broker's configuration is not
-//!   known to the harness; naming the target in `only_for` is how a
-//!   scenario says that it was written for that broker as configured.
+//! - a client speaks a protocol version the target's profile does not
+//!   (`protocols` of `--target-profile`);
+//! - its broker has options other than the defaults that the target's
+//!   profile does not list in `options` (without a profile, the live
+//!   broker's configuration is unknown, so any such option skips).
 
 use std::time::Duration;
 
+use crate::profile::Profile;
 use crate::scenario::duration;
 use crate::scenario::{BrokerSpec, FaultAction, Scenario, TakeoverWill};
 
-/// Why `scenario` cannot run against the live target, if it cannot.
+/// Why `scenario` cannot run against the live target, if it cannot;
+/// `profile` is what is known of the target.
 pub fn reason(
     scenario: &Scenario,
-    target: &str,
     duration_max: Duration,
     harness_starts_broker: bool,
+    profile: Option<&Profile>,
 ) -> Option<String> {
     if scenario.duration > duration_max {
         return Some(format!(
@@ -57,23 +60,57 @@ pub fn reason(
             }
         }
     }
+    if let Some(p) = profile {
+        let mut versions: Vec<&str> = std::iter::once(scenario.protocol.as_str())
+            .chain(
+                scenario
+                    .clients
+                    .values()
+                    .map(|c| c.options.protocol.as_str()),
+            )
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        if let Some(v) = versions.iter().find(|v| !p.speaks(v)) {
+            return Some(format!(
+                "uses MQTT {v}; the profile `{}` speaks {}",
+                p.name,
+                p.protocols.join(", ")
+            ));
+        }
+    }
     let options: Vec<String> = scenario
         .brokers
         .values()
         .flat_map(non_default_options)
         .collect();
-    let consents = scenario.expect.iter().any(|e| {
-        e.only_for
-            .as_ref()
-            .is_some_and(|v| v.iter().any(|t| t == target))
-    });
-    if !options.is_empty() && !consents {
-        return Some(format!(
-            "its broker has non-default options ({}) and no expectation names `{target}` in only_for",
-            options.join(", ")
-        ));
+    let missing: Vec<&String> = options
+        .iter()
+        .filter(|o| !profile.is_some_and(|p| supports(p, o)))
+        .collect();
+    if missing.is_empty() {
+        return None;
     }
-    None
+    let shown: Vec<&str> = missing.iter().map(|o| o.as_str()).collect();
+    Some(match profile {
+        Some(p) => format!(
+            "its broker needs {}, which the profile `{}` does not configure (its `options`)",
+            shown.join(", "),
+            p.name
+        ),
+        None => format!(
+            "its broker needs {}; the target's configuration is unknown \
+             (--target-profile names a profile whose `options` list them)",
+            shown.join(", ")
+        ),
+    })
+}
+
+/// Whether the profile's `options` has `option` (as [`non_default_options`]
+/// writes it, `name: value`): by its name alone, or name and value.
+fn supports(p: &Profile, option: &str) -> bool {
+    let name = option.split(':').next().unwrap_or(option).trim();
+    p.options.iter().any(|o| o == name || o == option)
 }
 
 /// The broker options that differ from the defaults, as a file writes them.

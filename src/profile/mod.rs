@@ -79,6 +79,11 @@ pub struct Start {
     /// A configuration file template; `{port}` is replaced.
     #[serde(default)]
     pub config: Option<String>,
+    /// The name the configuration is written under (some brokers read the
+    /// format from the extension, e.g. `rumqttd.toml`); `broker.conf` when
+    /// absent.
+    #[serde(default)]
+    pub config_file: Option<String>,
 }
 
 /// A username and password.
