@@ -220,6 +220,9 @@ pub struct Lane {
     unhealthy: Option<String>,
     restarts: usize,
     notes: Vec<String>,
+    /// One runtime for the lane's life: the broker process it started is
+    /// waited on by the runtime that spawned it.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Lane {
@@ -230,6 +233,7 @@ impl Lane {
             unhealthy: None,
             restarts: 0,
             notes: Vec::new(),
+            runtime: None,
         }
     }
 
@@ -261,20 +265,24 @@ impl Lane {
                 format!("target unhealthy: {why}; not run"),
             ));
         }
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                return Outcome::Ran(Report::harness_failure(
-                    seed,
-                    format!("cannot start a runtime: {e}"),
-                ));
-            }
+        let runtime = match self.runtime.take() {
+            Some(rt) => rt,
+            None => match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    return Outcome::Ran(Report::harness_failure(
+                        seed,
+                        format!("cannot start a runtime: {e}"),
+                    ));
+                }
+            },
         };
         let local = LocalSet::new();
         let report = local.block_on(&runtime, self.run_local(scenario, seed));
+        self.runtime = Some(runtime);
         // Dropping the set drops whatever is left of the run's tasks.
         drop(local);
         Outcome::Ran(report)
@@ -361,6 +369,13 @@ impl Lane {
         }
     }
 
+    /// Stops the lane's broker, if it started one.
+    pub fn stop(&mut self) {
+        if let (Some(mut b), Some(rt)) = (self.broker.take(), self.runtime.as_ref()) {
+            rt.block_on(b.kill());
+        }
+    }
+
     fn give_up(&mut self, why: String) -> String {
         self.unhealthy = Some(why.clone());
         why
@@ -395,6 +410,12 @@ impl Lane {
             p.kill().await;
         }
         report
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

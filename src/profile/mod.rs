@@ -30,6 +30,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ("aedes", include_str!("../../profiles/aedes.yaml")),
     ("amqtt", include_str!("../../profiles/amqtt.yaml")),
     ("rumqttd", include_str!("../../profiles/rumqttd.yaml")),
+    ("rumqttd-v5", include_str!("../../profiles/rumqttd-v5.yaml")),
 ];
 
 /// The names of the shipped profiles, in a stable order.
