@@ -369,6 +369,12 @@ impl Lane {
         }
     }
 
+    /// The process id of the lane's shared broker (the shell that runs the
+    /// command, or what it `exec`s), while it runs.
+    pub fn broker_pid(&self) -> Option<u32> {
+        self.broker.as_ref()?.pid()
+    }
+
     /// Stops the lane's broker, if it started one.
     pub fn stop(&mut self) {
         if let (Some(mut b), Some(rt)) = (self.broker.take(), self.runtime.as_ref()) {

@@ -77,6 +77,11 @@ impl BrokerProcess {
         })
     }
 
+    /// The process id of the started command, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref()?.id()
+    }
+
     /// The command as run, placeholders replaced.
     pub fn command(&self) -> &str {
         &self.command
