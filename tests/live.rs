@@ -462,8 +462,5 @@ fn a_started_broker_that_dies_is_restarted_and_named() {
     let r = ran(lane.run(&parse(CONNECTS)));
     assert!(r.ok(), "{}", render::text(&r));
     let notes = lane.take_notes();
-    assert!(
-        notes.iter().any(|n| n.contains("restarted")),
-        "{notes:?}"
-    );
+    assert!(notes.iter().any(|n| n.contains("restarted")), "{notes:?}");
 }

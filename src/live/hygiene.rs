@@ -146,7 +146,9 @@ pub async fn verify(addr: &str, scenario: &Scenario, login: &Login) -> Result<()
         let mut tries = 0;
         loop {
             tokio::time::sleep(wait).await;
-            let c = Conn::open(addr, &keep, false).await?;
+            let Some(c) = Conn::open_as_scenario(addr, &keep, false).await? else {
+                break;
+            };
             let stored = c.code == 0 && c.session_present;
             c.close().await;
             // The check itself may have made a session (3.1.1): discard it.
@@ -219,10 +221,14 @@ fn packet_id(i: usize) -> u16 {
 /// Connects with clean session 1 under the login's client id and
 /// disconnects; a refused CONNECT is no session, hence nothing to discard.
 async fn discard_session(addr: &str, o: &ConnectOptions) -> Result<(), String> {
-    let c = Conn::open(addr, o, true).await?;
-    c.close().await;
+    if let Some(c) = Conn::open_as_scenario(addr, o, true).await? {
+        c.close().await;
+    }
     Ok(())
 }
+
+/// How an error says that the broker closed the connection for a CONNECT.
+const REFUSED_BY_CLOSE: &str = "the broker closed the connection instead of a CONNACK";
 
 /// One connection of the harness's own, every step under [`STEP_TIMEOUT`].
 struct Conn {
@@ -243,6 +249,27 @@ async fn step<T>(what: &str, fut: impl Future<Output = Result<T, String>>) -> Re
 }
 
 impl Conn {
+    /// As [`open`](Self::open) under one of the scenario's own logins: a
+    /// broker that refuses it (a CONNACK with an error code, or closing
+    /// the connection, as some do for a client id they reject) holds no
+    /// session for it, which is `None`. Not answering at all is still an
+    /// error, and the health probe has shown the broker answers.
+    async fn open_as_scenario(
+        addr: &str,
+        o: &ConnectOptions,
+        clean: bool,
+    ) -> Result<Option<Conn>, String> {
+        match Conn::open(addr, o, clean).await {
+            Ok(c) if c.code == 0 => Ok(Some(c)),
+            Ok(c) => {
+                c.close().await;
+                Ok(None)
+            }
+            Err(e) if e.contains(REFUSED_BY_CLOSE) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Connects as `o` (its id, protocol and login; `clean` as given; no
     /// will; keep-alive [`KEEP_ALIVE_S`]) and reads the CONNACK.
     async fn open(addr: &str, o: &ConnectOptions, clean: bool) -> Result<Conn, String> {
@@ -281,9 +308,7 @@ impl Conn {
                     "{what}: the broker answered CONNECT with {}",
                     p.type_name()
                 )),
-                Ok(None) => Err(format!(
-                    "{what}: the broker closed the connection instead of a CONNACK"
-                )),
+                Ok(None) => Err(format!("{what}: {REFUSED_BY_CLOSE}")),
                 Err(e) => Err(format!("{what}: unreadable CONNACK: {e}")),
             }
         })
