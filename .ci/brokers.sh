@@ -59,7 +59,7 @@ install_broker() {
             if ! command -v rumqttd >/dev/null; then
                 # Not --locked: its lock file pins metrics 0.22.1, which
                 # current rustc refuses.
-                nice -n 19 cargo install rumqttd --version "$RUMQTTD_VERSION" -j 1
+                cargo install rumqttd --version "$RUMQTTD_VERSION"
             fi
             ;;
         *)

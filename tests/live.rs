@@ -235,7 +235,7 @@ faults:
 }
 
 #[test]
-fn non_default_broker_options_skip_unless_the_target_is_named() {
+fn non_default_broker_options_skip_unless_the_profile_configures_them() {
     let text = r#"
 duration: 1s
 brokers: {broker: {max_qos: 1}}
@@ -256,8 +256,22 @@ expect:
         Outcome::Skipped(why) => assert!(why.contains("--duration-max"), "{why}"),
         Outcome::Ran(r) => panic!("ran:\n{}", render::text(&r)),
     }
+    // Naming the target in only_for no longer vouches for its
+    // configuration: a profile that lists the option does.
     let named = text.replace("  - client: a", "  - only_for: [live]\n    client: a");
-    let report = ran(live::run(&parse(&named), &options(serve_reference(), 0)));
+    match live::run(&parse(&named), &opts) {
+        Outcome::Skipped(why) => assert!(why.contains("--target-profile"), "{why}"),
+        Outcome::Ran(r) => panic!("ran:\n{}", render::text(&r)),
+    }
+    let mut o = options(serve_reference(), 0);
+    o.profile = Some(
+        mqtt_sim::profile::Profile::parse(
+            "name: qos1-broker\nprotocols: [\"3.1.1\"]\noptions: [max_qos]\n",
+            "test",
+        )
+        .expect("a valid profile"),
+    );
+    let report = ran(live::run(&parse(text), &o));
     assert!(report.ok(), "{}", render::text(&report));
 }
 

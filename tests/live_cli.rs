@@ -69,7 +69,7 @@ fn a_broker_command_that_exits_fails_the_run() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("harness error: the broker command exited at once"),
+        stdout.contains("the broker command exited at once"),
         "{stdout}"
     );
     assert!(text(&out.stderr).contains("FAILED scenarios/pubsub/qos0.yaml against broken"));

@@ -36,7 +36,7 @@ const WHAT_HAPPENED_CHARS_MAX: usize = 200;
 /// One column of the table.
 enum Column {
     Reference,
-    Live(LiveOptions),
+    Live(Box<LiveOptions>),
 }
 
 impl Column {
@@ -311,7 +311,7 @@ fn columns(
         let (addr, name) = t.split_once('=').unwrap_or((t, live::TARGET_NAME_DEFAULT));
         let mut o = live(Target::parse_addr(addr)?);
         o.target_name = name.to_string();
-        columns.push(Column::Live(o));
+        columns.push(Column::Live(Box::new(o)));
     }
     for p in &args.profiles {
         let profile = Profile::load(p).map_err(|e| format!("--target-profile: {e}"))?;
@@ -324,7 +324,7 @@ fn columns(
         let mut o = live(Target::Start(start));
         o.target_name = profile.name.clone();
         o.profile = Some(profile);
-        columns.push(Column::Live(o));
+        columns.push(Column::Live(Box::new(o)));
     }
     Ok(columns)
 }
