@@ -30,6 +30,11 @@ use super::{EXIT_FAILED, EXIT_INVALID, junit};
 
 /// The most lanes one live target may use.
 pub const LANES_MAX: usize = 16;
+/// The most failed lines the Markdown shows per scenario and target (the
+/// JUnit XML has them all).
+const FAIL_LINES_SHOWN_MAX: usize = 8;
+/// The most closest events the Markdown shows per failed line.
+const CLOSEST_SHOWN_MAX: usize = 6;
 /// The most characters of a failure's text in the one-line summary.
 const WHAT_HAPPENED_CHARS_MAX: usize = 200;
 
@@ -626,7 +631,7 @@ fn markdown(
             if !r.spec.is_empty() {
                 let _ = writeln!(failures, "Scenario spec: {}\n", r.spec.join(", "));
             }
-            for l in lines {
+            for l in lines.iter().take(FAIL_LINES_SHOWN_MAX) {
                 let ids = if l.spec.is_empty() {
                     String::new()
                 } else {
@@ -635,11 +640,18 @@ fn markdown(
                 let _ = writeln!(failures, "- {}{ids}", cell_text(&l.text));
                 if !l.closest.is_empty() {
                     let _ = writeln!(failures, "\n  ```");
-                    for c in &l.closest {
+                    for c in l.closest.iter().take(CLOSEST_SHOWN_MAX) {
                         let _ = writeln!(failures, "  {}", c.replace('\n', " "));
                     }
                     let _ = writeln!(failures, "  ```\n");
                 }
+            }
+            if lines.len() > FAIL_LINES_SHOWN_MAX {
+                let _ = writeln!(
+                    failures,
+                    "- ... and {} more (all of them in `--junit`, or `mqtt-sim run` on the scenario)",
+                    lines.len() - FAIL_LINES_SHOWN_MAX
+                );
             }
         }
     }

@@ -220,6 +220,8 @@ pub struct Lane {
     unhealthy: Option<String>,
     restarts: usize,
     notes: Vec<String>,
+    /// The name of the scenario run last on the lane's broker.
+    last: Option<String>,
     /// One runtime for the lane's life: the broker process it started is
     /// waited on by the runtime that spawned it.
     runtime: Option<tokio::runtime::Runtime>,
@@ -233,6 +235,7 @@ impl Lane {
             unhealthy: None,
             restarts: 0,
             notes: Vec::new(),
+            last: None,
             runtime: None,
         }
     }
@@ -299,6 +302,7 @@ impl Lane {
             }
         };
         let mut none = None;
+        self.last = Some(scenario.name.clone());
         let mut report = drive(scenario, &self.opts, seed, &addr, &mut none).await;
         // The run's connections were just dropped; let the broker publish
         // the wills that follow before their topics are cleaned.
@@ -362,8 +366,12 @@ impl Lane {
                 return Err(self.give_up(format!("{what}; already restarted {RESTARTS_MAX} times")));
             }
             self.restarts += 1;
+            let after = match &self.last {
+                Some(l) => format!(" after `{l}` and"),
+                None => String::new(),
+            };
             self.notes.push(format!(
-                "the target broker was restarted before `{}`: {what}",
+                "the target broker was restarted{after} before `{}`: {what}",
                 scenario.name
             ));
         }
