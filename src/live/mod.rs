@@ -313,16 +313,12 @@ impl Lane {
             Err(e) => Err(e),
         };
         if let Err(e) = after {
-            let exited = self.broker.as_mut().and_then(BrokerProcess::exited);
-            let why = match exited {
-                Some(status) => format!("its process exited ({status})"),
-                None => e,
-            };
             // Whatever the verdicts, a broker that broke during the run
             // gave no result to trust.
-            report.harness_error.get_or_insert(format!(
-                "the target stopped answering during or right after the run: {why}"
-            ));
+            let gone = target_gone(&addr, &mut self.broker);
+            report.harness_error.get_or_insert(gone.unwrap_or_else(|| {
+                format!("the target stopped answering during or right after the run: {e}")
+            }));
         }
         report
     }
