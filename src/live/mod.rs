@@ -567,3 +567,34 @@ async fn drive(
     };
     judge(scenario, &opts.target_name, clock, ending)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_go_to_clients_without_a_username_of_their_own() {
+        let s = crate::scenario::parse(
+            "duration: 1s\nbrokers: {broker: {}}\nclients:\n  a:\n    steps: [connect: {}]\n  b:\n    username: bob\n    steps: [connect: {}]\n",
+            std::path::Path::new("s.yaml"),
+        )
+        .expect("a valid scenario");
+        let p = Profile::parse(
+            "name: x\nprotocols: [\"3.1.1\"]\ncredentials: {username: ci, password: pw}\n",
+            "p.yaml",
+        )
+        .expect("a valid profile");
+        let run = with_credentials(&s, Some(&p));
+        let a = &run.clients["a"].options;
+        assert_eq!(
+            (a.username.as_deref(), a.password.as_deref()),
+            (Some("ci"), Some("pw"))
+        );
+        let b = &run.clients["b"].options;
+        assert_eq!(
+            (b.username.as_deref(), b.password.as_deref()),
+            (Some("bob"), None)
+        );
+        assert_eq!(with_credentials(&s, None).clients, s.clients);
+    }
+}

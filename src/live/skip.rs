@@ -254,3 +254,49 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod profile_tests {
+    use super::*;
+
+    fn scenario(text: &str) -> Scenario {
+        crate::scenario::parse(text, std::path::Path::new("s.yaml")).expect("a valid scenario")
+    }
+
+    fn profile(text: &str) -> Profile {
+        Profile::parse(text, "p.yaml").expect("a valid profile")
+    }
+
+    const MAX_QOS_1: &str =
+        "duration: 1s\nbrokers: {broker: {max_qos: 1}}\nclients:\n  a:\n    steps: [connect: {}]\n";
+
+    #[test]
+    fn a_profile_skips_a_protocol_it_does_not_speak() {
+        let s = scenario(
+            "protocol: 5.0\nduration: 1s\nbrokers: {broker: {}}\nclients:\n  a:\n    steps: [connect: {}]\n",
+        );
+        let p = profile("name: old\nprotocols: [\"3.1.1\"]\n");
+        let why = reason(&s, Duration::from_secs(60), false, Some(&p)).expect("skipped");
+        assert_eq!(why, "uses MQTT 5.0; the profile `old` speaks 3.1.1");
+    }
+
+    #[test]
+    fn an_option_runs_when_the_profile_lists_its_name_or_its_value() {
+        let s = scenario(MAX_QOS_1);
+        let max = Duration::from_secs(60);
+        for listed in ["[max_qos]", "[\"max_qos: 1\"]"] {
+            let p = profile(&format!(
+                "name: b\nprotocols: [\"3.1.1\"]\noptions: {listed}\n"
+            ));
+            assert_eq!(reason(&s, max, false, Some(&p)), None, "{listed}");
+        }
+        let other = profile("name: b\nprotocols: [\"3.1.1\"]\noptions: [\"max_qos: 0\"]\n");
+        let why = reason(&s, max, false, Some(&other)).expect("skipped");
+        assert!(
+            why.contains("needs max_qos: 1, which the profile `b` does not configure"),
+            "{why}"
+        );
+        let why = reason(&s, max, false, None).expect("skipped without a profile");
+        assert!(why.contains("--target-profile"), "{why}");
+    }
+}
