@@ -237,7 +237,7 @@ faults:
 }
 
 #[test]
-fn non_default_broker_options_skip_unless_the_target_is_named() {
+fn non_default_broker_options_skip_unless_the_profile_configures_them() {
     let text = r#"
 duration: 1s
 brokers: {broker: {max_qos: 1}}
@@ -258,8 +258,22 @@ expect:
         Outcome::Skipped(why) => assert!(why.contains("--duration-max"), "{why}"),
         Outcome::Ran(r) => panic!("ran:\n{}", render::text(&r)),
     }
+    // Naming the target in only_for no longer vouches for its
+    // configuration: a profile that lists the option does.
     let named = text.replace("  - client: a", "  - only_for: [live]\n    client: a");
-    let report = ran(live::run(&parse(&named), &options(serve_reference(), 0)));
+    match live::run(&parse(&named), &opts) {
+        Outcome::Skipped(why) => assert!(why.contains("--target-profile"), "{why}"),
+        Outcome::Ran(r) => panic!("ran:\n{}", render::text(&r)),
+    }
+    let mut o = options(serve_reference(), 0);
+    o.profile = Some(std::sync::Arc::new(
+        mqtt_sim::profile::Profile::parse(
+            "name: qos1-broker\nprotocols: [\"3.1.1\"]\noptions: [max_qos]\n",
+            "test",
+        )
+        .expect("a valid profile"),
+    ));
+    let report = ran(live::run(&parse(text), &o));
     assert!(report.ok(), "{}", render::text(&report));
 }
 
@@ -337,4 +351,134 @@ expect:
     );
     let report = ran(live::run(&s, &options(serve_reference(), 150)));
     assert!(report.ok(), "{}", render::text(&report));
+}
+
+/// A broker that answers CONNECT with CONNACK (session present 0) and
+/// PINGREQ with PINGRESP until `wedged` is set; from then on it accepts
+/// connections and reads them but never answers, as a hung broker does.
+fn serve_fake(wedged: std::sync::Arc<std::sync::atomic::AtomicBool>) -> String {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let addr = listener.local_addr().expect("an address").to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let wedged = wedged.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let mut head = [0u8; 2];
+                    if s.read_exact(&mut head).is_err() {
+                        return;
+                    }
+                    // Remaining lengths here are under 128: one byte.
+                    let len = usize::from(head[1] & 0x7f);
+                    if s.read_exact(&mut buf[..len]).is_err() {
+                        return;
+                    }
+                    if wedged.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let answer: &[u8] = match head[0] >> 4 {
+                        1 => &[0x20, 0x02, 0x00, 0x00],
+                        12 => &[0xd0, 0x00],
+                        14 => return,
+                        _ => &[],
+                    };
+                    if s.write_all(answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+const CONNECTS: &str = r#"
+duration: 600ms
+brokers: {broker: {}}
+clients:
+  a:
+    keep_alive: 0s
+    steps:
+      - {at: 100ms, connect: {}}
+expect:
+  - client: a
+    connack: {code: 0}
+"#;
+
+/// Passes on any broker that accepts TCP: its only expectation is that
+/// nothing arrives.
+const EXPECTS_NOTHING: &str = r##"
+duration: 600ms
+brokers: {broker: {}}
+clients:
+  a:
+    keep_alive: 0s
+    steps:
+      - {at: 300ms, connect: {}}
+expect:
+  - client: a
+    receives: {topic: "#"}
+    count: 0
+"##;
+
+/// A broker that stops answering mid-lane: no scenario after that point
+/// passes, not even one whose expectations an empty trace meets, and the
+/// reason names the target, not the scenario.
+#[test]
+fn a_wedged_broker_fails_every_scenario_after_it_never_passes_one() {
+    use std::sync::atomic::Ordering;
+    let wedged = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let addr = serve_fake(wedged.clone());
+    let mut lane = live::Lane::new(options(addr, 150));
+    for text in [CONNECTS, EXPECTS_NOTHING] {
+        let r = ran(lane.run(&parse(text)));
+        assert!(r.ok(), "{}", render::text(&r));
+    }
+    // It wedges during this run: the run's own verdicts would pass, but
+    // the broker does not answer after it, so the result is not trusted.
+    let w = wedged.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        w.store(true, Ordering::SeqCst);
+    });
+    let during = ran(lane.run(&parse(EXPECTS_NOTHING)));
+    assert!(!during.ok(), "{}", render::text(&during));
+    let why = during.harness_error.clone().unwrap_or_default();
+    assert!(why.contains("stopped answering"), "{why}");
+    for text in [EXPECTS_NOTHING, CONNECTS, EXPECTS_NOTHING] {
+        let r = ran(lane.run(&parse(text)));
+        assert!(!r.ok(), "{}", render::text(&r));
+        let why = r.harness_error.clone().unwrap_or_default();
+        assert!(why.starts_with("target unhealthy"), "{why}");
+    }
+    assert!(lane.unhealthy().is_some());
+}
+
+/// A broker the harness started that dies between scenarios is started
+/// again, said in the lane's notes, and the next scenario runs on it.
+#[test]
+fn a_started_broker_that_dies_is_restarted_and_named() {
+    let bin = env!("CARGO_BIN_EXE_mqtt-sim");
+    let mut o = options(String::new(), 150);
+    o.target = Target::Command(format!("exec {bin} serve --listen 127.0.0.1:{{port}}"));
+    let mut lane = live::Lane::new(o);
+    let r = ran(lane.run(&parse(CONNECTS)));
+    assert!(r.ok(), "{}", render::text(&r));
+    assert!(lane.take_notes().is_empty());
+    // Kill the lane's broker behind its back.
+    let pid = lane.broker_pid().expect("the lane started a broker");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(100));
+    let r = ran(lane.run(&parse(CONNECTS)));
+    assert!(r.ok(), "{}", render::text(&r));
+    let notes = lane.take_notes();
+    assert!(notes.iter().any(|n| n.contains("restarted")), "{notes:?}");
 }

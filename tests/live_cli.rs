@@ -69,7 +69,7 @@ fn a_broker_command_that_exits_fails_the_run() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("harness error: the broker command exited at once"),
+        stdout.contains("the broker command exited at once"),
         "{stdout}"
     );
     assert!(text(&out.stderr).contains("FAILED scenarios/pubsub/qos0.yaml against broken"));
@@ -108,6 +108,78 @@ fn report_writes_a_table_with_a_column_and_a_summary_per_target() {
     assert!(
         md.contains("- nowhere: 0 passed, 0 failed, 1 skipped"),
         "{md}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn target_profile_names_the_target_and_skips_what_it_does_not_speak() {
+    let out = mqtt_sim(&[
+        "run",
+        "scenarios/v5/pubsub-qos1.yaml",
+        "--target",
+        NOWHERE,
+        "--target-profile",
+        "aedes",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("skipped: uses MQTT 5.0; the profile `aedes` speaks 3.1.1"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn target_profile_errors_are_usage_errors_that_say_what_to_do() {
+    let out = mqtt_sim(&[
+        "run",
+        "scenarios/pubsub/qos0.yaml",
+        "--target-profile",
+        "mosquito",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("did you mean `mosquitto`"));
+    let out = mqtt_sim(&[
+        "run",
+        "scenarios/pubsub/qos0.yaml",
+        "--target-profile",
+        "mosquitto",
+        "--target-name",
+        "m",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not both"));
+}
+
+/// A baseline that lists a scenario as an expected failure makes a skip
+/// of it an unexpected result: exit 1, and the line says which.
+#[test]
+fn report_baseline_exits_1_on_a_result_it_does_not_predict() {
+    let dir = std::env::temp_dir().join(format!("mqtt-sim-baseline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let baseline = dir.join("baseline.yaml");
+    std::fs::write(
+        &baseline,
+        "expected_failures:\n  - scenario: broker-crash\n    about: listed to be surprised\n",
+    )
+    .expect("the baseline is written");
+    let target = format!("{NOWHERE}=nowhere");
+    let out = mqtt_sim(&[
+        "report",
+        "tests/fixtures/live",
+        "--target",
+        &target,
+        "--baseline",
+        baseline.to_str().expect("a UTF-8 temp path"),
+        "-o",
+        dir.join("r.md").to_str().expect("a UTF-8 temp path"),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("UNEXPECTED SKIP (listed as an expected failure): broker-crash"),
+        "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

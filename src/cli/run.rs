@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use mqtt_sim::live::{self, LiveOptions, Outcome, Target};
+use mqtt_sim::live::{self, Lane, LiveOptions, Outcome, Target};
+use mqtt_sim::profile::Profile;
 use mqtt_sim::scenario::Scenario;
 use mqtt_sim::scenario::duration::parse_duration;
 use mqtt_sim::sim::{self, RunOptions};
@@ -54,25 +55,51 @@ pub struct LiveArgs {
     /// Skip live scenarios whose duration is longer (default: 60s).
     #[arg(long)]
     pub duration_max: Option<String>,
+    /// What is known of the target: a shipped profile's name (mosquitto,
+    /// aedes, amqtt, rumqttd) or a profile file. Names the target; without
+    /// --target or --target-cmd, starts the broker as the profile says;
+    /// gives its credentials to clients without a username; skips what it
+    /// does not speak or configure.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub target_profile: Option<String>,
 }
 
 impl LiveArgs {
     /// `None` for a simulated run; an error message when the options do
     /// not fit together.
     pub fn resolve(&self, seed: Option<u64>) -> Result<Option<LiveOptions>, String> {
-        let target = match (&self.target, &self.target_cmd) {
-            (Some(_), Some(_)) => {
+        let profile = match &self.target_profile {
+            Some(p) => Some(Profile::load(p).map_err(|e| format!("--target-profile: {e}"))?),
+            None => None,
+        };
+        if profile.is_some() && self.target_name.is_some() {
+            return Err(
+                "give --target-profile or --target-name, not both: the profile names the target"
+                    .into(),
+            );
+        }
+        let target = match (&self.target, &self.target_cmd, &profile) {
+            (Some(_), Some(_), _) => {
                 return Err("give --target or --target-cmd, not both".into());
             }
-            (Some(t), None) => Target::parse_addr(t)?,
-            (None, Some(cmd)) => Target::Command(cmd.clone()),
-            (None, None) => {
+            (Some(t), None, _) => Target::parse_addr(t)?,
+            (None, Some(cmd), _) => Target::Command(cmd.clone()),
+            (None, None, Some(p)) => match &p.start {
+                Some(start) => Target::Start(start.clone()),
+                None => {
+                    return Err(format!(
+                        "the profile `{}` has no `start`: give --target tcp://HOST:PORT or --target-cmd",
+                        p.name
+                    ));
+                }
+            },
+            (None, None, None) => {
                 if self.target_name.is_some()
                     || self.tolerance.is_some()
                     || self.duration_max.is_some()
                 {
                     return Err(
-                        "--target-name, --tolerance and --duration-max need --target or --target-cmd"
+                        "--target-name, --tolerance and --duration-max need --target, --target-cmd or --target-profile"
                             .into(),
                     );
                 }
@@ -84,6 +111,10 @@ impl LiveArgs {
         if let Some(n) = &self.target_name {
             opts.target_name = n.clone();
         }
+        if let Some(p) = &profile {
+            opts.target_name = p.name.clone();
+        }
+        opts.profile = profile.map(std::sync::Arc::new);
         if let Some(t) = &self.tolerance {
             opts.tolerance = parse_duration(t).map_err(|e| format!("--tolerance: {e}"))?;
         }
@@ -148,12 +179,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(EXIT_INVALID);
         }
     };
-    let runs = Runs {
+    let mut runs = Runs {
         opts: RunOptions {
             seed,
             ..RunOptions::default()
         },
-        live,
+        live: live.map(Lane::new),
         format,
         view,
         many: files.len() > 1,
@@ -203,8 +234,8 @@ enum Verdict {
 /// What the runs of one `mqtt-sim run` share.
 struct Runs {
     opts: RunOptions,
-    /// `None` for a simulated run.
-    live: Option<LiveOptions>,
+    /// `None` for a simulated run; the scenarios share the lane's target.
+    live: Option<Lane>,
     format: Format,
     view: View,
     /// More than one file runs: each gets a heading, and a summary line
@@ -215,9 +246,15 @@ struct Runs {
 impl Runs {
     /// Runs one scenario, live or simulated, and prints it; a failure is
     /// also said on stderr, with a replay line in simulation.
-    fn one(&self, file: &Path, s: &Scenario, selection: Option<&Selection>) -> Verdict {
-        let outcome = match &self.live {
-            Some(l) => live::run(s, l),
+    fn one(&mut self, file: &Path, s: &Scenario, selection: Option<&Selection>) -> Verdict {
+        let outcome = match &mut self.live {
+            Some(lane) => {
+                let o = lane.run(s);
+                for note in lane.take_notes() {
+                    eprintln!("note: {note}");
+                }
+                o
+            }
             None => Outcome::Ran(sim::run(s, &self.opts)),
         };
         if self.many && matches!(self.format, Format::Text) {
@@ -241,7 +278,11 @@ impl Runs {
             return Verdict::Passed;
         }
         match &self.live {
-            Some(l) => eprintln!("FAILED {} against {}", file.display(), l.target_name),
+            Some(l) => eprintln!(
+                "FAILED {} against {}",
+                file.display(),
+                l.options().target_name
+            ),
             None => eprintln!(
                 "FAILED {}; replay: mqtt-sim run {} --seed {}",
                 file.display(),

@@ -34,6 +34,7 @@ use crate::profile::Profile;
 use crate::scenario::{FaultAction, Scenario};
 use crate::sim::Seeds;
 use crate::trace::{EventKind, Recorder, Report};
+use hygiene::Login;
 use process::BrokerProcess;
 use proxy::{Links, LiveConnector, Net};
 
@@ -52,9 +53,11 @@ pub enum Target {
     /// A running broker at `host:port`.
     Addr(String),
     /// A command that starts a broker; `{port}` in it is replaced by a free
-    /// loopback port. The harness starts it for each run and can crash and
-    /// restart it.
+    /// loopback port. The harness starts it, shares it between the
+    /// scenarios of a lane, and can crash and restart it.
     Command(String),
+    /// A profile's `start`: a command and a configuration file template.
+    Start(crate::profile::Start),
 }
 
 /// The one scheme `--target` takes: plain MQTT over TCP.
@@ -131,6 +134,22 @@ impl LiveOptions {
             profile: None,
         }
     }
+
+    /// Whether the harness starts the broker (and so can crash, restart
+    /// and replace it).
+    pub fn starts_broker(&self) -> bool {
+        matches!(self.target, Target::Command(_) | Target::Start(_))
+    }
+
+    /// The login of the harness's own connections: the profile's
+    /// credentials.
+    fn login(&self) -> Login {
+        let c = self.profile.as_ref().and_then(|p| p.credentials.as_ref());
+        Login {
+            username: c.map(|c| c.username.clone()),
+            password: c.and_then(|c| c.password.clone()),
+        }
+    }
 }
 
 /// What a live run came to.
@@ -149,80 +168,287 @@ impl Outcome {
 
 /// Why `scenario` would be skipped against this target, if it would.
 pub fn skip_reason(scenario: &Scenario, opts: &LiveOptions) -> Option<String> {
-    let starts_broker = matches!(opts.target, Target::Command(_));
     skip::reason(
         scenario,
-        &opts.target_name,
         opts.duration_max,
-        starts_broker,
+        opts.starts_broker(),
+        opts.profile.as_deref(),
     )
 }
 
-/// Runs a scenario against the live target, or says why it cannot.
-pub fn run(scenario: &Scenario, opts: &LiveOptions) -> Outcome {
-    if let Some(why) = skip_reason(scenario, opts) {
-        return Outcome::Skipped(why);
-    }
-    let seed = opts.seed.unwrap_or(scenario.seed);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return Outcome::Ran(Report::harness_failure(
-                seed,
-                format!("cannot start a runtime: {e}"),
-            ));
+/// The scenario as run against a target with this profile: every client
+/// without a username of its own gets the profile's credentials.
+pub fn with_credentials(scenario: &Scenario, profile: Option<&Profile>) -> Scenario {
+    let mut s = scenario.clone();
+    if let Some(c) = profile.and_then(|p| p.credentials.as_ref()) {
+        for spec in s.clients.values_mut() {
+            if spec.options.username.is_none() {
+                spec.options.username = Some(c.username.clone());
+                spec.options.password = c.password.clone();
+            }
         }
-    };
-    let local = LocalSet::new();
-    let report = local.block_on(&runtime, run_local(scenario, opts, seed));
-    // Dropping the set drops whatever is left of the run's tasks.
-    drop(local);
-    Outcome::Ran(report)
+    }
+    s
 }
 
-async fn run_local(scenario: &Scenario, opts: &LiveOptions, seed: u64) -> Report {
-    let mut process = None;
-    let addr = match &opts.target {
-        Target::Addr(a) => {
-            hygiene::clean(a, scenario).await;
-            a.clone()
+/// Runs one scenario against the live target, or says why it cannot: a
+/// lane of one scenario (see [`Lane`]).
+pub fn run(scenario: &Scenario, opts: &LiveOptions) -> Outcome {
+    Lane::new(opts.clone()).run(scenario)
+}
+
+/// How many times a lane replaces a broker it started that died or stopped
+/// answering, before it gives the target up as unhealthy.
+pub const RESTARTS_MAX: usize = 3;
+
+/// Scenarios run one after another against one target, as a CI lane runs
+/// them. A broker the harness starts is started once for the lane and
+/// shared (a scenario that crashes or restarts the broker gets a fresh one
+/// of its own); between scenarios the broker is probed
+/// ([`hygiene::health`]) and cleaned and checked ([`hygiene::clean`],
+/// [`hygiene::verify`]).
+///
+/// A result counts only if honestly obtained: a scenario runs only after
+/// the probe and the check pass, and one after which the broker no longer
+/// answers fails. A broker the harness started that died or wedged is
+/// replaced (at most [`RESTARTS_MAX`] times; each is in [`Lane::notes`]);
+/// one it cannot replace makes every remaining scenario of the lane fail
+/// as `target unhealthy`.
+pub struct Lane {
+    opts: LiveOptions,
+    /// The lane's shared broker, once started.
+    broker: Option<BrokerProcess>,
+    /// Why the target is given up; every later run fails with it.
+    unhealthy: Option<String>,
+    restarts: usize,
+    notes: Vec<String>,
+    /// The name of the scenario run last on the lane's broker.
+    last: Option<String>,
+    /// One runtime for the lane's life: the broker process it started is
+    /// waited on by the runtime that spawned it.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Lane {
+    pub fn new(opts: LiveOptions) -> Lane {
+        Lane {
+            opts,
+            broker: None,
+            unhealthy: None,
+            restarts: 0,
+            notes: Vec::new(),
+            last: None,
+            runtime: None,
         }
-        Target::Command(cmd) => {
-            let mut p = match BrokerProcess::new(cmd) {
-                Ok(p) => p,
+    }
+
+    pub fn options(&self) -> &LiveOptions {
+        &self.opts
+    }
+
+    /// What happened to the target between runs (restarts), oldest first,
+    /// taken: each is said once.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Why the target has been given up, if it has.
+    pub fn unhealthy(&self) -> Option<&str> {
+        self.unhealthy.as_deref()
+    }
+
+    /// Runs a scenario, or says why it cannot.
+    pub fn run(&mut self, scenario: &Scenario) -> Outcome {
+        if let Some(why) = skip_reason(scenario, &self.opts) {
+            return Outcome::Skipped(why);
+        }
+        let scenario = &with_credentials(scenario, self.opts.profile.as_deref());
+        let seed = self.opts.seed.unwrap_or(scenario.seed);
+        if let Some(why) = &self.unhealthy {
+            return Outcome::Ran(Report::harness_failure(
+                seed,
+                format!("target unhealthy: {why}; not run"),
+            ));
+        }
+        let runtime = match self.runtime.take() {
+            Some(rt) => rt,
+            None => match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
                 Err(e) => {
-                    return Report::harness_failure(
+                    return Outcome::Ran(Report::harness_failure(
                         seed,
-                        format!("no free port for the broker: {e}"),
-                    );
+                        format!("cannot start a runtime: {e}"),
+                    ));
                 }
-            };
-            if let Err(e) = p.start().await {
-                return Report::harness_failure(seed, e.to_string());
+            },
+        };
+        let local = LocalSet::new();
+        let report = local.block_on(&runtime, self.run_local(scenario, seed));
+        self.runtime = Some(runtime);
+        // Dropping the set drops whatever is left of the run's tasks.
+        drop(local);
+        Outcome::Ran(report)
+    }
+
+    async fn run_local(&mut self, scenario: &Scenario, seed: u64) -> Report {
+        if self.opts.starts_broker() && crashes_broker(scenario) {
+            return self.run_fresh(scenario, seed).await;
+        }
+        let addr = match self.ready(scenario).await {
+            Ok(a) => a,
+            Err(why) => {
+                return Report::harness_failure(seed, format!("target unhealthy: {why}; not run"));
             }
-            let a = p.addr();
-            process = Some(p);
-            a
+        };
+        let mut none = None;
+        self.last = Some(scenario.name.clone());
+        let mut report = drive(scenario, &self.opts, seed, &addr, &mut none).await;
+        // The run's connections were just dropped; let the broker publish
+        // the wills that follow before their topics are cleaned.
+        tokio::time::sleep(WILLS_SETTLE).await;
+        let login = self.opts.login();
+        let after = match hygiene::health(&addr, scenario.protocol, &login).await {
+            Ok(()) => hygiene::clean(&addr, scenario, &login).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = after {
+            // Whatever the verdicts, a broker that broke during the run
+            // gave no result to trust.
+            let gone = target_gone(&addr, &mut self.broker);
+            report.harness_error.get_or_insert(gone.unwrap_or_else(|| {
+                format!("the target stopped answering during or right after the run: {e}")
+            }));
         }
-    };
-    let mut report = drive(scenario, opts, seed, &addr, &mut process).await;
-    if !report.ok() && report.harness_error.is_none() {
-        report.harness_error = target_gone(&addr, &mut process);
+        report
     }
-    match &mut process {
-        Some(p) => p.kill().await,
-        None => {
-            // The run's connections were just dropped; let the broker
-            // publish the wills that follow before their topics are
-            // cleaned.
-            tokio::time::sleep(WILLS_SETTLE).await;
-            hygiene::clean(&addr, scenario).await;
+
+    /// The address of a healthy, clean broker for the next scenario:
+    /// starts the lane's broker the first time, replaces one that died or
+    /// wedged, and gives the target up when it cannot.
+    async fn ready(&mut self, scenario: &Scenario) -> Result<String, String> {
+        let login = self.opts.login();
+        loop {
+            let addr = match &self.opts.target {
+                Target::Addr(a) => a.clone(),
+                _ => match self.broker.as_ref() {
+                    Some(b) => b.addr(),
+                    None => match self.start_broker().await {
+                        Ok(a) => a,
+                        Err(e) => return Err(self.give_up(e)),
+                    },
+                },
+            };
+            let checked = async {
+                hygiene::health(&addr, scenario.protocol, &login)
+                    .await
+                    .map_err(|e| format!("health probe: {e}"))?;
+                hygiene::clean(&addr, scenario, &login).await?;
+                hygiene::verify(&addr, scenario, &login).await
+            };
+            let why = match checked.await {
+                Ok(()) => return Ok(addr),
+                Err(e) => e,
+            };
+            let Some(mut b) = self.broker.take() else {
+                return Err(self.give_up(why));
+            };
+            let what = match b.exited() {
+                Some(status) => format!("its process exited ({status})"),
+                None => why,
+            };
+            b.kill().await;
+            if self.restarts >= RESTARTS_MAX {
+                return Err(self.give_up(format!("{what}; already restarted {RESTARTS_MAX} times")));
+            }
+            self.restarts += 1;
+            let after = match &self.last {
+                Some(l) => format!(" after `{l}` and"),
+                None => String::new(),
+            };
+            self.notes.push(format!(
+                "the target broker was restarted{after} before `{}`: {what}",
+                scenario.name
+            ));
         }
     }
-    report
+
+    /// The process id of the lane's shared broker (the shell that runs the
+    /// command, or what it `exec`s), while it runs.
+    pub fn broker_pid(&self) -> Option<u32> {
+        self.broker.as_ref()?.pid()
+    }
+
+    /// Stops the lane's broker, if it started one.
+    pub fn stop(&mut self) {
+        if let (Some(mut b), Some(rt)) = (self.broker.take(), self.runtime.as_ref()) {
+            rt.block_on(b.kill());
+        }
+    }
+
+    fn give_up(&mut self, why: String) -> String {
+        self.unhealthy = Some(why.clone());
+        why
+    }
+
+    /// Starts the lane's broker; its address.
+    async fn start_broker(&mut self) -> Result<String, String> {
+        let mut b = new_process(&self.opts.target)?;
+        b.start().await.map_err(|e| e.to_string())?;
+        let a = b.addr();
+        self.broker = Some(b);
+        Ok(a)
+    }
+
+    /// A scenario that crashes or restarts the broker, on a broker of its
+    /// own, started for it and killed after it.
+    async fn run_fresh(&mut self, scenario: &Scenario, seed: u64) -> Report {
+        let mut p = match new_process(&self.opts.target) {
+            Ok(p) => p,
+            Err(e) => return Report::harness_failure(seed, e),
+        };
+        if let Err(e) = p.start().await {
+            return Report::harness_failure(seed, e.to_string());
+        }
+        let addr = p.addr();
+        let mut process = Some(p);
+        let mut report = drive(scenario, &self.opts, seed, &addr, &mut process).await;
+        if !report.ok() && report.harness_error.is_none() {
+            report.harness_error = target_gone(&addr, &mut process);
+        }
+        if let Some(p) = &mut process {
+            p.kill().await;
+        }
+        report
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A broker process for a target the harness starts.
+fn new_process(target: &Target) -> Result<BrokerProcess, String> {
+    match target {
+        Target::Command(cmd) => {
+            BrokerProcess::new(cmd).map_err(|e| format!("no free port for the broker: {e}"))
+        }
+        Target::Start(start) => BrokerProcess::from_start(start)
+            .map_err(|e| format!("cannot prepare the broker's start: {e}")),
+        Target::Addr(a) => Err(format!("the broker at {a} is not started by the harness")),
+    }
+}
+
+/// Whether the scenario crashes or restarts one of its brokers.
+fn crashes_broker(scenario: &Scenario) -> bool {
+    scenario.faults.iter().any(|f| match &f.action {
+        FaultAction::Crash(h) | FaultAction::Restart(h) => scenario.brokers.contains_key(h),
+        _ => false,
+    })
 }
 
 /// After a failed run: the target itself as the cause, when it went away
@@ -346,4 +572,35 @@ async fn drive(
         profile: opts.profile.as_deref(),
     };
     judge(scenario, target, clock, ending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_go_to_clients_without_a_username_of_their_own() {
+        let s = crate::scenario::parse(
+            "duration: 1s\nbrokers: {broker: {}}\nclients:\n  a:\n    steps: [connect: {}]\n  b:\n    username: bob\n    steps: [connect: {}]\n",
+            std::path::Path::new("s.yaml"),
+        )
+        .expect("a valid scenario");
+        let p = Profile::parse(
+            "name: x\nprotocols: [\"3.1.1\"]\ncredentials: {username: ci, password: pw}\n",
+            "p.yaml",
+        )
+        .expect("a valid profile");
+        let run = with_credentials(&s, Some(&p));
+        let a = &run.clients["a"].options;
+        assert_eq!(
+            (a.username.as_deref(), a.password.as_deref()),
+            (Some("ci"), Some("pw"))
+        );
+        let b = &run.clients["b"].options;
+        assert_eq!(
+            (b.username.as_deref(), b.password.as_deref()),
+            (Some("bob"), None)
+        );
+        assert_eq!(with_credentials(&s, None).clients, s.clients);
+    }
 }

@@ -1,6 +1,7 @@
-//! A broker the harness starts itself (`--target-cmd`), which is what makes
-//! `crash` (kill) and `restart` (start again) possible against a live
-//! broker.
+//! A broker the harness starts itself (`--target-cmd`, or a profile's
+//! `start`), which is what makes `crash` (kill) and `restart` (start again)
+//! possible against a live broker, and a broker that died or wedged
+//! replaceable between scenarios.
 
 use std::io;
 use std::process::Stdio;
@@ -15,24 +16,75 @@ const READY_POLL: Duration = Duration::from_millis(20);
 
 /// The placeholder in the command that is replaced by the port.
 pub const PORT_PLACEHOLDER: &str = "{port}";
+/// The placeholder in a profile's command that is replaced by the path of
+/// its written configuration file.
+pub const CONFIG_PLACEHOLDER: &str = "{config}";
+/// The configuration file's name when the profile names none.
+pub const CONFIG_FILE_DEFAULT: &str = "broker.conf";
 
 pub struct BrokerProcess {
     command: String,
     port: u16,
     child: Option<Child>,
+    /// The directory holding the written configuration, removed on drop.
+    config_dir: Option<std::path::PathBuf>,
 }
 
 impl BrokerProcess {
     /// Picks a free loopback port; the command gets it for `{port}`.
     pub fn new(command: &str) -> io::Result<BrokerProcess> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = free_port()?;
         Ok(BrokerProcess {
             command: command.replace(PORT_PLACEHOLDER, &port.to_string()),
             port,
             child: None,
+            config_dir: None,
         })
+    }
+
+    /// As [`new`](Self::new) for a profile's `start`: its `config` (with
+    /// `{port}` replaced) is written to a fresh directory under the system's
+    /// temporary directory, as `config_file`, and `{config}` in the command
+    /// is that file's path.
+    pub fn from_start(start: &crate::profile::Start) -> io::Result<BrokerProcess> {
+        let port = free_port()?;
+        let mut command = start.command.replace(PORT_PLACEHOLDER, &port.to_string());
+        let mut config_dir = None;
+        if let Some(template) = &start.config {
+            let dir =
+                std::env::temp_dir().join(format!("mqtt-sim-broker-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let name = start.config_file.as_deref().unwrap_or(CONFIG_FILE_DEFAULT);
+            if name.is_empty() || name.contains('/') {
+                return Err(io::Error::other(format!(
+                    "the profile's config_file `{name}` must be a plain file name"
+                )));
+            }
+            let file = dir.join(name);
+            std::fs::write(&file, template.replace(PORT_PLACEHOLDER, &port.to_string()))?;
+            command = command.replace(CONFIG_PLACEHOLDER, &file.to_string_lossy());
+            config_dir = Some(dir);
+        } else if command.contains(CONFIG_PLACEHOLDER) {
+            return Err(io::Error::other(
+                "the profile's start command names {config} but the profile has no `config`",
+            ));
+        }
+        Ok(BrokerProcess {
+            command,
+            port,
+            child: None,
+            config_dir,
+        })
+    }
+
+    /// The process id of the started command, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref()?.id()
+    }
+
+    /// The command as run, placeholders replaced.
+    pub fn command(&self) -> &str {
+        &self.command
     }
 
     pub fn addr(&self) -> String {
@@ -98,7 +150,17 @@ impl Drop for BrokerProcess {
         if let Some(child) = &self.child {
             kill_group(child);
         }
+        if let Some(dir) = &self.config_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// The group's id is the shell's pid, since it leads its own group.

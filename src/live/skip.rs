@@ -8,22 +8,25 @@
 //! - it has `chaos` (generated faults are not run live);
 //! - it crashes or restarts a broker that the harness did not start (no
 //!   `--target-cmd`);
-//! - its broker has options other than the defaults, and no expectation
-//!   names the target in `only_for`. The live broker's configuration is not
-//!   known to the harness; naming the target in `only_for` is how a
-//!   scenario says that it was written for that broker as configured.
+//! - a client speaks a protocol version the target's profile does not
+//!   (`protocols` of `--target-profile`);
+//! - its broker has options other than the defaults that the target's
+//!   profile does not list in `options` (without a profile, the live
+//!   broker's configuration is unknown, so any such option skips).
 
 use std::time::Duration;
 
+use crate::profile::Profile;
 use crate::scenario::duration;
 use crate::scenario::{BrokerSpec, FaultAction, Scenario, TakeoverWill};
 
-/// Why `scenario` cannot run against the live target, if it cannot.
+/// Why `scenario` cannot run against the live target, if it cannot;
+/// `profile` is what is known of the target.
 pub fn reason(
     scenario: &Scenario,
-    target: &str,
     duration_max: Duration,
     harness_starts_broker: bool,
+    profile: Option<&Profile>,
 ) -> Option<String> {
     if scenario.duration > duration_max {
         return Some(format!(
@@ -57,23 +60,57 @@ pub fn reason(
             }
         }
     }
+    if let Some(p) = profile {
+        let mut versions: Vec<&str> = std::iter::once(scenario.protocol.as_str())
+            .chain(
+                scenario
+                    .clients
+                    .values()
+                    .map(|c| c.options.protocol.as_str()),
+            )
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        if let Some(v) = versions.iter().find(|v| !p.speaks(v)) {
+            return Some(format!(
+                "uses MQTT {v}; the profile `{}` speaks {}",
+                p.name,
+                p.protocols.join(", ")
+            ));
+        }
+    }
     let options: Vec<String> = scenario
         .brokers
         .values()
         .flat_map(non_default_options)
         .collect();
-    let consents = scenario.expect.iter().any(|e| {
-        e.only_for
-            .as_ref()
-            .is_some_and(|v| v.iter().any(|t| t == target))
-    });
-    if !options.is_empty() && !consents {
-        return Some(format!(
-            "its broker has non-default options ({}) and no expectation names `{target}` in only_for",
-            options.join(", ")
-        ));
+    let missing: Vec<&String> = options
+        .iter()
+        .filter(|o| !profile.is_some_and(|p| supports(p, o)))
+        .collect();
+    if missing.is_empty() {
+        return None;
     }
-    None
+    let shown: Vec<&str> = missing.iter().map(|o| o.as_str()).collect();
+    Some(match profile {
+        Some(p) => format!(
+            "its broker needs {}, which the profile `{}` does not configure (its `options`)",
+            shown.join(", "),
+            p.name
+        ),
+        None => format!(
+            "its broker needs {}; the target's configuration is unknown \
+             (--target-profile names a profile whose `options` list them)",
+            shown.join(", ")
+        ),
+    })
+}
+
+/// Whether the profile's `options` has `option` (as [`non_default_options`]
+/// writes it, `name: value`): by its name alone, or name and value.
+fn supports(p: &Profile, option: &str) -> bool {
+    let name = option.split(':').next().unwrap_or(option).trim();
+    p.options.iter().any(|o| o == name || o == option)
 }
 
 /// The broker options that differ from the defaults, as a file writes them.
@@ -215,5 +252,51 @@ mod tests {
                 "retain_available: false".to_string(),
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod profile_tests {
+    use super::*;
+
+    fn scenario(text: &str) -> Scenario {
+        crate::scenario::parse(text, std::path::Path::new("s.yaml")).expect("a valid scenario")
+    }
+
+    fn profile(text: &str) -> Profile {
+        Profile::parse(text, "p.yaml").expect("a valid profile")
+    }
+
+    const MAX_QOS_1: &str =
+        "duration: 1s\nbrokers: {broker: {max_qos: 1}}\nclients:\n  a:\n    steps: [connect: {}]\n";
+
+    #[test]
+    fn a_profile_skips_a_protocol_it_does_not_speak() {
+        let s = scenario(
+            "protocol: 5.0\nduration: 1s\nbrokers: {broker: {}}\nclients:\n  a:\n    steps: [connect: {}]\n",
+        );
+        let p = profile("name: old\nprotocols: [\"3.1.1\"]\n");
+        let why = reason(&s, Duration::from_secs(60), false, Some(&p)).expect("skipped");
+        assert_eq!(why, "uses MQTT 5.0; the profile `old` speaks 3.1.1");
+    }
+
+    #[test]
+    fn an_option_runs_when_the_profile_lists_its_name_or_its_value() {
+        let s = scenario(MAX_QOS_1);
+        let max = Duration::from_secs(60);
+        for listed in ["[max_qos]", "[\"max_qos: 1\"]"] {
+            let p = profile(&format!(
+                "name: b\nprotocols: [\"3.1.1\"]\noptions: {listed}\n"
+            ));
+            assert_eq!(reason(&s, max, false, Some(&p)), None, "{listed}");
+        }
+        let other = profile("name: b\nprotocols: [\"3.1.1\"]\noptions: [\"max_qos: 0\"]\n");
+        let why = reason(&s, max, false, Some(&other)).expect("skipped");
+        assert!(
+            why.contains("needs max_qos: 1, which the profile `b` does not configure"),
+            "{why}"
+        );
+        let why = reason(&s, max, false, None).expect("skipped without a profile");
+        assert!(why.contains("--target-profile"), "{why}");
     }
 }

@@ -30,6 +30,7 @@ const SHIPPED: &[(&str, &str)] = &[
     ("aedes", include_str!("../../profiles/aedes.yaml")),
     ("amqtt", include_str!("../../profiles/amqtt.yaml")),
     ("rumqttd", include_str!("../../profiles/rumqttd.yaml")),
+    ("rumqttd-v5", include_str!("../../profiles/rumqttd-v5.yaml")),
 ];
 
 /// The names of the shipped profiles, in a stable order.
@@ -79,6 +80,11 @@ pub struct Start {
     /// A configuration file template; `{port}` is replaced.
     #[serde(default)]
     pub config: Option<String>,
+    /// The name the configuration is written under (some brokers read the
+    /// format from the extension, e.g. `rumqttd.toml`); `broker.conf` when
+    /// absent.
+    #[serde(default)]
+    pub config_file: Option<String>,
 }
 
 /// A username and password.
