@@ -18,9 +18,13 @@ echo "== cargo package"
 cargo package --locked
 
 echo "== cargo install from the packaged crate"
-root=$(mktemp -d)
+# The installed binary and the suite it writes out stay under target/ for
+# the live stage that follows docs/ci.md's recipe with them.
+root=target/package/installed
+suite=target/package/suite
+rm -rf "$root" "$suite"
 unpacked=$(mktemp -d)
-trap 'rm -rf "$root" "$unpacked"' EXIT
+trap 'rm -rf "$unpacked"' EXIT
 tar -xzf "$CRATE" -C "$unpacked"
 # The same command a user runs (`cargo install mqtt-sim`), pointed at the
 # tarball instead of crates.io. --debug and the shared target directory
@@ -29,5 +33,6 @@ CARGO_TARGET_DIR=target cargo install --locked --debug \
     --path "$unpacked/mqtt-sim-$VERSION" --root "$root"
 
 "$root/bin/mqtt-sim" --version
-"$root/bin/mqtt-sim" run scenarios/tutorial/duplicate-client-id.yaml --summary
-echo "package: the crate builds from its tarball, installs and runs a scenario"
+"$root/bin/mqtt-sim" scenarios "$suite"
+"$root/bin/mqtt-sim" run "$suite/tutorial/duplicate-client-id.yaml" --summary
+echo "package: the crate builds from its tarball, installs, writes out its suite and runs the flapping scenario"
