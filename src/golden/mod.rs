@@ -62,3 +62,82 @@ pub fn run_twice(s: &Scenario, opts: &RunOptions) -> Result<Checked, Nondetermin
         second,
     })
 }
+
+/// The new matchers failing, run on the reference broker: each verdict
+/// says what it compared or where a sequence stopped.
+#[cfg(test)]
+mod matcher_failures {
+    use std::path::Path;
+
+    const MISSES: &str = r#"
+protocol: 5.0
+duration: 2s
+brokers:
+  broker: {}
+clients:
+  sub:
+    steps:
+      - connect: {}
+      - subscribe: {filter: t, qos: 1}
+        wait: true
+  pub:
+    steps:
+      - {at: 500ms, connect: {}}
+      - publish: {topic: t, payload: x, qos: 1, properties: {message_expiry_interval: 60}}
+expect:
+  - {client: sub, receives: {topic: t, properties: {message_expiry_interval: {lt: 60}}}, count: 1}
+  - {client: sub, receives: {topic: t, properties: {message_expiry_interval: {present: false}}}, count: 1}
+  - {clients: [sub, pub], recv: {type: PUBLISH}, count: 2}
+  - {client: sub, recv: {type: SUBACK, first: true}}
+  - client: sub
+    sequence:
+      - recv: {type: SUBACK}
+      - send: {type: SUBSCRIBE}
+"#;
+
+    #[test]
+    fn each_miss_says_what_it_compared() {
+        let s = crate::scenario::parse(MISSES, Path::new("misses.yaml")).expect("parses");
+        let report = crate::sim::run(&s, &crate::sim::RunOptions::default());
+        let texts: Vec<(bool, &str)> = report
+            .verdicts
+            .iter()
+            .map(|v| (v.ok, v.text.as_str()))
+            .collect();
+        assert!(texts.iter().all(|(ok, _)| !ok), "{texts:#?}");
+        assert!(
+            texts[0]
+                .1
+                .ends_with("0 matched, wanted 1; message_expiry_interval lt 60: got 60"),
+            "{}",
+            texts[0].1
+        );
+        assert!(
+            texts[1]
+                .1
+                .ends_with("; message_expiry_interval absent: got 60"),
+            "{}",
+            texts[1].1
+        );
+        // Counted across both clients: only sub received it.
+        assert!(
+            texts[2]
+                .1
+                .contains("[sub, pub] recv PUBLISH: 1 matched, wanted 2"),
+            "{}",
+            texts[2].1
+        );
+        assert!(
+            texts[3].1.contains("recv first SUBACK: 0 matched"),
+            "{}",
+            texts[3].1
+        );
+        assert!(
+            texts[4]
+                .1
+                .ends_with("found the first 1 of 2, then no send SUBSCRIBE"),
+            "{}",
+            texts[4].1
+        );
+    }
+}
