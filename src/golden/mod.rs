@@ -1,7 +1,7 @@
 //! Golden-trace testing: what `cargo test` checks for each scenario, as a
 //! library. Run it twice with the same seed and require the same trace
 //! ([`run_twice`]), then compare the text trace with its snapshot
-//! ([`snapshot`]). Both `tests/scenarios.rs` and `mqtt-sim check` use it.
+//! ([`snapshot`]), or the shorter view its `snapshot:` key names. Both `tests/scenarios.rs` and `mqtt-sim check` use it.
 
 pub mod snapshot;
 
@@ -9,13 +9,16 @@ use std::fmt;
 
 use crate::scenario::Scenario;
 use crate::sim::{self, RunOptions};
-use crate::trace::{Report, render};
+use crate::trace::{Report, render, select};
 
 /// A run whose trace was the same both times.
 pub struct Checked {
     pub report: Report,
-    /// The text trace, as snapshotted.
+    /// The whole text trace.
     pub text: String,
+    /// What its snapshot holds: the whole trace, or the shorter view the
+    /// scenario's `snapshot:` names.
+    pub view: String,
 }
 
 /// Two runs with the same seed gave different traces.
@@ -47,7 +50,8 @@ pub fn run_twice(s: &Scenario, opts: &RunOptions) -> Result<Checked, Nondetermin
     let text = render::text(&report);
     let second = render::text(&sim::run(s, opts));
     if text == second {
-        return Ok(Checked { report, text });
+        let view = select::snapshot(s, &report);
+        return Ok(Checked { report, text, view });
     }
     let mut first_lines = text.lines();
     let mut second_lines = second.lines();
