@@ -810,8 +810,17 @@ mod tests {
 
     #[test]
     fn a_recv_matcher_is_checked_against_its_packet_type() {
-        let v = validator(any_packet(&mut SchemaGenerator::default()).to_value());
+        // With the operator maps its fields refer to, as the root has them.
+        let mut schema = any_packet(&mut SchemaGenerator::default()).to_value();
+        let defs: Map<String, Value> = operator_defs()
+            .into_iter()
+            .map(|(name, def)| (name.to_string(), def))
+            .collect();
+        schema["definitions"] = Value::Object(defs);
+        let v = validator(schema);
         assert!(v.is_valid(&json!({ "type": "PUBLISH", "topic": "t", "qos": 1 })));
+        assert!(v.is_valid(&json!({ "type": "PUBLISH", "qos": { "ge": 1 }, "first": true })));
+        assert!(!v.is_valid(&json!({ "type": "PUBLISH", "qos": { "less": 1 } })));
         assert!(v.is_valid(&json!({ "type": "DISCONNECT", "reason": 142 })));
         assert!(!v.is_valid(&json!({ "type": "PUBLISH", "reason": 142 })));
         assert!(!v.is_valid(&json!({ "type": "PUBACK", "qos": 1 })));
