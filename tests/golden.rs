@@ -203,3 +203,14 @@ fn a_snapshot_view_is_the_summary_and_the_chosen_clients() {
     let plain = parse_ok(CROWD).expect("the scenario loads");
     assert_eq!(select::snapshot(&plain, &report), whole);
 }
+
+/// A scenario whose `snapshot:` names a shorter view is compared with that
+/// view, as `cargo test` compares it: the scale scenarios pass `check`.
+#[test]
+fn check_compares_the_view_a_snapshot_key_names() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = mqtt_sim(root, &["check", "scenarios/scale"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+}

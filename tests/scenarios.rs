@@ -16,7 +16,6 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use mqtt_sim::golden;
 use mqtt_sim::scenario;
 use mqtt_sim::sim::RunOptions;
-use mqtt_sim::trace::select;
 
 fn main() {
     let args = Arguments::from_args();
@@ -72,7 +71,7 @@ fn check(path: &PathBuf, name: &str) -> Result<(), Failed> {
         settings.set_prepend_module_to_snapshot(false);
         settings.set_input_file(path);
         settings.set_omit_expression(true);
-        let view = select::snapshot(&s, &checked.report);
+        let view = checked.view;
         settings.bind(|| insta::assert_snapshot!(file.to_string(), view));
     }
     Ok(())

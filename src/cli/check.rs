@@ -279,12 +279,12 @@ fn check_one(path: &Path, s: &Scenario, opts: &Options) -> anyhow::Result<Outcom
         .with_context(|| format!("cannot read {}", place.snap.display()))?;
     if existing
         .as_ref()
-        .is_some_and(|snap| snap.matches(&checked.text))
+        .is_some_and(|snap| snap.matches(&checked.view))
     {
         return Ok(Outcome::Ok(notes));
     }
     if opts.update {
-        snapshot::write(&place.snap, &place.input_file, &checked.text)
+        snapshot::write(&place.snap, &place.input_file, &checked.view)
             .with_context(|| format!("cannot write {}", place.snap.display()))?;
         return Ok(Outcome::Written(notes));
     }
@@ -299,7 +299,7 @@ fn check_one(path: &Path, s: &Scenario, opts: &Options) -> anyhow::Result<Outcom
             place.snap.display(),
             diff(
                 &snapshot::normalize(&snap.contents),
-                &snapshot::normalize(&checked.text)
+                &snapshot::normalize(&checked.view)
             )
         ),
     }))

@@ -25,7 +25,7 @@ use std::path::Path;
 use serde_yaml::Value;
 
 use super::locate::{Locator, PosIndex, child, item};
-use super::raw::{RawClient, RawScenario};
+use super::raw::{RawClient, RawClientList, RawExpect, RawScenario};
 use super::validate::MAX_EXPANDED;
 use super::values::{KeyRule, OrderedMap, check_host_name};
 use crate::error::Error;
@@ -261,7 +261,7 @@ pub fn expand(
         let expanded = expand_items(
             &pass,
             "expect",
-            expect,
+            group_lists(&pass, expect, &groups)?,
             values,
             &groups,
             expectation_pattern,
@@ -517,9 +517,48 @@ fn expand_items<T: serde::de::DeserializeOwned>(
     Ok(out)
 }
 
+/// Each `clients: w-{i}` (a group's name) becomes the list of the group's
+/// members, counted together; a name with `{i}` that is no group's is an
+/// error.
+fn group_lists(
+    pass: &Pass,
+    mut expect: Vec<RawExpect>,
+    groups: &[(String, u64)],
+) -> Result<Vec<RawExpect>, Error> {
+    for (k, e) in expect.iter_mut().enumerate() {
+        let Some(RawClientList::Group(name)) = &e.clients else {
+            continue;
+        };
+        if !has_index(name) {
+            continue;
+        }
+        let Some((_, count)) = groups.iter().find(|(g, _)| g == name) else {
+            let known: Vec<&str> = groups.iter().map(|(g, _)| g.as_str()).collect();
+            return Err(pass.at_value(
+                &child(&item("expect", k), "clients"),
+                format!(
+                    "`{name}` is not a client group, expected one of {}",
+                    if known.is_empty() {
+                        "none: this file has no client group".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+        };
+        let members = (0..*count).map(|i| with_index(name, i)).collect();
+        e.clients = Some(RawClientList::Many(members));
+    }
+    Ok(expect)
+}
+
 /// An expectation repeats for the group its `client` names; `{i}`
 /// elsewhere needs that.
 fn expectation_pattern(value: &Value) -> Option<(String, String)> {
+    // `clients: w-{i}` counts the members together: one expectation.
+    if get(value, "clients").is_some() {
+        return None;
+    }
     find_string("", value, &|s| !placeholders(s).is_empty())?;
     let client = get(value, "client")
         .and_then(Value::as_str)

@@ -42,14 +42,26 @@ pub(super) fn check(
         });
     };
     let what = format!("a {ty} matcher (MQTT {protocol})");
-    check_map(path, fields, &shape, &what)
+    let optional = |key: &str| OPTIONAL.contains(&(ty, key));
+    check_map(path, fields, &shape, &what, &optional)
 }
+
+/// The fields outside `properties` that a packet of the type may lack, so
+/// that `{present: ...}` on them can go either way. Every property may be
+/// absent.
+const OPTIONAL: [(&str, &str); 4] = [
+    ("CONNECT", "will"),
+    ("CONNECT", "username"),
+    ("PUBLISH", "packet_id"),
+    ("DISCONNECT", "reason"),
+];
 
 fn check_map(
     path: &str,
     want: &Map<String, Value>,
     shape: &Map<String, Value>,
     what: &str,
+    optional: &dyn Fn(&str) -> bool,
 ) -> Result<(), Mismatch> {
     for (key, value) in want {
         let p = child(path, key);
@@ -64,7 +76,7 @@ fn check_map(
                 ),
             });
         };
-        check_value(&p, key, value, sample, what)?;
+        check_value(&p, key, value, sample, what, optional(key))?;
     }
     Ok(())
 }
@@ -75,16 +87,21 @@ fn check_value(
     want: &Value,
     sample: &Value,
     what: &str,
+    optional: bool,
 ) -> Result<(), Mismatch> {
     match (want, sample) {
         (Value::Object(w), Value::Object(s)) => {
-            check_map(path, w, s, &format!("`{key}` of {what}"))
+            let in_properties = key == "properties";
+            check_map(path, w, s, &format!("`{key}` of {what}"), &|_| {
+                in_properties
+            })
         }
+        (Value::Object(ops), _) => check_ops(path, key, ops, sample, optional),
         (Value::Array(w), Value::Array(s)) => match s.first() {
             Some(s) => w
                 .iter()
                 .enumerate()
-                .try_for_each(|(i, w)| check_value(&item(path, i), key, w, s, what)),
+                .try_for_each(|(i, w)| check_value(&item(path, i), key, w, s, what, false)),
             None => Ok(()),
         },
         (Value::String(_), Value::String(_))
@@ -100,6 +117,79 @@ fn check_value(
             ),
         }),
     }
+}
+
+/// An operator map on the field `key`, whose trace value looks like
+/// `sample`: known operators only, each fitting the field, each with an
+/// argument of the right kind.
+fn check_ops(
+    path: &str,
+    key: &str,
+    ops: &Map<String, Value>,
+    sample: &Value,
+    optional: bool,
+) -> Result<(), Mismatch> {
+    let wrong = |op: &str, at_key: bool, message: String| Mismatch {
+        path: child(path, op),
+        at_key,
+        message,
+    };
+    if ops.is_empty() {
+        return Err(Mismatch {
+            path: path.to_string(),
+            at_key: false,
+            message: format!(
+                "`{key}` is {} in the trace, so an empty map here can never match",
+                kind(sample)
+            ),
+        });
+    }
+    for (op, arg) in ops {
+        let number = |v: &Value| v.is_number();
+        let fits = match op.as_str() {
+            "present" if !optional => {
+                return Err(wrong(
+                    op,
+                    true,
+                    format!("`{key}` is always in this packet, so `present` says nothing"),
+                ));
+            }
+            "present" => arg.is_boolean(),
+            "between" => arg.as_array().is_some_and(|b| {
+                b.len() == 2 && b.iter().all(number) && b[0].as_f64() <= b[1].as_f64()
+            }),
+            o if crate::scenario::ops::COMPARISONS.contains(&o) && !sample.is_number() => {
+                return Err(wrong(
+                    op,
+                    true,
+                    format!(
+                        "`{op}` compares numbers, but `{key}` is {} in the trace",
+                        kind(sample)
+                    ),
+                ));
+            }
+            o if crate::scenario::ops::COMPARISONS.contains(&o) => number(arg),
+            _ => {
+                return Err(wrong(
+                    op,
+                    true,
+                    format!(
+                        "unknown operator `{op}` on `{key}`, expected one of {}",
+                        crate::scenario::ops::OPERATORS.join(", ")
+                    ),
+                ));
+            }
+        };
+        if !fits {
+            let wanted = match op.as_str() {
+                "present" => "`true` or `false`",
+                "between" => "two numbers `[low, high]`, low first",
+                _ => "a number",
+            };
+            return Err(wrong(op, false, format!("`{op}` takes {wanted}")));
+        }
+    }
+    Ok(())
 }
 
 fn kind(v: &Value) -> &'static str {

@@ -69,6 +69,7 @@ pub mod groups;
 mod locate;
 mod matcher;
 mod model;
+pub mod ops;
 pub mod payload;
 mod raw;
 pub mod schema;

@@ -613,16 +613,27 @@ pub enum Matcher {
     Packet {
         direction: Direction,
         fields: serde_json::Map<String, serde_json::Value>,
+        /// `first: true`: only the first packet in this direction on its
+        /// connection can match.
+        first: bool,
     },
     /// The client's connection was closed; `by: None` matches either side.
     Closed { by: Option<ClosedBy> },
+    /// `sequence`: these matchers match the client's events in this order,
+    /// other events between them allowed. Never nested, never empty.
+    Sequence(Vec<Matcher>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expectation {
     /// The expectation's line in the file, 1-based.
     pub line: usize,
+    /// Whose side of the wire, as reports name it: the client, or for
+    /// `clients`, the list or group as written.
     pub client: String,
+    /// The clients whose events count, together: `client` alone, or the
+    /// members of `clients`.
+    pub clients: Vec<String>,
     pub matcher: Matcher,
     pub count: Count,
     /// Inclusive window of simulated time.

@@ -795,16 +795,22 @@ impl From<RawClosedBy> for ClosedBy {
     }
 }
 
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawClosed {
-    pub by: Option<RawClosedBy>,
+/// `clients: [a, b]`, or `clients: w-{i}` for a client group's members;
+/// the pass over groups turns a group's name into the list of its members.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(
+    untagged,
+    expecting = "a list of client names, or a client group's name"
+)]
+pub enum RawClientList {
+    Group(String),
+    Many(Vec<String>),
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+/// One matcher of a `sequence`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawExpect {
-    pub client: Option<String>,
+pub struct RawStep {
     #[serde(default, deserialize_with = "present")]
     #[schemars(schema_with = "super::schema::receives")]
     pub receives: Option<Fields>,
@@ -819,6 +825,36 @@ pub struct RawExpect {
     #[serde(default, deserialize_with = "present")]
     #[schemars(schema_with = "super::schema::any_packet")]
     pub send: Option<Fields>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawClosed {
+    pub by: Option<RawClosedBy>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub client: Option<String>,
+    /// Several clients counted together: a list, or a client group's name.
+    pub clients: Option<RawClientList>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "super::schema::receives")]
+    pub receives: Option<Fields>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "super::schema::connack")]
+    pub connack: Option<Fields>,
+    #[serde(default, deserialize_with = "present")]
+    pub closed: Option<Option<RawClosed>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "super::schema::any_packet")]
+    pub recv: Option<Fields>,
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(schema_with = "super::schema::any_packet")]
+    pub send: Option<Fields>,
+    /// Matchers that must match the client's events in this order.
+    pub sequence: Option<Vec<RawStep>>,
     pub count: Option<usize>,
     pub at_least: Option<usize>,
     pub at_most: Option<usize>,

@@ -57,6 +57,11 @@ pub fn schema() -> Schema {
         .into_generator()
         .into_root_schema_for::<RawScenario>();
     schema.insert("title".into(), TITLE.into());
+    if let Some(defs) = schema.get_mut("definitions").and_then(Value::as_object_mut) {
+        for (name, def) in operator_defs() {
+            defs.insert(name.into(), def);
+        }
+    }
     schema
 }
 
@@ -462,8 +467,8 @@ const LEVELS: [u8; 2] = [LEVEL_V311, LEVEL_V5];
 /// The schema of a value like `sample` (a value of the trace's shape): the
 /// kinds [`super::matcher`] accepts as comparable with it.
 fn like(sample: &Value) -> Value {
-    match sample {
-        Value::Object(m) => object_like(m, &[]),
+    let plain = match sample {
+        Value::Object(m) => return object_like(m, &[]),
         Value::Array(items) => match items.first() {
             Some(first) => json!({ "type": "array", "items": like(first) }),
             None => json!({ "type": "array" }),
@@ -471,8 +476,67 @@ fn like(sample: &Value) -> Value {
         Value::String(_) => json!({ "type": "string" }),
         Value::Number(_) => json!({ "type": "number" }),
         Value::Bool(_) => json!({ "type": "boolean" }),
-        Value::Null => json!(false),
+        Value::Null => return json!(false),
+    };
+    or_operators(plain, sample)
+}
+
+/// A field's schema `plain`, or an operator map fitting its trace value
+/// `sample` (see [`crate::scenario::ops`]): `present` on any field, the
+/// comparisons on numbers only. Whether the field may be absent at all is
+/// the loader's to check. The maps are [`operator_defs`], by reference,
+/// since every field of every matcher takes one.
+fn or_operators(plain: Value, sample: &Value) -> Value {
+    let def = if sample.is_number() {
+        "NumberOperators"
+    } else {
+        "Presence"
+    };
+    json!({ "anyOf": [plain, { "$ref": format!("#/definitions/{def}") }] })
+}
+
+/// The definitions [`or_operators`] refers to: their names and schemas.
+fn operator_defs() -> [(&'static str, Value); 2] {
+    let present = json!({ "type": "boolean" });
+    let mut numbers = Map::new();
+    numbers.insert("present".into(), present.clone());
+    for op in crate::scenario::ops::COMPARISONS {
+        let arg = match op {
+            "between" => json!({
+                "type": "array",
+                "items": { "type": "number" },
+                "minItems": 2,
+                "maxItems": 2
+            }),
+            _ => json!({ "type": "number" }),
+        };
+        numbers.insert(op.into(), arg);
     }
+    let map = |description: &str, properties: Value| {
+        json!({
+            "description": description,
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+            "minProperties": 1
+        })
+    };
+    [
+        (
+            "Presence",
+            map(
+                "`present: true` (the field is there, with any value) or `false` (it is absent).",
+                json!({ "present": present }),
+            ),
+        ),
+        (
+            "NumberOperators",
+            map(
+                "Presence and comparisons on a number: lt, le, gt, ge, ne, between [low, high] (inclusive); every one given must hold.",
+                Value::Object(numbers),
+            ),
+        ),
+    ]
 }
 
 /// `topic` and `payload` take any plain scalar as their text
@@ -486,7 +550,7 @@ fn object_like(shape: &Map<String, Value>, skip: &[&str]) -> Value {
         .map(|(k, v)| {
             let schema = match v {
                 Value::String(_) if TEXT_FIELDS.contains(&k.as_str()) => {
-                    json!({ "type": ["string", "number", "boolean"] })
+                    or_operators(json!({ "type": ["string", "number", "boolean"] }), v)
                 }
                 _ => like(v),
             };
@@ -502,7 +566,12 @@ fn shapes(type_name: &str, skip: &[&str]) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     for level in LEVELS {
         if let Some(shape) = crate::packet_json::shape(type_name, level) {
-            let s = object_like(&shape, skip);
+            let mut s = object_like(&shape, skip);
+            // `first: true`: the first packet in its direction on its
+            // connection.
+            if let Some(p) = s.get_mut("properties").and_then(Value::as_object_mut) {
+                p.insert("first".into(), json!({ "type": "boolean" }));
+            }
             if !out.contains(&s) {
                 out.push(s);
             }
@@ -741,8 +810,17 @@ mod tests {
 
     #[test]
     fn a_recv_matcher_is_checked_against_its_packet_type() {
-        let v = validator(any_packet(&mut SchemaGenerator::default()).to_value());
+        // With the operator maps its fields refer to, as the root has them.
+        let mut schema = any_packet(&mut SchemaGenerator::default()).to_value();
+        let defs: Map<String, Value> = operator_defs()
+            .into_iter()
+            .map(|(name, def)| (name.to_string(), def))
+            .collect();
+        schema["definitions"] = Value::Object(defs);
+        let v = validator(schema);
         assert!(v.is_valid(&json!({ "type": "PUBLISH", "topic": "t", "qos": 1 })));
+        assert!(v.is_valid(&json!({ "type": "PUBLISH", "qos": { "ge": 1 }, "first": true })));
+        assert!(!v.is_valid(&json!({ "type": "PUBLISH", "qos": { "less": 1 } })));
         assert!(v.is_valid(&json!({ "type": "DISCONNECT", "reason": 142 })));
         assert!(!v.is_valid(&json!({ "type": "PUBLISH", "reason": 142 })));
         assert!(!v.is_valid(&json!({ "type": "PUBACK", "qos": 1 })));

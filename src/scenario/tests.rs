@@ -661,6 +661,7 @@ fn full_file_parses_to_the_expected_model() {
             fields: json(
                 serde_json::json!({"type": "PUBLISH", "topic": "will/#", "payload": "gone", "qos": 1})
             ),
+            first: false,
         }
     );
     assert_eq!(e[0].count, Count::Exactly(1));
@@ -672,6 +673,7 @@ fn full_file_parses_to_the_expected_model() {
             fields: json(
                 serde_json::json!({"type": "CONNACK", "session_present": true, "code": 0})
             ),
+            first: false,
         }
     );
     assert_eq!(e[1].count, Count::AtLeast(1));
@@ -687,13 +689,15 @@ fn full_file_parses_to_the_expected_model() {
         Matcher::Packet {
             direction: Direction::Recv,
             fields: json(serde_json::json!({"type": "DISCONNECT", "reason": 142})),
+            first: false,
         }
     );
     assert_eq!(
         e[4].matcher,
         Matcher::Packet {
             direction: Direction::Send,
-            fields: json(serde_json::json!({"type": "PINGREQ"}))
+            fields: json(serde_json::json!({"type": "PINGREQ"})),
+            first: false,
         }
     );
     assert_eq!(e[4].count, Count::AtLeast(3));

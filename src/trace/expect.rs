@@ -1,12 +1,13 @@
 //! Checking expectations against the events of a run.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use super::event::{Event, EventKind};
 use crate::packet_json;
-use crate::scenario::{Count, Direction, Expectation, Force, Matcher};
+use crate::scenario::{Count, Direction, Expectation, Force, Matcher, ops};
 use crate::topic;
 
 /// How many near misses a failed expectation shows.
@@ -107,19 +108,36 @@ impl Verdict {
 }
 
 pub fn check(e: &Expectation, events: &[Event]) -> Verdict {
+    let firsts = firsts(events);
     let in_window = |at: Duration| e.within.is_none_or(|(lo, hi)| lo <= at && at <= hi);
-    let matched = events
+    if let Matcher::Sequence(steps) = &e.matcher {
+        return sequence(e, steps, events, &firsts, in_window);
+    }
+    let mut hits = events
         .iter()
-        .filter(|ev| in_window(ev.at) && score(e, ev) == Some(full_score(e)))
-        .count();
+        .zip(&firsts)
+        .filter(|(ev, first)| in_window(ev.at) && meets(&e.matcher, &e.clients, ev, **first))
+        .map(|(ev, _)| ev);
+    let shown = hits.next();
+    let matched = usize::from(shown.is_some()) + hits.count();
     let ok = e.count.holds(matched);
     let wanted = match e.count {
         Count::Exactly(n) => format!("wanted {n}"),
         Count::AtLeast(n) => format!("wanted at least {n}"),
         Count::AtMost(n) => format!("wanted at most {n}"),
     };
-    let text = format!("{}: {matched} matched, {wanted}", describe(e));
-    let closest = if ok { Vec::new() } else { closest(e, events) };
+    let mut text = format!("{}: {matched} matched, {wanted}", describe(e));
+    let shown = shown.or_else(|| best(&e.matcher, &e.clients, events, &firsts));
+    if let (Matcher::Packet { fields, .. }, Some(ev)) = (&e.matcher, shown) {
+        for c in compared(fields, &packet_fields(ev)) {
+            text.push_str("; ");
+            text.push_str(&c);
+        }
+    }
+    let closest = match ok {
+        true => Vec::new(),
+        false => closest(&e.matcher, &e.clients, events, &firsts),
+    };
     Verdict {
         line: e.line,
         ok,
@@ -130,10 +148,89 @@ pub fn check(e: &Expectation, events: &[Event]) -> Verdict {
     }
 }
 
+/// A `sequence` holds when its matchers match events in window in their
+/// order; each step takes the earliest event after the previous step's.
+fn sequence(
+    e: &Expectation,
+    steps: &[Matcher],
+    events: &[Event],
+    firsts: &[bool],
+    in_window: impl Fn(Duration) -> bool,
+) -> Verdict {
+    let mut found = 0;
+    let mut rest = 0;
+    for (i, (ev, first)) in events.iter().zip(firsts).enumerate() {
+        if found < steps.len() && in_window(ev.at) && meets(&steps[found], &e.clients, ev, *first) {
+            found += 1;
+            rest = i + 1;
+        }
+    }
+    let ok = found == steps.len();
+    let (text, closest) = match steps.get(found) {
+        None => (format!("{}: found", describe(e)), Vec::new()),
+        Some(missing) => (
+            format!(
+                "{}: found the first {found} of {}, then no {}",
+                describe(e),
+                steps.len(),
+                describe_matcher(missing)
+            ),
+            closest(missing, &e.clients, &events[rest..], &firsts[rest..]),
+        ),
+    };
+    Verdict {
+        line: e.line,
+        ok,
+        text,
+        closest,
+        force: e.force,
+        outcome: Outcome::of(ok, e.force, true),
+    }
+}
+
+/// Per event, whether it is the first packet in its direction on its
+/// connection: the first sent or received since the client's last
+/// `connected`. Raw bytes a client writes take the first sent place too,
+/// since the broker reads them as its first packet.
+fn firsts(events: &[Event]) -> Vec<bool> {
+    let mut had: BTreeSet<(&str, bool)> = BTreeSet::new();
+    events
+        .iter()
+        .map(|ev| match &ev.kind {
+            EventKind::Connected { client } => {
+                had.remove(&(client.as_str(), true));
+                had.remove(&(client.as_str(), false));
+                false
+            }
+            EventKind::Send { client, .. } | EventKind::SendRaw { client, .. } => {
+                had.insert((client.as_str(), true))
+            }
+            EventKind::Recv { client, .. } => had.insert((client.as_str(), false)),
+            _ => false,
+        })
+        .collect()
+}
+
 /// The expectation in words, e.g. `observer recv PUBLISH topic="will/#" within [3.000s, 3.200s]`.
 pub fn describe(e: &Expectation) -> String {
-    let what = match &e.matcher {
-        Matcher::Packet { direction, fields } => {
+    let window = match e.within {
+        Some((lo, hi)) => format!(
+            " within [{}, {}]",
+            super::render::seconds(lo),
+            super::render::seconds(hi)
+        ),
+        None => String::new(),
+    };
+    format!("{} {}{window}", e.client, describe_matcher(&e.matcher))
+}
+
+fn describe_matcher(m: &Matcher) -> String {
+    match m {
+        Matcher::Packet {
+            direction,
+            fields,
+            first,
+        } => {
             let verb = match direction {
                 Direction::Send => "send",
                 Direction::Recv => "recv",
@@ -144,23 +241,19 @@ pub fn describe(e: &Expectation) -> String {
                 .and_then(|t| t.as_str().map(str::to_string))
                 .unwrap_or_default();
             let rest = super::render::fields_text(&fields);
+            let first = if *first { " first" } else { "" };
             format!(
-                "{verb} {ty}{}{rest}",
+                "{verb}{first} {ty}{}{rest}",
                 if rest.is_empty() { "" } else { " " }
             )
         }
         Matcher::Closed { by: Some(by) } => format!("closed by {}", by_name(*by)),
         Matcher::Closed { by: None } => "closed".to_string(),
-    };
-    let window = match e.within {
-        Some((lo, hi)) => format!(
-            " within [{}, {}]",
-            super::render::seconds(lo),
-            super::render::seconds(hi)
-        ),
-        None => String::new(),
-    };
-    format!("{} {what}{window}", e.client)
+        Matcher::Sequence(steps) => {
+            let steps: Vec<String> = steps.iter().map(describe_matcher).collect();
+            format!("sequence [{}]", steps.join("; "))
+        }
+    }
 }
 
 pub(super) fn by_name(by: crate::scenario::ClosedBy) -> &'static str {
@@ -170,90 +263,174 @@ pub(super) fn by_name(by: crate::scenario::ClosedBy) -> &'static str {
     }
 }
 
-/// Whether the event meets every condition of the expectation's matcher,
-/// whatever its time: a live run uses it to measure how far outside a
-/// `within` window the matching events fell.
-pub fn matches(e: &Expectation, ev: &Event) -> bool {
-    score(e, ev) == Some(full_score(e))
+/// The events that meet every condition of the expectation's matcher (any
+/// step of a sequence), whatever their time: a live run uses them to
+/// measure how far outside a `within` window the matching events fell.
+pub fn matching<'a>(e: &'a Expectation, events: &'a [Event]) -> impl Iterator<Item = &'a Event> {
+    let firsts = firsts(events);
+    events
+        .iter()
+        .zip(firsts)
+        .filter(move |(ev, first)| match &e.matcher {
+            Matcher::Sequence(steps) => steps.iter().any(|m| meets(m, &e.clients, ev, *first)),
+            m => meets(m, &e.clients, ev, *first),
+        })
+        .map(|(ev, _)| ev)
+}
+
+/// Whether the event meets every condition of the matcher; `first` says
+/// whether it is the first in its direction on its connection.
+fn meets(m: &Matcher, clients: &[String], ev: &Event, first: bool) -> bool {
+    score(m, clients, ev, first) == Some(full_score(m))
 }
 
 /// How many of the matcher's conditions the event meets, counting the kind
-/// of event as one; `None` when the event is not this client's or not of a
-/// comparable kind at all.
-fn score(e: &Expectation, ev: &Event) -> Option<usize> {
-    match (&e.matcher, &ev.kind) {
+/// of event as one; `None` when the event is not of one of `clients` or
+/// not of a comparable kind at all.
+fn score(m: &Matcher, clients: &[String], ev: &Event, first: bool) -> Option<usize> {
+    let ours = |c: &String| clients.contains(c);
+    let packet = |fields, want_first: bool| {
+        Some(1 + fields_met(fields, &packet_fields(ev)) + usize::from(want_first && first))
+    };
+    match (m, &ev.kind) {
         (
-            Matcher::Packet { direction, fields },
-            EventKind::Send {
-                client,
-                packet,
-                level,
+            Matcher::Packet {
+                direction: Direction::Send,
+                fields,
+                first: want_first,
             },
-        ) if *direction == Direction::Send && *client == e.client => {
-            Some(1 + fields_met(fields, &packet_json::packet_at(packet, *level)))
-        }
-        (
-            Matcher::Packet { direction, fields },
-            EventKind::Recv {
-                client,
-                packet,
-                level,
-                resolved_topic,
+            EventKind::Send { client, .. },
+        )
+        | (
+            Matcher::Packet {
+                direction: Direction::Recv,
+                fields,
+                first: want_first,
             },
-        ) if *direction == Direction::Recv && *client == e.client => {
-            let mut have = packet_json::packet_at(packet, *level);
-            // A PUBLISH that came by topic alias matches on its topic.
-            if let Some(t) = resolved_topic {
-                have.insert("topic".into(), t.clone().into());
-            }
-            Some(1 + fields_met(fields, &have))
-        }
+            EventKind::Recv { client, .. },
+        ) if ours(client) => packet(fields, *want_first),
         (
             Matcher::Closed { by },
             EventKind::Closed {
                 client, by: actual, ..
             },
-        ) if *client == e.client => Some(1 + usize::from(by.is_none_or(|b| b == *actual))),
+        ) if ours(client) => Some(1 + usize::from(by.is_none_or(|b| b == *actual))),
         _ => None,
     }
 }
 
-fn full_score(e: &Expectation) -> usize {
-    match &e.matcher {
-        Matcher::Packet { fields, .. } => 1 + fields.len(),
+fn full_score(m: &Matcher) -> usize {
+    match m {
+        Matcher::Packet { fields, first, .. } => 1 + fields.len() + usize::from(*first),
         Matcher::Closed { .. } => 2,
+        // A sequence is judged step by step, never as one event.
+        Matcher::Sequence(_) => usize::MAX,
     }
 }
 
 fn fields_met(want: &Map<String, Value>, have: &Map<String, Value>) -> usize {
     want.iter()
         .filter(|(k, v)| match (k.as_str(), have.get(k.as_str())) {
-            ("topic", Some(Value::String(t))) => v.as_str().is_some_and(|f| topic::matches(f, t)),
-            (_, Some(h)) => value_matches(v, h),
-            (_, None) => false,
+            ("topic", Some(Value::String(t))) if v.is_string() => {
+                v.as_str().is_some_and(|f| topic::matches(f, t))
+            }
+            (_, h) => value_matches(v, h),
         })
         .count()
 }
 
-/// A nested map (a CONNECT's `will`, a SUBSCRIBE's filters) matches on the
-/// fields it names, as the matcher itself does; lists match item by item.
-fn value_matches(want: &Value, have: &Value) -> bool {
+/// An operator map tests the value, or its absence (`None`); a nested map
+/// (a CONNECT's `will`, a SUBSCRIBE's filters, `properties`) matches on the
+/// fields it names, as the matcher itself does, and an absent one as if each
+/// of those fields were absent, so `{present: false}` inside it holds; lists
+/// match item by item.
+fn value_matches(want: &Value, have: Option<&Value>) -> bool {
+    if let Some(ops) = ops::as_ops(want) {
+        return ops::holds(ops, have);
+    }
     match (want, have) {
-        (Value::Object(w), Value::Object(h)) => w
-            .iter()
-            .all(|(k, v)| h.get(k).is_some_and(|h| value_matches(v, h))),
-        (Value::Array(w), Value::Array(h)) => {
-            w.len() == h.len() && w.iter().zip(h).all(|(w, h)| value_matches(w, h))
+        (Value::Object(w), Some(Value::Object(h))) => {
+            w.iter().all(|(k, v)| value_matches(v, h.get(k)))
         }
-        _ => want == have,
+        (Value::Object(w), None) => !w.is_empty() && w.values().all(|v| value_matches(v, None)),
+        (Value::Array(w), Some(Value::Array(h))) => {
+            w.len() == h.len() && w.iter().zip(h).all(|(w, h)| value_matches(w, Some(h)))
+        }
+        (_, Some(h)) => want == h,
+        (_, None) => false,
     }
 }
 
-fn closest(e: &Expectation, events: &[Event]) -> Vec<String> {
-    let mut scored: Vec<(usize, &Event)> = events
+/// What each operator map of `want` was compared with in `have`, e.g.
+/// `message_expiry_interval lt 60: got 58`, so that a verdict says what
+/// the packet held and not only whether it matched.
+fn compared(want: &Map<String, Value>, have: &Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in want {
+        let h = have.get(k);
+        if let Some(o) = ops::as_ops(v) {
+            let got = h.map_or_else(|| "absent".to_string(), Value::to_string);
+            out.push(format!("{k} {}: got {got}", ops::describe(o)));
+        } else if let Value::Object(w) = v {
+            let empty = Map::new();
+            out.extend(compared(w, h.and_then(Value::as_object).unwrap_or(&empty)));
+        }
+    }
+    out
+}
+
+/// The packet of a send or recv event as the matcher sees it, a PUBLISH
+/// that came by topic alias with its topic; nothing for other events.
+fn packet_fields(ev: &Event) -> Map<String, Value> {
+    match &ev.kind {
+        EventKind::Send { packet, level, .. } => packet_json::packet_at(packet, *level),
+        EventKind::Recv {
+            packet,
+            level,
+            resolved_topic,
+            ..
+        } => {
+            let mut have = packet_json::packet_at(packet, *level);
+            if let Some(t) = resolved_topic {
+                have.insert("topic".into(), t.clone().into());
+            }
+            have
+        }
+        _ => Map::new(),
+    }
+}
+
+/// The events of `clients` comparable with the matcher, by how many of
+/// its conditions each meets.
+fn scored<'a>(
+    m: &'a Matcher,
+    clients: &'a [String],
+    events: &'a [Event],
+    firsts: &'a [bool],
+) -> impl Iterator<Item = (usize, &'a Event)> {
+    events
         .iter()
-        .filter_map(|ev| score(e, ev).map(|s| (s, ev)))
-        .collect();
+        .zip(firsts)
+        .filter_map(move |(ev, first)| score(m, clients, ev, *first).map(|s| (s, ev)))
+}
+
+/// The event that came closest to matching, the earliest among equals.
+fn best<'a>(
+    m: &'a Matcher,
+    clients: &'a [String],
+    events: &'a [Event],
+    firsts: &'a [bool],
+) -> Option<&'a Event> {
+    scored(m, clients, events, firsts)
+        .fold(None, |best: Option<(usize, &Event)>, (s, ev)| match best {
+            Some((b, _)) if b >= s => best,
+            _ => Some((s, ev)),
+        })
+        .map(|(_, ev)| ev)
+}
+
+fn closest(m: &Matcher, clients: &[String], events: &[Event], firsts: &[bool]) -> Vec<String> {
+    let mut scored: Vec<(usize, &Event)> = scored(m, clients, events, firsts).collect();
     // Best score first; among equals, earliest first (the sort is stable).
     scored.sort_by_key(|s| std::cmp::Reverse(s.0));
     scored
@@ -265,8 +442,11 @@ fn closest(e: &Expectation, events: &[Event]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::value_matches;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn value_matches(want: &Value, have: &Value) -> bool {
+        super::value_matches(want, Some(have))
+    }
 
     #[test]
     fn nested_maps_match_on_the_fields_they_name() {

@@ -121,7 +121,7 @@ impl Selection {
             .expect
             .iter()
             .zip(&report.verdicts)
-            .filter(|(e, v)| v.outcome == Outcome::Fail || self.has(&e.client))
+            .filter(|(e, v)| v.outcome == Outcome::Fail || e.clients.iter().any(|c| self.has(c)))
             .map(|(_, v)| v.clone())
             .collect();
         out

@@ -4,15 +4,19 @@
 
 use std::time::Duration;
 
-use crate::scenario::{Count, Expectation};
+use crate::scenario::{Count, Expectation, Matcher};
 use crate::trace::expect::{self, Verdict};
 use crate::trace::{Event, render};
 
 /// Checks an expectation, its `within` window widened by `tolerance` on
 /// both sides.
 pub fn check(e: &Expectation, events: &[Event], tolerance: Duration) -> Verdict {
-    let Some((lo, hi)) = e.within else {
-        return expect::check(e, events);
+    // A sequence holds or not as a whole, so its window is only widened.
+    let Some((lo, hi)) = e
+        .within
+        .filter(|_| !matches!(e.matcher, Matcher::Sequence(_)))
+    else {
+        return expect::check(&widen(e, tolerance), events);
     };
     let widened = widen(e, tolerance);
     let mut verdict = expect::check(&widened, events);
@@ -56,9 +60,8 @@ pub fn check(e: &Expectation, events: &[Event], tolerance: Duration) -> Verdict 
 }
 
 fn count_in(e: &Expectation, events: &[Event], lo: Duration, hi: Duration) -> usize {
-    events
-        .iter()
-        .filter(|ev| lo <= ev.at && ev.at <= hi && expect::matches(e, ev))
+    expect::matching(e, events)
+        .filter(|ev| lo <= ev.at && ev.at <= hi)
         .count()
 }
 
@@ -77,9 +80,8 @@ pub fn widen(e: &Expectation, tolerance: Duration) -> Expectation {
 pub fn off_by(e: &Expectation, events: &[Event], tolerance: Duration) -> Option<Duration> {
     let (lo, hi) = e.within?;
     let (wlo, whi) = widen(e, tolerance).within?;
-    events
-        .iter()
-        .filter(|ev| wlo <= ev.at && ev.at <= whi && expect::matches(e, ev))
+    expect::matching(e, events)
+        .filter(|ev| wlo <= ev.at && ev.at <= whi)
         .map(|ev| lo.saturating_sub(ev.at).max(ev.at.saturating_sub(hi)))
         .max()
 }
@@ -87,7 +89,7 @@ pub fn off_by(e: &Expectation, events: &[Event], tolerance: Duration) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{ClosedBy, Force, Matcher};
+    use crate::scenario::{ClosedBy, Force};
     use crate::trace::EventKind;
 
     fn ms(n: u64) -> Duration {
@@ -98,6 +100,7 @@ mod tests {
         Expectation {
             line: 7,
             client: "a".into(),
+            clients: vec!["a".into()],
             matcher: Matcher::Closed {
                 by: Some(ClosedBy::Broker),
             },

@@ -100,7 +100,10 @@ impl Target {
     /// The clients an expectation target is about; they cannot be dropped.
     fn clients(&self) -> Vec<&str> {
         match self {
-            Target::Expectation(v) => v.iter().map(|e| e.client.as_str()).collect(),
+            Target::Expectation(v) => v
+                .iter()
+                .flat_map(|e| e.clients.iter().map(String::as_str))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -517,7 +520,7 @@ fn names(f: &FaultAction, name: &str) -> bool {
 fn without_client(s: &Scenario, name: &str) -> Scenario {
     let mut out = s.clone();
     out.clients.shift_remove(name);
-    out.expect.retain(|e| e.client != name);
+    out.expect.retain(|e| !e.clients.iter().any(|c| c == name));
     out.faults.retain(|f| !names(&f.action, name));
     out.network
         .links
