@@ -60,14 +60,25 @@ fn partitioned() -> Scenario {
 }
 
 /// The flapping pair with an expectation that cannot hold.
-fn flapping_failing() -> Scenario {
-    let yaml = std::fs::read_to_string(
+fn flapping_yaml() -> String {
+    std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("scenarios/tutorial/duplicate-client-id.yaml"),
     )
-    .expect("read the tutorial scenario");
-    let yaml = format!("{yaml}  - client: a\n    closed: {{by: client}}\n    count: 1\n");
+    .expect("read the tutorial scenario")
+}
+
+fn flapping_failing() -> Scenario {
+    let yaml = format!(
+        "{}  - client: a\n    closed: {{by: client}}\n    count: 1\n",
+        flapping_yaml()
+    );
     load_text("flapping-failing", &yaml)
+}
+
+/// The line of the expectation [`flapping_failing`] appends.
+fn failing_line() -> usize {
+    flapping_yaml().lines().count() + 1
 }
 
 fn run(s: &Scenario) -> Report {
@@ -240,7 +251,8 @@ fn failed_expectation_is_highlighted_and_closest_events_marked() {
         .filter_map(|n| n.text())
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(text.contains("FAIL expect line 44"), "{text}");
+    let want = format!("FAIL expect line {}", failing_line());
+    assert!(text.contains(&want), "{text}");
     let marked = groups(&doc, "closest");
     assert!(!marked.is_empty(), "the closest events are marked");
     assert!(marked.len() <= 3);
@@ -270,7 +282,8 @@ fn html_page_holds_the_svg_trace_and_expectations_without_scripts() {
     let page = diagram::html(&s, &r, &Options::default());
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<svg"));
-    assert!(page.contains("line 44: FAIL"), "{page}");
+    let want = format!("line {}: FAIL", failing_line());
+    assert!(page.contains(&want), "{page}");
     assert!(page.contains("takeover: closing old connection"));
     assert!(!page.to_lowercase().contains("<script"));
     let body = page.trim_start_matches("<!DOCTYPE html>");
