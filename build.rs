@@ -25,10 +25,13 @@ fn main() {
     for f in &files {
         let rel = f.strip_prefix(&dir).expect("under scenarios/");
         let rel = rel.to_string_lossy().replace('\\', "/");
+        // Relative to the crate's own manifest, not absolute: `cargo package`
+        // and `cargo install --path` of the packaged crate share this output
+        // directory with the repository's build (same package, same hash),
+        // and an absolute path would point one build at the other's sources.
         let _ = writeln!(
             out,
-            "    ({rel:?}, include_str!({:?})),",
-            f.display().to_string()
+            "    ({rel:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/scenarios/{rel}\"))),"
         );
     }
     out.push_str("];\n");
