@@ -131,16 +131,7 @@ pub(super) async fn accept<W: AsyncWrite + Unpin>(
     // waited for: room is made again, now that nothing awaits before the
     // session is stored, so the table never passes `sessions_max`.
     if !make_room(broker, &client_id) {
-        {
-            let mut live = broker.inner.live.borrow_mut();
-            if live
-                .by_client
-                .get(&client_id)
-                .is_some_and(|c| c.conn_id == shared.conn_id)
-            {
-                live.by_client.remove(&client_id);
-            }
-        }
+        release(broker, &client_id, &shared);
         let code = in_version(level, connack_code::SERVER_UNAVAILABLE);
         let why = "session limit reached and every session is connected";
         refuse(broker, writer, &client_id, code, why).await;
@@ -261,6 +252,18 @@ async fn connect_acceptable<W: AsyncWrite + Unpin>(
         return false;
     }
     true
+}
+
+/// Gives `client_id` up, unless a newer connection has claimed it since.
+pub(super) fn release(broker: &Broker, client_id: &str, shared: &ConnShared) {
+    let mut live = broker.inner.live.borrow_mut();
+    if live
+        .by_client
+        .get(client_id)
+        .is_some_and(|c| c.conn_id == shared.conn_id)
+    {
+        live.by_client.remove(client_id);
+    }
 }
 
 /// Registers this connection under `client_id`, and if another had it,

@@ -1278,16 +1278,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Conn<S> {
             ..
         } = self;
         drop((reader, writer));
-        {
-            let mut live = broker.inner.live.borrow_mut();
-            if live
-                .by_client
-                .get(&client_id)
-                .is_some_and(|c| c.conn_id == shared.conn_id)
-            {
-                live.by_client.remove(&client_id);
-            }
-        }
+        super::accept::release(&broker, &client_id, &shared);
         let ending = Ending {
             broker: &broker,
             client_id: &client_id,
