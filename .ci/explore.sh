@@ -25,6 +25,7 @@ explore scenarios/chaos/qos1-at-least-once.yaml "$SEEDS"
 explore scenarios/chaos/flapping-under-partitions.yaml "$SEEDS"
 explore scenarios/chaos/wills-retained-keep-alive.yaml "$CROWDED_SEEDS"
 explore scenarios/chaos/v5-sessions-and-flow.yaml "$CROWDED_SEEDS"
+explore scenarios/chaos/bridged-qos.yaml "$CROWDED_SEEDS"
 # Every chaos scenario is listed above.
 listed=$(grep -c '^explore scenarios/chaos/' "$0")
 found=$(ls scenarios/chaos/*.yaml | wc -l)

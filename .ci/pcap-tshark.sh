@@ -61,12 +61,19 @@ decoded() {
     tshark -r "$1" -Y mqtt -T fields -E separator=/t -E "aggregator=$sep" \
         -e frame.time_epoch -e tcp.srcport -e ip.src -e ip.dst \
         -e mqtt.msgtype -e mqtt.clientid 2>"$tmp/tshark.err" |
-        awk -F'\t' -v hosts="$2" -v epoch="$EPOCH_S" -v port="$BROKER_PORT" -v sep="$sep" '
-          BEGIN { while ((getline line < hosts) > 0) { split(line, h, " "); name[h[1]] = h[2] } }
+        awk -F'\t' -v hosts="$2" -v bridges="$3" -v epoch="$EPOCH_S" -v port="$BROKER_PORT" -v sep="$sep" '
+          BEGIN {
+            while ((getline line < hosts) > 0) { split(line, h, " "); name[h[1]] = h[2] }
+            while ((getline line < bridges) > 0) bridge[line] = 1
+          }
           {
             split($1, t, ".")
             ms = (t[1] - epoch) * 1000 + substr(t[2] "000", 1, 3)
-            if ($2 == port) { who = name[$4]; dir = "recv" } else { who = name[$3]; dir = "send" }
+            if ($2 == port) { client = $4; server = $3; dir = "recv" } else { client = $3; server = $4; dir = "send" }
+            who = name[client]
+            # A bridge dials from its broker'"'"'s host: the trace names that
+            # connection "<local>-><remote>".
+            if ((name[client] "->" name[server]) in bridge) who = name[client] "->" name[server]
             n = split($5, types, sep); split($6, ids, sep); k = 0
             for (i = 1; i <= n; i++) {
               id = "-"
@@ -106,7 +113,8 @@ for f in "${files[@]}"; do
     expected "$tmp/trace.jsonl" >"$tmp/all"
     grep '^RAW ' "$tmp/all" >"$tmp/raw" || true
     grep -v '^RAW ' "$tmp/all" | without_raw "$tmp/raw" >"$tmp/expected"
-    if ! decoded "$tmp/out.pcap" "$tmp/hosts" | without_raw "$tmp/raw" >"$tmp/decoded"; then
+    awk '$2 ~ /->/ { print $2 }' "$tmp/expected" | sort -u >"$tmp/bridges"
+    if ! decoded "$tmp/out.pcap" "$tmp/hosts" "$tmp/bridges" | without_raw "$tmp/raw" >"$tmp/decoded"; then
         echo "FAIL $f: tshark failed:"
         cat "$tmp/tshark.err"
         ok=0

@@ -4,6 +4,8 @@
 //! The rules:
 //! - the scenario lasts longer than `--duration-max` (a live run takes its
 //!   `duration` in real time);
+//! - a broker of it bridges to another (no profile has a bridge template
+//!   yet, so the harness cannot configure a live pair);
 //! - it has more than one broker (a live target is one broker);
 //! - it has `chaos` (generated faults are not run live);
 //! - it crashes or restarts a broker that the harness did not start (no
@@ -33,6 +35,12 @@ pub fn reason(
             "lasts {} of real time, over --duration-max {}",
             duration::text(scenario.duration),
             duration::text(duration_max)
+        ));
+    }
+    if let Some(b) = scenario.brokers.values().find_map(|b| b.bridge.as_ref()) {
+        return Some(format!(
+            "has the bridge {}; live runs do not configure bridges yet (no profile has a bridge template)",
+            b.name
         ));
     }
     if scenario.brokers.len() != 1 {
@@ -269,6 +277,21 @@ mod profile_tests {
 
     const MAX_QOS_1: &str =
         "duration: 1s\nbrokers: {broker: {max_qos: 1}}\nclients:\n  a:\n    steps: [connect: {}]\n";
+
+    #[test]
+    fn a_bridge_skips_with_its_name_whatever_the_profile() {
+        let s = scenario(
+            "duration: 1s\nbrokers:\n  core: {}\n  edge:\n    bridge: {to: core, topics: [{pattern: t/#}]}\nclients:\n  a: {broker: edge}\n",
+        );
+        let p = profile("name: any\nprotocols: [\"3.1.1\"]\n");
+        for profile in [None, Some(&p)] {
+            let why = reason(&s, Duration::from_secs(60), true, profile).expect("skipped");
+            assert_eq!(
+                why,
+                "has the bridge edge->core; live runs do not configure bridges yet (no profile has a bridge template)"
+            );
+        }
+    }
 
     #[test]
     fn a_profile_skips_a_protocol_it_does_not_speak() {

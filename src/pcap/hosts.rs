@@ -57,6 +57,29 @@ impl Hosts {
                 },
             );
         }
+        // A bridge's connection (`edge->core`) is a client on its own
+        // broker's host, the only one there that dials: its ports start at
+        // the first ephemeral port like any client's.
+        for (name, spec) in &scenario.brokers {
+            let Some(b) = &spec.bridge else { continue };
+            let (Some(addr), Some(remote)) =
+                (brokers.get(name.as_str()), brokers.get(b.to.as_str()))
+            else {
+                continue;
+            };
+            clients.insert(
+                b.name.clone(),
+                ClientHost {
+                    addr: *addr,
+                    broker_addr: *remote,
+                    protocol: if b.level == crate::wire::LEVEL_V5 {
+                        Protocol::V5
+                    } else {
+                        Protocol::V311
+                    },
+                },
+            );
+        }
         Hosts { all, clients }
     }
 

@@ -2,6 +2,7 @@
 //! the fault timeline, and the event-driven engine that runs a scenario to
 //! its end (see `engine`).
 
+mod bridge;
 mod chaos;
 mod engine;
 mod faults;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use crate::scenario::Scenario;
 use crate::trace::Report;
+pub use bridge::SimLink;
 pub use chaos::CHAOS_EVENTS_MAX;
 pub use faults::Timed;
 pub use net::{Listener, Stream};

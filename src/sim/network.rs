@@ -139,8 +139,15 @@ impl Network {
     }
 
     /// Delivers what is due at `now` and routes what the hosts sent.
-    /// Returns whether any packet moved.
-    pub fn exchange(&mut self, guard: &EnterGuard, now: Duration) -> bool {
+    /// Returns whether any packet moved. `touched`: whether any host ran
+    /// since the last exchange.
+    ///
+    /// turmoil-net's `egress_all` visits every socket of every host, so a
+    /// sweep costs the whole fleet. It is skipped when it cannot find
+    /// anything: no host ran and nothing was delivered since the last
+    /// sweep, which drained every stack (turmoil-net has no clock, so a
+    /// stack sends nothing by itself).
+    pub fn exchange(&mut self, guard: &EnterGuard, now: Duration, touched: bool) -> bool {
         let mut moved = false;
         while let Some(entry) = self.in_flight.first_entry() {
             if entry.key().0 > now {
@@ -152,6 +159,9 @@ impl Network {
                 Some(&to) if self.crashed[to] => self.arrive_crashed(now, to, packet),
                 _ => guard.deliver(packet),
             }
+        }
+        if !moved && !touched {
+            return false;
         }
         let mut egress = std::mem::take(&mut self.egress);
         guard.egress_all(&mut egress);

@@ -21,7 +21,7 @@ use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use crate::broker::{Broker, BrokerConfig, Notes, Store};
+use crate::broker::{BridgeLink, Broker, BrokerConfig, Notes, Store};
 use crate::profile::Profile;
 
 /// What serving one start of a broker host amounts to. It should run until
@@ -49,6 +49,22 @@ pub trait BrokerUnderTest: Send + Sync {
     /// options. `notes` writes a broker note into the trace; a broker other
     /// than the reference may ignore it.
     fn host(&self, host: &str, config: &BrokerConfig, notes: Notes) -> HostFactory;
+
+    /// Like [`host`](Self::host), for a broker whose options have a
+    /// `bridge`: the host also runs the bridge, which reaches its remote
+    /// broker through `link`. `None` (the default): this target does not
+    /// run bridges, and a scenario with one fails with a harness error
+    /// that says so.
+    fn bridged_host(
+        &self,
+        host: &str,
+        config: &BrokerConfig,
+        notes: Notes,
+        link: Rc<dyn BridgeLink>,
+    ) -> Option<HostFactory> {
+        let _ = (host, config, notes, link);
+        None
+    }
 }
 
 /// The built-in reference broker ([`crate::broker::Broker`]), target name
@@ -73,5 +89,35 @@ impl BrokerUnderTest for Reference {
             let broker = Broker::with_store(config.clone(), notes.clone(), store);
             Box::pin(async move { broker.serve(listener).await })
         })
+    }
+
+    fn bridged_host(
+        &self,
+        _host: &str,
+        config: &BrokerConfig,
+        notes: Notes,
+        link: Rc<dyn BridgeLink>,
+    ) -> Option<HostFactory> {
+        let durable = config
+            .persistence
+            .then(|| Rc::new(RefCell::new(Store::default())));
+        let config = config.clone();
+        Some(Box::new(move |listener| {
+            let store = durable.clone().unwrap_or_default();
+            let broker = Broker::with_store(config.clone(), notes.clone(), store);
+            let link = link.clone();
+            Box::pin(async move {
+                // The bridge runs for the host's life; serving ends only
+                // with an error.
+                tokio::select! {
+                    biased;
+                    served = broker.serve(listener) => served,
+                    () = async {
+                        broker.bridge(link).await;
+                        std::future::pending::<()>().await
+                    } => Ok(()),
+                }
+            })
+        }))
     }
 }
