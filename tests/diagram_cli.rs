@@ -92,3 +92,15 @@ fn bad_arguments_and_files_exit_2() {
     ]);
     assert_eq!(invalid.status.code(), Some(2));
 }
+
+#[test]
+fn a_window_starting_after_the_end_is_an_error() {
+    let o = mqtt_sim(&["diagram", FLAPPING, "--format", "svg", "--from", "20s"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("--from 20s is at or after the end of the run (10s"),
+        "{stderr}"
+    );
+    assert!(o.stdout.is_empty());
+}

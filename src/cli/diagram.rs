@@ -73,6 +73,17 @@ pub fn diagram(args: Args) -> anyhow::Result<u8> {
         },
         Err(code) => return Ok(code),
     };
+    // A window that starts at or after the end holds nothing, and its
+    // axis would run backwards: say so instead of drawing it.
+    if let Some(f) = from
+        && f >= scenario.duration
+    {
+        bail!(
+            "--from {} is at or after the end of the run ({}, its `duration`): nothing to draw",
+            mqtt_sim::scenario::duration::text(f),
+            mqtt_sim::scenario::duration::text(scenario.duration)
+        );
+    }
     let report = sim::run(
         &scenario,
         &RunOptions {

@@ -636,7 +636,7 @@ impl<C: Connector> Client<C> {
                 return;
             }
         }
-        let result = conn.writer.write(&packet).await;
+        let result = conn.writer.write_or_cut(&packet).await;
         conn.last_send = self.rec.now();
         let level = conn.level;
         match result {
@@ -645,8 +645,26 @@ impl<C: Connector> Client<C> {
                 packet,
                 level,
             }),
+            // Cut short by the broker's close (a broker closes on reading
+            // the header of a packet over its maximum size): the packet
+            // did go out, in part, and the close is the broker's answer to
+            // it. Reporting it as not sent made the close look like one
+            // after silence, a keep-alive violation.
+            Err(cut) if cut.started && matches!(cut.error, wire::WireError::Io(_)) => {
+                let what = packet.type_name();
+                self.record(EventKind::Send {
+                    client: self.name.clone(),
+                    packet,
+                    level,
+                });
+                self.error(format!(
+                    "{what} of {} bytes cut off: the broker closed the connection while it was written ({})",
+                    cut.size, cut.error
+                ));
+                self.lose_connection(ClosedBy::Broker);
+            }
             // Not a `send`: the packet did not go out.
-            Err(e) => self.write_failed(packet.type_name(), e),
+            Err(cut) => self.write_failed(packet.type_name(), cut.error),
         }
     }
 
@@ -775,6 +793,17 @@ impl<C: Connector> Client<C> {
             // follows (5.0 section 4.3.3).
             Packet::PubRec(a) if a.reason >= REASON_FAILURE => {
                 self.session.completed(a.packet_id);
+                // A `wait: true` step waits for PUBCOMP, which never comes
+                // now: the step ends here, and the trace says why.
+                if let Waiting::Flow { line, step, id, .. } = self.waiting
+                    && id == a.packet_id
+                {
+                    self.error(format!(
+                        "line {line}: {step}: PUBREC refused it (reason 0x{:02X}): no PUBREL or PUBCOMP follows; the step ends here",
+                        a.reason
+                    ));
+                    self.step_finished();
+                }
                 self.release_held().await;
             }
             Packet::PubRec(a) => {

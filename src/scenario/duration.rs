@@ -18,11 +18,31 @@ use super::model::DurationSpec;
 /// every sum of durations far from overflow.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
+/// The largest duration where the protocol carries a four-byte count of
+/// seconds (a session expiry, a will delay): 4,294,967,295 s, about 136
+/// years. Only those values may pass [`MAX_DURATION`]: they are never
+/// added to the run's clock in the file, only compared or sent.
+pub const MAX_WIRE_SECONDS_32: Duration = Duration::from_secs(u32::MAX as u64);
+
 const BARE_NUMBER: &str =
     "a duration needs a unit, e.g. `2s` or `250ms` (a bare number is only allowed for 0)";
 
-/// Parses one duration (no range).
+/// Parses one duration (no range), at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    parse_duration_max(text, MAX_DURATION)
+}
+
+/// `max` as the messages write it: `24h`, or seconds.
+fn max_text(max: Duration) -> String {
+    if max == MAX_DURATION {
+        "24h".to_string()
+    } else {
+        format!("{}s", max.as_secs())
+    }
+}
+
+/// Parses one duration (no range), at most `max`.
+pub fn parse_duration_max(text: &str, max: Duration) -> Result<Duration, String> {
     let s = text.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
@@ -67,7 +87,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     // significant digits of fraction finer than a microsecond in any unit;
     // the caps keep the arithmetic below inside u128.
     if whole.len() > 12 {
-        return Err(format!("duration `{s}` is longer than the maximum of 24h"));
+        return Err(format!(
+            "duration `{s}` is longer than the maximum of {}",
+            max_text(max)
+        ));
     }
     if frac.len() > 12 {
         return Err(format!(
@@ -88,14 +111,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "duration `{s}` is finer than the resolution of one microsecond"
         ));
     }
-    if total_ns > MAX_DURATION.as_nanos() {
-        return Err(format!("duration `{s}` is longer than the maximum of 24h"));
+    if total_ns > max.as_nanos() {
+        return Err(format!(
+            "duration `{s}` is longer than the maximum of {}",
+            max_text(max)
+        ));
     }
     Ok(Duration::from_micros((total_ns / 1_000) as u64))
 }
 
 /// Parses a duration or an `a..b` range.
 pub fn parse_spec(text: &str) -> Result<DurationSpec, String> {
+    parse_spec_max(text, MAX_DURATION)
+}
+
+fn parse_spec_max(text: &str, max: Duration) -> Result<DurationSpec, String> {
+    let parse_duration = |t: &str| parse_duration_max(t, max);
     match text.split_once("..") {
         None => parse_duration(text).map(DurationSpec::Fixed),
         Some((lo, hi)) => {
@@ -116,11 +147,13 @@ pub fn parse_spec(text: &str) -> Result<DurationSpec, String> {
 /// lenient string handling; the numeric entry points cover other callers.
 struct SpecVisitor {
     allow_range: bool,
+    /// The largest value: [`MAX_DURATION`] but for four-byte wire seconds.
+    max: Duration,
 }
 
 impl SpecVisitor {
     fn check<E: de::Error>(&self, text: &str) -> Result<DurationSpec, E> {
-        let spec = parse_spec(text).map_err(E::custom)?;
+        let spec = parse_spec_max(text, self.max).map_err(E::custom)?;
         if !self.allow_range && matches!(spec, DurationSpec::Range(..)) {
             return Err(E::custom(format!(
                 "a range (`{}`) is not accepted here: this value is fixed for the whole run",
@@ -173,8 +206,11 @@ pub struct Dur(pub DurationSpec);
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(SpecVisitor { allow_range: true })
-            .map(Dur)
+        d.deserialize_str(SpecVisitor {
+            allow_range: true,
+            max: MAX_DURATION,
+        })
+        .map(Dur)
     }
 }
 
@@ -185,8 +221,27 @@ pub struct FixedDur(pub Duration);
 
 impl<'de> Deserialize<'de> for FixedDur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let spec = d.deserialize_str(SpecVisitor { allow_range: false })?;
+        let spec = d.deserialize_str(SpecVisitor {
+            allow_range: false,
+            max: MAX_DURATION,
+        })?;
         Ok(FixedDur(spec.min()))
+    }
+}
+
+/// A fixed duration that goes on the wire as a four-byte count of seconds
+/// (a session expiry, a will delay): up to [`MAX_WIRE_SECONDS_32`], past
+/// the 24 h of other durations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Secs32(pub Duration);
+
+impl<'de> Deserialize<'de> for Secs32 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spec = d.deserialize_str(SpecVisitor {
+            allow_range: false,
+            max: MAX_WIRE_SECONDS_32,
+        })?;
+        Ok(Secs32(spec.min()))
     }
 }
 
@@ -205,7 +260,12 @@ impl Visitor<'_> for Secs16Visitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-        let d = SpecVisitor { allow_range: false }.check::<E>(v)?.min();
+        let d = SpecVisitor {
+            allow_range: false,
+            max: MAX_DURATION,
+        }
+        .check::<E>(v)?
+        .min();
         if d.subsec_nanos() != 0 {
             return Err(E::custom(format!(
                 "`{}` is not a whole number of seconds; this value goes on the wire in seconds",
@@ -222,21 +282,30 @@ impl Visitor<'_> for Secs16Visitor {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-        SpecVisitor { allow_range: false }
-            .visit_u64(v)
-            .map(|s| s.min())
+        SpecVisitor {
+            allow_range: false,
+            max: MAX_DURATION,
+        }
+        .visit_u64(v)
+        .map(|s| s.min())
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-        SpecVisitor { allow_range: false }
-            .visit_i64(v)
-            .map(|s| s.min())
+        SpecVisitor {
+            allow_range: false,
+            max: MAX_DURATION,
+        }
+        .visit_i64(v)
+        .map(|s| s.min())
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-        SpecVisitor { allow_range: false }
-            .visit_f64(v)
-            .map(|s| s.min())
+        SpecVisitor {
+            allow_range: false,
+            max: MAX_DURATION,
+        }
+        .visit_f64(v)
+        .map(|s| s.min())
     }
 }
 

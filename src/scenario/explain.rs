@@ -20,22 +20,87 @@ fn edits_max(word: &str) -> usize {
 }
 
 /// serde's names for the types it expected, in the words of the format.
-const TYPE_WORDS: [(&str, &str); 9] = [
+const TYPE_WORDS: [(&str, &str); 13] = [
     ("`u64`", "a whole number, 0 or more"),
     ("`usize`", "a whole number, 0 or more"),
-    ("`u32`", "a whole number, 0 or more"),
+    ("`u32`", "a whole number from 0 to 4294967295"),
     ("`u16`", "a whole number from 0 to 65535"),
     ("`u8`", "a whole number from 0 to 255"),
     ("`f64`", "a number"),
     ("u64", "a whole number, 0 or more"),
+    ("usize", "a whole number, 0 or more"),
+    ("u32", "a whole number from 0 to 4294967295"),
+    ("u16", "a whole number from 0 to 65535"),
+    ("u8", "a whole number from 0 to 255"),
     ("a sequence", "a list (`[a, b]`, or one `- item` per line)"),
     ("a boolean", "`true` or `false`"),
 ];
 
+/// Fields whose range is narrower than their type's: what to say instead
+/// of [`TYPE_WORDS`] when serde refuses a value of them.
+const FIELD_WORDS: [(&str, &str); 1] = [(
+    "receive_maximum",
+    "a whole number from 1 to 65535 (0 is a protocol error)",
+)];
+
+/// serde's words for a number out of its type's range, said plainly:
+/// "integer `70000` as u128" (a number too large for any type), "integer
+/// `-1`" where a count is wanted, "invalid value: integer `70000`".
+fn plain_numbers(message: &str) -> String {
+    let mut m = message.to_string();
+    for (prefix, what) in [
+        ("invalid type: integer `", "too large"),
+        ("invalid value: integer `", "out of range"),
+    ] {
+        let Some(start) = m.find(prefix) else {
+            continue;
+        };
+        let digits = start + prefix.len();
+        let Some(len) = m.get(digits..).and_then(|r| r.find('`')) else {
+            continue;
+        };
+        let number = m.get(digits..digits + len).unwrap_or_default().to_string();
+        let mut end = digits + len + 1;
+        if m.get(end..).is_some_and(|r| r.starts_with(" as u128")) {
+            end += " as u128".len();
+        }
+        let huge = m.get(..end).is_some_and(|h| h.ends_with(" as u128"));
+        // serde says "invalid type" for a negative number where an
+        // unsigned one is wanted, and for a number where something else is
+        // (a duration): only the first is about the number's range.
+        let unsigned = ["u64", "usize", "u32", "u16", "u8"].iter().any(|t| {
+            m.ends_with(&format!("expected {t}")) || m.ends_with(&format!("expected `{t}`"))
+        });
+        let said = match (number.starts_with('-'), what) {
+            (true, _) if unsigned || what == "out of range" => format!("`{number}` is negative"),
+            (false, "too large") if huge => format!("`{number}` is too large"),
+            (false, "out of range") => format!("`{number}` is out of range"),
+            _ => continue,
+        };
+        m.replace_range(start..end, &said);
+    }
+    m
+}
+
 pub(crate) fn explain(mut e: Error) -> Error {
+    e.message = plain_numbers(&e.message);
+    // serde names our types: the top level, or a section written as a
+    // list or a scalar where a map belongs.
+    if let Some(head) = e.message.strip_suffix("expected struct RawScenario") {
+        e.message = format!(
+            "{head}expected a map of the scenario's keys (`name`, `duration`, `brokers`, `clients`, ...): a scenario file is one YAML map"
+        );
+    } else if let Some(i) = e.message.rfind("expected struct Raw") {
+        e.message.replace_range(i.., "expected a map");
+    }
+    let field = e.message.split_once(": ").map(|(p, _)| p).unwrap_or("");
+    let words = FIELD_WORDS
+        .iter()
+        .find(|(f, _)| field.rsplit('.').next() == Some(*f))
+        .map(|(_, w)| *w);
     for (serde, ours) in TYPE_WORDS {
         if let Some(head) = e.message.strip_suffix(&format!("expected {serde}")) {
-            e.message = format!("{head}expected {ours}");
+            e.message = format!("{head}expected {}", words.unwrap_or(ours));
             break;
         }
     }
@@ -46,9 +111,26 @@ pub(crate) fn explain(mut e: Error) -> Error {
         e.expected = items;
     }
     if e.help.is_none() {
-        e.help = suggestion(&e.message, &e.expected);
+        e.help = step_key_inside(&e.message).or_else(|| suggestion(&e.message, &e.expected));
     }
     e
+}
+
+/// The keys that belong to a step, beside its action, not inside it.
+const STEP_KEYS: [&str; 3] = ["at", "after", "wait"];
+
+/// "`wait` is a key of the step, ..." for "clients.a.steps[1].publish:
+/// unknown field `wait`": the key was written inside the action's map.
+fn step_key_inside(message: &str) -> Option<String> {
+    let (path, rest) = message.split_once(": unknown field `")?;
+    let key = rest.strip_suffix('`')?;
+    let (steps, action) = path.rsplit_once("].")?;
+    if !steps.contains(".steps[") || !STEP_KEYS.contains(&key) {
+        return None;
+    }
+    Some(format!(
+        "`{key}` is a key of the step, beside `{action}`, not inside it: `- {{{action}: {{...}}, {key}: ...}}`"
+    ))
 }
 
 /// `("unknown field `x`", ["a", "b"])` from "unknown field `x`, expected
@@ -175,9 +257,48 @@ mod tests {
         let e = explained("seed: invalid type: integer `-1`, expected u64");
         assert_eq!(
             e.message,
-            "seed: invalid type: integer `-1`, expected a whole number, 0 or more"
+            "seed: `-1` is negative, expected a whole number, 0 or more"
         );
         assert!(e.expected.is_empty());
+        let e = explained(
+            "count: invalid type: integer `99999999999999999999999` as u128, expected usize",
+        );
+        assert_eq!(
+            e.message,
+            "count: `99999999999999999999999` is too large, expected a whole number, 0 or more"
+        );
+        let e =
+            explained("brokers.b.receive_maximum: invalid value: integer `70000`, expected u16");
+        assert_eq!(
+            e.message,
+            "brokers.b.receive_maximum: `70000` is out of range, expected a whole number from 1 to 65535 (0 is a protocol error)"
+        );
+        let e = explained(
+            "brokers.b.topic_alias_maximum: invalid value: integer `70000`, expected u16",
+        );
+        assert!(
+            e.message
+                .ends_with("expected a whole number from 0 to 65535"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn a_step_key_inside_the_action_is_explained() {
+        let e = explained(
+            "clients.a.steps[1].publish: unknown field `wait`, expected one of `topic`, `qos`",
+        );
+        assert_eq!(
+            e.help.as_deref(),
+            Some(
+                "`wait` is a key of the step, beside `publish`, not inside it: `- {publish: {...}, wait: ...}`"
+            )
+        );
+        let e = explained(
+            "clients.a.steps[1].publish: unknown field `qso`, expected one of `topic`, `qos`",
+        );
+        assert_eq!(e.help.as_deref(), Some("did you mean `qos`?"));
     }
 
     #[test]

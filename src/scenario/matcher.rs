@@ -110,11 +110,17 @@ fn check_value(
         _ => Err(Mismatch {
             path: path.to_string(),
             at_key: false,
-            message: format!(
-                "`{key}` is {} in the trace, so {} here can never match",
-                kind(sample),
-                kind(want)
-            ),
+            message: match want {
+                Value::Null => format!(
+                    "`{key}` is {} in the trace, so an empty value (`~`) here can never match",
+                    kind(sample)
+                ),
+                _ => format!(
+                    "`{key}` is {} in the trace, so {} here can never match",
+                    kind(sample),
+                    kind(want)
+                ),
+            },
         }),
     }
 }

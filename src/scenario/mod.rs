@@ -72,6 +72,7 @@ mod model;
 pub mod ops;
 pub mod payload;
 mod raw;
+mod raw_bridge;
 pub mod schema;
 mod validate;
 mod values;
@@ -85,7 +86,9 @@ use std::path::{Path, PathBuf};
 pub use depth::MAX_NESTING;
 pub use format::FORMAT_VERSION;
 pub use model::*;
-pub use validate::{MAX_EXPANDED, MAX_HOSTS};
+pub use validate::{
+    BRIDGE_KEEP_ALIVE_DEFAULT, BRIDGE_RECONNECT_DEFAULT, MAX_EXPANDED, MAX_HOSTS, bridge_name,
+};
 
 use crate::error::{Error, ErrorKind, Location};
 
@@ -134,9 +137,25 @@ fn parse_unexplained(
         return Err(located(line, column, message));
     }
     nesting(source, path)?;
+    if source
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Err(located(
+            1,
+            1,
+            "the file is empty: a scenario needs at least `duration`, `brokers` and `clients` (`mqtt-sim new NAME` writes one that runs)".to_string(),
+        ));
+    }
     let raw: raw::RawScenario = match serde_yaml::from_str(source) {
         Ok(raw) => raw,
-        Err(e) => return Err(from_serde(&e, source, path)),
+        // serde_yaml reads as it goes, so a type error early in the file
+        // (`name: [unclosed`) can hide the syntax error that caused it:
+        // a syntax error, found by reading the whole file, comes first.
+        Err(e) => {
+            let syntax = serde_yaml::from_str::<serde::de::IgnoredAny>(source).err();
+            return Err(from_serde(syntax.as_ref().unwrap_or(&e), source, path));
+        }
     };
     let mut index = locate::PosIndex::build(source).map_err(|e| {
         located(
@@ -316,6 +335,29 @@ fn relocate(
     column: usize,
 ) -> Option<(usize, usize)> {
     let lines: Vec<&str> = source.lines().collect();
+    // A value our own deserializer refused (a misspelt mutant name) is
+    // reported at the map around it: point at the value itself, the first
+    // occurrence of it from there on.
+    if let Some(word) = message
+        .split_once("unknown variant `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(w, _)| w)
+        .filter(|w| !w.is_empty())
+    {
+        let from = line.checked_sub(1)?;
+        for (i, text) in lines.iter().enumerate().skip(from) {
+            let start = if i == from {
+                column.saturating_sub(1)
+            } else {
+                0
+            };
+            if let Some(at) = text.get(start..).and_then(|t| t.find(word)) {
+                let col = text.get(..start + at)?.chars().count() + 1;
+                return Some((i + 1, col));
+            }
+        }
+        return None;
+    }
     if let Some(key) = message
         .strip_prefix("duplicate field `")
         .or_else(|| message.split_once(": duplicate field `").map(|(_, k)| k))
@@ -344,13 +386,19 @@ fn relocate(
         *message = "a tab in the indentation; YAML indents with spaces only".to_string();
         return Some((line, tab + 1));
     }
+    let (problem, context) = message.split_once(", while parsing ")?;
+    let (what, at) = context.rsplit_once(" at line ")?;
+    let (l, c) = at.split_once(" column ")?;
+    let (l, c) = (l.parse().ok()?, c.parse().ok()?);
     if line > lines.len() {
-        let (problem, context) = message.split_once(", while parsing ")?;
-        let (what, at) = context.rsplit_once(" at line ")?;
-        let (l, c) = at.split_once(" column ")?;
-        let (l, c) = (l.parse().ok()?, c.parse().ok()?);
         *message =
             format!("{problem} before the end of the file: {what} starts here and is not closed");
+        return Some((l, c));
+    }
+    // `name: [unclosed` with more lines after it: the parser stops a
+    // line or more later, but the fix goes where the `[` or `{` is.
+    if what.starts_with("a flow ") && l < line {
+        *message = format!("{problem} on line {line}: {what} starts here and is not closed");
         return Some((l, c));
     }
     None

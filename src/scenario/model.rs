@@ -130,6 +130,10 @@ pub const INVARIANT_NAMES: &[&str] = &[
     "topic-alias",
     "retain-flag",
     "message-expiry",
+    "bridge-at-least-once",
+    "bridge-exactly-once",
+    "bridge-ordering",
+    "bridge-no-loop",
 ];
 
 /// Which protocol invariants (`crate::invariants`) a scenario's runs are
@@ -497,41 +501,113 @@ pub const CONNECT_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 pub const CHAOS_SETTLE_MARGIN: Duration = Duration::from_secs(1);
 
 impl Scenario {
+    /// The remote broker of the bridge named `name` in the trace
+    /// (`edge->core`), if one of the brokers has that bridge.
+    pub fn bridge_to(&self, name: &str) -> Option<&str> {
+        self.brokers
+            .values()
+            .filter_map(|b| b.bridge.as_ref())
+            .find(|b| b.name == name)
+            .map(|b| b.to.as_str())
+    }
+
     /// How long a chaos run ends without chaos: `chaos.settle`, or by
     /// default long enough for a connection that chaos left half-open to be
     /// noticed and replaced: the longer of max(2, keep_alive_factor) x the
     /// longest keep-alive (a client's ping and its timeout, or the broker's
     /// expiry) and the longest `connect_timeout` (a CONNACK lost to a
     /// partition), plus the longest reconnect delay, plus
-    /// [`CHAOS_SETTLE_MARGIN`].
+    /// [`CHAOS_SETTLE_MARGIN`]. Only the clients chaos touches count
+    /// ([`Scenario::chaos_clients`]).
     pub fn chaos_settle(&self) -> Duration {
+        self.chaos_settle_why().0
+    }
+
+    /// [`Scenario::chaos_settle`], and how it was reached in words, naming
+    /// the clients whose keep-alive, connect timeout and reconnect set it.
+    pub fn chaos_settle_why(&self) -> (Duration, String) {
         if let Some(s) = self.chaos.settle {
-            return s;
+            return (s, "`chaos.settle`".to_string());
         }
+        let touched = self.chaos_clients();
+        let clients = || {
+            self.clients
+                .iter()
+                .filter(|(n, _)| touched.iter().any(|t| t == *n))
+        };
         let factor = self
             .brokers
             .values()
             .map(|b| b.keep_alive_factor)
             .fold(2.0_f64, f64::max);
-        let keep_alive = self
+        let longest = |f: &dyn Fn(&ClientSpec) -> Duration| -> (Duration, String) {
+            clients().map(|(n, c)| (f(c), n.clone())).fold(
+                (Duration::ZERO, String::new()),
+                |best, x| {
+                    if x.0 > best.0 { x } else { best }
+                },
+            )
+        };
+        let (keep_alive, ka_client) = longest(&|c| c.options.keep_alive);
+        let (reconnect, re_client) = longest(&|c| c.reconnect.map(|r| r.max()).unwrap_or_default());
+        let (connect, ct_client) = longest(&|c| c.connect_timeout);
+        let secs = |d: Duration| format!("{}s", d.as_secs_f64());
+        let waiting = keep_alive.mul_f64(factor);
+        let mut why = if waiting >= connect {
+            format!(
+                "{factor} x the keep-alive {} of `{ka_client}`",
+                secs(keep_alive)
+            )
+        } else {
+            format!("the connect timeout {} of `{ct_client}`", secs(connect))
+        };
+        if !reconnect.is_zero() {
+            why.push_str(&format!(
+                " + the reconnect delay {} of `{re_client}`",
+                secs(reconnect)
+            ));
+        }
+        why.push_str(&format!(" + {} margin", secs(CHAOS_SETTLE_MARGIN)));
+        (waiting.max(connect) + reconnect + CHAOS_SETTLE_MARGIN, why)
+    }
+
+    /// The clients chaos can disturb: those in a pair of its partitions,
+    /// holds or latency, and the clients of a broker it may crash (or a
+    /// client it may crash). Every client when none is named.
+    pub fn chaos_clients(&self) -> Vec<String> {
+        let c = &self.chaos;
+        let mut linked: Vec<&str> = Vec::new();
+        for links in [&c.partitions, &c.holds].into_iter().flatten() {
+            linked.extend(
+                links
+                    .between
+                    .iter()
+                    .flat_map(|(a, b)| [a.as_str(), b.as_str()]),
+            );
+        }
+        if let Some(l) = &c.latency {
+            linked.extend(l.between.iter().flat_map(|(a, b)| [a.as_str(), b.as_str()]));
+        }
+        let crashed: Vec<&str> = c
+            .crashes
+            .iter()
+            .flat_map(|k| k.hosts.iter().map(String::as_str))
+            .collect();
+        let touched: Vec<String> = self
             .clients
-            .values()
-            .map(|c| c.options.keep_alive)
-            .max()
-            .unwrap_or_default();
-        let reconnect = self
-            .clients
-            .values()
-            .filter_map(|c| c.reconnect.map(|r| r.max()))
-            .max()
-            .unwrap_or_default();
-        let connect = self
-            .clients
-            .values()
-            .map(|c| c.connect_timeout)
-            .max()
-            .unwrap_or_default();
-        keep_alive.mul_f64(factor).max(connect) + reconnect + CHAOS_SETTLE_MARGIN
+            .iter()
+            .filter(|(n, spec)| {
+                linked.contains(&n.as_str())
+                    || crashed.contains(&n.as_str())
+                    || crashed.contains(&spec.broker.as_str())
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        if touched.is_empty() {
+            self.clients.keys().cloned().collect()
+        } else {
+            touched
+        }
     }
 
     /// When chaos stops generating faults: every generated fault has ended

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::duration::{Dur, FixedDur, Secs16, Window};
+use super::duration::{Dur, FixedDur, Secs16, Secs32, Window};
 use super::payload::{Hex, RawPayload};
 use super::values::{Empty, Fields, HostKeys, OrderedMap, ProtocolValue, Qos, present};
 use crate::scenario::model::{Ack, ClosedBy, Mutant, Ping, SessionExpiry, TakeoverWill};
@@ -36,6 +36,9 @@ pub struct RawScenario {
     pub expect: Option<Vec<RawExpect>>,
     pub snapshot: Option<RawSnapshot>,
     pub invariants: Option<RawInvariants>,
+    /// `trace_only: true`: the file knowingly checks nothing on a run (no
+    /// expectations, `invariants: off`); its trace snapshot is its test.
+    pub trace_only: Option<bool>,
 }
 
 /// `invariants: off`, or the list of the invariants to check.
@@ -88,7 +91,7 @@ pub struct RawBroker {
     pub takeover_will: Option<RawTakeoverWill>,
     pub acl: Option<Vec<RawAclRule>>,
     pub strict_strings: Option<bool>,
-    pub session_expiry_max: Option<FixedDur>,
+    pub session_expiry_max: Option<Secs32>,
     pub receive_maximum: Option<u16>,
     pub maximum_packet_size: Option<u32>,
     pub topic_alias_maximum: Option<u16>,
@@ -96,9 +99,11 @@ pub struct RawBroker {
     pub wildcard_subscription_available: Option<bool>,
     pub shared_subscription_available: Option<bool>,
     pub subscription_identifiers_available: Option<bool>,
-    pub persistent_session_expiry: Option<FixedDur>,
+    pub persistent_session_expiry: Option<Secs32>,
     pub sessions_max: Option<usize>,
     pub queued_bytes_max: Option<usize>,
+    /// A bridge to another broker of the scenario.
+    pub bridge: Option<super::raw_bridge::RawBridge>,
     /// Test-only: see [`Mutant`].
     pub mutant: Option<RawMutant>,
 }
@@ -303,7 +308,7 @@ pub struct RawWill {
     pub qos: Qos,
     #[serde(default)]
     pub retain: bool,
-    pub delay: Option<FixedDur>,
+    pub delay: Option<Secs32>,
     /// 5.0 will properties by their spec names.
     #[serde(default)]
     #[schemars(schema_with = "super::schema::will_properties")]
@@ -326,15 +331,15 @@ impl<'de> Deserialize<'de> for RawSessionExpiry {
                 if v.trim() == "never" {
                     return Ok(RawSessionExpiry(SessionExpiry::Never));
                 }
-                let d = FixedDur::deserialize(de::value::StrDeserializer::<E>::new(v))?.0;
+                let d = Secs32::deserialize(de::value::StrDeserializer::<E>::new(v))?.0;
                 whole_seconds(d, v)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSessionExpiry, E> {
-                let d = FixedDur::deserialize(de::value::U64Deserializer::<E>::new(v))?.0;
+                let d = Secs32::deserialize(de::value::U64Deserializer::<E>::new(v))?.0;
                 whole_seconds(d, &v.to_string())
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawSessionExpiry, E> {
-                let d = FixedDur::deserialize(de::value::I64Deserializer::<E>::new(v))?.0;
+                let d = Secs32::deserialize(de::value::I64Deserializer::<E>::new(v))?.0;
                 whole_seconds(d, &v.to_string())
             }
         }

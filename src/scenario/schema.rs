@@ -136,6 +136,18 @@ impl JsonSchema for FixedDur {
     }
 }
 
+impl JsonSchema for super::duration::Secs32 {
+    fn schema_name() -> Cow<'static, str> {
+        "WireSeconds32".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        fixed_duration(
+            "A duration in whole seconds such as `300s`, `48h` or `0`, at most 4294967295s \
+             (the four-byte count of seconds the wire carries). No range.",
+        )
+    }
+}
+
 impl JsonSchema for RawSessionExpiry {
     fn schema_name() -> Cow<'static, str> {
         "SessionExpiry".into()

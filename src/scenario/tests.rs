@@ -211,9 +211,9 @@ fn missing_duration() {
 fn malformed_yaml() {
     assert_err(
         "duration: 10s\nbrokers: {broker: {}\nclients: {a: {}}\n",
-        3,
-        1,
-        "did not find expected ',' or '}'",
+        2,
+        10,
+        "did not find expected ',' or '}' on line 3: a flow mapping starts here and is not closed",
     );
     assert_err(
         &format!("{HEAD}    steps: []\n\tx: 1\n"),
@@ -917,4 +917,85 @@ fn an_endless_file_is_read_only_to_the_size_limit() {
     }
     let e = load(Path::new("/dev/zero")).expect_err("too large");
     assert!(e.to_string().contains("at most"), "{e}");
+}
+
+/// What the never-matching check must still accept: a `count: 0` on a
+/// topic someone publishes but the client did not subscribe to (the
+/// broker must not deliver it), a topic reached through a shared
+/// subscription or through another client's session under the same client
+/// id, a file that writes raw bytes, and a `trace_only` file.
+#[test]
+fn matchers_that_can_match_are_accepted() {
+    let base = |clients: &str, expect: &str| {
+        format!(
+            "duration: 5s\nprotocol: 5.0\nbrokers: {{broker: {{}}}}\nclients:\n{clients}expect:\n{expect}"
+        )
+    };
+    let publisher =
+        "  pub:\n    steps:\n      - connect: {}\n      - publish: {topic: other/x, payload: p}\n";
+    // Published but not subscribed: checks the broker's routing.
+    ok(&base(
+        &format!("  sub:\n    steps:\n      - connect: {{}}\n{publisher}"),
+        "  - {client: sub, receives: {topic: other/x}, count: 0}\n",
+    ));
+    // A shared subscription's filter counts without its `$share/g/`.
+    ok(&base(
+        "  sub:\n    steps:\n      - connect: {}\n      - subscribe: {filter: $share/g/jobs/+, qos: 1}\n",
+        "  - {client: sub, receives: {topic: jobs/a}, count: 0}\n",
+    ));
+    // `later` takes over `first`'s session under the same client id.
+    ok(&base(
+        "  first:\n    client_id: same\n    steps:\n      - connect: {}\n      - subscribe: {filter: s/#, qos: 1}\n  later:\n    client_id: same\n    steps:\n      - {at: 1s, connect: {}}\n",
+        "  - {client: later, receives: {topic: s/x}, count: 0}\n",
+    ));
+    // Raw bytes may be a SUBSCRIBE the file does not show.
+    ok(&base(
+        "  raw:\n    steps:\n      - connect: {}\n      - send: {hex: \"c000\"}\n",
+        "  - {client: raw, receives: {topic: a/b}, count: 0}\n  - {client: raw, send: {type: PINGRESP}, count: 0}\n",
+    ));
+    // Comparisons are checked for their kind only, not their range.
+    ok(&base(
+        "  sub:\n    steps:\n      - connect: {}\n",
+        "  - {client: sub, connack: {properties: {server_keep_alive: {lt: 70000}}}}\n",
+    ));
+    let s = ok(
+        "duration: 1s\ntrace_only: true\ninvariants: off\nbrokers: {broker: {}}\nclients: {a: {steps: [connect: {}]}}\n",
+    );
+    assert!(s.expect.is_empty());
+}
+
+#[test]
+fn a_heal_after_a_partition_of_one_of_its_pairs_is_accepted() {
+    ok(
+        "duration: 5s\nbrokers: {broker: {}}\nclients: {a: {}, b: {}}\nfaults:\n  - {at: 1s, partition: [a, broker]}\n  - {at: 2s, heal: [clients, broker]}\n  - {at: 3s, hold: [b, broker]}\n  - {at: 4s, heal: all}\n",
+    );
+    assert_err(
+        "duration: 5s\nbrokers: {broker: {}}\nclients: {a: {}, b: {}}\nfaults:\n  - {at: 1s, partition: [a, broker]}\n  - {at: 2s, heal: [b, broker]}\n",
+        6,
+        14,
+        "nothing to heal",
+    );
+}
+
+#[test]
+fn wire_seconds_may_pass_a_day() {
+    let s = ok(
+        "duration: 1s\nprotocol: 5.0\nbrokers: {broker: {session_expiry_max: 4294967295s}}\nclients:\n  a:\n    session_expiry: 48h\n    will: {topic: w, payload: x, delay: 72h}\n    steps: [connect: {}]\nexpect: [{client: a, connack: {code: 0}}]\n",
+    );
+    assert_eq!(
+        s.clients["a"].options.session_expiry,
+        Some(SessionExpiry::After(Duration::from_secs(48 * 3600)))
+    );
+    assert_err(
+        "duration: 1s\nprotocol: 5.0\nbrokers: {broker: {}}\nclients:\n  a:\n    session_expiry: 4294967296s\n    steps: [connect: {}]\n",
+        6,
+        21,
+        "longer than the maximum of 4294967295s",
+    );
+    assert_err(
+        "duration: 48h\nbrokers: {broker: {}}\nclients: {a: {}}\n",
+        1,
+        11,
+        "longer than the maximum of 24h",
+    );
 }

@@ -1,6 +1,6 @@
 //! Checking expectations against the events of a run.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -108,16 +108,64 @@ impl Verdict {
 }
 
 pub fn check(e: &Expectation, events: &[Event]) -> Verdict {
-    let firsts = firsts(events);
+    check_in(e, &Indexed::of(events))
+}
+
+/// A trace read once for every expectation: each event's `first` flag and
+/// each client's events. An expectation only ever matches events of its
+/// own clients, so it reads theirs alone: a thousand per-member
+/// expectations cost one pass over the trace, not a thousand.
+pub struct Indexed<'a> {
+    events: &'a [Event],
+    firsts: Vec<bool>,
+    by_client: BTreeMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Indexed<'a> {
+    pub fn of(events: &'a [Event]) -> Indexed<'a> {
+        let mut by_client: BTreeMap<&'a str, Vec<usize>> = BTreeMap::new();
+        for (i, ev) in events.iter().enumerate() {
+            if let Some(h) = ev.kind.host() {
+                by_client.entry(h).or_default().push(i);
+            }
+        }
+        Indexed {
+            events,
+            firsts: firsts(events),
+            by_client,
+        }
+    }
+
+    /// The events of `clients`, in trace order, with their `first` flags.
+    fn of_clients(&self, clients: &[String]) -> Vec<(&'a Event, bool)> {
+        let mut picked: Vec<usize> = clients
+            .iter()
+            .filter_map(|c| self.by_client.get(c.as_str()))
+            .flatten()
+            .copied()
+            .collect();
+        if clients.len() > 1 {
+            picked.sort_unstable();
+            picked.dedup();
+        }
+        picked
+            .into_iter()
+            .filter_map(|i| Some((self.events.get(i)?, *self.firsts.get(i)?)))
+            .collect()
+    }
+}
+
+/// [`check`] on a trace indexed once for all expectations.
+pub fn check_in(e: &Expectation, trace: &Indexed) -> Verdict {
+    let events = trace.of_clients(&e.clients);
     let in_window = |at: Duration| e.within.is_none_or(|(lo, hi)| lo <= at && at <= hi);
     if let Matcher::Sequence(steps) = &e.matcher {
-        return sequence(e, steps, events, &firsts, in_window);
+        return sequence(e, steps, &events, in_window);
     }
     let mut hits = events
         .iter()
-        .zip(&firsts)
-        .filter(|(ev, first)| in_window(ev.at) && meets(&e.matcher, &e.clients, ev, **first))
-        .map(|(ev, _)| ev);
+        .filter(|(ev, first)| in_window(ev.at) && meets(&e.matcher, &e.clients, ev, *first))
+        .map(|(ev, _)| *ev);
     let shown = hits.next();
     let matched = usize::from(shown.is_some()) + hits.count();
     let ok = e.count.holds(matched);
@@ -127,7 +175,7 @@ pub fn check(e: &Expectation, events: &[Event]) -> Verdict {
         Count::AtMost(n) => format!("wanted at most {n}"),
     };
     let mut text = format!("{}: {matched} matched, {wanted}", describe(e));
-    let shown = shown.or_else(|| best(&e.matcher, &e.clients, events, &firsts));
+    let shown = shown.or_else(|| best(&e.matcher, &e.clients, &events));
     if let (Matcher::Packet { fields, .. }, Some(ev)) = (&e.matcher, shown) {
         for c in compared(fields, &packet_fields(ev)) {
             text.push_str("; ");
@@ -136,7 +184,7 @@ pub fn check(e: &Expectation, events: &[Event]) -> Verdict {
     }
     let closest = match ok {
         true => Vec::new(),
-        false => closest(&e.matcher, &e.clients, events, &firsts),
+        false => closest(&e.matcher, &e.clients, &events),
     };
     Verdict {
         line: e.line,
@@ -153,13 +201,12 @@ pub fn check(e: &Expectation, events: &[Event]) -> Verdict {
 fn sequence(
     e: &Expectation,
     steps: &[Matcher],
-    events: &[Event],
-    firsts: &[bool],
+    events: &[(&Event, bool)],
     in_window: impl Fn(Duration) -> bool,
 ) -> Verdict {
     let mut found = 0;
     let mut rest = 0;
-    for (i, (ev, first)) in events.iter().zip(firsts).enumerate() {
+    for (i, (ev, first)) in events.iter().enumerate() {
         if found < steps.len() && in_window(ev.at) && meets(&steps[found], &e.clients, ev, *first) {
             found += 1;
             rest = i + 1;
@@ -175,7 +222,7 @@ fn sequence(
                 steps.len(),
                 describe_matcher(missing)
             ),
-            closest(missing, &e.clients, &events[rest..], &firsts[rest..]),
+            closest(missing, &e.clients, &events[rest..]),
         ),
     };
     Verdict {
@@ -240,7 +287,7 @@ fn describe_matcher(m: &Matcher) -> String {
                 .shift_remove("type")
                 .and_then(|t| t.as_str().map(str::to_string))
                 .unwrap_or_default();
-            let rest = super::render::fields_text(&fields);
+            let rest = matcher_fields_text(&fields);
             let first = if *first { " first" } else { "" };
             format!(
                 "{verb}{first} {ty}{}{rest}",
@@ -254,6 +301,33 @@ fn describe_matcher(m: &Matcher) -> String {
             format!("sequence [{}]", steps.join("; "))
         }
     }
+}
+
+/// A matcher's fields as the trace writes them, `k=v`; reason codes in hex
+/// (`reason=0x8E`) as the trace has them. A `code` below 0x10 stays
+/// decimal: 3.1.1 CONNACK codes are 0 to 5 and the trace says `code=5`.
+fn matcher_fields_text(fields: &serde_json::Map<String, Value>) -> String {
+    let hex = |k: &str, v: &Value| -> Option<String> {
+        let n = u8::try_from(v.as_u64()?).ok()?;
+        (k == "reason" || n >= 0x10).then(|| format!("0x{n:02X}"))
+    };
+    fields
+        .iter()
+        .map(|(k, v)| match (k.as_str(), v) {
+            ("reason" | "code", v) if hex(k, v).is_some() => {
+                format!("{k}={}", hex(k, v).unwrap_or_default())
+            }
+            ("codes", Value::Array(list)) => {
+                let items: Vec<String> = list
+                    .iter()
+                    .map(|c| hex(k, c).unwrap_or_else(|| c.to_string()))
+                    .collect();
+                format!("{k}=[{}]", items.join(","))
+            }
+            _ => format!("{k}={v}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub(super) fn by_name(by: crate::scenario::ClosedBy) -> &'static str {
@@ -405,23 +479,20 @@ fn packet_fields(ev: &Event) -> Map<String, Value> {
 fn scored<'a>(
     m: &'a Matcher,
     clients: &'a [String],
-    events: &'a [Event],
-    firsts: &'a [bool],
+    events: &'a [(&'a Event, bool)],
 ) -> impl Iterator<Item = (usize, &'a Event)> {
     events
         .iter()
-        .zip(firsts)
-        .filter_map(move |(ev, first)| score(m, clients, ev, *first).map(|s| (s, ev)))
+        .filter_map(move |&(ev, first)| score(m, clients, ev, first).map(|s| (s, ev)))
 }
 
 /// The event that came closest to matching, the earliest among equals.
 fn best<'a>(
     m: &'a Matcher,
     clients: &'a [String],
-    events: &'a [Event],
-    firsts: &'a [bool],
+    events: &'a [(&'a Event, bool)],
 ) -> Option<&'a Event> {
-    scored(m, clients, events, firsts)
+    scored(m, clients, events)
         .fold(None, |best: Option<(usize, &Event)>, (s, ev)| match best {
             Some((b, _)) if b >= s => best,
             _ => Some((s, ev)),
@@ -429,8 +500,8 @@ fn best<'a>(
         .map(|(_, ev)| ev)
 }
 
-fn closest(m: &Matcher, clients: &[String], events: &[Event], firsts: &[bool]) -> Vec<String> {
-    let mut scored: Vec<(usize, &Event)> = scored(m, clients, events, firsts).collect();
+fn closest(m: &Matcher, clients: &[String], events: &[(&Event, bool)]) -> Vec<String> {
+    let mut scored: Vec<(usize, &Event)> = scored(m, clients, events).collect();
     // Best score first; among equals, earliest first (the sort is stable).
     scored.sort_by_key(|s| std::cmp::Reverse(s.0));
     scored
@@ -444,8 +515,22 @@ fn closest(m: &Matcher, clients: &[String], events: &[Event], firsts: &[bool]) -
 mod tests {
     use serde_json::{Value, json};
 
+    use super::matcher_fields_text;
+
     fn value_matches(want: &Value, have: &Value) -> bool {
         super::value_matches(want, Some(have))
+    }
+
+    #[test]
+    fn verdicts_write_reason_codes_in_hex_like_the_trace() {
+        let fields = json!({"reason": 142, "packet_id": 3, "codes": [1, 128]});
+        let text = matcher_fields_text(fields.as_object().unwrap_or(&Default::default()));
+        assert_eq!(text, "reason=0x8E packet_id=3 codes=[1,0x80]");
+        let code = json!({"code": 5});
+        assert_eq!(
+            matcher_fields_text(code.as_object().unwrap_or(&Default::default())),
+            "code=5"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Ctx;
 use crate::error::Error;
-use crate::scenario::duration::FixedDur;
+use crate::scenario::duration::Secs32;
 use crate::scenario::locate::{Locator, PosIndex, child};
 use crate::scenario::model::*;
 use crate::scenario::raw::*;
@@ -39,6 +39,14 @@ pub fn broker_alone(raw: RawBroker, idx: &PosIndex, file: &Path) -> Result<Broke
 
 pub(super) fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, Error> {
     let d = BrokerSpec::default();
+    // A scenario's bridges are taken out and built by `bridge.rs` before
+    // this; one left here is in `serve --config`, which dials no one yet.
+    if b.bridge.is_some() {
+        return Err(cx.at_key(
+            &child(path, "bridge"),
+            "`bridge` is for brokers of a scenario; `serve` does not run bridges yet",
+        ));
+    }
     let keep_alive_factor = match b.keep_alive_factor {
         None => d.keep_alive_factor,
         Some(f) if f.is_finite() && f > 0.0 && f <= MAX_KEEP_ALIVE_FACTOR => f,
@@ -121,6 +129,7 @@ pub(super) fn broker(cx: &Ctx, path: &str, b: RawBroker) -> Result<BrokerSpec, E
             }
         },
         limits: d.limits,
+        bridge: None,
         mutant: b.mutant.map(Into::into),
     })
 }
@@ -130,10 +139,10 @@ fn whole_seconds(
     cx: &Ctx,
     path: &str,
     key: &str,
-    d: Option<FixedDur>,
+    d: Option<Secs32>,
 ) -> Result<Option<Duration>, Error> {
     match d {
-        Some(FixedDur(d)) if d.subsec_nanos() != 0 => Err(cx.at_value(
+        Some(Secs32(d)) if d.subsec_nanos() != 0 => Err(cx.at_value(
             &child(path, key),
             format!("`{key}` must be whole seconds; it goes on the wire in seconds"),
         )),

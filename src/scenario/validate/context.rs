@@ -14,6 +14,9 @@ pub(super) struct Ctx<'a> {
     pub(super) file: &'a Path,
     pub(super) brokers: Vec<String>,
     pub(super) clients: Vec<String>,
+    /// The bridges' names in the trace (`edge->core`), which expectations
+    /// may name as clients, with the protocol each speaks.
+    pub(super) bridges: Vec<(String, crate::scenario::model::Protocol)>,
     pub(super) filler: FillerPool,
     /// The names `only_for` and `not_for` accept: `reference`, the shipped
     /// broker profiles, and the profiles the user passed.
@@ -46,6 +49,7 @@ impl<'a> Ctx<'a> {
             file,
             brokers: Vec::new(),
             clients: Vec::new(),
+            bridges: Vec::new(),
             filler: FillerPool::default(),
             targets,
         }

@@ -2,6 +2,8 @@
 //! against the client's protocol), at most one count, the targets it is
 //! for, and the statements it rests on (its force).
 
+use std::time::Duration;
+
 use indexmap::IndexMap;
 
 use super::Ctx;
@@ -18,6 +20,7 @@ pub(super) fn expectation(
     mut e: RawExpect,
     clients: &IndexMap<String, ClientSpec>,
     protocols: &[Protocol],
+    duration: Duration,
 ) -> Result<Expectation, Error> {
     let line = cx.line(path);
     let (client, members) = expectation_clients(cx, path, e.client.take(), e.clients.take())?;
@@ -72,6 +75,9 @@ pub(super) fn expectation(
         };
         target_names(cx, &child(path, key), names.as_deref().unwrap_or_default())?;
     }
+    for_some_target(cx, path, e.only_for.as_deref(), e.not_for.as_deref())?;
+    let within = e.within.map(|w| (w.0, w.1));
+    super::reach::window_in_run(cx, path, within, duration)?;
     let spec = e.spec.unwrap_or_default();
     let force = spec_ids(cx, &child(path, "spec"), &spec, protocols)?;
     Ok(Expectation {
@@ -80,7 +86,7 @@ pub(super) fn expectation(
         clients: members,
         matcher,
         count,
-        within: e.within.map(|w| (w.0, w.1)),
+        within,
         only_for: e.only_for,
         not_for: e.not_for,
         spec,
@@ -125,15 +131,25 @@ fn check_fields(
     members: &[String],
     clients: &IndexMap<String, ClientSpec>,
 ) -> Result<(), Error> {
-    let Matcher::Packet { fields, .. } = m else {
+    let Matcher::Packet {
+        fields, direction, ..
+    } = m
+    else {
         return Ok(());
     };
     let mut protocols: Vec<Protocol> = members
         .iter()
         .map(|c| {
-            clients
-                .get(c)
-                .map_or(Protocol::V311, |c| c.options.protocol)
+            clients.get(c).map_or_else(
+                // A bridge's connection speaks the bridge's protocol.
+                || {
+                    cx.bridges
+                        .iter()
+                        .find(|b| b.0 == *c)
+                        .map_or(Protocol::V311, |b| b.1)
+                },
+                |c| c.options.protocol,
+            )
         })
         .collect();
     protocols.dedup();
@@ -143,6 +159,36 @@ fn check_fields(
                 true => cx.at_key(&m.path, m.message),
                 false => cx.at_value(&m.path, m.message),
             })?;
+    }
+    super::reach::packet_matcher(cx, path, fields, *direction, members, clients)
+}
+
+/// `only_for` and `not_for` leave at least one target: an expectation
+/// for no target would be skipped everywhere.
+fn for_some_target(
+    cx: &Ctx,
+    path: &str,
+    only: Option<&[String]>,
+    not: Option<&[String]>,
+) -> Result<(), Error> {
+    let Some(only) = only else {
+        return Ok(());
+    };
+    if only.is_empty() {
+        return Err(cx.at_value(
+            &child(path, "only_for"),
+            "`only_for` is empty, so this expectation is for no target; name at least one, or leave `only_for` out",
+        ));
+    }
+    let not = not.unwrap_or_default();
+    if only.iter().all(|t| not.contains(t)) {
+        return Err(cx.at_value(
+            &child(path, "not_for"),
+            format!(
+                "`not_for` leaves out every target `only_for` names ({}), so this expectation is for no target and would be skipped everywhere",
+                only.join(", ")
+            ),
+        ));
     }
     Ok(())
 }
@@ -218,7 +264,12 @@ fn expectation_clients(
 
 /// `c`, written at `p`, is one of the clients.
 fn known_client(cx: &Ctx, p: &str, c: &str) -> Result<(), Error> {
-    if cx.clients.iter().any(|k| k == c) {
+    if cx
+        .clients
+        .iter()
+        .chain(cx.bridges.iter().map(|b| &b.0))
+        .any(|k| k == c)
+    {
         return Ok(());
     }
     let what = if cx.brokers.iter().any(|b| b == c) {

@@ -6,6 +6,7 @@
 //! the hosts and hands each section to the file named after it.
 
 mod action;
+mod bridge;
 mod broker;
 mod client;
 mod connect;
@@ -13,6 +14,7 @@ mod context;
 mod expectations;
 mod invariants;
 mod network;
+mod reach;
 mod snapshot;
 mod spec;
 
@@ -30,6 +32,7 @@ use super::raw::*;
 use super::values::{HostKeys, OrderedMap};
 use crate::error::Error;
 
+pub use bridge::{BRIDGE_KEEP_ALIVE_DEFAULT, BRIDGE_RECONNECT_DEFAULT, bridge_name};
 use broker::broker;
 pub use broker::broker_alone;
 use client::{client, steps_in_time};
@@ -74,7 +77,20 @@ pub fn build(
 
     let mut brokers = IndexMap::new();
     for (name, b) in raw_brokers {
-        let spec = broker(&cx, &child("brokers", &name), b.unwrap_or_default())?;
+        let mut b = b.unwrap_or_default();
+        let raw_bridge = b.bridge.take();
+        let path = child("brokers", &name);
+        let mut spec = broker(&cx, &path, b)?;
+        if let Some(rb) = raw_bridge {
+            let made = bridge::bridge(&cx, &child(&path, "bridge"), &name, rb, protocol)?;
+            let level = if made.level == crate::wire::LEVEL_V5 {
+                Protocol::V5
+            } else {
+                Protocol::V311
+            };
+            cx.bridges.push((made.name.clone(), level));
+            spec.bridge = Some(made);
+        }
         brokers.insert(name, spec);
     }
     let mut clients = IndexMap::new();
@@ -86,10 +102,16 @@ pub fn build(
     for (name, c) in &clients {
         steps_in_time(&cx, name, &c.steps, duration)?;
     }
+    bridge::client_id_clash(&cx, &brokers, &clients)?;
     payloads_within_bound(&cx, &clients)?;
 
     let network = network(&cx, raw.network)?;
-    let faults = faults(&cx, raw.faults.unwrap_or_default())?;
+    let faults = faults(
+        &cx,
+        raw.faults.unwrap_or_default(),
+        duration,
+        raw.chaos.is_some(),
+    )?;
     let chaos = match raw.chaos {
         Some(c) => chaos(&cx, c, &clients)?,
         None => Chaos::default(),
@@ -103,6 +125,7 @@ pub fn build(
             e,
             &clients,
             &protocols,
+            duration,
         )?);
     }
 
@@ -114,6 +137,7 @@ pub fn build(
     };
 
     let invariants = invariants(&cx, raw.invariants)?;
+    checks_something(&cx, expect.is_empty(), &invariants, raw.trace_only)?;
 
     // The name titles reports and names the run's thread, which cannot
     // hold a NUL; no control character belongs in a title.
@@ -143,6 +167,29 @@ pub fn build(
     };
     chaos_settles(&cx, &scenario)?;
     Ok(scenario)
+}
+
+/// A run checks something: an expectation or an invariant, unless the
+/// file says `trace_only: true`, and then it checks nothing indeed (the
+/// key is not a way to skip checks that are written).
+fn checks_something(
+    cx: &Ctx,
+    no_expectations: bool,
+    invariants: &Invariants,
+    trace_only: Option<bool>,
+) -> Result<(), Error> {
+    let nothing = no_expectations && *invariants == Invariants::Off;
+    match (nothing, trace_only.unwrap_or(false)) {
+        (true, false) => Err(cx.at_value(
+            "invariants",
+            "with `invariants: off` and no `expect`, a run of this scenario checks nothing and always passes; add an expectation, turn invariants back on, or say `trace_only: true` if the trace snapshot is the only test",
+        )),
+        (false, true) => Err(cx.at_value(
+            "trace_only",
+            "`trace_only: true` says a run checks nothing, but this file has expectations or invariants on; leave `trace_only` out",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `duration`, which every file gives and which is more than 0.
@@ -231,11 +278,12 @@ fn declare_hosts(
 /// would ever be generated.
 fn chaos_settles(cx: &Ctx, scenario: &Scenario) -> Result<(), Error> {
     if scenario.chaos.is_on() && scenario.chaos_end().is_zero() {
+        let (settle, why) = scenario.chaos_settle_why();
         return Err(cx.at_value(
             "chaos",
             format!(
-                "`duration` must be longer than chaos's settling time ({}s); lengthen `duration` or set `chaos.settle`",
-                scenario.chaos_settle().as_secs_f64()
+                "`duration` must be longer than chaos's settling time ({}s: {why}); lengthen `duration` or set `chaos.settle`",
+                settle.as_secs_f64()
             ),
         ));
     }

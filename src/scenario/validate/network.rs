@@ -2,6 +2,8 @@
 //! fixed times, and the random fault generators, each host pair checked
 //! and `clients` expanded.
 
+use std::time::Duration;
+
 use indexmap::IndexMap;
 
 use super::{Ctx, MAX_EXPANDED};
@@ -42,8 +44,17 @@ pub(super) fn network(cx: &Ctx, n: Option<RawNetwork>) -> Result<Network, Error>
     })
 }
 
-pub(super) fn faults(cx: &Ctx, raw: Vec<Timed<RawFaultAction>>) -> Result<Vec<Fault>, Error> {
+/// The faults, each before the end of the run and each heal after
+/// something it heals. `chaos` says whether the file has chaos, whose
+/// partitions and holds a heal may end too.
+pub(super) fn faults(
+    cx: &Ctx,
+    raw: Vec<Timed<RawFaultAction>>,
+    duration: Duration,
+    chaos: bool,
+) -> Result<Vec<Fault>, Error> {
     let mut out = Vec::new();
+    let mut from = Vec::new();
     for (i, f) in raw.into_iter().enumerate() {
         let p = item("faults", i);
         let line = cx.line(&p);
@@ -51,8 +62,20 @@ pub(super) fn faults(cx: &Ctx, raw: Vec<Timed<RawFaultAction>>) -> Result<Vec<Fa
             return Err(cx.at_value(&p, "a fault needs `at`: when it happens, e.g. `at: 2s`"));
         };
         let at = at.0;
+        if at.max() >= duration {
+            let text = crate::scenario::duration::text;
+            return Err(cx.at_value(
+                &child(&p, "at"),
+                format!(
+                    "this fault's `at` can be {}, but the run ends at {} (`duration`); a fault at or after the end never happens",
+                    text(at.max()),
+                    text(duration)
+                ),
+            ));
+        }
         for action in fault_actions(cx, &p, f.action)? {
             out.push(Fault { at, line, action });
+            from.push(i);
         }
         if out.len() > MAX_EXPANDED {
             return Err(cx.at_value(
@@ -61,7 +84,65 @@ pub(super) fn faults(cx: &Ctx, raw: Vec<Timed<RawFaultAction>>) -> Result<Vec<Fa
             ));
         }
     }
+    if !chaos {
+        heals_something(cx, &out, &from)?;
+    }
     Ok(out)
+}
+
+/// Each heal can end something: a partition or a hold on one of its host
+/// pairs (`heal: all`: on any pair) that may start no later than the heal.
+/// `from[k]` is the index in the file of `faults[k]`.
+fn heals_something(cx: &Ctx, faults: &[Fault], from: &[usize]) -> Result<(), Error> {
+    // The earliest start of a partition or hold, per pair in either order.
+    let mut starts: std::collections::BTreeMap<(&str, &str), Duration> = Default::default();
+    for f in faults {
+        if let FaultAction::Partition { a, b, .. } | FaultAction::Hold(a, b) = &f.action {
+            let key = if a <= b {
+                (a.as_str(), b.as_str())
+            } else {
+                (b.as_str(), a.as_str())
+            };
+            let t = starts.entry(key).or_insert(f.at.min());
+            *t = (*t).min(f.at.min());
+        }
+    }
+    let first = starts.values().min().copied();
+    let mut nothing: Option<usize> = None;
+    let mut entry: Option<(usize, bool)> = None;
+    for (f, &i) in faults.iter().zip(from) {
+        let heals = match &f.action {
+            FaultAction::Heal(None) => first.is_some_and(|t| t <= f.at.max()),
+            FaultAction::Heal(Some((a, b))) => {
+                let key = if a <= b {
+                    (a.as_str(), b.as_str())
+                } else {
+                    (b.as_str(), a.as_str())
+                };
+                starts.get(&key).is_some_and(|t| *t <= f.at.max())
+            }
+            _ => continue,
+        };
+        // An entry heals something when one of its pairs does.
+        entry = match entry {
+            Some((j, done)) if j == i => Some((j, done || heals)),
+            Some((j, false)) => {
+                nothing.get_or_insert(j);
+                Some((i, heals))
+            }
+            _ => Some((i, heals)),
+        };
+    }
+    if let Some((j, false)) = entry {
+        nothing.get_or_insert(j);
+    }
+    match nothing {
+        Some(i) => Err(cx.at_key(
+            &child(&item("faults", i), "heal"),
+            "nothing to heal: no partition or hold of these hosts starts before this `heal`, so it changes nothing",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// What the fault at `p` does, one action per host pair once `clients` is
