@@ -83,10 +83,13 @@ pub fn judge(scenario: &Scenario, target: Target, clock: Clock, ending: Ending) 
         dropped,
         harness_error,
     } = ending;
+    // Indexed once: per-member expectations of a group of thousands would
+    // otherwise each read the whole trace.
+    let indexed = expect::Indexed::of(&events);
     let verdicts = scenario
         .expect
         .iter()
-        .map(|e| verdict(e, &events, target, clock))
+        .map(|e| verdict(e, &events, &indexed, target, clock))
         .collect();
     let violations = if harness_error.is_some() {
         Vec::new()
@@ -111,12 +114,18 @@ pub fn judge(scenario: &Scenario, target: Target, clock: Clock, ending: Ending) 
 }
 
 /// The verdict on one expectation against `target`.
-fn verdict(e: &Expectation, events: &[Event], target: Target, clock: Clock) -> Verdict {
+fn verdict(
+    e: &Expectation,
+    events: &[Event],
+    indexed: &expect::Indexed,
+    target: Target,
+    clock: Clock,
+) -> Verdict {
     if let Some(why) = e.left_out_for(target.name) {
         return Verdict::skip(e, &why);
     }
     let v = match clock {
-        Clock::Simulated => expect::check(e, events),
+        Clock::Simulated => expect::check_in(e, indexed),
         Clock::Live { tolerance } => tolerance::check(e, events, tolerance),
     };
     v.weighed(e.force, target.is_reference())

@@ -156,3 +156,44 @@ fn a_diagram_of_many_clients_draws_a_window_of_them() {
     assert!(text(&out.stdout).contains("as c-39"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The 20-device version of the thundering herd
+/// (tests/fixtures/scale/thundering-herd.yaml, 10,000 devices, measured in
+/// release: docs/performance.md): every device is back on its own session
+/// after the restart, those that tried while the broker was down included.
+#[test]
+fn a_restarted_broker_takes_the_whole_fleet_back() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scale/thundering-herd-20.yaml");
+    let s = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let report = sim::run(&s, &RunOptions::default());
+    let trace = render::text(&report);
+    assert!(report.ok(), "{trace}");
+    assert_eq!(
+        trace.matches("CONNACK session_present").count(),
+        40,
+        "{trace}"
+    );
+    // Some tried while it was down and were refused at the restart.
+    assert!(trace.contains("connect_failed"), "{trace}");
+}
+
+/// The full-size herd: 10,000 devices, run twice with its summary snapshot.
+/// Too slow for the debug suite (every scenario walker would run it too,
+/// were it under `scenarios/`); run it in release:
+/// `cargo test --release --test scale -- --ignored`.
+#[test]
+#[ignore = "10,000 clients: run in release"]
+fn the_thundering_herd_of_ten_thousand() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scale/thundering-herd.yaml");
+    let s = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let checked =
+        mqtt_sim::golden::run_twice(&s, &RunOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(checked.report.ok(), "{}", checked.view);
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/scale"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!("thundering-herd", checked.view));
+}

@@ -144,6 +144,36 @@ fn many_clients(c: &mut Criterion) {
     g.finish();
 }
 
+/// scenarios/scale/fan-out.yaml grown to `n` subscribers with its connects
+/// spread over 0s..5s, the publish at 6s and the expectations per member,
+/// as `benches/spread/gen.sh` writes it (docs/performance.md, "Spread
+/// traffic").
+fn spread_fan_out(n: usize) -> Scenario {
+    parse(&format!(
+        "seed: 5\nduration: 8s\nbrokers:\n  broker: {{}}\nclients:\n  sub-{{i}}:\n    count: {n}\n    client_id: subscriber-{{i}}\n    steps:\n      - {{at: 0s..5s, connect: {{}}}}\n      - subscribe: {{filter: news/#, qos: 1}}\n  publisher:\n    steps:\n      - connect: {{}}\n      - {{at: 6s, publish: {{topic: news/today, payload: hello fleet, qos: 1}}}}\nexpect:\n  - client: sub-{{i}}\n    receives: {{topic: news/today, payload: hello fleet, qos: 1, dup: false}}\n    count: 1\n    within: [6s, 6.1s]\n  - client: sub-{{i}}\n    send: {{type: PUBACK}}\n    count: 1\n  - client: publisher\n    recv: {{type: PUBACK}}\n    count: 1\n"
+    ))
+}
+
+/// The spread fan-out, cost per subscriber side by side: 1,000 and 3,000
+/// here; 9,990 takes seconds per run and is measured with the CLI.
+fn spread(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spread-fan-out");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    for n in [1_000, 3_000] {
+        let s = spread_fan_out(n);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new(NEW, n), &s, |b, s| {
+            b.iter(|| {
+                let r = sim::run_here(s, s.seed);
+                assert!(r.ok(), "{n} subscribers failed: {:?}", r.harness_error);
+                r
+            })
+        });
+    }
+    g.finish();
+}
+
 /// Seeds per explore iteration: enough to keep both cores busy.
 const SEEDS: u64 = 32;
 
@@ -183,5 +213,5 @@ fn explore_qos1(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single_runs, many_clients, explore_qos1);
+criterion_group!(benches, single_runs, many_clients, spread, explore_qos1);
 criterion_main!(benches);

@@ -6,6 +6,7 @@
 //! Everything here is derived from the trace and the scenario, never from
 //! broker notes, so it judges any target.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::broker::Config;
@@ -165,16 +166,13 @@ impl<'a> Sessions<'a> {
 pub fn connections(events: &[Event]) -> Vec<Conn<'_>> {
     let mut all: Vec<Conn<'_>> = Vec::new();
     // Index in `all` of each client's open connection.
-    let mut open: Vec<(&str, usize)> = Vec::new();
-    let open_of = |open: &Vec<(&str, usize)>, client: &str| {
-        open.iter().find(|(c, _)| *c == client).map(|&(_, i)| i)
-    };
+    let mut open: BTreeMap<&str, usize> = BTreeMap::new();
+    let open_of = |open: &BTreeMap<&str, usize>, client: &str| open.get(client).copied();
     for (index, ev) in events.iter().enumerate() {
         let at = ev.at;
         match &ev.kind {
             EventKind::Connected { client } => {
-                open.retain(|(c, _)| *c != client);
-                open.push((client, all.len()));
+                open.insert(client, all.len());
                 all.push(Conn {
                     client,
                     start: at,
@@ -199,7 +197,7 @@ pub fn connections(events: &[Event]) -> Vec<Conn<'_>> {
                         index,
                     });
                     all[i].events.push(index);
-                    open.retain(|(c, _)| c != h);
+                    open.remove(h.as_str());
                 }
             }
             kind => {
@@ -242,7 +240,7 @@ pub fn connections(events: &[Event]) -> Vec<Conn<'_>> {
                             kind: EndKind::Closed(*by),
                             index,
                         });
-                        open.retain(|(c, _)| *c != client);
+                        open.remove(client);
                     }
                     _ => {}
                 }

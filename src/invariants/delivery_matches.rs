@@ -57,7 +57,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         // SUBSCRIBE of it had No Local 0, or it is shared (No Local is
         // refused there).
         let mut own_ok: BTreeMap<String, bool> = BTreeMap::new();
-        for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
+        for p in packets.of(name) {
             match (p.dir, &p.packet) {
                 (Dir::Recv, packet) if view::new_session(packet) => {
                     held.clear();

@@ -36,7 +36,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         }
         // Packet id -> topic, payload and the event of the first send.
         let mut unacked: BTreeMap<u16, (&str, &Bytes, usize)> = BTreeMap::new();
-        for p in v.packets.list.iter().filter(|p| p.client == name) {
+        for p in v.packets.of(name) {
             match (p.dir, &p.packet) {
                 (Dir::Recv, packet) if view::new_session(packet) => unacked.clear(),
                 (Dir::Recv, Packet::Publish(m))

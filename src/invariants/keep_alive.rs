@@ -163,16 +163,22 @@ fn too_early(
         Some(r) => r == REASON_KEEP_ALIVE_TIMEOUT,
         None => {
             let id = c.client_id();
-            let takeover = conns.iter().enumerate().any(|(k, x)| {
-                k != i
-                    && x.client_id() == id
-                    && x.connect
-                        .is_some_and(|(at, ..)| at >= c.start && at <= end.at)
-            });
+            // A pass over every connection: asked last, when the cheap
+            // conditions leave the close unexplained (a broker crash,
+            // which closes the whole fleet at once, is explained by the
+            // fault).
+            let takeover = || {
+                conns.iter().enumerate().any(|(k, x)| {
+                    k != i
+                        && x.client_id() == id
+                        && x.connect
+                            .is_some_and(|(at, ..)| at >= c.start && at <= end.at)
+                })
+            };
             silence > timing.slack()
-                && !takeover
                 && !c.raw
                 && !faults.disturbed(c.client, broker, last, end.at)
+                && !takeover()
         }
     };
     if !for_keep_alive || silence >= limit {

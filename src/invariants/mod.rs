@@ -8,6 +8,7 @@
 //! that reads a [`Run`] and returns the [`Violation`]s it finds. [`ALL`]
 //! lists them; docs/invariants.md says what each assumes.
 
+mod bridged;
 pub mod connections;
 mod delivery_matches;
 mod dup_on_resend;
@@ -203,6 +204,30 @@ pub const ALL: &[Invariant] = &[
         spec_ids: message_expiry::SPEC_IDS,
         force: Force::Binding,
         check: message_expiry::check,
+    },
+    Invariant {
+        name: bridged::AT_LEAST_ONCE,
+        spec_ids: bridged::AT_LEAST_ONCE_IDS,
+        force: Force::Binding,
+        check: bridged::at_least_once,
+    },
+    Invariant {
+        name: bridged::EXACTLY_ONCE,
+        spec_ids: bridged::EXACTLY_ONCE_IDS,
+        force: Force::Binding,
+        check: bridged::exactly_once,
+    },
+    Invariant {
+        name: bridged::ORDERING,
+        spec_ids: bridged::ORDERING_IDS,
+        force: Force::Binding,
+        check: bridged::ordering,
+    },
+    Invariant {
+        name: bridged::NO_LOOP,
+        spec_ids: bridged::NO_LOOP_IDS,
+        force: Force::Choice,
+        check: bridged::no_loop,
     },
 ];
 

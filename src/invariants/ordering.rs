@@ -45,7 +45,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         let on_broker = |c: &str| view::broker_of(run, c) == Some(broker);
         // Flow index -> the event of its first receipt.
         let mut first: BTreeMap<usize, usize> = BTreeMap::new();
-        for p in packets.list.iter().filter(|p| p.client == name) {
+        for p in packets.of(name) {
             let (Dir::Recv, Packet::Publish(m)) = (p.dir, &p.packet) else {
                 continue;
             };
@@ -56,13 +56,14 @@ pub fn check(run: &Run) -> Vec<Violation> {
             if filters.len() != 1 || filters.iter().any(|f| view::is_shared(f)) {
                 continue;
             }
-            let by_will = wills
+            let carriers = run.view().carrying(&m.topic, &m.payload);
+            let by_will = carriers.wills.iter().any(|&w| on_broker(wills[w].client));
+            let mut candidates = carriers
+                .flows
                 .iter()
-                .any(|w| on_broker(w.client) && w.topic == m.topic && w.payload == m.payload);
-            let mut candidates = flows.iter().enumerate().filter(|(_, f)| {
-                on_broker(f.publisher) && f.topic == m.topic && f.payload == m.payload
-            });
-            if let (Some((i, _)), None, false) = (candidates.next(), candidates.next(), by_will) {
+                .copied()
+                .filter(|&i| on_broker(flows[i].publisher));
+            if let (Some(i), None, false) = (candidates.next(), candidates.next(), by_will) {
                 first.entry(i).or_insert(p.event);
             }
         }

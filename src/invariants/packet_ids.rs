@@ -68,7 +68,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                 view::render(run, [earlier, now]),
             ));
         };
-        for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
+        for p in packets.of(name) {
             let (mine, theirs) = match p.dir {
                 Dir::Send => (SENT, RECEIVED),
                 Dir::Recv => (RECEIVED, SENT),

@@ -25,10 +25,11 @@
 //! 0; messages with a Message Expiry Interval; publisher and subscriber on
 //! different brokers.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::Run;
-use super::trace_view::{self as view, Dir, Flow, Granted};
+use super::trace_view::{self as view, Carriers, Dir, Flow, Granted};
 use crate::scenario::Ack;
 use crate::trace::Violation;
 use crate::wire::{Packet, QoS};
@@ -77,7 +78,34 @@ pub fn check(run: &Run) -> Vec<Violation> {
                 && g.at < f.first_sent
                 && crate::topic::matches(&g.filter, &f.topic)
         };
-        for f in flows {
+        // Only the flows some grant's filter matches can be owed: found by
+        // topic (an exact filter is one lookup), in flow order.
+        let mut candidates: BTreeSet<usize> = BTreeSet::new();
+        for g in sub.granted.iter().filter(|g| g.epoch == sub.epoch) {
+            let v = run.view();
+            let topics: Vec<&BTreeMap<bytes::Bytes, Carriers>> = if g.filter.contains(['+', '#']) {
+                v.topics()
+                    .filter(|(t, _)| crate::topic::matches(&g.filter, t))
+                    .map(|(_, m)| m)
+                    .collect()
+            } else {
+                v.topic(&g.filter).into_iter().collect()
+            };
+            for by_payload in topics {
+                candidates.extend(by_payload.values().flat_map(|c| c.flows.iter().copied()));
+            }
+        }
+        // (topic, payload) -> the last time it received a PUBLISH of them.
+        let mut last_receipt: BTreeMap<(&str, &bytes::Bytes), Duration> = BTreeMap::new();
+        for p in packets.of(name) {
+            if let (Dir::Recv, Packet::Publish(m)) = (p.dir, &p.packet) {
+                let at = last_receipt
+                    .entry((m.topic.as_str(), &m.payload))
+                    .or_default();
+                *at = (*at).max(p.at);
+            }
+        }
+        for f in candidates.into_iter().filter_map(|i| flows.get(i)) {
             let Some((accepted_at, accepted_event)) = f.accepted else {
                 continue;
             };
@@ -91,12 +119,9 @@ pub fn check(run: &Run) -> Vec<Violation> {
             let Some(g) = sub.granted.iter().find(|g| owed(f, g)) else {
                 continue;
             };
-            let received = packets.list.iter().any(|p| {
-                p.client == name.as_str()
-                    && p.dir == Dir::Recv
-                    && p.at >= f.first_sent
-                    && matches!(&p.packet, Packet::Publish(m) if m.topic == f.topic && m.payload == f.payload)
-            });
+            let received = last_receipt
+                .get(&(f.topic.as_str(), &f.payload))
+                .is_some_and(|&at| at >= f.first_sent);
             if !received {
                 out.push(super::violation(
                     NAME,

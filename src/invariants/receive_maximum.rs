@@ -39,7 +39,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         // the packet ids out to the client with the event that sent each.
         let mut limit: Option<u16> = None;
         let mut out_ids: BTreeMap<u16, usize> = BTreeMap::new();
-        for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
+        for p in packets.of(name) {
             match (p.dir, &p.packet) {
                 (Dir::Send, Packet::Connect(c)) => {
                     out_ids.clear();

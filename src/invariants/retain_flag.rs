@@ -70,7 +70,7 @@ fn history<'a>(packets: &'a Packets, client: &str) -> History<'a> {
         unsubs: Vec::new(),
         new_sessions: Vec::new(),
     };
-    for p in packets.list.iter().filter(|p| p.client == client) {
+    for p in packets.of(client) {
         match (p.dir, &p.packet) {
             (Dir::Recv, packet) if view::new_session(packet) => h.new_sessions.push(p.at),
             (Dir::Send, Packet::Subscribe(s)) => h.requests.push(Request {
@@ -121,7 +121,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
             continue;
         }
         let h = history(&v.packets, name);
-        for p in v.packets.list.iter().filter(|p| p.client == name) {
+        for p in v.packets.of(name) {
             let (Dir::Recv, Packet::Publish(m)) = (p.dir, &p.packet) else {
                 continue;
             };

@@ -22,6 +22,8 @@
 //! fill up (`sessions_max` at most the number of client ids that connect
 //! to it), since eviction legitimately ends a session.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::trace::Violation;
 use crate::trace::render::seconds;
 
@@ -55,6 +57,7 @@ fn check(run: &Run) -> Vec<Violation> {
     } = run.sessions();
     let mut found = Vec::new();
     let mut level = 4;
+    let history = History::of(run, conns);
     for (i, c) in conns.iter().enumerate() {
         let (Some((_, connack_index, connack)), Some((connect_at, connect_index, ..))) =
             (c.connack, c.connect)
@@ -64,7 +67,7 @@ fn check(run: &Run) -> Vec<Violation> {
         if connack.code != 0 {
             continue;
         }
-        let Some(expected) = expected(run, conns, i, faults, timing) else {
+        let Some(expected) = expected(run, conns, &history, i, faults, timing) else {
             continue;
         };
         if connack.session_present != expected.present {
@@ -103,6 +106,7 @@ struct Expected {
 fn expected(
     run: &Run,
     conns: &[Conn],
+    history: &History,
     i: usize,
     faults: &Faults,
     timing: &Timing,
@@ -118,14 +122,11 @@ fn expected(
     }
     let id = connect.client_id.as_str();
     let (broker, config) = broker_of(run.scenario, c.client)?;
-    if id.is_empty() || could_evict(run, conns, broker, config.sessions_max) {
+    if id.is_empty() || history.could_evict(broker, config.sessions_max) {
         return None;
     }
     // The latest earlier CONNECT for the id on this broker.
-    let prev = conns[..i].iter().rev().find(|p| {
-        p.client_id() == Some(id)
-            && broker_of(run.scenario, p.client).is_some_and(|(b, _)| b == broker)
-    })?;
+    let prev = &conns[*history.prev.get(i)?.as_ref()?];
     if !prev.accepted() {
         return None;
     }
@@ -193,20 +194,42 @@ fn expected(
     None
 }
 
-/// Whether the broker's session table could fill up, so that a session
-/// may have been evicted.
-fn could_evict(run: &Run, conns: &[Conn], broker: &str, sessions_max: usize) -> bool {
-    let mut ids: Vec<&str> = Vec::new();
-    let mut empty = 0usize;
-    for c in conns {
-        if broker_of(run.scenario, c.client).is_none_or(|(b, _)| b != broker) {
-            continue;
+/// What every connection's judgement reads of the others, found in one
+/// pass over the connections: per broker, how many sessions its clients
+/// could ask for, and per connection, the latest earlier one with the same
+/// client id on the same broker.
+struct History<'a> {
+    /// Per broker: distinct non-empty client ids, plus one per CONNECT
+    /// with an empty id (each of those may get a session of its own).
+    sessions: BTreeMap<&'a str, usize>,
+    /// Per connection (by index): the latest earlier connection whose
+    /// CONNECT carried the same client id, on the same broker.
+    prev: Vec<Option<usize>>,
+}
+
+impl<'a> History<'a> {
+    fn of(run: &Run<'a>, conns: &[Conn<'a>]) -> History<'a> {
+        let mut ids: BTreeSet<(&str, &str)> = BTreeSet::new();
+        let mut sessions: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut last: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        let mut prev = Vec::with_capacity(conns.len());
+        for (i, c) in conns.iter().enumerate() {
+            let (Some((broker, _)), Some(id)) = (broker_of(run.scenario, c.client), c.client_id())
+            else {
+                prev.push(None);
+                continue;
+            };
+            if id.is_empty() || ids.insert((broker, id)) {
+                *sessions.entry(broker).or_default() += 1;
+            }
+            prev.push(last.insert((broker, id), i));
         }
-        match c.client_id() {
-            Some("") => empty += 1,
-            Some(id) if !ids.contains(&id) => ids.push(id),
-            _ => {}
-        }
+        History { sessions, prev }
     }
-    ids.len() + empty >= sessions_max
+
+    /// Whether the broker's session table could fill up, so that a
+    /// session may have been evicted.
+    fn could_evict(&self, broker: &str, sessions_max: usize) -> bool {
+        self.sessions.get(broker).copied().unwrap_or(0) >= sessions_max
+    }
 }

@@ -23,6 +23,7 @@
 //! keep-alive (1.5 times the CONNECT's, or the CONNACK's Server Keep
 //! Alive) could have run out since the client last sent.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::Run;
@@ -65,9 +66,16 @@ pub fn check(run: &Run) -> Vec<Violation> {
     let slack = view::latency_max(run) * 2 + DELIVERY_GRACE;
     let end = run.scenario.duration;
     let mut out = Vec::new();
+    // Only a connection with the same client id can be taken over: each
+    // new one looks at those alone, in trace order.
+    let mut by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, a) in conns.iter().enumerate() {
+        by_id.entry(a.client_id).or_default().push(k);
+    }
     for new in &conns {
         let broker = view::broker_of(run, new.conn.client);
-        for old in &conns {
+        let same_id = by_id.get(new.client_id).map_or(&[][..], Vec::as_slice);
+        for old in same_id.iter().map(|&k| &conns[k]) {
             let c = old.conn;
             let closed = c.end.and_then(|e| match e.kind {
                 EndKind::Closed(by) => Some((e.at, by, e.index)),

@@ -296,3 +296,29 @@ fn the_scenario_knows_every_invariant_by_its_name() {
     let names: Vec<&str> = super::ALL.iter().map(|i| i.name).collect();
     assert_eq!(names, crate::scenario::INVARIANT_NAMES);
 }
+
+/// A QoS 0 message the broker delivered at QoS 2 is reported as a raised
+/// QoS, not as "the QoS 2 message ... published 0 times".
+#[test]
+fn qos2_exactly_once_names_a_raised_qos() {
+    let mut t = subscribed();
+    t.send(10, "pub", publish("t/1", "a", 0));
+    let mut upgraded = publish("t/1", "a", 5);
+    if let Packet::Publish(p) = &mut upgraded {
+        p.qos = QoS::ExactlyOnce;
+    }
+    t.recv(11, "sub", upgraded);
+    let v = judge(&pair(), t.events());
+    let q2: Vec<&Violation> = v
+        .iter()
+        .filter(|v| v.invariant == "qos2-exactly-once")
+        .collect();
+    assert_eq!(q2.len(), 1, "{v:?}");
+    assert!(
+        q2[0]
+            .text
+            .contains("published at QoS 0 at most: the broker raised its QoS"),
+        "{}",
+        q2[0].text
+    );
+}

@@ -21,7 +21,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
     for name in run.scenario.clients.keys() {
         // The current connection's Topic Alias Maximum and its CONNECT.
         let mut max: Option<(u16, usize)> = None;
-        for p in packets.list.iter().filter(|p| p.client == name.as_str()) {
+        for p in packets.of(name) {
             match (p.dir, &p.packet) {
                 (Dir::Send, Packet::Connect(c)) => {
                     max = Some((c.properties.topic_alias_maximum().unwrap_or(0), p.event));

@@ -42,23 +42,113 @@ pub struct View<'a> {
     pub flows: Vec<Flow<'a>>,
     pub wills: Vec<WillSet<'a>>,
     pub shared: BTreeSet<&'a str>,
+    /// Topic -> payload -> the flows and wills that carry it: a receipt is
+    /// tied to what was published by its content, and looking that up per
+    /// receipt must not cost a pass over every flow.
+    by_content: BTreeMap<String, BTreeMap<Bytes, Carriers>>,
 }
+
+/// The flows and wills that carry one topic and payload: indices into
+/// [`View::flows`] and [`View::wills`], in order.
+#[derive(Debug, Default)]
+pub struct Carriers {
+    pub flows: Vec<usize>,
+    pub wills: Vec<usize>,
+}
+
+const NO_CARRIERS: &Carriers = &Carriers {
+    flows: Vec::new(),
+    wills: Vec::new(),
+};
 
 impl<'a> View<'a> {
     pub fn of(run: &Run<'a>) -> View<'a> {
         let packets = packets(run);
+        let flows = flows(&packets);
+        let wills = wills(&packets);
+        let mut by_content: BTreeMap<String, BTreeMap<Bytes, Carriers>> = BTreeMap::new();
+        for (i, f) in flows.iter().enumerate() {
+            carriers_entry(&mut by_content, &f.topic, &f.payload)
+                .flows
+                .push(i);
+        }
+        for (i, w) in wills.iter().enumerate() {
+            carriers_entry(&mut by_content, &w.topic, &w.payload)
+                .wills
+                .push(i);
+        }
         View {
-            flows: flows(&packets),
-            wills: wills(&packets),
+            flows,
+            wills,
             shared: shared_sessions(&packets),
             packets,
+            by_content,
         }
     }
+
+    /// The flows and wills whose topic and payload are these.
+    pub fn carrying(&self, topic: &str, payload: &Bytes) -> &Carriers {
+        self.by_content
+            .get(topic)
+            .and_then(|m| m.get(payload))
+            .unwrap_or(NO_CARRIERS)
+    }
+
+    /// What carried each payload on this topic.
+    pub fn topic(&self, topic: &str) -> Option<&BTreeMap<Bytes, Carriers>> {
+        self.by_content.get(topic)
+    }
+
+    /// Every distinct topic published, with what carried each payload on it.
+    pub fn topics(&self) -> impl Iterator<Item = (&str, &BTreeMap<Bytes, Carriers>)> {
+        self.by_content.iter().map(|(t, m)| (t.as_str(), m))
+    }
+}
+
+fn carriers_entry<'m>(
+    map: &'m mut BTreeMap<String, BTreeMap<Bytes, Carriers>>,
+    topic: &str,
+    payload: &Bytes,
+) -> &'m mut Carriers {
+    map.entry(topic.to_string())
+        .or_default()
+        .entry(payload.clone())
+        .or_default()
 }
 
 pub struct Packets<'a> {
     pub list: Vec<Pkt<'a>>,
     pub opaque: BTreeSet<&'a str>,
+    /// Each client's packets: indices into `list`, in trace order. The
+    /// invariants read one client at a time; this keeps that linear in the
+    /// trace instead of a pass over every packet per client.
+    by_client: BTreeMap<&'a str, Vec<usize>>,
+    /// Each host's events (a client's or a broker's notes): indices into
+    /// the run's events, in trace order.
+    events_by_host: BTreeMap<&'a str, Vec<usize>>,
+    /// The fault events, in trace order.
+    faults: Vec<usize>,
+}
+
+impl<'a> Packets<'a> {
+    /// A client's packets, in trace order.
+    pub fn of<'s>(&'s self, client: &str) -> impl Iterator<Item = &'s Pkt<'a>> + 's {
+        self.by_client
+            .get(client)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.list[i])
+    }
+
+    /// The indices of a host's events in the run, in trace order.
+    pub fn events_of(&self, host: &str) -> &[usize] {
+        self.events_by_host.get(host).map_or(&[], Vec::as_slice)
+    }
+
+    /// The indices of the run's fault events, in trace order.
+    pub fn faults(&self) -> &[usize] {
+        &self.faults
+    }
 }
 
 /// Topic aliases of one connection, one map per direction.
@@ -94,7 +184,14 @@ pub fn packets<'a>(run: &Run<'a>) -> Packets<'a> {
     let mut list = Vec::new();
     let mut opaque = BTreeSet::new();
     let mut aliases: BTreeMap<&str, Aliases> = BTreeMap::new();
+    let mut by_client: BTreeMap<&'a str, Vec<usize>> = BTreeMap::new();
+    let mut events_by_host: BTreeMap<&'a str, Vec<usize>> = BTreeMap::new();
+    let mut faults = Vec::new();
     for (i, ev) in run.events.iter().enumerate() {
+        match ev.kind.host() {
+            Some(h) => events_by_host.entry(h).or_default().push(i),
+            None => faults.push(i),
+        }
         let (client, dir, packets) = match &ev.kind {
             EventKind::Connected { client } => {
                 aliases.remove(client.as_str());
@@ -117,6 +214,10 @@ pub fn packets<'a>(run: &Run<'a>) -> Packets<'a> {
             if let Packet::Publish(p) = &mut packet {
                 aliases.entry(client).or_default().resolve(dir, p);
             }
+            by_client
+                .entry(client.as_str())
+                .or_default()
+                .push(list.len());
             list.push(Pkt {
                 at: ev.at,
                 event: i,
@@ -126,7 +227,13 @@ pub fn packets<'a>(run: &Run<'a>) -> Packets<'a> {
             });
         }
     }
-    Packets { list, opaque }
+    Packets {
+        list,
+        opaque,
+        by_client,
+        events_by_host,
+        faults,
+    }
 }
 
 /// The protocol level a client speaks, from the scenario.
@@ -182,7 +289,11 @@ pub fn shared_sessions<'a>(packets: &Packets<'a>) -> BTreeSet<&'a str> {
 
 /// The broker host a client connects to.
 pub fn broker_of<'a>(run: &Run<'a>, client: &str) -> Option<&'a str> {
-    run.scenario.clients.get(client).map(|c| c.broker.as_str())
+    match run.scenario.clients.get(client) {
+        Some(c) => Some(c.broker.as_str()),
+        // A bridge's connection (`edge->core`) is a client of its remote.
+        None => run.scenario.bridge_to(client),
+    }
 }
 
 /// Whether a fault can lose the traffic between `client` and `broker`:
@@ -203,11 +314,19 @@ fn is_link(a: &str, b: &str, client: &str, broker: &str) -> bool {
 /// The time of the last fault that can lose the traffic between `client`
 /// and `broker`, if any.
 pub fn last_loss(run: &Run, client: &str, broker: &str) -> Option<Duration> {
-    run.events
-        .iter()
+    fault_events(run)
         .filter(|e| matches!(&e.kind, EventKind::Fault { fault } if loses(fault, client, broker)))
         .map(|e| e.at)
         .next_back()
+}
+
+/// The run's fault events, in trace order, from the view's index.
+fn fault_events<'r>(run: &'r Run) -> impl DoubleEndedIterator<Item = &'r crate::trace::Event> + 'r {
+    run.view()
+        .packets
+        .faults()
+        .iter()
+        .filter_map(|&i| run.events.get(i))
 }
 
 /// Until when the link between `client` and `broker` held traffic back:
@@ -215,7 +334,7 @@ pub fn last_loss(run: &Run, client: &str, broker: &str) -> Option<Duration> {
 /// `Duration::MAX` for a hold never released.
 pub fn held_until(run: &Run, client: &str, broker: &str) -> Option<Duration> {
     let mut until = None;
-    for e in run.events {
+    for e in fault_events(run) {
         match &e.kind {
             EventKind::Fault {
                 fault: FaultAction::Hold(a, b),
@@ -401,7 +520,7 @@ pub fn subscriber(run: &Run, packets: &Packets, client: &str) -> Subscriber {
     let mut s = Subscriber::default();
     // Packet id of a SUBSCRIBE in flight -> its filters and No Local flags.
     let mut asked: BTreeMap<u16, Vec<(String, bool)>> = BTreeMap::new();
-    for p in packets.list.iter().filter(|p| p.client == client) {
+    for p in packets.of(client) {
         match (p.dir, &p.packet) {
             (Dir::Recv, packet) if accepted(packet) => {
                 if new_session(packet) {
@@ -448,7 +567,10 @@ pub fn subscriber(run: &Run, packets: &Packets, client: &str) -> Subscriber {
         }
     }
     let mut last_closed = None;
-    for (i, ev) in run.events.iter().enumerate() {
+    for &i in packets.events_of(client) {
+        let Some(ev) = run.events.get(i) else {
+            continue;
+        };
         match &ev.kind {
             EventKind::Closed { client: c, .. } if c == client => last_closed = Some(i),
             EventKind::Silence { client: c } if c == client => s.silenced_at_end = true,
@@ -524,9 +646,8 @@ pub fn filters_matching<'s>(packets: &'s Packets, client: &str, topic: &str) -> 
 /// Every filter a client sent in a SUBSCRIBE, in trace order.
 pub fn subscribed_filters<'s>(packets: &'s Packets, client: &str) -> impl Iterator<Item = &'s str> {
     packets
-        .list
-        .iter()
-        .filter(move |p| p.client == client && p.dir == Dir::Send)
+        .of(client)
+        .filter(|p| p.dir == Dir::Send)
         .filter_map(|p| match &p.packet {
             Packet::Subscribe(s) => Some(s.filters.iter()),
             _ => None,
@@ -556,14 +677,14 @@ pub fn unique_flows<'v>(
     for f in flows {
         *seen.entry((f.topic.as_str(), &f.payload)).or_default() += 1;
     }
+    let willed: BTreeSet<(&str, &Bytes)> = wills
+        .iter()
+        .map(|w| (w.topic.as_str(), &w.payload))
+        .collect();
     flows
         .iter()
         .filter(|f| seen.get(&(f.topic.as_str(), &f.payload)) == Some(&1))
-        .filter(|f| {
-            !wills
-                .iter()
-                .any(|w| w.topic == f.topic && w.payload == f.payload)
-        })
+        .filter(|f| !willed.contains(&(f.topic.as_str(), &f.payload)))
         .map(|f| ((f.topic.as_str(), &f.payload), f))
         .collect()
 }

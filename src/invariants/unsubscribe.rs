@@ -43,7 +43,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         let mut removed: BTreeMap<String, usize> = BTreeMap::new();
         // UNSUBSCRIBE packet id -> its filters.
         let mut asked: BTreeMap<u16, Vec<String>> = BTreeMap::new();
-        for p in packets.list.iter().filter(|p| p.client == name) {
+        for p in packets.of(name) {
             match (p.dir, &p.packet) {
                 (Dir::Recv, packet) if view::new_session(packet) => {
                     held.clear();
@@ -78,12 +78,13 @@ pub fn check(run: &Run) -> Vec<Violation> {
                     else {
                         continue;
                     };
-                    let by_will = wills.iter().any(|w| {
-                        on_broker(w.client) && w.topic == m.topic && w.payload == m.payload
-                    });
-                    let mut sources = flows.iter().filter(|f| {
-                        on_broker(f.publisher) && f.topic == m.topic && f.payload == m.payload
-                    });
+                    let carriers = run.view().carrying(&m.topic, &m.payload);
+                    let by_will = carriers.wills.iter().any(|&w| on_broker(wills[w].client));
+                    let mut sources = carriers
+                        .flows
+                        .iter()
+                        .map(|&i| &flows[i])
+                        .filter(|f| on_broker(f.publisher));
                     let Some(source) = sources.next() else {
                         continue;
                     };

@@ -50,12 +50,17 @@ type Start = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<()>>>>>;
 #[derive(Default)]
 struct Activity {
     ran: Cell<bool>,
+    /// Whether any host ran since the network last swept the stacks'
+    /// outbound queues: only a host's socket calls and the packets the
+    /// network delivers give a stack something to send.
+    touched: Cell<bool>,
     driver: RefCell<Option<Waker>>,
 }
 
 impl Activity {
     fn mark(&self) {
         self.ran.set(true);
+        self.touched.set(true);
         if let Some(w) = self.driver.borrow().as_ref() {
             w.wake_by_ref();
         }
@@ -257,7 +262,7 @@ pub fn run(
             }
         }
         // Let the aborted hosts drop their sockets while the network exists.
-        settle(&world.activity).await;
+        settle(&world.activity, &AtomicBool::new(false)).await;
         let (events, dropped) = rec.take();
         let ending = Ending {
             seed,
@@ -285,12 +290,15 @@ struct Plan {
     timeline: Vec<Timed>,
 }
 
-/// Lets every host run until none is runnable at this instant.
-async fn settle(activity: &Activity) {
+/// Lets every host run until none is runnable at this instant, or until
+/// `stop` is set: hosts that keep each other busy at one instant (or a
+/// broker that never waits) would otherwise keep the driver from ever
+/// looking at the wall-clock cap, and the run's trace would be lost.
+async fn settle(activity: &Activity, stop: &AtomicBool) {
     loop {
         activity.ran.set(false);
         yield_to_hosts().await;
-        if !activity.ran.get() {
+        if !activity.ran.get() || stop.load(Ordering::Relaxed) {
             return;
         }
     }
@@ -357,7 +365,7 @@ async fn drive_world(
     while let Some(fault) = timeline.get(next_fault)
         && fault_tick(fault).is_zero()
     {
-        apply(world, guard, &fault.action, Duration::ZERO).await;
+        apply(world, guard, &fault.action, Duration::ZERO, stop).await;
         rec.record_at(
             Duration::ZERO,
             EventKind::Fault {
@@ -370,9 +378,15 @@ async fn drive_world(
     // trace and break every timing bound the invariants judge.
     let mut last_now = Duration::ZERO;
     loop {
-        settle(&world.activity).await;
+        settle(&world.activity, stop).await;
         if let Some(why) = world.failure.borrow_mut().take() {
             return Some(why);
+        }
+        // The cap is looked at between any two steps, not only when the
+        // world is idle: a burst of exchanges at one instant (thousands of
+        // clients) can take longer than the cap by itself.
+        if stop.load(Ordering::Relaxed) {
+            return Some(STOPPED.to_string());
         }
         let now = world.now();
         debug_assert!(
@@ -380,7 +394,8 @@ async fn drive_world(
             "the simulated clock went back from {last_now:?} to {now:?}"
         );
         last_now = now;
-        if world.network.exchange(guard, now) {
+        let touched = world.activity.touched.replace(false);
+        if world.network.exchange(guard, now, touched) {
             continue;
         }
         if now >= plan.duration {
@@ -395,7 +410,7 @@ async fn drive_world(
                 next_fault == 0 || fault_tick(&timeline[next_fault - 1]) <= fault_tick(fault),
                 "the fault timeline is out of order at entry {next_fault}"
             );
-            apply(world, guard, &fault.action, at).await;
+            apply(world, guard, &fault.action, at, stop).await;
             rec.record_at(
                 at,
                 EventKind::Fault {
@@ -404,9 +419,6 @@ async fn drive_world(
             );
             next_fault += 1;
             continue;
-        }
-        if stop.load(Ordering::Relaxed) {
-            return Some(STOPPED.to_string());
         }
         let mut wake = plan.duration;
         if let Some(at) = world.network.next_due() {
@@ -432,6 +444,7 @@ async fn apply(
     guard: &turmoil_net::EnterGuard,
     fault: &FaultAction,
     at: Duration,
+    stop: &AtomicBool,
 ) {
     let net = &mut world.network;
     match fault {
@@ -445,12 +458,13 @@ async fn apply(
         FaultAction::Restart(h) => {
             // Restarting a running host crashes it first.
             world.crash(h);
-            settle(&world.activity).await;
+            settle(&world.activity, stop).await;
             let now = world.now();
             world.network.restart(h, now, at);
             // Deliver the resets, so that the old sockets are gone before
             // the new life binds its listener.
-            world.network.exchange(guard, now);
+            let touched = world.activity.touched.replace(false);
+            world.network.exchange(guard, now, touched);
             if let Some(&i) = world.index.get(h) {
                 world.spawn(i);
             }
@@ -474,17 +488,36 @@ fn starts(
     target: &dyn BrokerUnderTest,
 ) -> Vec<Start> {
     let mut out: Vec<Start> = Vec::new();
-    for ((name, spec), (_, ip)) in scenario.brokers.iter().zip(addresses) {
+    for (index, ((name, spec), (_, ip))) in scenario.brokers.iter().zip(addresses).enumerate() {
         let ip = *ip;
-        let rec = rec.clone();
+        let rec_notes = rec.clone();
         let host = name.clone();
         let notes: crate::broker::Notes = Rc::new(move |text| {
-            rec.record(EventKind::Note {
+            rec_notes.record(EventKind::Note {
                 host: host.clone(),
                 text,
             })
         });
-        let factory = Rc::new(target.host(name, spec, notes));
+        let factory = match &spec.bridge {
+            None => Some(target.host(name, spec, notes)),
+            Some(b) => {
+                let link = Rc::new(super::SimLink {
+                    to: b.to.clone(),
+                    name: b.name.clone(),
+                    rec: rec.clone(),
+                    rng: RefCell::new(seeds.bridge(index)),
+                });
+                target.bridged_host(name, spec, notes, link)
+            }
+        };
+        let Some(factory) = factory.map(Rc::new) else {
+            let why = format!("target {} does not run bridges", target.name());
+            out.push(Rc::new(move || {
+                let why = why.clone();
+                Box::pin(async move { Err(io::Error::other(why)) })
+            }));
+            continue;
+        };
         out.push(Rc::new(move || {
             let factory = factory.clone();
             Box::pin(async move {
