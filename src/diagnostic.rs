@@ -27,6 +27,38 @@ use crate::scenario::MAX_SOURCE_BYTES;
 /// it is cut in the middle (the snippet below it is cut by annotate-snippets).
 pub const MESSAGE_CHARS_MAX: usize = 300;
 
+/// The longest `expected` list printed, in characters: long enough for
+/// every field or property name of a packet (CONNACK's 17 properties) and
+/// every broker option; a longer list (10,000 client names) is cut
+/// between two names, never inside one.
+pub const EXPECTED_CHARS_MAX: usize = 1000;
+
+/// The `expected` note: the whole list when it fits in
+/// [`EXPECTED_CHARS_MAX`], else the names that fit and how many more.
+fn expected_note(e: &Error) -> Option<String> {
+    let full = e.expected_text()?;
+    if full.chars().count() <= EXPECTED_CHARS_MAX {
+        return Some(format!("expected {full}"));
+    }
+    let mut shown = String::new();
+    let mut n = 0;
+    for name in &e.expected {
+        let item = cut(&format!("`{name}`"));
+        if n > 0 && shown.chars().count() + item.chars().count() > EXPECTED_CHARS_MAX {
+            break;
+        }
+        if n > 0 {
+            shown.push_str(", ");
+        }
+        shown.push_str(&item);
+        n += 1;
+    }
+    Some(format!(
+        "expected one of {shown} and {} more",
+        e.expected.len() - n
+    ))
+}
+
 /// `text`, cut in the middle to at most [`MESSAGE_CHARS_MAX`] characters.
 fn cut(text: &str) -> String {
     let n = text.chars().count();
@@ -45,7 +77,9 @@ pub fn render(e: &Error, styled: bool) -> String {
     let source = e
         .location
         .as_ref()
-        .and_then(|loc| std::fs::read(&loc.file).ok())
+        // Bounded: the error may be that the file is endless (a link to
+        // /dev/zero), and reading it whole for the snippet never ended.
+        .and_then(|loc| crate::scenario::read_bounded(&loc.file).ok())
         .filter(|bytes| bytes.len() <= MAX_SOURCE_BYTES)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
     render_source(e, source.as_deref(), styled)
@@ -69,7 +103,7 @@ pub fn render_source(e: &Error, source: Option<&str>, styled: bool) -> String {
         (Some(loc), None) => Group::with_title(title).element(origin(loc)),
         (None, _) => Group::with_title(title),
     };
-    let expected = e.expected_text().map(|x| cut(&format!("expected {x}")));
+    let expected = expected_note(e);
     let help = e.help.as_deref().map(cut);
     if let Some(expected) = &expected {
         first = first.element(Level::NOTE.no_name().message(expected.as_str()));
@@ -153,6 +187,24 @@ mod tests {
         assert_eq!(caret.matches('^').count(), "filtr".len(), "{text}");
         assert!(text.contains("t.yaml:2:5"), "{text}");
         assert!(text.contains("expected `filter` or `qos`"), "{text}");
+    }
+
+    #[test]
+    fn a_long_expected_list_is_cut_between_names() {
+        let mut e = located(1, 1);
+        e.expected = (0..2000).map(|i| format!("client-{i}")).collect();
+        let text = render_source(&e, Some("x: 1\n"), false);
+        assert!(text.contains("`client-0`, `client-1`,"), "{text}");
+        assert!(text.contains("` and "), "{text}");
+        assert!(!text.contains("characters ...]"), "{text}");
+        let mut short = located(1, 1);
+        // CONNACK's 17 property names take about 500 characters.
+        short.expected = (0..17)
+            .map(|i| format!("a_property_name_{i:02}_xxxxxx"))
+            .collect();
+        let text = render_source(&short, Some("x: 1\n"), false);
+        assert!(text.contains("`a_property_name_16_xxxxxx`"), "{text}");
+        assert!(!text.contains(" more"), "{text}");
     }
 
     #[test]

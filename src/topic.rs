@@ -84,6 +84,24 @@ pub fn matches(filter: &str, name: &str) -> bool {
     }
 }
 
+/// Whether some topic name matches both valid filters `a` and `b`: level
+/// by level, `+` meets any one level and `#` the rest. Leans to `true`:
+/// the `$` rule of [`matches`] is left out, so the answer is never a false
+/// "no" (expectations refuse a filter on it).
+pub fn filters_overlap(a: &str, b: &str) -> bool {
+    let mut a = a.split('/');
+    let mut b = b.split('/');
+    loop {
+        match (a.next(), b.next()) {
+            (Some("#"), _) | (_, Some("#")) => return true,
+            (Some("+"), Some(_)) | (Some(_), Some("+")) => {}
+            (Some(x), Some(y)) if x == y => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +128,30 @@ mod tests {
         }
         assert_eq!(validate_filter(""), Err(TopicError::Empty));
         assert_eq!(validate_filter("a\0"), Err(TopicError::Nul));
+    }
+
+    #[test]
+    fn overlapping_filters() {
+        for (a, b) in [
+            ("a/b", "a/b"),
+            ("a/#", "a"),
+            ("a", "a/#"),
+            ("+/b", "a/+"),
+            ("#", "x/y"),
+            ("status/device", "status/#"),
+            ("a/+/c", "a/b/+"),
+        ] {
+            assert!(filters_overlap(a, b), "{a} and {b}");
+        }
+        for (a, b) in [
+            ("staus/device", "status/#"),
+            ("a/b", "a/b/c"),
+            ("a/+", "a"),
+            ("+", "a/b"),
+            ("a/b", "a/c"),
+        ] {
+            assert!(!filters_overlap(a, b), "{a} and {b}");
+        }
     }
 
     #[test]

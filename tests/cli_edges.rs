@@ -336,3 +336,68 @@ fn mutants_chaos_seeds_out_of_range_is_refused() {
         );
     }
 }
+
+/// A scenario file that never ends (a link to /dev/zero) is refused one
+/// byte past the size limit, by every command that loads one. The error's
+/// snippet used to read the whole file again, and never returned.
+#[cfg(unix)]
+#[test]
+fn an_endless_scenario_file_is_refused_at_once() {
+    if !Path::new("/dev/zero").exists() {
+        return;
+    }
+    let dir = TempDir::new("endless");
+    let link = dir.0.join("zero.yaml");
+    std::os::unix::fs::symlink("/dev/zero", &link).expect("symlink");
+    let link = link.to_string_lossy().into_owned();
+    for cmd in ["validate", "run", "check"] {
+        let started = std::time::Instant::now();
+        let out = mqtt_sim(&[cmd, &link]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("the file is more than 1048576 bytes"),
+            "{cmd}: {err}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{cmd} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// A UTF-8 byte order mark before the first key is read past: the file
+/// validates (it was reported as "remove the `---`").
+#[test]
+fn a_byte_order_mark_is_read_past() {
+    let dir = TempDir::new("bom");
+    let path = dir.write(
+        "bom.yaml",
+        "\u{feff}name: bom\nduration: 1s\nbrokers: {broker: {}}\nclients: {c: {steps: [connect: {}]}}\n",
+    );
+    let out = mqtt_sim(&["validate", &path.to_string_lossy()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn validate_prints_an_ok_line_per_good_file_and_counts_them() {
+    let tmp = TempDir::new("validate-count");
+    tmp.write("scenarios/a.yaml", &scenario_text(PASSING));
+    tmp.write("scenarios/b.yaml", &scenario_text(PASSING));
+    let out = mqtt_sim_in(&tmp.0, &["validate", "scenarios"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("ok scenarios/a.yaml"), "{stdout}");
+    assert!(stdout.ends_with("2 files valid\n"), "{stdout}");
+    tmp.write("scenarios/c.yaml", "duration: 5s\n");
+    let out = mqtt_sim_in(&tmp.0, &["validate", "scenarios"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("ok scenarios/b.yaml"), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.ends_with("1 of 3 files invalid, 2 valid\n"),
+        "{stderr}"
+    );
+}

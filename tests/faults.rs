@@ -206,5 +206,8 @@ fn chaos_needs_a_duration_longer_than_its_settling_time() {
         Ok(_) => panic!("accepted"),
         Err(e) => e.to_string(),
     };
-    assert!(err.contains("settling time (31s)"), "{err}");
+    assert!(
+        err.contains("settling time (31s: the connect timeout 30s of `c` + 1s margin)"),
+        "{err}"
+    );
 }

@@ -200,3 +200,21 @@ fn qos2_exactly_once_catches_the_mutant_that_delivers_a_resend_again() {
         vec!["qos2-exactly-once"]
     );
 }
+
+#[test]
+fn bridge_at_least_once_catches_bridge_forgets_queue() {
+    catches(
+        "bridge/qos1-partition-heal.yaml",
+        Mutant::BridgeForgetsQueue,
+        "bridge-at-least-once",
+    );
+}
+
+#[test]
+fn bridge_no_loop_catches_bridge_back() {
+    catches(
+        "bridge/both-directions-no-loop.yaml",
+        Mutant::BridgeBack,
+        "bridge-no-loop",
+    );
+}

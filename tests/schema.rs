@@ -20,6 +20,10 @@ const COMMITTED: &str = "docs/scenario.schema.json";
 const REJECTED: &[(&str, &str)] = &[
     ("bad-hex.yaml", "/clients/a/steps/1/send/hex"),
     (
+        "bridge-unknown-direction.yaml",
+        "/brokers/edge/bridge/topics/0/direction",
+    ),
+    (
         "bad-payload-form.yaml",
         "/clients/a/steps/1/publish/payload",
     ),

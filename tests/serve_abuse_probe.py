@@ -3,7 +3,9 @@
 hardening issue's items 1, 3, 5 and 6); not run by `cargo test`.
 
 usage: python3 tests/serve_abuse_probe.py <case> <new|old|mosq>
-cases: deep (DEPTH levels, default 30000), flood, dup, props, topics.
+cases: deep (DEPTH levels, default 30000), flood, dup, props, topics,
+unfinished (CONNS connections), wild (FILTERS filters), acl-retained,
+acl-will, acl-takeover, sys, anon.
 Prints one result line."""
 import os, socket, struct, subprocess, sys, time, resource
 
@@ -15,14 +17,29 @@ OLD = os.environ.get("PROBE_OLD", "/work/main/target/debug/mqtt-sim")
 def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
+ACL_CASES = ("acl-retained", "acl-will", "acl-takeover")
+
 def start(kind, port):
+    acl = sys.argv[1] in ACL_CASES
     if kind == "mosq":
         conf = f"/tmp/mosq-probe-{port}.conf"
-        open(conf, "w").write(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+        text = f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+        if acl:
+            pw, af = f"/tmp/mosq-probe-{port}.pw", f"/tmp/mosq-probe-{port}.acl"
+            open(pw, "w").write("alice:a-pass\nbob:b-pass\n")
+            subprocess.run(["mosquitto_passwd", "-U", pw], check=True)
+            open(af, "w").write("user alice\ntopic readwrite #\nuser bob\ntopic readwrite #\ntopic deny private/#\ntopic deny admin/#\n")
+            text = f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {pw}\nacl_file {af}\n"
+        open(conf, "w").write(text)
         p = subprocess.Popen(["/usr/sbin/mosquitto", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
         b = NEW if kind == "new" else OLD
-        p = subprocess.Popen([b, "serve", "--listen", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        extra = []
+        if acl:
+            cf = f"/tmp/serve-probe-{port}.yaml"
+            open(cf, "w").write("users: {alice: a-pass, bob: b-pass}\nacl:\n  - {deny: subscribe, topic: private/#, user: bob}\n  - {deny: [subscribe, publish], topic: admin/#, user: bob}\n")
+            extra = ["--config", cf]
+        p = subprocess.Popen([b, "serve", "--listen", f"127.0.0.1:{port}"] + extra, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close(); break
@@ -51,6 +68,41 @@ def subscribe(filters, pid=1, qos=0):
 def publish(topic, payload, retain=False):
     body = s16(topic) + payload
     return bytes([0x30 | (1 if retain else 0)]) + rl(len(body)) + body
+
+def connect_as(cid, user, pw, clean=True, will=None):
+    flags = 0xC0 | (0x02 if clean else 0)
+    pl = s16(cid)
+    if will:
+        topic, payload = will
+        flags |= 0x04 | 0x08 | 0x20  # will, QoS 1, retained
+        pl += s16(topic) + s16(payload)
+    pl += s16(user) + s16(pw)
+    vh = s16("MQTT") + bytes([4, flags]) + struct.pack(">H", 30)
+    return bytes([0x10]) + rl(len(vh + pl)) + vh + pl
+
+def login(port, cid, user, pw, clean=True, will=None):
+    s = socket.create_connection(("127.0.0.1", port), 5)
+    s.sendall(connect_as(cid, user, pw, clean, will))
+    t, b = read_packet(s)
+    assert t == 0x20 and b[1] == 0, (t, b)
+    return s, b[0] & 1
+
+def publish1(topic, payload, pid, retain=False):
+    body = s16(topic) + struct.pack(">H", pid) + payload
+    return bytes([0x32 | (1 if retain else 0)]) + rl(len(body)) + body
+
+def topics_within(s, secs):
+    s.settimeout(secs); got = []
+    try:
+        while True:
+            r = read_packet(s)
+            if r is None: break
+            t, b = r
+            if t >> 4 == 3:
+                n = struct.unpack(">H", b[:2])[0]; got.append(b[2:2 + n].decode())
+    except (socket.timeout, OSError):
+        pass
+    return got
 
 def client(port, cid):
     s = socket.create_connection(("127.0.0.1", port), 5)
@@ -150,5 +202,79 @@ try:
             q.sendall(bytes([0x32]) + rl(len(body)) + body); read_packet(q)
         time.sleep(1.0)
         print(f"topics {kind}: 500 offline # sessions, 10 QoS 1 messages with 60 KB topics: RSS +{(rss_kb(p.pid)-before)//1024} MB")
+    elif case == "unfinished":
+        # 100 connections, each with a 1 MB PUBLISH short of its last byte.
+        n = int(os.environ.get("CONNS", "100")); size = 1 << 20
+        before = rss_kb(p.pid); held = []
+        for i in range(n):
+            s = client(port, f"u{i}")
+            body = s16("t") + b"x" * (size - 16)
+            s.sendall((bytes([0x30]) + rl(len(body)) + body)[:-1]); held.append(s)
+        time.sleep(1.0)
+        print(f"unfinished {kind}: {n} connections, each 1 MB of an unfinished PUBLISH: RSS +{(rss_kb(p.pid)-before)//1024} MB ({(rss_kb(p.pid)-before)/n/1024:.2f} MB per connection)")
+    elif case == "wild":
+        # One SUBSCRIBE of N distinct wildcard filters over 10,000 retained.
+        n = int(os.environ.get("FILTERS", "1000"))
+        s = client(port, "pub")
+        for i in range(10000):
+            s.sendall(publish(f"r/{i}", b"x", retain=True))
+        s.sendall(b"\xc0\x00"); read_packet(s)  # PINGREQ: all retained
+        c = client(port, "sub")
+        t0 = time.time()
+        c.sendall(subscribe([f"+/{i}" for i in range(n)]))
+        while True:
+            t, b = read_packet(c)
+            if t == 0x90: break
+        print(f"wild {kind}: SUBSCRIBE of {n} distinct wildcard filters over 10,000 retained: SUBACK after {time.time()-t0:.2f}s")
+    elif case == "acl-retained":
+        a, _ = login(port, "alice", "alice", "a-pass")
+        a.sendall(publish1("private/secret", b"s", 1, retain=True)); read_packet(a)
+        res = []
+        for f in ["#", "+/secret"]:
+            b, _ = login(port, "bob", "bob", "b-pass")
+            b.sendall(subscribe([f], qos=1))
+            res.append(f"{f}: {[t for t in topics_within(b, 0.5) if t.startswith('private/')] or 'nothing'}")
+            b.close()
+        print(f"acl-retained {kind}: bob (denied private/#) subscribes, gets alice's retained " + "; ".join(res))
+    elif case == "acl-will":
+        w, _ = login(port, "watch", "alice", "a-pass")
+        w.sendall(subscribe(["admin/#"], qos=1)); read_packet(w)
+        b, _ = login(port, "bob", "bob", "b-pass", will=("admin/cmd", "reboot"))
+        b.close()
+        live = topics_within(w, 0.5)
+        l, _ = login(port, "late", "alice", "a-pass")
+        l.sendall(subscribe(["admin/#"], qos=1))
+        kept = topics_within(l, 0.5)
+        print(f"acl-will {kind}: bob's retained will to admin/cmd (publish denied): delivered {live or 'nothing'}, retained {kept or 'nothing'}")
+    elif case == "acl-takeover":
+        d, _ = login(port, "alice-dev", "alice", "a-pass", clean=False)
+        d.sendall(subscribe(["private/#"], qos=1)); read_packet(d); d.close()
+        time.sleep(0.2)
+        a, _ = login(port, "alice", "alice", "a-pass")
+        a.sendall(publish1("private/q", b"q", 1)); read_packet(a)
+        time.sleep(0.2)
+        try:
+            b, present = login(port, "alice-dev", "bob", "b-pass", clean=False)
+            got = topics_within(b, 0.5)
+            print(f"acl-takeover {kind}: bob connects as alice-dev (clean 0): session present {present}, receives {got or 'nothing'}")
+        except AssertionError as e:
+            print(f"acl-takeover {kind}: bob connects as alice-dev: refused {e}")
+    elif case == "sys":
+        s = client(port, "p")
+        s.sendall(publish1("$SYS/fake", b"x", 1, retain=True))
+        r = read_packet(s)
+        c = client(port, "q"); c.sendall(subscribe(["$SYS/fake"], qos=1))
+        got = topics_within(c, 0.5)
+        print(f"sys {kind}: a client publishes retained $SYS/fake: PUBACK {r is not None}, a subscriber then gets {got or 'nothing'}")
+    elif case == "anon":
+        held = []
+        for i in range(10000):
+            try: held.append(client(port, f"a{i}"))
+            except Exception as e: print("connect failed", i, e); break
+        try:
+            c = client(port, "real"); res = "CONNACK"
+        except Exception as e:
+            res = f"refused ({type(e).__name__}: {e})"
+        print(f"anon {kind}: {len(held)} connected anonymous sessions, then a real client: {res}")
 finally:
     p.kill(); p.wait()

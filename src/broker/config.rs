@@ -59,6 +59,8 @@ pub struct Config {
     /// Bounds on what one client can make the broker hold or do: `serve`
     /// options, defaults in `src/broker/mod.rs`. Not in scenario files.
     pub limits: Limits,
+    /// A bridge to another broker (`bridge.rs`); `None`: no bridge.
+    pub bridge: Option<super::Bridge>,
     /// Test-only: a deliberately broken broker, to show that scenarios and
     /// `explore` catch the bug. `None` in every real scenario.
     pub mutant: Option<Mutant>,
@@ -96,6 +98,18 @@ pub struct Limits {
     /// destroy the DISCONNECT. Zero in simulation, where no reset happens
     /// and traces stay as they were; `serve` uses `FAREWELL_DRAIN`.
     pub farewell_drain: Duration,
+    /// Bytes held at once, across all connections, for packets whose
+    /// header has arrived but not yet all of their body (beyond the first
+    /// 4 KiB of each connection's buffer). A connection whose packet would
+    /// take more is closed (5.0: DISCONNECT 0x97, or CONNACK 0x97 for a
+    /// CONNECT). Each connection also holds at most its packet, and no more
+    /// than twice what has arrived of it.
+    pub unfinished_bytes_max: usize,
+    /// Retained messages one SUBSCRIBE may examine to find those its
+    /// wildcard filters match; a filter whose lookup would pass it is
+    /// refused (SUBACK 0x80, 5.0: 0x97), so that one packet cannot hold
+    /// the broker's one thread for long.
+    pub retained_scan_max: usize,
 }
 
 impl Default for Limits {
@@ -108,6 +122,8 @@ impl Default for Limits {
             connect_wait: super::CONNECT_WAIT,
             sys_publish: true,
             farewell_drain: Duration::ZERO,
+            unfinished_bytes_max: super::UNFINISHED_BYTES_MAX,
+            retained_scan_max: super::RETAINED_SCAN_MAX,
         }
     }
 }
@@ -136,6 +152,7 @@ impl Default for Config {
             sessions_max: super::SESSIONS_MAX,
             queued_bytes_max: super::QUEUED_BYTES_MAX,
             limits: Limits::default(),
+            bridge: None,
             mutant: None,
         }
     }
@@ -248,6 +265,13 @@ pub enum Mutant {
     /// 5.0: a message to a shared subscription goes to every member
     /// instead of one (5.0 section 4.8.2).
     SharedToEveryMember,
+    /// A bridge with `clean_session: false` forgets its queued and
+    /// unacknowledged messages each time its link comes up (as mosquitto
+    /// #3400 and nanomq #1873 report).
+    BridgeForgetsQueue,
+    /// A bridge's local subscriptions lack No Local: a message that came
+    /// in over the bridge goes back out over it.
+    BridgeBack,
 }
 
 impl Mutant {
@@ -277,6 +301,8 @@ impl Mutant {
         Mutant::RetainAsPublishedIgnored,
         Mutant::RetainHandlingIgnored,
         Mutant::SharedToEveryMember,
+        Mutant::BridgeForgetsQueue,
+        Mutant::BridgeBack,
     ];
 
     /// The kebab-case name written in a scenario file.
@@ -307,6 +333,8 @@ impl Mutant {
             Mutant::RetainAsPublishedIgnored => "retain-as-published-ignored",
             Mutant::RetainHandlingIgnored => "retain-handling-ignored",
             Mutant::SharedToEveryMember => "shared-to-every-member",
+            Mutant::BridgeForgetsQueue => "bridge-forgets-queue",
+            Mutant::BridgeBack => "bridge-back",
         }
     }
 }

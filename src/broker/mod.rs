@@ -108,7 +108,9 @@
 //! docs/broker.md, "Routing and limits"): topic levels
 //! (`TOPIC_LEVELS_MAX`), connections and connections before CONNECT
 //! (`CONNECTIONS_MAX`, `CONNECTING_MAX`, `CONNECT_WAIT`), subscriptions per
-//! session. Their notes: `protocol violation by <id>: ... topic of <n>
+//! session, bytes held for unfinished packets across connections
+//! (`UNFINISHED_BYTES_MAX`), retained messages examined per SUBSCRIBE
+//! (`RETAINED_SCAN_MAX`). Their notes: `protocol violation by <id>: ... topic of <n>
 //! levels, over the limit of <max>`, `<n> connections before CONNECT:
 //! closed the oldest to make room for <peer>`, `no CONNECT from <peer>
 //! within <s>s: closed`. The acl applies to every delivery path: `acl: will
@@ -117,6 +119,8 @@
 
 mod accept;
 mod acl;
+mod bridge;
+mod bridge_config;
 mod config;
 mod connection;
 mod expiry;
@@ -138,12 +142,17 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
 
+pub use bridge::{
+    BRIDGE_ECHOES_MAX, BRIDGE_WAIT_DEFAULT, BridgeLink, Dialing, LinkEvent, LinkStream,
+};
+pub use bridge_config::{Bridge, BridgeDirection, BridgeTopic};
 /// The name the harness and broker plug-ins know the configuration by.
 pub use config::Config as BrokerConfig;
 pub use config::{AclRule, Config, Limits, Mutant, TakeoverWill};
 pub use router::Publication;
 pub use session::{Message, Retained, Session, SessionExpiry, Store, Subscription};
 
+use crate::wire::ReadBudget;
 use takeover::Live;
 
 /// Open connections at once, by default (`Limits::connections_max`, `serve
@@ -194,6 +203,27 @@ pub const CONNECT_WAIT: Duration = Duration::from_secs(10);
 /// every lookup; unbounded, one 65 KB SUBSCRIBE held ~70 MB.
 pub const TOPIC_LEVELS_MAX: usize = 200;
 
+/// Bytes held across all connections for packets not yet complete, by
+/// default (`Limits::unfinished_bytes_max`, `serve --unfinished-bytes-max`):
+/// 128 MiB, 128 packets of the default 1 MiB maximum in flight at once. A
+/// connection whose next read would take more is closed (5.0: DISCONNECT
+/// 0x97, quota exceeded), with a note. Each connection's buffer also grows
+/// only as its packet's bytes arrive (at most twice them, never beyond the
+/// packet), so the 1 MB packet a client never finishes holds 1 MB, not
+/// the 2.4 MB it did; without a total, 10,000 connections could each hold
+/// the packet size maximum.
+pub const UNFINISHED_BYTES_MAX: usize = 128 * 1024 * 1024;
+
+/// Retained messages one SUBSCRIBE may examine for its wildcard filters,
+/// by default (`Limits::retained_scan_max`, `serve --retained-scan-max`):
+/// 500,000, fifty lookups in a full retained store (`RETAINED_MAX`), about
+/// 50 ms. A filter whose lookup would pass it is refused (SUBACK 0x80, 5.0:
+/// 0x97), with a note. A wildcard filter examines the retained topics that
+/// start with its levels before the first wildcard, all of them when it
+/// starts with one: one SUBSCRIBE of 1,000 distinct `+/<n>` filters over
+/// 10,000 retained messages held the broker 0.9 s.
+pub const RETAINED_SCAN_MAX: usize = 500_000;
+
 /// How long `serve` drains a connection after its DISCONNECT with a reason
 /// code (`Limits::farewell_drain`, `serve --farewell-drain`).
 pub const FAREWELL_DRAIN: Duration = Duration::from_millis(200);
@@ -239,6 +269,8 @@ struct Inner {
     store: Rc<RefCell<Store>>,
     /// Connections that are open now; never survives a restart.
     live: RefCell<Live>,
+    /// What the connections' readers hold for unfinished packets, shared.
+    unfinished: ReadBudget,
 }
 
 impl Broker {
@@ -254,8 +286,10 @@ impl Broker {
     /// alone goes: sessions with clean session 1, and queued QoS 0 messages.
     pub fn with_store(config: BrokerConfig, notes: Notes, store: Rc<RefCell<Store>>) -> Broker {
         store.borrow_mut().all_offline();
+        let unfinished = ReadBudget::new(config.limits.unfinished_bytes_max);
         Broker {
             inner: Rc::new(Inner {
+                unfinished,
                 config,
                 notes,
                 store,

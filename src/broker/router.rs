@@ -354,41 +354,70 @@ impl Broker {
     /// retained message past its Message Expiry Interval is not sent, nor
     /// one on a topic the acl does not let `user` read: a wildcard must
     /// not read retained what it may not read live.
+    ///
+    /// Each retained message examined takes one from `scan_left`; `None`
+    /// when it runs out before the lookup ends (nothing is returned, and
+    /// `scan_left` is 0). A filter without wildcards names one topic and
+    /// is looked up; a wildcard filter examines only the topics that start
+    /// with its levels before the first wildcard (the store is sorted by
+    /// topic), all of them when it starts with one.
     pub(super) fn retained_for(
         &self,
         filter: &str,
         granted: QoS,
         sub_id: Option<u32>,
         user: Option<&str>,
-    ) -> Vec<Message> {
+        scan_left: &mut usize,
+    ) -> Option<Vec<Message>> {
         let store = self.inner.store.borrow();
         let acl = &self.config().acl;
-        // A filter without wildcards names one topic: looked up, not
-        // scanned for.
         let exact;
+        let prefix = literal_prefix(filter);
         let candidates: Box<dyn Iterator<Item = (&String, &Retained)>> =
             if filter.contains(['+', '#']) {
-                Box::new(store.retained.iter())
+                Box::new(
+                    store
+                        .retained
+                        .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+                        .take_while(move |(t, _)| t.starts_with(prefix)),
+                )
             } else {
                 exact = store.retained.get_key_value(filter);
                 Box::new(exact.into_iter())
             };
-        candidates
-            .filter(|(t, r)| {
-                topic::matches(filter, t)
-                    && r.expiry.is_none_or(|e| !e.passed(Instant::now()))
-                    && acl::allows(acl, user, acl::Action::Read, t)
-            })
-            .map(|(t, r)| Message {
-                topic: Arc::from(t.as_str()),
-                payload: r.payload.clone(),
-                qos: r.qos.min(granted),
-                retain: true,
-                properties: with_subscription_ids(&r.properties, [sub_id]),
-                expiry: r.expiry,
-            })
-            .collect()
+        let now = Instant::now();
+        let mut found = Vec::new();
+        for (t, r) in candidates {
+            *scan_left = scan_left.checked_sub(1)?;
+            if topic::matches(filter, t)
+                && r.expiry.is_none_or(|e| !e.passed(now))
+                && acl::allows(acl, user, acl::Action::Read, t)
+            {
+                found.push(Message {
+                    topic: Arc::from(t.as_str()),
+                    payload: r.payload.clone(),
+                    qos: r.qos.min(granted),
+                    retain: true,
+                    properties: with_subscription_ids(&r.properties, [sub_id]),
+                    expiry: r.expiry,
+                });
+            }
+        }
+        Some(found)
     }
+}
+
+/// The part of a filter before its first wildcard level, without the
+/// separator before it: every topic the filter matches starts with it
+/// (`a/b/#` gives `a/b`, which also covers the parent `a/b` that `#`
+/// matches [MQTT-4.7.1-2]; `+/x` gives the empty string).
+fn literal_prefix(filter: &str) -> &str {
+    let end = filter
+        .split('/')
+        .take_while(|level| !level.contains(['+', '#']))
+        .map(|level| level.len() + 1)
+        .sum::<usize>();
+    filter.get(..end.saturating_sub(1)).unwrap_or_default()
 }
 
 /// Whether an offline session keeps a message at `qos`: QoS 1 and 2 only,

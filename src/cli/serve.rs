@@ -76,6 +76,15 @@ pub struct Args {
     /// destroy the DISCONNECT (default `broker::FAREWELL_DRAIN`).
     #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
     farewell_drain: Duration,
+    /// Bytes held at once across all connections for packets not yet
+    /// complete; a connection whose packet would take more is closed (5.0:
+    /// DISCONNECT 0x97).
+    #[arg(long, default_value_t = broker::UNFINISHED_BYTES_MAX, value_parser = at_least_one)]
+    unfinished_bytes_max: usize,
+    /// Retained messages one SUBSCRIBE may examine for its wildcard
+    /// filters; a filter beyond is refused (SUBACK 0x80, 5.0: 0x97).
+    #[arg(long, default_value_t = broker::RETAINED_SCAN_MAX, value_parser = at_least_one)]
+    retained_scan_max: usize,
 }
 
 impl Args {
@@ -89,6 +98,8 @@ impl Args {
             connect_wait: self.connect_wait,
             sys_publish: self.allow_sys_publish,
             farewell_drain: self.farewell_drain,
+            unfinished_bytes_max: self.unfinished_bytes_max,
+            retained_scan_max: self.retained_scan_max,
         }
     }
 }

@@ -12,6 +12,9 @@ const STREAM_NETWORK: u64 = 2;
 /// Chaos generator `k` draws from stream `STREAM_CHAOS + k`, so that turning
 /// one generator on or off never changes what another one generates.
 const STREAM_CHAOS: u64 = 1 << 16;
+/// The bridge of broker `i` (in file order) draws its reconnect delays
+/// from stream `STREAM_BRIDGES + i`.
+const STREAM_BRIDGES: u64 = 1 << 24;
 /// Client `i` (in file order) draws from stream `STREAM_CLIENTS + i`.
 const STREAM_CLIENTS: u64 = 1 << 32;
 
@@ -45,6 +48,10 @@ impl Seeds {
 
     pub fn chaos(&self, generator: u64) -> ChaCha8Rng {
         self.stream(STREAM_CHAOS + generator)
+    }
+
+    pub fn bridge(&self, broker_index: usize) -> ChaCha8Rng {
+        self.stream(STREAM_BRIDGES + broker_index as u64)
     }
 
     pub fn client(&self, index: usize) -> ChaCha8Rng {

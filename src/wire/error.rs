@@ -16,6 +16,14 @@ pub enum WireError {
     ProtocolError(String),
     /// The packet is larger than the reader's limit.
     TooLarge { size: usize, max: usize },
+    /// Room for the rest of an unfinished packet would take the readers'
+    /// shared [`ReadBudget`](super::ReadBudget) past its limit: `held` by
+    /// all readers, `wanted` more by this one.
+    OverBudget {
+        held: usize,
+        wanted: usize,
+        max: usize,
+    },
     /// The stream ended in the middle of a packet.
     Truncated,
     /// The packet cannot be encoded (or a stream cannot be decoded) at this
@@ -52,6 +60,7 @@ impl WireError {
             WireError::Malformed(_) => Some(reason::MALFORMED_PACKET),
             WireError::ProtocolError(_) => Some(reason::PROTOCOL_ERROR),
             WireError::TooLarge { .. } => Some(reason::PACKET_TOO_LARGE),
+            WireError::OverBudget { .. } => Some(reason::QUOTA_EXCEEDED),
             WireError::UnacceptableProtocol { .. } => Some(reason::UNSUPPORTED_PROTOCOL_VERSION),
             WireError::Io(_) | WireError::Truncated | WireError::Unsupported(_) => None,
         }
@@ -64,6 +73,7 @@ pub mod reason {
     pub const PROTOCOL_ERROR: u8 = 0x82;
     pub const UNSUPPORTED_PROTOCOL_VERSION: u8 = 0x84;
     pub const PACKET_TOO_LARGE: u8 = 0x95;
+    pub const QUOTA_EXCEEDED: u8 = 0x97;
 }
 
 impl std::fmt::Display for WireError {
@@ -75,6 +85,10 @@ impl std::fmt::Display for WireError {
             WireError::TooLarge { size, max } => {
                 write!(f, "packet of {size} bytes exceeds the limit of {max}")
             }
+            WireError::OverBudget { held, wanted, max } => write!(
+                f,
+                "unfinished packets hold {held} bytes: {wanted} more would pass the limit of {max}"
+            ),
             WireError::Truncated => write!(f, "stream ended inside a packet"),
             WireError::Unsupported(m) => write!(f, "unsupported: {m}"),
             WireError::UnacceptableProtocol { name, level } => {

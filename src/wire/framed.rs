@@ -1,5 +1,8 @@
 //! The framed reader and writer over a byte stream.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -11,8 +14,64 @@ use super::{PACKET_SIZE_MAX_DEFAULT, Packet, WireError, codec, connect, header};
 const READ_CHUNK_BYTES: usize = 4096;
 
 /// The most room made at once for the rest of a known packet, so that a
-/// header announcing a large packet costs memory only as its bytes arrive.
+/// header announcing a large packet costs memory only as its bytes arrive:
+/// the buffer grows by doubling from here, and never beyond the packet's
+/// own length, so it holds at most twice the bytes received (and never
+/// more than the packet). `BytesMut::reserve` alone would double past the
+/// packet's end: an unfinished 1 MB packet held 2 MB that way.
 const READ_RESERVE_MAX_BYTES: usize = 64 * 1024;
+
+/// Bytes that readers sharing it may hold for packets not yet complete,
+/// beyond a first `READ_CHUNK_BYTES` each: one budget across all of a
+/// broker's connections, so that many connections each sending the start
+/// of a large packet cannot hold `connections × packet_size_max` bytes.
+/// A reader whose next growth would pass it fails with
+/// [`WireError::OverBudget`]. Cheap to clone: clones share the count.
+#[derive(Clone, Debug)]
+pub struct ReadBudget {
+    held: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl ReadBudget {
+    pub fn new(max: usize) -> ReadBudget {
+        ReadBudget {
+            held: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    /// Bytes held now by all readers sharing this budget.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Takes `bytes` more, or fails with what is held and the limit.
+    fn take(&self, bytes: usize) -> Result<(), WireError> {
+        let mut held = self.held.load(Ordering::Relaxed);
+        loop {
+            let next = held.saturating_add(bytes);
+            if next > self.max {
+                return Err(WireError::OverBudget {
+                    held,
+                    wanted: bytes,
+                    max: self.max,
+                });
+            }
+            match self
+                .held
+                .compare_exchange_weak(held, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => held = now,
+            }
+        }
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.held.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
 
 /// Reads packets from a byte stream.
 ///
@@ -26,6 +85,25 @@ pub struct Reader<R> {
     /// (the broker's side starts out not knowing).
     level: Option<u8>,
     packet_size_max: usize,
+    /// The shared budget for unfinished packets, and what this reader has
+    /// taken from it (the room made for the packet being received).
+    budget: Option<ReadBudget>,
+    taken: usize,
+}
+
+impl<R> Drop for Reader<R> {
+    fn drop(&mut self) {
+        self.give_back();
+    }
+}
+
+impl<R> Reader<R> {
+    fn give_back(&mut self) {
+        if let Some(b) = &self.budget {
+            b.give_back(self.taken);
+        }
+        self.taken = 0;
+    }
 }
 
 impl<R: AsyncRead + Unpin> Reader<R> {
@@ -38,7 +116,16 @@ impl<R: AsyncRead + Unpin> Reader<R> {
             buf: BytesMut::new(),
             level,
             packet_size_max: PACKET_SIZE_MAX_DEFAULT,
+            budget: None,
+            taken: 0,
         }
+    }
+
+    /// Makes this reader take the room it makes for unfinished packets
+    /// (beyond `READ_CHUNK_BYTES`) from `budget`, shared with other readers.
+    pub fn set_budget(&mut self, budget: ReadBudget) {
+        self.give_back();
+        self.budget = Some(budget);
     }
 
     /// The largest packet accepted, fixed header included, in bytes.
@@ -115,11 +202,13 @@ impl<R: AsyncRead + Unpin> Reader<R> {
             });
         }
         if self.buf.len() < frame_len {
-            self.buf
-                .reserve((frame_len - self.buf.len()).min(READ_RESERVE_MAX_BYTES));
+            self.make_room(frame_len)?;
             return Ok(None);
         }
         let frame = self.buf.split_to(frame_len);
+        // What is left after a frame that filled the room made for it
+        // holds no allocation of its own: the room goes back.
+        self.give_back();
         let level = match self.level {
             Some(level) if packet_type != header::CONNECT => level,
             known => {
@@ -141,6 +230,57 @@ impl<R: AsyncRead + Unpin> Reader<R> {
         self.level.get_or_insert(level);
         let packet = codec::decode(level, &h, frame)?;
         Ok(Some(packet))
+    }
+}
+
+impl<R> Reader<R> {
+    /// Makes room for more of the frame of `frame_len` bytes that the
+    /// buffer starts with, once the room there is full: double what is
+    /// held (at least `READ_RESERVE_MAX_BYTES` more), never past the frame
+    /// (or past `READ_CHUNK_BYTES`, for a small one).
+    /// The buffer is reallocated by hand because `BytesMut::reserve` may
+    /// double past the frame's end.
+    fn make_room(&mut self, frame_len: usize) -> Result<(), WireError> {
+        if self.buf.capacity() > self.buf.len() {
+            return Ok(());
+        }
+        let len = self.buf.len();
+        let room = len.max(READ_RESERVE_MAX_BYTES).min(frame_len - len);
+        // Never less than a read chunk: room for the packets that follow a
+        // small one, so that a burst of them is read in few reads.
+        let cap = (len + room).max(READ_CHUNK_BYTES);
+        if cap > READ_CHUNK_BYTES
+            && let Some(budget) = &self.budget
+        {
+            let more = cap
+                .saturating_sub(READ_CHUNK_BYTES)
+                .saturating_sub(self.taken);
+            budget.take(more)?;
+            self.taken += more;
+        }
+        let mut bigger = BytesMut::with_capacity(cap);
+        bigger.extend_from_slice(&self.buf);
+        self.buf = bigger;
+        Ok(())
+    }
+}
+
+/// A write that failed: whether any of the frame's `size` bytes went out
+/// before the `error`.
+#[derive(Debug)]
+pub struct Cut {
+    pub started: bool,
+    pub size: usize,
+    pub error: WireError,
+}
+
+impl Cut {
+    fn after(written: usize, size: usize, error: WireError) -> Cut {
+        Cut {
+            started: written > 0,
+            size,
+            error,
+        }
     }
 }
 
@@ -168,6 +308,34 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     pub async fn write(&mut self, packet: &Packet) -> Result<(), WireError> {
         let frame = codec::encode(packet, self.level)?;
         self.write_raw(&frame).await
+    }
+
+    /// Like [`write`](Self::write), but a failure also says whether part
+    /// of the frame went out first: a peer that closes after reading a
+    /// packet's header (one over its size limit) cuts the write short, and
+    /// the packet was then sent, in part.
+    pub async fn write_or_cut(&mut self, packet: &Packet) -> Result<(), Cut> {
+        let frame = codec::encode(packet, self.level).map_err(|error| Cut {
+            started: false,
+            size: 0,
+            error,
+        })?;
+        let mut written = 0;
+        while written < frame.len() {
+            let rest = frame.get(written..).unwrap_or_default();
+            match self.stream.write(rest).await {
+                Ok(0) => {
+                    let error = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                    return Err(Cut::after(written, frame.len(), error.into()));
+                }
+                Ok(n) => written += n,
+                Err(e) => return Err(Cut::after(written, frame.len(), e.into())),
+            }
+        }
+        self.stream
+            .flush()
+            .await
+            .map_err(|e| Cut::after(written, frame.len(), e.into()))
     }
 
     /// Writes raw bytes as they are (the `send` step) and flushes.

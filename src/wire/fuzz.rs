@@ -22,24 +22,11 @@ pub struct Tally {
 /// whose accepted packet does not survive a round trip.
 pub fn run(seed: u64, inputs: u64, level: u8, samples: &[Packet]) -> Result<Tally, String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let encoded: Vec<Vec<u8>> = samples
-        .iter()
-        .map(|p| encode(p, level).map(|b| b.to_vec()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("a sample does not encode: {e}"))?;
+    let encoded = encode_all(samples, level)?;
     let mut tally = Tally::default();
     let mut bytes = Vec::new();
     for i in 0..inputs {
-        bytes.clear();
-        match encoded.get(rng.random_range(0..encoded.len().max(1))) {
-            Some(sample) if i % 2 == 1 => {
-                bytes.extend_from_slice(sample);
-                for _ in 0..rng.random_range(1..4) {
-                    mutate(&mut rng, &mut bytes);
-                }
-            }
-            _ => random(&mut rng, &mut bytes),
-        }
+        input(&mut rng, i, level, &encoded, &mut bytes);
         tally.inputs += 1;
         match decode(&bytes, level) {
             Ok(p) => {
@@ -50,6 +37,116 @@ pub fn run(seed: u64, inputs: u64, level: u8, samples: &[Packet]) -> Result<Tall
         }
     }
     Ok(tally)
+}
+
+/// `samples` encoded at `level`, the seeds of the mutations.
+pub fn encode_all(samples: &[Packet], level: u8) -> Result<Vec<Vec<u8>>, String> {
+    samples
+        .iter()
+        .map(|p| encode(p, level).map(|b| b.to_vec()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("a sample does not encode: {e}"))
+}
+
+/// One in this many inputs is a hostile packet (see [`hostile`]): they are
+/// large, so a few go a long way.
+const HOSTILE_EVERY: u64 = 64;
+
+/// The `i`th input into `bytes`: a hostile packet (one in
+/// `HOSTILE_EVERY`, possibly mutated), else random bytes and mutations
+/// of `encoded` in turn. `serve`'s fuzz driver sends the same inputs.
+pub fn input(rng: &mut ChaCha8Rng, i: u64, level: u8, encoded: &[Vec<u8>], bytes: &mut Vec<u8>) {
+    bytes.clear();
+    if i % HOSTILE_EVERY == HOSTILE_EVERY - 1 {
+        hostile(rng, level, bytes);
+        if rng.random_bool(0.5) {
+            mutate(rng, bytes);
+        }
+        return;
+    }
+    match encoded.get(rng.random_range(0..encoded.len().max(1))) {
+        Some(sample) if i % 2 == 1 => {
+            bytes.extend_from_slice(sample);
+            for _ in 0..rng.random_range(1..4) {
+                mutate(rng, bytes);
+            }
+        }
+        _ => random(rng, bytes),
+    }
+}
+
+/// What one client sends to exhaust a broker rather than confuse its
+/// decoder, each well formed: a topic of up to 30,000 levels (PUBLISH, or a
+/// SUBSCRIBE filter), one filter repeated up to 5,000 times in one
+/// SUBSCRIBE, a 5.0 PUBLISH with up to 5,000 user properties.
+pub fn hostile(rng: &mut ChaCha8Rng, level: u8, bytes: &mut Vec<u8>) {
+    use super::*;
+    let deep = |rng: &mut ChaCha8Rng| {
+        let levels = rng.random_range(1..30_000);
+        let mut t = String::from("u");
+        t.push_str(&"/".repeat(levels));
+        if rng.random_bool(0.3) {
+            t.push('#');
+        }
+        t
+    };
+    let packet = match rng.random_range(0..4) {
+        0 => Packet::Publish(Publish {
+            topic: deep(rng).trim_end_matches('#').to_string(),
+            payload: bytes::Bytes::from_static(b"x"),
+            qos: QoS::AtMostOnce,
+            retain: rng.random_bool(0.5),
+            dup: false,
+            packet_id: 0,
+            properties: Properties::default(),
+        }),
+        1 => Packet::Subscribe(Subscribe {
+            packet_id: 1,
+            filters: vec![SubscribeFilter::new(deep(rng), QoS::AtLeastOnce)],
+            properties: Properties::default(),
+        }),
+        2 => {
+            let filter = ["#", "a/+/b", "+/+", "$share/g/t"][rng.random_range(0..4)];
+            let copies = rng.random_range(1..5_000);
+            Packet::Subscribe(Subscribe {
+                packet_id: 2,
+                filters: vec![SubscribeFilter::new(filter, QoS::AtLeastOnce); copies],
+                properties: Properties::default(),
+            })
+        }
+        _ => {
+            let n = rng.random_range(1..5_000);
+            let user = |i: usize| Property::UserProperty(format!("k{i}"), "v".repeat(8));
+            Packet::Publish(Publish {
+                topic: "flood".into(),
+                payload: bytes::Bytes::from_static(b"x"),
+                qos: QoS::AtLeastOnce,
+                retain: false,
+                dup: false,
+                packet_id: 3,
+                properties: Properties((0..n).map(user).collect()),
+            })
+        }
+    };
+    // 3.1.1 cannot carry properties: the flood is refused to encode there,
+    // and the input is then the deep topic's PUBLISH.
+    match encode(&packet, level) {
+        Ok(b) => bytes.extend_from_slice(&b),
+        Err(_) => {
+            let p = Packet::Publish(Publish {
+                topic: deep(rng).trim_end_matches('#').to_string(),
+                payload: bytes::Bytes::from_static(b"x"),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                dup: false,
+                packet_id: 0,
+                properties: Properties::default(),
+            });
+            if let Ok(b) = encode(&p, level) {
+                bytes.extend_from_slice(&b);
+            }
+        }
+    }
 }
 
 fn round_trip(bytes: &[u8], p: &Packet, level: u8) -> Result<(), String> {

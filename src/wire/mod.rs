@@ -34,7 +34,7 @@ mod wellformed;
 mod tests;
 
 pub use error::{WireError, reason};
-pub use framed::{Reader, Writer};
+pub use framed::{Cut, ReadBudget, Reader, Writer};
 pub use packet::*;
 /// Where each 5.0 property may stand, by its identifier byte (5.0 section
 /// 2.2.2.2): the one table the codec and the trace's property maps share.
@@ -44,9 +44,45 @@ pub use v5::properties::{
 
 use bytes::BytesMut;
 
+/// The codes a packet of the named type (`CONNACK`) may carry at protocol
+/// `level`: the 5.0 reason codes of its section, or the 3.1.1 return codes
+/// (CONNACK 0 to 5, SUBACK 0, 1, 2 and 0x80). `None` when the type carries
+/// no code at that level. The one table the codecs and the scenario loader
+/// share, so a matcher cannot ask for a code no packet can carry.
+pub fn codes_allowed(type_name: &str, level: u8) -> Option<&'static [u8]> {
+    use header as h;
+    let ty = match type_name {
+        "CONNACK" => h::CONNACK,
+        "PUBACK" => h::PUBACK,
+        "PUBREC" => h::PUBREC,
+        "PUBREL" => h::PUBREL,
+        "PUBCOMP" => h::PUBCOMP,
+        "SUBACK" => h::SUBACK,
+        "UNSUBACK" => h::UNSUBACK,
+        "DISCONNECT" => h::DISCONNECT,
+        "AUTH" => h::AUTH,
+        _ => return None,
+    };
+    if level == LEVEL_V311 {
+        return match ty {
+            h::CONNACK => Some(v4::CONNACK_CODES),
+            h::SUBACK => Some(v4::SUBACK_CODES),
+            _ => None,
+        };
+    }
+    Some(v5::reason_codes_allowed(ty)).filter(|c| !c.is_empty())
+}
+
 /// The largest packet a reader accepts by default, in bytes (fixed header
 /// included). A limit on everything: a peer cannot make us buffer more.
 pub const PACKET_SIZE_MAX_DEFAULT: usize = 1024 * 1024;
+
+/// The packet type and the whole frame's length (fixed header included) of
+/// the frame `buf` starts with, once its fixed header is in; `None` before.
+/// For readers that skip frames without buffering them (`serve`'s tap).
+pub fn frame_header(buf: &[u8]) -> Result<Option<(u8, usize)>, WireError> {
+    Ok(header::parse(buf)?.map(|h| (h.packet_type(), h.frame_len())))
+}
 
 /// Encodes one packet at a protocol level, as one whole frame.
 ///

@@ -117,6 +117,11 @@ fn from_mqttbytes_qos(q: mqttbytes::QoS) -> QoS {
 }
 
 const SUBACK_FAILURE: u8 = 0x80;
+/// The SUBACK return codes 3.1.1 has (3.1.1 section 3.9.3).
+pub(super) const SUBACK_CODES: &[u8] = &[0, 1, 2, SUBACK_FAILURE];
+/// The CONNACK return codes 3.1.1 has (3.1.1 section 3.2.2.3), as
+/// [`connack_code`] maps them.
+pub(super) const CONNACK_CODES: &[u8] = &[0, 1, 2, 3, 4, 5];
 
 /// One whole frame. Everything is checked before mqttbytes writes, and it
 /// writes into a buffer of its own, so a refusal leaves nothing behind.

@@ -29,16 +29,18 @@ pub fn yaml_blocks(markdown: &str) -> Vec<(usize, String)> {
     blocks
 }
 
-/// What a fragment is completed with: the hosts the docs' fragments name.
+/// What a fragment is completed with: the hosts the docs' fragments name,
+/// each subscribed to everything, so that a fragment's `receives` can
+/// match (a matcher that never can is a load error).
 const BASE: &str = "
 duration: 10s
 brokers:
   broker: {}
 clients:
-  a: {}
-  b: {}
-  sensor: {}
-  observer: {}
+  a: {steps: [connect: {}, subscribe: {filter: '#', qos: 2}]}
+  b: {steps: [connect: {}, subscribe: {filter: '#', qos: 2}]}
+  sensor: {steps: [connect: {}, subscribe: {filter: '#', qos: 2}]}
+  observer: {steps: [connect: {}, subscribe: {filter: '#', qos: 2}]}
 ";
 
 /// A fragment completed from [`BASE`] (keys the fragment gives win).

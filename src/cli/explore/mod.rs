@@ -142,7 +142,7 @@ pub fn explore(args: Args) -> anyhow::Result<u8> {
     });
 
     // Hashed before the runs, so that the document names the file that ran.
-    let bytes = std::fs::read(file)?;
+    let bytes = mqtt_sim::scenario::read_bounded(file)?;
     let id = ScenarioId::new(file, &scenario.name, &bytes);
 
     let mut show = Show::new(opts.seeds.len());

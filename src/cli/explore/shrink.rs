@@ -36,7 +36,9 @@ pub fn target_path(file: &Path, dir: Option<&Path>, seed: u64) -> PathBuf {
 /// Shrinks each of `seeds` (failing seeds of `s`, loaded from `file`) and
 /// reports each. Returns whether every shrink wrote its file.
 pub fn shrink_all(file: &Path, s: &Scenario, seeds: &[u64], dir: Option<&Path>) -> bool {
-    let source = match std::fs::read_to_string(file) {
+    let source = match mqtt_sim::scenario::read_bounded(file)
+        .and_then(|b| String::from_utf8(b).map_err(std::io::Error::other))
+    {
         Ok(t) => t,
         Err(e) => {
             outln!("SHRINK not done: cannot read {}: {e}", file.display());

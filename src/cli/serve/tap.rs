@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use mqtt_sim::packet_json::reason;
 use mqtt_sim::trace::render;
-use mqtt_sim::wire::{Connect, LEVEL_V5, LEVEL_V311, Packet, Reader};
+use mqtt_sim::wire::{self, Connect, LEVEL_V5, LEVEL_V311, Packet, Reader};
 
 /// Where a tap's lines go: `serve` prefixes each with a timestamp.
 pub type Log = Rc<dyn Fn(String)>;
@@ -47,16 +47,33 @@ impl AsyncRead for Feed {
     }
 }
 
+/// The largest frame the inbound mirror decodes; larger ones are skipped
+/// without being buffered (a CONNECT among them is logged by its size).
+/// The tap logs only CONNECT and DISCONNECT, and decoding every frame kept
+/// a second copy of each unfinished packet: with this bound the tap holds
+/// at most this much per connection, whatever the broker's packet limit.
+const TAP_FRAME_MAX_BYTES: usize = 64 * 1024;
+
 /// A decoder for one direction of a connection. Its memory is bounded by
 /// the [`Reader`]'s packet size limit: the feed is drained on every push.
+/// With `only` set, it decodes only frames of those packet types within
+/// `TAP_FRAME_MAX_BYTES` and skips the rest as their bytes pass.
 struct Mirror {
     feed: Feed,
     reader: Reader<Feed>,
+    only: Option<&'static [u8]>,
+    /// The fixed header of the next frame, while it is incomplete.
+    head: Vec<u8>,
+    /// Bytes left of the current frame, and whether they are decoded.
+    left: usize,
+    keep: bool,
 }
 
 /// What one direction's decoder made of new bytes.
 enum Decoded {
     Packet(Packet),
+    /// A frame of this type and size was skipped, not decoded.
+    Skipped(u8, usize),
     /// Undecodable: stop mirroring this direction; the broker decides what
     /// the connection's fate is and says so in a note.
     Failed(String),
@@ -68,31 +85,98 @@ impl Mirror {
         Mirror {
             reader: Reader::new(feed.clone(), level),
             feed,
+            only: None,
+            head: Vec::new(),
+            left: 0,
+            keep: true,
+        }
+    }
+
+    /// A mirror that decodes only frames of the types `only`.
+    fn only(level: Option<u8>, only: &'static [u8]) -> Mirror {
+        Mirror {
+            only: Some(only),
+            ..Mirror::new(level)
         }
     }
 
     /// Every packet that the bytes so far complete.
     fn push(&mut self, bytes: &[u8]) -> Vec<Decoded> {
-        self.feed.0.borrow_mut().extend(bytes);
         let mut out = Vec::new();
+        match self.only {
+            None => self.feed.0.borrow_mut().extend(bytes),
+            Some(only) => self.sift(bytes, only, &mut out),
+        }
+        self.decode(&mut out);
+        out
+    }
+
+    /// Passes on to the feed the bytes of the frames to decode, and skips
+    /// the others'.
+    fn sift(&mut self, mut bytes: &[u8], only: &[u8], out: &mut Vec<Decoded>) {
+        while !bytes.is_empty() {
+            if self.left == 0 {
+                // At a frame's start: its fixed header, 2 to 5 bytes.
+                let (&b, rest) = bytes.split_first().unwrap_or((&0, &[]));
+                self.head.push(b);
+                bytes = rest;
+                let (kind, len) = match wire::frame_header(&self.head) {
+                    Ok(Some(h)) => h,
+                    Ok(None) => continue,
+                    Err(_) => {
+                        // Malformed: the reader says why.
+                        let head = std::mem::take(&mut self.head);
+                        self.feed.0.borrow_mut().extend(head);
+                        self.feed.0.borrow_mut().extend(bytes);
+                        return;
+                    }
+                };
+                let head = std::mem::take(&mut self.head);
+                self.keep = only.contains(&kind) && len <= TAP_FRAME_MAX_BYTES;
+                self.left = len - head.len();
+                if self.keep {
+                    self.feed.0.borrow_mut().extend(head);
+                } else {
+                    // In order: the frames before it first.
+                    self.decode(out);
+                    out.push(Decoded::Skipped(kind, len));
+                }
+                continue;
+            }
+            let n = self.left.min(bytes.len());
+            let (now, rest) = bytes.split_at(n);
+            if self.keep {
+                self.feed.0.borrow_mut().extend(now);
+            }
+            self.left -= n;
+            bytes = rest;
+        }
+    }
+
+    /// Decodes what the feed holds, appending to `out`.
+    fn decode(&mut self, out: &mut Vec<Decoded>) {
         loop {
             // `Reader::read` is cancel-safe, so a read polled once and
             // dropped while pending loses nothing; the feed never wakes.
             let read = std::pin::pin!(self.reader.read());
             match read.poll(&mut Context::from_waker(Waker::noop())) {
-                Poll::Pending => return out,
+                Poll::Pending => return,
                 Poll::Ready(Ok(Some(p))) => out.push(Decoded::Packet(p)),
                 // The feed never ends, so the reader never sees EOF.
-                Poll::Ready(Ok(None)) => return out,
+                Poll::Ready(Ok(None)) => return,
                 Poll::Ready(Err(e)) => {
                     self.feed.0.borrow_mut().clear();
                     out.push(Decoded::Failed(e.to_string()));
-                    return out;
+                    return;
                 }
             }
         }
     }
 }
+
+/// The packet types the tap decodes from the client: CONNECT (1) and
+/// DISCONNECT (14); every other frame is skipped as it passes.
+const INBOUND_LOGGED: &[u8] = &[1, 14];
 
 /// A stream with a tap; what it saw is logged as it happens and, for the
 /// close, when the broker drops it.
@@ -119,7 +203,7 @@ impl<S> Tapped<S> {
             peer,
             log,
             client_id: None,
-            inbound: Some(Mirror::new(None)),
+            inbound: Some(Mirror::only(None, INBOUND_LOGGED)),
             outbound: Some(Mirror::new(Some(LEVEL_V311))),
             level: LEVEL_V311,
             disconnect_seen: false,
@@ -162,6 +246,14 @@ impl<S> Tapped<S> {
                     }
                 }
                 Decoded::Packet(_) => {}
+                Decoded::Skipped(1, len) => {
+                    // The level and the client id are unknown without it.
+                    self.inbound = None;
+                    self.line(format!(
+                        "CONNECT of {len} bytes, too large for the log: the client's packets are not logged"
+                    ));
+                }
+                Decoded::Skipped(..) => {}
                 Decoded::Failed(why) => {
                     self.inbound = None;
                     self.line(format!("cannot decode the client's packets: {why}"));
@@ -329,6 +421,34 @@ mod tests {
             matches!(got.as_slice(), [Decoded::Packet(Packet::Connect(c))] if c.client_id == "dev-1")
         );
         assert!(m.feed.0.borrow().is_empty());
+    }
+
+    #[test]
+    fn frames_not_logged_are_skipped_without_being_buffered() {
+        let mut m = Mirror::only(None, INBOUND_LOGGED);
+        let connect = encode(&connect("dev-1"), LEVEL_V311).unwrap();
+        // A PUBLISH announcing 1 MiB, of which most arrives.
+        let mut publish = vec![0x30, 0x80, 0x80, 0x40, 0x00, 0x01, b't'];
+        publish.resize(900_000, b'x');
+        let mut bytes = connect.to_vec();
+        bytes.extend_from_slice(&publish);
+        let got = m.push(&bytes);
+        assert!(matches!(
+            got.as_slice(),
+            [
+                Decoded::Packet(Packet::Connect(_)),
+                Decoded::Skipped(3, 1_048_580)
+            ]
+        ));
+        assert!(m.feed.0.borrow().capacity() < TAP_FRAME_MAX_BYTES);
+        // The rest of it, then a DISCONNECT: still seen.
+        let mut rest = vec![b'x'; 1_048_580 - 900_000];
+        rest.extend_from_slice(&[0xe0, 0x00]);
+        let got = m.push(&rest);
+        assert!(matches!(
+            got.as_slice(),
+            [Decoded::Packet(Packet::Disconnect(_))]
+        ));
     }
 
     #[test]

@@ -267,3 +267,55 @@ async fn a_packet_larger_than_the_buffer_steps_arrives_whole() {
     assert_eq!(reader.read().await.expect("ping"), Some(Packet::PingReq));
     writer.await.expect("writer task").expect("writes");
 }
+
+/// The start of a PUBLISH announcing `frame` bytes (3.1.1, QoS 0, topic
+/// `t`), `sent` bytes of it in all.
+fn unfinished_publish(frame: usize, sent: usize) -> Vec<u8> {
+    let mut remaining = frame - 4;
+    let mut bytes = vec![0x30];
+    for _ in 0..3 {
+        bytes.push((remaining % 128) as u8 | if remaining >= 128 { 0x80 } else { 0 });
+        remaining /= 128;
+    }
+    bytes.extend_from_slice(&[0, 1, b't']);
+    bytes.resize(sent, b'x');
+    bytes
+}
+
+#[tokio::test]
+async fn room_for_an_unfinished_packet_grows_with_its_bytes_within_a_shared_budget() {
+    const FRAME: usize = 1_000_000;
+    let budget = ReadBudget::new(1_500_000);
+    let read_part = |sent: usize| {
+        let budget = budget.clone();
+        async move {
+            let (mut peer, ours) = tokio::io::duplex(1 << 20);
+            peer.write_all(&unfinished_publish(FRAME, sent))
+                .await
+                .unwrap();
+            let mut reader = Reader::new(ours, Some(LEVEL_V311));
+            reader.set_budget(budget);
+            // The rest never comes: the read waits, or fails at once.
+            let r = tokio::time::timeout(Duration::from_millis(100), reader.read()).await;
+            (r, reader, peer)
+        }
+    };
+    // 100 KB of a 1 MB packet: the room made is far from the whole packet.
+    let (r, small, _p1) = read_part(100_000).await;
+    assert!(r.is_err(), "still waiting for the rest");
+    let held = budget.held();
+    assert!((100_000..300_000).contains(&held), "{held}");
+    // 900 KB of it: room for the packet, not beyond it.
+    let (r, big, _p2) = read_part(900_000).await;
+    assert!(r.is_err(), "still waiting for the rest");
+    assert!(budget.held() - held <= FRAME, "{}", budget.held());
+    // A third one would pass the budget: refused, and it holds nothing.
+    let (r, third, _p3) = read_part(900_000).await;
+    match r {
+        Ok(Err(WireError::OverBudget { max, .. })) => assert_eq!(max, 1_500_000),
+        other => panic!("expected OverBudget, got {other:?}"),
+    }
+    // Readers dropped give their room back.
+    drop((small, big, third));
+    assert_eq!(budget.held(), 0);
+}

@@ -15,6 +15,8 @@ pub(crate) mod properties;
 pub(crate) mod put;
 mod reason;
 
+pub(crate) use reason::allowed as reason_codes_allowed;
+
 use bytes::{BufMut, BytesMut};
 
 use super::cursor::Cursor;
