@@ -513,3 +513,70 @@ fn broker_notes_fit_the_picture_and_the_page_does_not_clip_it() {
         "the figure must not scroll"
     );
 }
+
+/// A folded run of pings is drawn from its client to the next lifeline
+/// towards the broker (pinger and talker left of the broker, the other two
+/// right of it), never across a third host's lifeline, and under the
+/// messages, so that another client's PUBLISH label stays on top.
+#[test]
+fn a_ping_box_stays_off_other_lifelines_and_under_the_messages() {
+    let s = load_text(
+        "pings beside traffic",
+        "
+name: pings beside traffic
+duration: 10s
+brokers:
+  broker: {}
+clients:
+  pinger:
+    keep_alive: 1s
+    steps:
+      - connect: {}
+  talker:
+    steps:
+      - connect: {}
+      - {at: 4s, publish: {topic: news, payload: hello}}
+  reader:
+    steps:
+      - connect: {}
+      - subscribe: {filter: news}
+  idle:
+    steps:
+      - connect: {}
+",
+    );
+    let l = laid_out(&s);
+    let (pinger, talker, broker) = (
+        lifeline_x(&l, "pinger"),
+        lifeline_x(&l, "talker"),
+        lifeline_x(&l, "broker"),
+    );
+    assert!(pinger < talker && talker < broker, "{pinger} {talker} {broker}");
+    let boxes: Vec<(usize, f64, f64)> = l
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.class == "pings")
+        .flat_map(|(i, g)| {
+            g.shapes.iter().filter_map(move |sh| match sh {
+                diagram::layout::Shape::Rect { x, w, class, .. } if *class == "pings-box" => {
+                    Some((i, *x, *x + *w))
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    assert!(!boxes.is_empty(), "pinger's pings are folded");
+    let first_arrow = l
+        .groups
+        .iter()
+        .position(|g| g.class.starts_with("arrow"))
+        .expect("talker's packets are arrows");
+    for (i, x0, x1) in boxes {
+        assert!(
+            pinger <= x0 && x1 < talker,
+            "the box {x0}..{x1} covers talker's lifeline at {talker}"
+        );
+        assert!(i < first_arrow, "the box is drawn over an arrow");
+    }
+}

@@ -208,7 +208,9 @@ pub fn layout(d: &Diagram) -> Layout {
         match item {
             Item::Active(a) => middles.push(active(&f, a, start, end)),
             Item::Message(m) => fronts.push(message(&f, m, start, end, &mut placed_labels)),
-            Item::Pings(p) => fronts.push(pings(&f, d, p, start, end)),
+            // Under the messages: another client's arrow may cross the
+            // gap the box fills, and its label must stay readable.
+            Item::Pings(p) => middles.push(pings(&f, d, p, start, end)),
             Item::Close(c) => fronts.push(close(&f, c, start)),
             Item::Note(n) => fronts.push(note(&f, n, start, &mut note_y_free)),
             Item::Fault(_) => {}
@@ -380,10 +382,22 @@ fn message(
     g
 }
 
-/// A collapsed run of pings: a box between the client and its broker with
-/// the count and the time span.
+/// The two adjacent lifelines a collapsed ping run is drawn between: the
+/// client's and the next one towards its broker, so that the box never
+/// covers a third host's lifeline (and whatever is drawn on it).
+fn ping_span(p: &PingRun) -> (usize, usize) {
+    if p.client < p.broker {
+        (p.client, p.client + 1)
+    } else {
+        (p.client.saturating_sub(1), p.client)
+    }
+}
+
+/// A collapsed run of pings: a box from the client towards its broker, as
+/// far as the next lifeline, with the count and the time span.
 fn pings(f: &Frame, d: &Diagram, p: &PingRun, start: Moment, end: Moment) -> Group {
-    let (xa, xb) = (f.x(p.client), f.x(p.broker));
+    let (lo, hi) = ping_span(p);
+    let (xa, xb) = (f.x(lo), f.x(hi));
     let (x0, x1) = (xa.min(xb), xa.max(xb));
     let (y0, y1) = (f.axis.y(start), f.axis.y(end));
     let h = (y1 - y0).max(18.0);
@@ -608,7 +622,10 @@ fn columns(d: &Diagram) -> Vec<f64> {
     for item in &d.items {
         let (a, b, text) = match item {
             Item::Message(m) => (m.from, m.to, m.label.clone()),
-            Item::Pings(p) => (p.client, p.broker, p.label()),
+            Item::Pings(p) => {
+                let (lo, hi) = ping_span(p);
+                (lo, hi, p.label())
+            }
             _ => continue,
         };
         let (lo, hi) = (a.min(b), a.max(b));

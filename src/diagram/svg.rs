@@ -22,7 +22,7 @@ text { font-family: 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 1
 .recv .msg { stroke: #444; }
 .send .msg-label { fill: #1f4e9c; }
 .msg-label { paint-order: stroke; stroke: #fff; stroke-width: 3px; stroke-linejoin: round; }
-.pings-box { fill: #f1f1f1; fill-opacity: 0.85; stroke: #aaa; stroke-dasharray: 3 2; rx: 6; }
+.pings-box { fill: #f1f1f1; fill-opacity: 0.6; stroke: #aaa; stroke-dasharray: 3 2; rx: 6; }
 .pings-edge { stroke: #aaa; stroke-width: 1; }
 .pings-label { font-weight: bold; fill: #555; }
 .small { font-size: 10px; fill: #777; }
