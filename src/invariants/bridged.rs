@@ -46,22 +46,33 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::Run;
 use super::qos1_at_least_once::DELIVERY_GRACE;
 use super::trace_view::{self as view, Dir, Flow};
+use super::{Run, Spec};
 use crate::broker::{Bridge, BridgeTopic};
 use crate::scenario::FaultAction;
 use crate::trace::{EventKind, Violation, render::seconds};
 use crate::wire::{Packet, QoS};
 
 pub const AT_LEAST_ONCE: &str = "bridge-at-least-once";
-pub const AT_LEAST_ONCE_IDS: &[&str] = &["MQTT-3.1.2-4", "MQTT-4.4.0-1"];
+/// Each version's ids, cited at the level of the bridge's own connection,
+/// whose session carries the messages across.
+pub const AT_LEAST_ONCE_SPEC: Spec = Spec {
+    v311: &["MQTT-3.1.2-4", "MQTT-4.4.0-1"],
+    v5: &["MQTT-3.1.2-23", "MQTT-4.4.0-1"],
+};
 pub const EXACTLY_ONCE: &str = "bridge-exactly-once";
-pub const EXACTLY_ONCE_IDS: &[&str] = &["MQTT-4.3.3-10", "MQTT-4.3.3-12"];
+pub const EXACTLY_ONCE_SPEC: Spec = Spec {
+    v311: &["MQTT-4.3.3-2"],
+    v5: &["MQTT-4.3.3-10", "MQTT-4.3.3-12"],
+};
 pub const ORDERING: &str = "bridge-ordering";
-pub const ORDERING_IDS: &[&str] = &["MQTT-4.6.0-6", "MQTT-4.6.0-5", "MQTT-4.6.0-1"];
+pub const ORDERING_SPEC: Spec = Spec {
+    v311: &["MQTT-4.6.0-6", "MQTT-4.6.0-1"],
+    v5: &["MQTT-4.6.0-5", "MQTT-4.6.0-6", "MQTT-4.6.0-1"],
+};
 pub const NO_LOOP: &str = "bridge-no-loop";
-pub const NO_LOOP_IDS: &[&str] = &[];
+pub const NO_LOOP_SPEC: Spec = Spec::both(&[]);
 
 /// One way across one bridge: messages published on `from` reach `to`.
 struct Hop<'a> {
@@ -252,7 +263,7 @@ pub fn at_least_once(run: &Run) -> Vec<Violation> {
                 evidence.sort_unstable();
                 out.push(super::violation(
                     AT_LEAST_ONCE,
-                    AT_LEAST_ONCE_IDS,
+                    AT_LEAST_ONCE_SPEC.at(hop.bridge.level),
                     format!(
                         "{sub_name} (on {}) never received {}'s QoS {} message on {:?} (on {}), accepted at {} and crossing {} as {mapped:?}: {stop}; the bridge has been connected since {} and {sub_name} (subscribed to {:?} with QoS {}) since {}",
                         hop.to,
@@ -398,7 +409,7 @@ pub fn exactly_once(run: &Run) -> Vec<Violation> {
                 if events.len() > n {
                     out.push(super::violation(
                         EXACTLY_ONCE,
-                        EXACTLY_ONCE_IDS,
+                        EXACTLY_ONCE_SPEC.at(hop.bridge.level),
                         format!(
                             "{sub_name} (on {}) received the QoS 2 message {:?} on {:?} {} times as new, crossing {}, but it was published {} time(s)",
                             hop.to,
@@ -455,7 +466,7 @@ pub fn no_loop(run: &Run) -> Vec<Violation> {
                 if *n > origin && came_in.get(&key).copied().unwrap_or(0) > 0 {
                     out.push(super::violation(
                         NO_LOOP,
-                        NO_LOOP_IDS,
+                        NO_LOOP_SPEC.v311,
                         format!(
                             "the bridge {name} sent {:?} on {:?} back to {}, where it came from: clients of {local} published it {origin} time(s), and the bridge has sent it {n} time(s)",
                             String::from_utf8_lossy(&m.payload),
@@ -554,7 +565,7 @@ pub fn ordering(run: &Run) -> Vec<Violation> {
                     let fb = &flows[b];
                     out.push(super::violation(
                         ORDERING,
-                        ORDERING_IDS,
+                        ORDERING_SPEC.at(hop.bridge.level),
                         format!(
                             "{sub_name} (on {}) received {}'s QoS {} messages on {:?} (on {}) out of order across {}: {} before {}, which {} received first",
                             hop.to,

@@ -447,12 +447,6 @@ pub fn broker_of<'s>(scenario: &'s Scenario, client: &str) -> Option<(&'s str, &
     Some((name.as_str(), config))
 }
 
-/// The spec ids of an invariant for the protocol level of the connection
-/// it judged last: 5.0's own ids, or 3.1.1's.
-pub fn spec_for<'s>(level: u8, v311: &'s [&'s str], v5: &'s [&'s str]) -> &'s [&'s str] {
-    if level == LEVEL_V5 { v5 } else { v311 }
-}
-
 /// One invariant's findings (text and the events it cites) as violations.
 /// Not capped here: [`super::violations`] caps every invariant once, so the
 /// count of the rest is the true one.

@@ -20,18 +20,16 @@
 
 use std::collections::BTreeMap;
 
-use super::Run;
 use super::trace_view::{self as view, Dir};
+use super::{Run, Spec};
 use crate::trace::Violation;
 use crate::wire::Packet;
 
 pub const NAME: &str = "delivery-matches-subscription";
-pub const SPEC_IDS: &[&str] = &[
-    "MQTT-4.7.2-1",
-    "MQTT-3.3.5-1",
-    "MQTT-3.8.4-8",
-    "MQTT-3.8.3-3",
-];
+pub const SPEC: Spec = Spec {
+    v311: &["MQTT-4.7.2-1", "MQTT-3.3.5-1"],
+    v5: &["MQTT-4.7.2-1", "MQTT-3.8.4-8", "MQTT-3.8.3-3"],
+};
 
 /// The filter a subscription matches topics with.
 pub(super) fn topic_filter(filter: &str) -> &str {
@@ -116,7 +114,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                     };
                     out.push(super::violation(
                         NAME,
-                        SPEC_IDS,
+                        SPEC.at(run.level_of(name)),
                         text,
                         view::render(run, [p.event]),
                     ));

@@ -18,13 +18,13 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::Run;
 use super::trace_view::{self as view, Dir};
+use super::{Run, Spec};
 use crate::trace::Violation;
 use crate::wire::{Packet, QoS};
 
 pub const NAME: &str = "dup-on-resend";
-pub const SPEC_IDS: &[&str] = &["MQTT-3.3.1-1", "MQTT-4.4.0-1"];
+pub const SPEC: Spec = Spec::both(&["MQTT-3.3.1-1", "MQTT-4.4.0-1"]);
 
 pub fn check(run: &Run) -> Vec<Violation> {
     let v = run.view();
@@ -48,7 +48,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                         {
                             out.push(super::violation(
                                 NAME,
-                                SPEC_IDS,
+                                SPEC.at(run.level_of(name)),
                                 format!(
                                     "the broker sent {name} its unacknowledged message on {:?} (packet id {}) again with DUP 0",
                                     m.topic, m.packet_id

@@ -37,9 +37,9 @@ use crate::trace::Violation;
 use crate::trace::render::seconds;
 
 use super::connections::{
-    Conn, EndKind, Faults, Sessions, Timing, broker_of, found_with_choices, rendered, spec_for,
+    Conn, EndKind, Faults, Sessions, Timing, broker_of, found_with_choices, rendered,
 };
-use super::{Invariant, Run};
+use super::{Invariant, Run, Spec};
 use crate::scenario::Force;
 
 /// The keep-alive factor of [MQTT-3.1.2-24].
@@ -53,11 +53,10 @@ pub const SPEC_V5: &[&str] = &["MQTT-3.1.2-22", "MQTT-3.2.2-22"];
 
 pub const KEEP_ALIVE: Invariant = Invariant {
     name: "keep-alive",
-    spec_ids: &[
-        "MQTT-3.1.2-24",
-        "MQTT-3.1.2-22 (5.0)",
-        "MQTT-3.2.2-22 (5.0)",
-    ],
+    spec: Spec {
+        v311: SPEC_V311,
+        v5: SPEC_V5,
+    },
     force: Force::Binding,
     check,
 };
@@ -94,7 +93,11 @@ fn check(run: &Run) -> Vec<Violation> {
     }
     // The spec says the broker must close, not how soon: the bound on
     // lateness (a round trip and a millisecond) is the reference's.
-    let spec = spec_for(level, SPEC_V311, SPEC_V5);
+    let spec = Spec {
+        v311: SPEC_V311,
+        v5: SPEC_V5,
+    }
+    .at(level);
     found_with_choices(KEEP_ALIVE.name, spec, found, late)
 }
 

@@ -22,13 +22,17 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::Run;
 use super::trace_view::{self as view, Dir};
+use super::{Run, Spec};
 use crate::trace::{EventKind, Violation};
 use crate::wire::Packet;
 
 pub const NAME: &str = "message-expiry";
-pub const SPEC_IDS: &[&str] = &["MQTT-3.3.2-5", "MQTT-3.3.2-6"];
+/// 5.0 only: the rule does not exist in 3.1.1.
+pub const SPEC: Spec = Spec {
+    v311: &[],
+    v5: &["MQTT-3.3.2-5", "MQTT-3.3.2-6"],
+};
 
 /// Time a message may spend outside the broker beyond two latencies
 /// (client send queues, the simulated TCP), taken off the proven wait.
@@ -87,7 +91,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         };
         out.push(super::violation(
             NAME,
-            SPEC_IDS,
+            SPEC.v5,
             text,
             view::render(run, [flow.first_event, p.event]),
         ));

@@ -95,6 +95,15 @@ impl<'a> Run<'a> {
             .find_map(|d| d.behaviour?.takeover_will())
     }
 
+    /// The protocol level `client` is configured with (3.1.1 for a host that
+    /// is not one of the scenario's clients, such as a bridge connection).
+    pub fn level_of(&self, client: &str) -> u8 {
+        self.scenario
+            .clients
+            .get(client)
+            .map_or(crate::wire::LEVEL_V311, |c| c.options.protocol.level())
+    }
+
     /// The trace view every delivery invariant reads, built once per run.
     pub fn view(&self) -> &trace_view::View<'a> {
         self.view.get_or_init(|| trace_view::View::of(self))
@@ -107,12 +116,40 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The statements an invariant rests on, each version in its own numbering:
+/// one number can name another duty in the other version (MQTT-4.3.3-2 is
+/// the QoS 2 receiver's duty in 3.1.1 and the sender's in 5.0), so a
+/// violation cites the list of its client's protocol version. An empty list
+/// means the rule does not exist in that version (the invariant never fires
+/// there).
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub v311: &'static [&'static str],
+    pub v5: &'static [&'static str],
+}
+
+impl Spec {
+    /// The same statement numbers in both versions.
+    pub const fn both(ids: &'static [&'static str]) -> Spec {
+        Spec { v311: ids, v5: ids }
+    }
+
+    /// The ids for a connection at protocol `level`.
+    pub fn at(&self, level: u8) -> &'static [&'static str] {
+        if level == crate::wire::LEVEL_V5 {
+            self.v5
+        } else {
+            self.v311
+        }
+    }
+}
+
 /// One protocol invariant.
 pub struct Invariant {
     /// Stable, kebab-case: `qos1-at-least-once`.
     pub name: &'static str,
-    /// The spec statements it rests on, e.g. `MQTT-4.3.3-2`.
-    pub spec_ids: &'static [&'static str],
+    /// The spec statements it rests on, e.g. `MQTT-4.3.3-2`, per version.
+    pub spec: Spec,
     /// Binding: it checks a MUST of its statements, and a violation fails
     /// any target. A check may still report one violation as the
     /// reference's choice (a timing bound the spec does not give).
@@ -125,37 +162,37 @@ pub struct Invariant {
 pub const ALL: &[Invariant] = &[
     Invariant {
         name: qos1_at_least_once::NAME,
-        spec_ids: qos1_at_least_once::SPEC_IDS,
+        spec: qos1_at_least_once::SPEC,
         force: Force::Binding,
         check: qos1_at_least_once::check,
     },
     Invariant {
         name: qos2_exactly_once::NAME,
-        spec_ids: qos2_exactly_once::SPEC_IDS,
+        spec: qos2_exactly_once::SPEC,
         force: Force::Binding,
         check: qos2_exactly_once::check,
     },
     Invariant {
         name: ordering::NAME,
-        spec_ids: ordering::SPEC_IDS,
+        spec: ordering::SPEC,
         force: Force::Binding,
         check: ordering::check,
     },
     Invariant {
         name: packet_ids::NAME,
-        spec_ids: packet_ids::SPEC_IDS,
+        spec: packet_ids::SPEC,
         force: Force::Binding,
         check: packet_ids::check,
     },
     Invariant {
         name: unsubscribe::NAME,
-        spec_ids: unsubscribe::SPEC_IDS,
+        spec: unsubscribe::SPEC,
         force: Force::Binding,
         check: unsubscribe::check,
     },
     Invariant {
         name: delivery_matches::NAME,
-        spec_ids: delivery_matches::SPEC_IDS,
+        spec: delivery_matches::SPEC,
         force: Force::Binding,
         check: delivery_matches::check,
     },
@@ -165,67 +202,67 @@ pub const ALL: &[Invariant] = &[
     retained::RETAINED,
     Invariant {
         name: receive_maximum::NAME,
-        spec_ids: receive_maximum::SPEC_IDS,
+        spec: receive_maximum::SPEC,
         force: Force::Binding,
         check: receive_maximum::check,
     },
     Invariant {
         name: shared_one_member::NAME,
-        spec_ids: shared_one_member::SPEC_IDS,
+        spec: shared_one_member::SPEC,
         force: Force::Binding,
         check: shared_one_member::check,
     },
     Invariant {
         name: dup_on_resend::NAME,
-        spec_ids: dup_on_resend::SPEC_IDS,
+        spec: dup_on_resend::SPEC,
         force: Force::Binding,
         check: dup_on_resend::check,
     },
     Invariant {
         name: takeover::NAME,
-        spec_ids: takeover::SPEC_IDS,
+        spec: takeover::SPEC,
         force: Force::Binding,
         check: takeover::check,
     },
     Invariant {
         name: topic_alias::NAME,
-        spec_ids: topic_alias::SPEC_IDS,
+        spec: topic_alias::SPEC,
         force: Force::Binding,
         check: topic_alias::check,
     },
     Invariant {
         name: retain_flag::NAME,
-        spec_ids: retain_flag::SPEC_IDS,
+        spec: retain_flag::SPEC,
         force: Force::Binding,
         check: retain_flag::check,
     },
     Invariant {
         name: message_expiry::NAME,
-        spec_ids: message_expiry::SPEC_IDS,
+        spec: message_expiry::SPEC,
         force: Force::Binding,
         check: message_expiry::check,
     },
     Invariant {
         name: bridged::AT_LEAST_ONCE,
-        spec_ids: bridged::AT_LEAST_ONCE_IDS,
+        spec: bridged::AT_LEAST_ONCE_SPEC,
         force: Force::Binding,
         check: bridged::at_least_once,
     },
     Invariant {
         name: bridged::EXACTLY_ONCE,
-        spec_ids: bridged::EXACTLY_ONCE_IDS,
+        spec: bridged::EXACTLY_ONCE_SPEC,
         force: Force::Binding,
         check: bridged::exactly_once,
     },
     Invariant {
         name: bridged::ORDERING,
-        spec_ids: bridged::ORDERING_IDS,
+        spec: bridged::ORDERING_SPEC,
         force: Force::Binding,
         check: bridged::ordering,
     },
     Invariant {
         name: bridged::NO_LOOP,
-        spec_ids: bridged::NO_LOOP_IDS,
+        spec: bridged::NO_LOOP_SPEC,
         force: Force::Choice,
         check: bridged::no_loop,
     },
@@ -249,12 +286,14 @@ pub fn violations(run: &Run) -> Vec<Violation> {
         if found.len() > VIOLATIONS_PER_INVARIANT_MAX {
             let more = found.len() - VIOLATIONS_PER_INVARIANT_MAX;
             found.truncate(VIOLATIONS_PER_INVARIANT_MAX);
-            found.push(violation(
+            let mut last = violation(
                 inv.name,
-                inv.spec_ids,
+                &[],
                 format!("... and {more} more violations of {}", inv.name),
                 Vec::new(),
-            ));
+            );
+            last.spec_ids = found.last().map(|v| v.spec_ids.clone()).unwrap_or_default();
+            found.push(last);
         }
         out.extend(found);
     }

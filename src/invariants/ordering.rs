@@ -21,13 +21,16 @@
 
 use std::collections::BTreeMap;
 
-use super::Run;
 use super::trace_view::{self as view, Dir, Flow};
+use super::{Run, Spec};
 use crate::trace::Violation;
 use crate::wire::Packet;
 
 pub const NAME: &str = "ordering";
-pub const SPEC_IDS: &[&str] = &["MQTT-4.6.0-6", "MQTT-4.6.0-5"];
+pub const SPEC: Spec = Spec {
+    v311: &["MQTT-4.6.0-6"],
+    v5: &["MQTT-4.6.0-5", "MQTT-4.6.0-6"],
+};
 
 /// Whether the broker certainly received `a` before `b`.
 fn before(a: &Flow, b: &Flow) -> bool {
@@ -81,7 +84,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                 let fb = &flows[b];
                 out.push(super::violation(
                     NAME,
-                    SPEC_IDS,
+                    SPEC.at(run.level_of(name)),
                     format!(
                         "{name} received {}'s QoS {} messages on {:?} out of order: {} before {}, which the broker received first",
                         fa.publisher,

@@ -21,18 +21,16 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::Run;
 use super::trace_view::{self as view, Dir};
+use super::{Run, Spec};
 use crate::trace::Violation;
 use crate::wire::{Packet, QoS};
 
 pub const NAME: &str = "packet-ids";
-pub const SPEC_IDS: &[&str] = &[
-    "MQTT-2.3.1-2",
-    "MQTT-2.3.1-4",
-    "MQTT-2.2.1-3",
-    "MQTT-2.2.1-4",
-];
+pub const SPEC: Spec = Spec {
+    v311: &["MQTT-2.3.1-2", "MQTT-2.3.1-4"],
+    v5: &["MQTT-2.2.1-3", "MQTT-2.2.1-4"],
+};
 
 /// What holds a packet id.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +61,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
         let mut reused = |who: &str, id: u16, earlier: usize, now: usize| {
             out.push(super::violation(
                 NAME,
-                SPEC_IDS,
+                SPEC.at(run.level_of(name)),
                 format!("{who} reused packet id {id} with {name} while it was in flight"),
                 view::render(run, [earlier, now]),
             ));

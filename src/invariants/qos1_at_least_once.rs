@@ -28,14 +28,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::Run;
 use super::trace_view::{self as view, Carriers, Dir, Flow, Granted};
+use super::{Run, Spec};
 use crate::scenario::Ack;
 use crate::trace::Violation;
 use crate::wire::{Packet, QoS};
 
 pub const NAME: &str = "qos1-at-least-once";
-pub const SPEC_IDS: &[&str] = &["MQTT-4.5.0-1", "MQTT-4.4.0-1", "MQTT-3.1.2-4"];
+pub const SPEC: Spec = Spec {
+    v311: &["MQTT-4.5.0-1", "MQTT-4.4.0-1", "MQTT-3.1.2-4"],
+    v5: &["MQTT-4.5.0-1", "MQTT-4.4.0-1", "MQTT-3.1.2-23"],
+};
 
 /// Time a surviving session gets, beyond four one-way latencies, to
 /// receive what it is owed once it is connected and the message accepted.
@@ -125,7 +128,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
             if !received {
                 out.push(super::violation(
                     NAME,
-                    SPEC_IDS,
+                    SPEC.at(run.level_of(name)),
                     format!(
                         "{name} never received {}'s QoS 1 message on {:?} accepted at {}, though its session (subscribed to {:?} with QoS {}) survived and it has been connected since {}",
                         f.publisher,

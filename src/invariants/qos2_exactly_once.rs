@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use super::Run;
 use super::trace_view::{self as view, Dir};
+use super::{Run, Spec};
 use crate::trace::Violation;
 use crate::wire::{Packet, QoS};
 
@@ -32,7 +32,10 @@ pub const NAME: &str = "qos2-exactly-once";
 /// 5.0 numbers the receiver's duty; 3.1.1 states it in one statement,
 /// MQTT-4.3.3-2, whose number means another duty in 5.0, so until
 /// violations carry ids per protocol the 5.0 ids are cited for both.
-pub const SPEC_IDS: &[&str] = &["MQTT-4.3.3-10", "MQTT-4.3.3-12"];
+pub const SPEC: Spec = Spec {
+    v311: &["MQTT-4.3.3-2"],
+    v5: &["MQTT-4.3.3-10", "MQTT-4.3.3-12"],
+};
 
 pub fn check(run: &Run) -> Vec<Violation> {
     let packets = &run.view().packets;
@@ -99,7 +102,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
             {
                 out.push(super::violation(
                     NAME,
-                    SPEC_IDS,
+                    SPEC.at(run.level_of(name)),
                     format!(
                         "{name} received the message {topic:?} {} at QoS 2 {} times as a new message, but it was published at QoS {q} at most: the broker raised its QoS",
                         crate::packet_json::payload(payload),
@@ -112,7 +115,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
             if events.len() > published * copies {
                 out.push(super::violation(
                     NAME,
-                    SPEC_IDS,
+                    SPEC.at(run.level_of(name)),
                     format!(
                         "{name} received the QoS 2 message {topic:?} {} {} times as a new message; it was published {published} times{}",
                         crate::packet_json::payload(payload),

@@ -17,13 +17,17 @@
 
 use std::collections::BTreeMap;
 
-use super::Run;
 use super::trace_view::{self as view, Dir};
+use super::{Run, Spec};
 use crate::trace::Violation;
 use crate::wire::{LEVEL_V5, Packet, QoS};
 
 pub const NAME: &str = "receive-maximum";
-pub const SPEC_IDS: &[&str] = &["MQTT-3.3.4-9"];
+/// 5.0 only: the rule does not exist in 3.1.1.
+pub const SPEC: Spec = Spec {
+    v311: &[],
+    v5: &["MQTT-3.3.4-9"],
+};
 
 /// The Receive Maximum of a 5.0 CONNECT without the property.
 pub const RECEIVE_MAXIMUM_DEFAULT: u16 = 65_535;
@@ -60,7 +64,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                         let oldest = out_ids.values().copied().min().unwrap_or(p.event);
                         out.push(super::violation(
                             NAME,
-                            SPEC_IDS,
+                            SPEC.at(run.level_of(name)),
                             format!(
                                 "the broker had {} QoS 1 and 2 PUBLISHes unacknowledged out to {name}, above the Receive Maximum {limit} it sent in CONNECT",
                                 out_ids.len()

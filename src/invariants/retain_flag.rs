@@ -28,20 +28,22 @@
 
 use std::time::Duration;
 
-use super::Run;
 use super::delivery_matches::topic_filter;
 use super::trace_view::{self as view, Dir, Packets};
+use super::{Run, Spec};
 use crate::trace::Violation;
 use crate::wire::{Packet, RetainHandling, SubscribeFilter};
 
 pub const NAME: &str = "retain-flag";
-pub const SPEC_IDS: &[&str] = &[
-    "MQTT-3.3.1-9",
-    "MQTT-3.3.1-12",
-    "MQTT-3.3.1-13",
-    "MQTT-3.3.1-10",
-    "MQTT-3.3.1-11",
-];
+pub const SPEC: Spec = Spec {
+    v311: &["MQTT-3.3.1-9"],
+    v5: &[
+        "MQTT-3.3.1-12",
+        "MQTT-3.3.1-13",
+        "MQTT-3.3.1-10",
+        "MQTT-3.3.1-11",
+    ],
+};
 
 /// One SUBSCRIBE a client sent, and its SUBACK.
 struct Request<'a> {
@@ -169,7 +171,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
             };
             out.push(super::violation(
                 NAME,
-                SPEC_IDS,
+                SPEC.at(run.level_of(name)),
                 text,
                 view::render(run, [p.event]),
             ));

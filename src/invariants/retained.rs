@@ -34,10 +34,8 @@ use crate::trace::render::seconds;
 use crate::trace::{EventKind, Violation};
 use crate::wire::{Packet, Property, QoS, RetainHandling};
 
-use super::connections::{
-    Conn, Faults, Sessions, Timing, broker_of, found_violations, rendered, spec_for,
-};
-use super::{Invariant, Run};
+use super::connections::{Conn, Faults, Sessions, Timing, broker_of, found_violations, rendered};
+use super::{Invariant, Run, Spec};
 use crate::scenario::Force;
 
 pub const SPEC_V311: &[&str] = &[
@@ -55,14 +53,10 @@ pub const SPEC_V5: &[&str] = &[
 
 pub const RETAINED: Invariant = Invariant {
     name: "retained",
-    spec_ids: &[
-        "MQTT-3.3.1-5",
-        "MQTT-3.3.1-6",
-        "MQTT-3.3.1-10",
-        "MQTT-3.3.1-11",
-        "MQTT-3.3.1-7 (5.0)",
-        "MQTT-3.3.1-9 (5.0)",
-    ],
+    spec: Spec {
+        v311: SPEC_V311,
+        v5: SPEC_V5,
+    },
     force: Force::Binding,
     check,
 };
@@ -112,7 +106,15 @@ fn check(run: &Run) -> Vec<Violation> {
             level = c.level();
         }
     }
-    found_violations(RETAINED.name, spec_for(level, SPEC_V311, SPEC_V5), found)
+    found_violations(
+        RETAINED.name,
+        Spec {
+            v311: SPEC_V311,
+            v5: SPEC_V5,
+        }
+        .at(level),
+        found,
+    )
 }
 
 /// One violation's text and the events it cites.

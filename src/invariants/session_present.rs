@@ -29,9 +29,8 @@ use crate::trace::render::seconds;
 
 use super::connections::{
     Conn, EXPIRY_NEVER_S, Faults, Sessions, Timing, broker_of, found_violations, rendered, secs,
-    spec_for,
 };
-use super::{Invariant, Run};
+use super::{Invariant, Run, Spec};
 use crate::scenario::Force;
 
 pub const SPEC_V311: &[&str] = &["MQTT-3.2.2-1", "MQTT-3.2.2-2", "MQTT-3.1.2-4"];
@@ -39,12 +38,10 @@ pub const SPEC_V5: &[&str] = &["MQTT-3.2.2-2", "MQTT-3.2.2-3"];
 
 pub const SESSION_PRESENT: Invariant = Invariant {
     name: "session-present",
-    spec_ids: &[
-        "MQTT-3.2.2-1",
-        "MQTT-3.2.2-2",
-        "MQTT-3.1.2-4",
-        "MQTT-3.2.2-3 (5.0)",
-    ],
+    spec: Spec {
+        v311: SPEC_V311,
+        v5: SPEC_V5,
+    },
     force: Force::Binding,
     check,
 };
@@ -89,7 +86,11 @@ fn check(run: &Run) -> Vec<Violation> {
     }
     found_violations(
         SESSION_PRESENT.name,
-        spec_for(level, SPEC_V311, SPEC_V5),
+        Spec {
+            v311: SPEC_V311,
+            v5: SPEC_V5,
+        }
+        .at(level),
         found,
     )
 }

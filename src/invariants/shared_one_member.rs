@@ -26,15 +26,19 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::Run;
 use super::delivery_matches::topic_filter;
 use super::qos1_at_least_once::DELIVERY_GRACE;
 use super::trace_view::{self as view, Dir, Packets};
+use super::{Run, Spec};
 use crate::trace::{EventKind, Violation};
 use crate::wire::{Packet, QoS};
 
 pub const NAME: &str = "shared-one-member";
-pub const SPEC_IDS: &[&str] = &["MQTT-4.8.2-5", "MQTT-4.8.2-6"];
+/// 5.0 only: the rule does not exist in 3.1.1.
+pub const SPEC: Spec = Spec {
+    v311: &[],
+    v5: &["MQTT-4.8.2-5", "MQTT-4.8.2-6"],
+};
 
 pub fn check(run: &Run) -> Vec<Violation> {
     let v = run.view();
@@ -92,7 +96,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
             };
             out.push(super::violation(
                 NAME,
-                SPEC_IDS,
+                SPEC.v5,
                 format!(
                     "a message on {topic:?} went to {first} and {second}, two members of {group:?}"
                 ),

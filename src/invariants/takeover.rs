@@ -26,17 +26,20 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::Run;
 use super::connections::{Conn, EndKind};
 use super::qos1_at_least_once::DELIVERY_GRACE;
 use super::trace_view as view;
+use super::{Run, Spec};
 use crate::scenario::ClosedBy;
 use crate::scenario::Force;
 use crate::trace::{EventKind, Violation};
 use crate::wire::LEVEL_V5;
 
 pub const NAME: &str = "takeover";
-pub const SPEC_IDS: &[&str] = &["MQTT-3.1.4-2", "MQTT-3.1.4-3"];
+pub const SPEC: Spec = Spec {
+    v311: &["MQTT-3.1.4-2"],
+    v5: &["MQTT-3.1.4-3"],
+};
 
 /// What the rule reads of one connection the broker accepted.
 struct Accepted<'c, 'a> {
@@ -129,7 +132,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
             let mut events = vec![old.event, new.event];
             events.extend(late);
             events.extend(closed.map(|c| c.2));
-            let mut v = super::violation(NAME, SPEC_IDS, text, view::render(run, events));
+            let mut v = super::violation(NAME, SPEC.at(c.level()), text, view::render(run, events));
             v.force = force;
             out.push(v);
         }

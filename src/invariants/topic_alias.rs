@@ -7,13 +7,17 @@
 //! Judged per connection, from the CONNECT the client sent on it; nothing
 //! is skipped (3.1.1 PUBLISHes carry no properties).
 
-use super::Run;
 use super::trace_view::{self as view, Dir};
+use super::{Run, Spec};
 use crate::trace::Violation;
 use crate::wire::{Packet, Property};
 
 pub const NAME: &str = "topic-alias";
-pub const SPEC_IDS: &[&str] = &["MQTT-3.3.2-11", "MQTT-3.1.2-27", "MQTT-3.3.2-8"];
+/// 5.0 only: the rule does not exist in 3.1.1.
+pub const SPEC: Spec = Spec {
+    v311: &[],
+    v5: &["MQTT-3.3.2-11", "MQTT-3.1.2-27", "MQTT-3.3.2-8"],
+};
 
 pub fn check(run: &Run) -> Vec<Violation> {
     let packets = &run.view().packets;
@@ -37,7 +41,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                     if alias == 0 || alias > limit {
                         out.push(super::violation(
                             NAME,
-                            SPEC_IDS,
+                            SPEC.at(run.level_of(name)),
                             format!(
                                 "the broker sent {name} topic alias {alias}, outside the 1..={limit} its CONNECT allowed"
                             ),

@@ -23,13 +23,13 @@
 
 use std::collections::BTreeMap;
 
-use super::Run;
 use super::trace_view::{self as view, Dir};
+use super::{Run, Spec};
 use crate::trace::Violation;
 use crate::wire::Packet;
 
 pub const NAME: &str = "unsubscribe";
-pub const SPEC_IDS: &[&str] = &["MQTT-3.10.4-2", "MQTT-3.10.4-3"];
+pub const SPEC: Spec = Spec::both(&["MQTT-3.10.4-2", "MQTT-3.10.4-3"]);
 
 pub fn check(run: &Run) -> Vec<Violation> {
     let packets = &run.view().packets;
@@ -93,7 +93,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
                     if all_after && !by_will {
                         out.push(super::violation(
                             NAME,
-                            SPEC_IDS,
+                            SPEC.at(run.level_of(name)),
                             format!(
                                 "{name} received a message on {:?} that {} published after the UNSUBACK that removed {filter:?}, and no filter it holds matches it",
                                 m.topic, source.publisher

@@ -41,9 +41,9 @@ use crate::wire::{LEVEL_V5, LastWill, Packet};
 
 use super::connections::{
     Conn, EXPIRY_NEVER_S, End, EndKind, Faults, Sessions, Timing, broker_of, found_with_choices,
-    rendered, secs, spec_for,
+    rendered, secs,
 };
-use super::{Invariant, Run};
+use super::{Invariant, Run, Spec};
 use crate::scenario::Force;
 
 pub const SPEC_V311: &[&str] = &["MQTT-3.1.2-8", "MQTT-3.1.2-10", "MQTT-3.14.4-3"];
@@ -56,12 +56,10 @@ pub const SPEC_V5: &[&str] = &[
 
 pub const WILL: Invariant = Invariant {
     name: "will",
-    spec_ids: &[
-        "MQTT-3.1.2-8",
-        "MQTT-3.1.2-10",
-        "MQTT-3.14.4-3",
-        "MQTT-3.1.3-9 (5.0)",
-    ],
+    spec: Spec {
+        v311: SPEC_V311,
+        v5: SPEC_V5,
+    },
     force: Force::Binding,
     check,
 };
@@ -178,7 +176,11 @@ fn check(run: &Run) -> Vec<Violation> {
     }
     // The spec says when a will may go out, not how soon after: a will
     // that came after the reference's bound is its choice.
-    let spec = spec_for(level, SPEC_V311, SPEC_V5);
+    let spec = Spec {
+        v311: SPEC_V311,
+        v5: SPEC_V5,
+    }
+    .at(level);
     found_with_choices(WILL.name, spec, found, late)
 }
 
