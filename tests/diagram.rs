@@ -551,7 +551,10 @@ clients:
         lifeline_x(&l, "talker"),
         lifeline_x(&l, "broker"),
     );
-    assert!(pinger < talker && talker < broker, "{pinger} {talker} {broker}");
+    assert!(
+        pinger < talker && talker < broker,
+        "{pinger} {talker} {broker}"
+    );
     let boxes: Vec<(usize, f64, f64)> = l
         .groups
         .iter()

@@ -2,6 +2,8 @@
 //! plus faults and broker notes.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -13,6 +15,12 @@ use crate::wire::Packet;
 /// The most events one run records. A runaway scenario (a reconnect loop
 /// with no delay, say) cannot exhaust memory; what is dropped is counted.
 pub const EVENTS_MAX: usize = 1_000_000;
+
+/// PUBLISH payloads at least this long are kept once per distinct content
+/// in a run's trace ([`Payloads`]): every receipt of one message decodes a
+/// copy of its own, and a 1 MB message fanned out to 1,000 subscribers
+/// would otherwise keep 1 GB. Shorter payloads cost less than the lookup.
+pub const SHARED_PAYLOAD_MIN_BYTES: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -118,7 +126,32 @@ pub type Clock = Rc<dyn Fn() -> Duration>;
 pub struct Recorder {
     events: Rc<RefCell<Vec<Event>>>,
     dropped: Rc<RefCell<usize>>,
+    payloads: Rc<RefCell<Payloads>>,
     clock: Clock,
+}
+
+/// One buffer per distinct large payload of a run: a recorded PUBLISH whose
+/// payload equals one seen before shares that one's buffer. Looked up by
+/// length and a hash, then compared byte for byte; nothing iterates it, so
+/// it cannot change the trace.
+#[derive(Default)]
+struct Payloads {
+    seen: BTreeMap<(usize, u64), Vec<Bytes>>,
+}
+
+impl Payloads {
+    fn share(&mut self, payload: &mut Bytes) {
+        if payload.len() < SHARED_PAYLOAD_MIN_BYTES {
+            return;
+        }
+        let mut h = DefaultHasher::new();
+        payload.hash(&mut h);
+        let same = self.seen.entry((payload.len(), h.finish())).or_default();
+        match same.iter().find(|b| *b == payload) {
+            Some(b) => *payload = b.clone(),
+            None => same.push(payload.clone()),
+        }
+    }
 }
 
 impl Recorder {
@@ -126,6 +159,7 @@ impl Recorder {
         Recorder {
             events: Rc::default(),
             dropped: Rc::default(),
+            payloads: Rc::default(),
             clock,
         }
     }
@@ -140,11 +174,22 @@ impl Recorder {
 
     /// Records with an explicit time: for the driver, which runs outside
     /// any host and so has no clock of its own.
-    pub fn record_at(&self, at: Duration, kind: EventKind) {
+    pub fn record_at(&self, at: Duration, mut kind: EventKind) {
         let mut events = self.events.borrow_mut();
         if events.len() >= EVENTS_MAX {
             *self.dropped.borrow_mut() += 1;
             return;
+        }
+        if let EventKind::Send {
+            packet: Packet::Publish(m),
+            ..
+        }
+        | EventKind::Recv {
+            packet: Packet::Publish(m),
+            ..
+        } = &mut kind
+        {
+            self.payloads.borrow_mut().share(&mut m.payload);
         }
         events.push(Event { at, kind });
     }
@@ -155,5 +200,63 @@ impl Recorder {
             std::mem::take(&mut *self.events.borrow_mut()),
             *self.dropped.borrow(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Properties, Publish, QoS};
+
+    fn recv(payload: Vec<u8>) -> EventKind {
+        EventKind::Recv {
+            client: "c".into(),
+            packet: Packet::Publish(Publish {
+                topic: "t".into(),
+                payload: Bytes::from(payload),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                dup: false,
+                packet_id: 0,
+                properties: Properties::default(),
+            }),
+            level: 4,
+            resolved_topic: None,
+        }
+    }
+
+    fn payload(e: &Event) -> &Bytes {
+        match &e.kind {
+            EventKind::Recv {
+                packet: Packet::Publish(m),
+                ..
+            } => &m.payload,
+            other => panic!("not a PUBLISH receipt: {other:?}"),
+        }
+    }
+
+    /// Receipts of one large payload share one buffer; a different payload
+    /// of the same length, and a short one, keep their own.
+    #[test]
+    fn equal_large_payloads_share_one_buffer_in_the_trace() {
+        let r = Recorder::new(Rc::new(|| Duration::ZERO));
+        let big = vec![7u8; SHARED_PAYLOAD_MIN_BYTES];
+        let mut other = big.clone();
+        other[0] = 8;
+        r.record(recv(big.clone()));
+        r.record(recv(big));
+        r.record(recv(other));
+        r.record(recv(vec![1, 2, 3]));
+        r.record(recv(vec![1, 2, 3]));
+        let (events, _) = r.take();
+        let ptr = |i: usize| payload(&events[i]).as_ptr();
+        assert_eq!(
+            ptr(0),
+            ptr(1),
+            "the second receipt shares the first's buffer"
+        );
+        assert_ne!(ptr(0), ptr(2), "a different payload keeps its own");
+        assert_eq!(payload(&events[2])[0], 8);
+        assert_ne!(ptr(3), ptr(4), "short payloads are not looked up");
     }
 }
