@@ -95,6 +95,11 @@ const OUTSIDE_SIMULATION: &[(&str, &[&str], &str)] = &[
     ),
     ("src/explore/seeds.rs", &["Instant"], "explore's throughput"),
     (
+        "src/explore/live.rs",
+        &["Instant"],
+        "live explore runs in real time and reports each seed's wall time",
+    ),
+    (
         "src/cli/explore/shrink.rs",
         &["Instant"],
         "the shrink progress line",
@@ -292,7 +297,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     // Many runs of one scenario: seeds over threads, shards and their
     // merge, shrinking a failing seed.
-    ("explore", &["packet_json", "scenario", "trace", "sim"]),
+    (
+        "explore",
+        &["packet_json", "scenario", "trace", "sim", "live"],
+    ),
 ];
 
 /// The top-level module a file of `src/` belongs to: `src/x.rs` and

@@ -7,7 +7,8 @@
 //! - a broker of it bridges to another (no profile has a bridge template
 //!   yet, so the harness cannot configure a live pair);
 //! - it has more than one broker (a live target is one broker);
-//! - it has `chaos` (generated faults are not run live);
+//! - it has `chaos` (`run` and `report` do not draw faults live; `explore
+//!   --target-profile` runs each seed's schedule);
 //! - it crashes or restarts a broker that the harness did not start (no
 //!   `--target-cmd`);
 //! - a client speaks a protocol version the target's profile does not
@@ -51,7 +52,9 @@ pub fn reason(
     }
     let c = &scenario.chaos;
     if c.partitions.is_some() || c.holds.is_some() || c.latency.is_some() || c.crashes.is_some() {
-        return Some("has chaos; generated faults are not run against a live target".into());
+        return Some(
+            "has chaos; run and report do not draw faults live: `mqtt-sim explore FILE --target-profile NAME` runs each seed's fault schedule".into(),
+        );
     }
     if !harness_starts_broker {
         for f in &scenario.faults {

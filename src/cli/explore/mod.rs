@@ -2,6 +2,7 @@
 //! report every failing seed with a replay line. `explore --merge` is in
 //! `merge`, `explore --shrink` in `shrink`.
 
+mod live;
 pub mod merge;
 pub mod shrink;
 
@@ -91,6 +92,21 @@ pub struct Args {
     /// next to the scenario.
     #[arg(long, requires = "shrink")]
     shrink_dir: Option<PathBuf>,
+    /// Live: run each seed's fault schedule against this broker (see
+    /// --target-profile), in real time.
+    #[command(flatten)]
+    live: super::run::LiveArgs,
+    /// Live: seeds run at once, each against a broker of its own.
+    #[arg(long, default_value_t = 1)]
+    lanes: usize,
+    /// Live: reruns of each failing seed, each against a fresh broker; a
+    /// failure that does not repeat on every one is reported as flaky.
+    #[arg(long, default_value_t = mqtt_sim::explore::live::CONFIRM_DEFAULT)]
+    confirm: usize,
+    /// Live: where a confirmed failing seed is written as
+    /// <stem>-seed-<N>-live.yaml (default: next to the scenario).
+    #[arg(long)]
+    failures_dir: Option<PathBuf>,
     /// Merge the JSON reports of `explore --shard K/N --format json`
     /// into one report, checking that the shards fit together.
     #[arg(long, num_args = 1.., conflicts_with_all = ["file", "shard", "fail_fast", "check_determinism", "jobs"])]
@@ -124,6 +140,51 @@ pub fn explore(args: Args) -> anyhow::Result<u8> {
         eprintln!(
             "error: shard {}/{} of seeds {}..{} holds no seed; give more seeds or fewer shards",
             shard.index, shard.count, args.seeds.0, args.seeds.1
+        );
+        return Ok(super::EXIT_INVALID);
+    }
+    let live = match args.live.resolve(None) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(super::EXIT_INVALID);
+        }
+    };
+    if let Some(live) = live {
+        let refused = [
+            (args.shrink, "--shrink"),
+            (matches!(args.format, Format::Json), "--format json"),
+            (args.check_determinism, "--check-determinism"),
+            (args.jobs.is_some(), "--jobs (use --lanes)"),
+        ];
+        if let Some((_, flag)) = refused.iter().find(|(on, _)| *on) {
+            eprintln!(
+                "error: {flag} is for simulated runs; a live explore writes each confirmed failing seed out instead"
+            );
+            return Ok(super::EXIT_INVALID);
+        }
+        if args.lanes == 0 || args.lanes > mqtt_sim::explore::live::LANES_MAX {
+            eprintln!(
+                "error: --lanes must be 1 to {}",
+                mqtt_sim::explore::live::LANES_MAX
+            );
+            return Ok(super::EXIT_INVALID);
+        }
+        let opts = mqtt_sim::explore::live::Options {
+            live,
+            seeds: (0..seeds.len()).filter_map(|i| seeds.get(i)).collect(),
+            lanes: args.lanes,
+            confirm: args.confirm,
+            fail_fast: args.fail_fast,
+        };
+        return live::explore(file, &scenario, &opts, args.failures_dir.as_deref());
+    }
+    if args.lanes != 1
+        || args.confirm != mqtt_sim::explore::live::CONFIRM_DEFAULT
+        || args.failures_dir.is_some()
+    {
+        eprintln!(
+            "error: --lanes, --confirm and --failures-dir are for live runs: give --target-profile, --target or --target-cmd"
         );
         return Ok(super::EXIT_INVALID);
     }
