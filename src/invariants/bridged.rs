@@ -482,15 +482,6 @@ pub fn no_loop(run: &Run) -> Vec<Violation> {
     out
 }
 
-/// Whether the publisher's broker certainly received `a` before `b`: as
-/// `ordering` reads it (accepted before `b` was sent, or one stream and no
-/// resend of `a`).
-fn received_before(a: &Flow, b: &Flow) -> bool {
-    let accepted_first = a.accepted.is_some_and(|(_, e)| e < b.first_event);
-    let same_stream = a.connection == b.connection && a.sends == 1 && a.first_event < b.first_event;
-    accepted_first || same_stream
-}
-
 pub fn ordering(run: &Run) -> Vec<Violation> {
     let packets = &run.view().packets;
     let flows = &run.view().flows;
@@ -551,36 +542,26 @@ pub fn ordering(run: &Run) -> Vec<Violation> {
                     first.entry(i).or_insert(p.event);
                 }
             }
-            for (&a, &got_a) in &first {
-                let fa = &flows[a];
-                let overtaken = first.iter().find(|&(&b, &got_b)| {
-                    let fb = &flows[b];
-                    fb.publisher == fa.publisher
-                        && fb.topic == fa.topic
-                        && fb.qos == fa.qos
-                        && got_b < got_a
-                        && received_before(fa, fb)
-                });
-                if let Some((&b, &got_b)) = overtaken {
-                    let fb = &flows[b];
-                    out.push(super::violation(
-                        ORDERING,
-                        ORDERING_SPEC.at(hop.bridge.level),
-                        format!(
-                            "{sub_name} (on {}) received {}'s QoS {} messages on {:?} (on {}) out of order across {}: {} before {}, which {} received first",
-                            hop.to,
-                            fa.publisher,
-                            fa.qos,
-                            fa.topic,
-                            hop.from,
-                            hop.describe(),
-                            crate::packet_json::payload(&fb.payload),
-                            crate::packet_json::payload(&fa.payload),
-                            hop.from,
-                        ),
-                        view::render(run, [fa.first_event, fb.first_event, got_b, got_a]),
-                    ));
-                }
+            // Order as `ordering` reads it, on the publisher's broker.
+            for (a, got_a, b, got_b) in super::ordering::overtaken(&first, flows) {
+                let (fa, fb) = (&flows[a], &flows[b]);
+                out.push(super::violation(
+                    ORDERING,
+                    ORDERING_SPEC.at(hop.bridge.level),
+                    format!(
+                        "{sub_name} (on {}) received {}'s QoS {} messages on {:?} (on {}) out of order across {}: {} before {}, which {} received first",
+                        hop.to,
+                        fa.publisher,
+                        fa.qos,
+                        fa.topic,
+                        hop.from,
+                        hop.describe(),
+                        crate::packet_json::payload(&fb.payload),
+                        crate::packet_json::payload(&fa.payload),
+                        hop.from,
+                    ),
+                    view::render(run, [fa.first_event, fb.first_event, got_b, got_a]),
+                ));
             }
         }
     }

@@ -32,11 +32,38 @@ pub const SPEC: Spec = Spec {
     v5: &["MQTT-4.6.0-5", "MQTT-4.6.0-6"],
 };
 
-/// Whether the broker certainly received `a` before `b`.
+/// Whether the broker certainly received `a` before `b`: accepted before
+/// `b` was sent, or one stream and no resend of `a`.
 fn before(a: &Flow, b: &Flow) -> bool {
     let accepted_first = a.accepted.is_some_and(|(_, e)| e < b.first_event);
     let same_stream = a.connection == b.connection && a.sends == 1 && a.first_event < b.first_event;
     accepted_first || same_stream
+}
+
+/// One subscriber's first receipts (flow index -> event) read for order:
+/// for each flow `a`, the first flow `b` of the same publisher, topic and
+/// QoS that the broker certainly received after `a` but the subscriber got
+/// first, as `(a, got_a, b, got_b)`. Shared with the bridge's ordering.
+pub(super) fn overtaken(
+    first: &BTreeMap<usize, usize>,
+    flows: &[Flow],
+) -> Vec<(usize, usize, usize, usize)> {
+    let mut out = Vec::new();
+    for (&a, &got_a) in first {
+        let fa = &flows[a];
+        let later = first.iter().find(|&(&b, &got_b)| {
+            let fb = &flows[b];
+            fb.publisher == fa.publisher
+                && fb.topic == fa.topic
+                && fb.qos == fa.qos
+                && got_b < got_a
+                && before(fa, fb)
+        });
+        if let Some((&b, &got_b)) = later {
+            out.push((a, got_a, b, got_b));
+        }
+    }
+    out
 }
 
 pub fn check(run: &Run) -> Vec<Violation> {
@@ -70,32 +97,21 @@ pub fn check(run: &Run) -> Vec<Violation> {
                 first.entry(i).or_insert(p.event);
             }
         }
-        for (&a, &got_a) in &first {
-            let fa = &flows[a];
-            let overtaken = first.iter().find(|&(&b, &got_b)| {
-                let fb = &flows[b];
-                fb.publisher == fa.publisher
-                    && fb.topic == fa.topic
-                    && fb.qos == fa.qos
-                    && got_b < got_a
-                    && before(fa, fb)
-            });
-            if let Some((&b, &got_b)) = overtaken {
-                let fb = &flows[b];
-                out.push(super::violation(
-                    NAME,
-                    SPEC.at(run.level_of(name)),
-                    format!(
-                        "{name} received {}'s QoS {} messages on {:?} out of order: {} before {}, which the broker received first",
-                        fa.publisher,
-                        fa.qos,
-                        fa.topic,
-                        crate::packet_json::payload(&fb.payload),
-                        crate::packet_json::payload(&fa.payload),
-                    ),
-                    view::render(run, [fa.first_event, fb.first_event, got_b, got_a]),
-                ));
-            }
+        for (a, got_a, b, got_b) in overtaken(&first, flows) {
+            let (fa, fb) = (&flows[a], &flows[b]);
+            out.push(super::violation(
+                NAME,
+                SPEC.at(run.level_of(name)),
+                format!(
+                    "{name} received {}'s QoS {} messages on {:?} out of order: {} before {}, which the broker received first",
+                    fa.publisher,
+                    fa.qos,
+                    fa.topic,
+                    crate::packet_json::payload(&fb.payload),
+                    crate::packet_json::payload(&fa.payload),
+                ),
+                view::render(run, [fa.first_event, fb.first_event, got_b, got_a]),
+            ));
         }
     }
     out

@@ -4,7 +4,7 @@
 //! a scenario with its explicit `faults:` list, to replay live or in
 //! simulation.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -18,19 +18,6 @@ use crate::cli::output::outln;
 /// Verdict lines printed for one failing run; the written file replays
 /// the rest.
 const FAIL_LINES_MAX: usize = 8;
-
-/// Where a confirmed seed's scenario goes: `DIR/<stem>-seed-<N>-live.yaml`.
-fn target_path(file: &Path, dir: Option<&Path>, seed: u64) -> PathBuf {
-    let stem = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scenario".into());
-    let dir = dir
-        .map(Path::to_path_buf)
-        .or_else(|| file.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
-    dir.join(format!("{stem}-seed-{seed}-live.yaml"))
-}
 
 /// The failed expectations and broken invariants of a run, one line each.
 fn failure_lines(r: &Report) -> Vec<String> {
@@ -82,7 +69,7 @@ fn write_seed(file: &Path, source: &str, r: &SeedResult, dir: Option<&Path>, tar
         name: &name,
         about: &about,
     };
-    let path = target_path(file, dir, r.seed);
+    let path = super::shrink::target_path(file, dir, r.seed, "live");
     let text = match write::edited(source, &path, &r.scenario, &header) {
         Ok(t) => t,
         Err(e) => {

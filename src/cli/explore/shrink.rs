@@ -19,9 +19,10 @@ pub const SHRINK_SEEDS_MAX: usize = 20;
 /// How often a plain progress line is printed when stderr is not a terminal.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
-/// Where a seed's shrunk scenario goes: `DIR/<stem>-seed-<N>-shrunk.yaml`,
-/// DIR being `--shrink-dir` or the scenario's own directory.
-pub fn target_path(file: &Path, dir: Option<&Path>, seed: u64) -> PathBuf {
+/// Where a seed's written scenario goes: `DIR/<stem>-seed-<N>-<kind>.yaml`
+/// (kind `shrunk`, or `live` for a live failure), DIR being the given
+/// directory or the scenario's own.
+pub fn target_path(file: &Path, dir: Option<&Path>, seed: u64, kind: &str) -> PathBuf {
     let stem = file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -30,7 +31,7 @@ pub fn target_path(file: &Path, dir: Option<&Path>, seed: u64) -> PathBuf {
         .map(Path::to_path_buf)
         .or_else(|| file.parent().map(Path::to_path_buf))
         .unwrap_or_default();
-    dir.join(format!("{stem}-seed-{seed}-shrunk.yaml"))
+    dir.join(format!("{stem}-seed-{seed}-{kind}.yaml"))
 }
 
 /// Shrinks each of `seeds` (failing seeds of `s`, loaded from `file`) and
@@ -122,7 +123,7 @@ fn report(file: &Path, source: &str, seed: u64, o: &Outcome, dir: Option<&Path>)
         name: &name,
         about: &about,
     };
-    let path = target_path(file, dir, seed);
+    let path = target_path(file, dir, seed, "shrunk");
     let text = match write::edited(source, &path, &o.scenario, &header) {
         Ok(t) => t,
         Err(e) => {
