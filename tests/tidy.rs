@@ -95,6 +95,11 @@ const OUTSIDE_SIMULATION: &[(&str, &[&str], &str)] = &[
     ),
     ("src/explore/seeds.rs", &["Instant"], "explore's throughput"),
     (
+        "src/cli/explore/live.rs",
+        &["Instant"],
+        "a live explore's total wall time",
+    ),
+    (
         "src/explore/live.rs",
         &["Instant"],
         "live explore runs in real time and reports each seed's wall time",
