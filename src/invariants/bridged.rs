@@ -379,29 +379,9 @@ pub fn exactly_once(run: &Run) -> Vec<Violation> {
             .filter(|(_, c)| c.broker == hop.to)
         {
             let filters = view::subscribed_filters(packets, sub_name).count().max(1);
-            let mut received: BTreeMap<(String, Bytes), Vec<usize>> = BTreeMap::new();
-            let mut held = std::collections::BTreeSet::new();
-            for p in packets.of(sub_name) {
-                match (p.dir, &p.packet) {
-                    (Dir::Recv, packet) if view::new_session(packet) => held.clear(),
-                    (Dir::Recv, Packet::Publish(m)) if m.qos == QoS::ExactlyOnce => {
-                        // A held id is a resend; a retained copy is no new message.
-                        let new = held.insert(m.packet_id);
-                        if !new || m.retain {
-                            continue;
-                        }
-                        received
-                            .entry((m.topic.clone(), m.payload.clone()))
-                            .or_default()
-                            .push(p.event);
-                    }
-                    (Dir::Recv, Packet::PubRel(a)) => {
-                        held.remove(&a.packet_id);
-                    }
-                    _ => {}
-                }
-            }
-            for (key, events) in received {
+            let received = super::qos2_exactly_once::new_receipts(packets, sub_name);
+            for ((topic, payload), events) in received {
+                let key = (topic.to_string(), payload.clone());
                 if !bridged.contains_key(&key) {
                     continue;
                 }

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use super::trace_view::{self as view, Dir};
+use super::trace_view::{self as view, Dir, Packets};
 use super::{Run, Spec};
 use crate::trace::Violation;
 use crate::wire::{Packet, QoS};
@@ -37,6 +37,38 @@ pub const SPEC: Spec = Spec {
     v5: &["MQTT-4.3.3-10", "MQTT-4.3.3-12"],
 };
 
+/// A client's new QoS 2 receipts, (topic, payload) -> their events: a
+/// held packet id is a resend and a retained copy no new message; a new
+/// session forgets the held ids, a PUBREL releases one. Shared with the
+/// bridge's exactly-once.
+pub(super) fn new_receipts<'s>(
+    packets: &'s Packets<'_>,
+    client: &str,
+) -> BTreeMap<(&'s str, &'s Bytes), Vec<usize>> {
+    let mut received: BTreeMap<(&str, &Bytes), Vec<usize>> = BTreeMap::new();
+    let mut held: BTreeSet<u16> = BTreeSet::new();
+    for p in packets.of(client) {
+        match (p.dir, &p.packet) {
+            (Dir::Recv, packet) if view::new_session(packet) => held.clear(),
+            (Dir::Recv, Packet::Publish(m)) if m.qos == QoS::ExactlyOnce => {
+                let new = held.insert(m.packet_id);
+                if !new || m.retain {
+                    continue;
+                }
+                received
+                    .entry((m.topic.as_str(), &m.payload))
+                    .or_default()
+                    .push(p.event);
+            }
+            (Dir::Recv, Packet::PubRel(a)) => {
+                held.remove(&a.packet_id);
+            }
+            _ => {}
+        }
+    }
+    received
+}
+
 pub fn check(run: &Run) -> Vec<Violation> {
     let packets = &run.view().packets;
     let flows = &run.view().flows;
@@ -44,29 +76,7 @@ pub fn check(run: &Run) -> Vec<Violation> {
     let mut out = Vec::new();
     for (name, broker) in view::judged_clients(run) {
         let on_broker = |c: &str| view::broker_of(run, c) == Some(broker);
-        // (topic, payload) -> the events of its new QoS 2 receipts.
-        let mut received: BTreeMap<(&str, &Bytes), Vec<usize>> = BTreeMap::new();
-        let mut held: BTreeSet<u16> = BTreeSet::new();
-        for p in packets.of(name) {
-            match (p.dir, &p.packet) {
-                (Dir::Recv, packet) if view::new_session(packet) => held.clear(),
-                (Dir::Recv, Packet::Publish(m)) if m.qos == QoS::ExactlyOnce => {
-                    // A held id is a resend; a retained copy is no new message.
-                    let new = held.insert(m.packet_id);
-                    if !new || m.retain {
-                        continue;
-                    }
-                    received
-                        .entry((m.topic.as_str(), &m.payload))
-                        .or_default()
-                        .push(p.event);
-                }
-                (Dir::Recv, Packet::PubRel(a)) => {
-                    held.remove(&a.packet_id);
-                }
-                _ => {}
-            }
-        }
+        let received = new_receipts(packets, name);
         for ((topic, payload), events) in received {
             let carriers = run.view().carrying(topic, payload);
             let published = carriers
